@@ -1,0 +1,4 @@
+"""amlite: a self-hosted implementation of the Azure ML jobs service (api-version 2021-03-01-preview)."""
+
+__version__ = "0.1.0"
+API_VERSION = "2021-03-01-preview"

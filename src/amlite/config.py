@@ -1,0 +1,72 @@
+"""Settings, read once at an entry point (server, CLI) from the environment.
+
+| variable              | meaning                                          | default                     |
+|-----------------------|--------------------------------------------------|-----------------------------|
+| AMLITE_HOME           | state directory (database, datastores, runs)     | ~/.amlite                   |
+| AMLITE_DATABASE_URL   | SQLAlchemy URL of the store                      | sqlite:///$AMLITE_HOME/amlite.db |
+| AMLITE_LOCAL_SLOTS    | how many jobs the local compute runs at once     | the machine's CPU count     |
+| AMLITE_URL            | the server the CLI talks to                      | from $AMLITE_HOME/server.json |
+| AMLITE_MAX_UPLOAD_MB  | the largest upload the server accepts            | 1024                        |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("AMLITE_HOME") or Path.home() / ".amlite").expanduser()
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=_default_home)
+    database_url: str | None = None
+    local_slots: int = 0
+    max_upload_bytes: int = 1024 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, home: Path | None = None) -> Settings:
+        env = os.environ
+        slots = int(env.get("AMLITE_LOCAL_SLOTS") or 0)
+        max_mb = int(env.get("AMLITE_MAX_UPLOAD_MB") or 1024)
+        return cls(
+            home=(home or _default_home()).resolve(),
+            database_url=env.get("AMLITE_DATABASE_URL") or None,
+            local_slots=slots,
+            max_upload_bytes=max_mb * 1024 * 1024,
+        )
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'amlite.db'}"
+
+    @property
+    def slots(self) -> int:
+        return self.local_slots or os.cpu_count() or 1
+
+    @property
+    def runs_dir(self) -> Path:
+        """Per-job run directories: working dir, logs, supervisor state."""
+        return self.home / "runs"
+
+    @property
+    def datastores_dir(self) -> Path:
+        """Where local (emulated) datastores keep their files."""
+        return self.home / "datastores"
+
+    @property
+    def envs_dir(self) -> Path:
+        """Cached virtualenvs built from environment versions."""
+        return self.home / "envs"
+
+    @property
+    def token_file(self) -> Path:
+        return self.home / "token"
+
+    @property
+    def server_file(self) -> Path:
+        """Written by a running server: its URL and pid, so the CLI finds it."""
+        return self.home / "server.json"

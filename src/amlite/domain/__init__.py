@@ -1,0 +1,1 @@
+"""Plain-Python domain rules: no I/O, no pydantic, no SQLAlchemy."""

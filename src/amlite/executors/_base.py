@@ -1,0 +1,115 @@
+"""The executor contract: a fully resolved ``RunPlan`` in, process bookkeeping and reports out.
+
+A plan is plain data (JSON-serialisable): the supervisor process executes it without the
+server, so a job keeps running when the server stops, and the server reconciles it when it
+starts again from the files the supervisor leaves in ``run_dir``:
+
+- ``plan.json``       the plan itself (written by ``Executor.start``)
+- ``supervisor.pid``  pid of the supervisor
+- ``events.jsonl``    one JSON object per line: ``{"status": "Running"|"Finalizing", "at": ISO-8601}``
+- ``result.json``     written last: ``{"exitCode": int|None, "outcome": "Completed"|"Failed"|"Canceled",
+                      "reason": str|None, "finishedAt": ISO-8601}``
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+StepOp = Literal["mkdir", "copy", "link", "download", "copy_into"]
+
+
+@dataclass(frozen=True)
+class FileStep:
+    """One file operation the supervisor performs before or after the command.
+
+    - ``mkdir``: create ``dst`` (and parents).
+    - ``copy``: copy file or directory ``src`` to ``dst`` (dst replaced).
+    - ``copy_into``: copy the contents of directory ``src`` into directory ``dst`` (merge);
+      a missing ``src`` is skipped.
+    - ``link``: symlink ``dst`` -> ``src`` (mounts of local datastores).
+    - ``download``: fetch http(s) URL ``src`` to file ``dst``.
+    """
+
+    op: StepOp
+    src: str
+    dst: str
+
+
+@dataclass(frozen=True)
+class EnvironmentBuild:
+    """A cached virtualenv the supervisor makes (once, under a file lock) before the command."""
+
+    dir: str
+    """Where the venv lives; ``dir/.ready`` marks a finished build."""
+    python: str
+    """The interpreter to build it from."""
+    requirements: list[str]
+    """pip requirement specifiers."""
+    notes: list[str] = field(default_factory=list)
+    """Lines for the job's system log (e.g. a python version the host cannot provide)."""
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    job_id: str
+    """The job's ARM id, for logs."""
+    run_dir: str
+    """Supervisor state: plan, events, result."""
+    working_dir: str
+    """Fresh directory holding the code snapshot; the command runs here."""
+    artifacts_dir: str
+    """Where ``user_logs/``, ``system_logs/``, ``outputs/`` and ``logs/`` of the job end up."""
+    command: str
+    """Placeholders already substituted; run with ``bash -c``."""
+    env: dict[str, str]
+    """The complete extra environment (user's variables, then the runtime's, which win)."""
+    timeout_seconds: float | None = None
+    prepare: list[FileStep] = field(default_factory=list)
+    finalize: list[FileStep] = field(default_factory=list)
+    """Run after the command whatever its outcome (outputs upload, ``./outputs`` and ``./logs``)."""
+    environment: EnvironmentBuild | None = None
+    """None: run with the server's own Python first on PATH."""
+    fail_reason: str | None = None
+    """If set, the supervisor fails the job at once with this reason (e.g. docker-only environment)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunPlan:
+        data = dict(data)
+        data["prepare"] = [FileStep(**s) for s in data.get("prepare", [])]
+        data["finalize"] = [FileStep(**s) for s in data.get("finalize", [])]
+        env = data.get("environment")
+        data["environment"] = EnvironmentBuild(**env) if env else None
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What the executor can tell about a started job."""
+
+    events: list[dict[str, str]]
+    """Status events the supervisor wrote, oldest first (``status``, ``at``)."""
+    result: dict[str, Any] | None
+    """The contents of ``result.json`` once the supervisor finished."""
+    alive: bool
+    """Whether the supervisor process still runs."""
+
+
+class Executor(abc.ABC):
+    @abc.abstractmethod
+    def start(self, plan: RunPlan) -> dict[str, Any]:
+        """Start the supervisor for ``plan``; return the runtime bookkeeping to store
+        (at least ``run_dir``, ``pid`` and ``pidStart``, the process start time that guards
+        against pid reuse)."""
+
+    @abc.abstractmethod
+    def cancel(self, runtime: dict[str, Any], reason: str) -> None:
+        """Ask the supervisor to kill the job's whole process tree and finish as Canceled."""
+
+    @abc.abstractmethod
+    def report(self, runtime: dict[str, Any]) -> RunReport:
+        """Read what the supervisor left so far. Never blocks."""

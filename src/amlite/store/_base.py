@@ -1,0 +1,249 @@
+"""The store contract. One implementation (SQLAlchemy: SQLite or PostgreSQL) lives in ``_sql``.
+
+Rules every implementation keeps:
+- every status change goes through ``transition``, which checks the edge against
+  ``amlite.domain.status.ALLOWED``, applies it only if the job is still in the status the
+  caller saw (compare-and-set), and keeps a ``StatusEvent`` with its time;
+- writes are atomic: a failed call leaves nothing half-written;
+- lists are keyset-paginated on ``seq`` (submission order), newest first for jobs.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from amlite.domain.arm_id import WorkspaceRef
+from amlite.domain.status import JobStatus
+
+
+@dataclass(frozen=True)
+class NewJob:
+    workspace: WorkspaceRef
+    name: str
+    job_type: str
+    """``Command`` or ``Sweep``."""
+    spec: dict[str, Any]
+    """The validated ``properties`` of the job as submitted (spec casing, read-only fields removed)."""
+    priority: int = 0
+    experiment_name: str = "Default"
+    parent_name: str | None = None
+    """The sweep a trial belongs to."""
+    compute: str = "local"
+    """Name of the compute the job runs on."""
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    seq: int
+    """Submission order, unique in the store."""
+    workspace_key: str
+    name: str
+    job_type: str
+    status: JobStatus
+    priority: int
+    experiment_name: str
+    parent_name: str | None
+    compute: str
+    spec: dict[str, Any]
+    created_at: datetime
+    modified_at: datetime
+    status_reason: str | None = None
+    """Why the job is in its status: the error of a failed job, why it was canceled."""
+    exit_code: int | None = None
+    runtime: dict[str, Any] = field(default_factory=dict)
+    """Executor bookkeeping: pid, process start time, run directory, host."""
+    system_properties: dict[str, str] = field(default_factory=dict)
+    """Properties amlite adds (e.g. a sweep's ``best_child_run_id``); shown merged into ``properties``."""
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    status: JobStatus
+    at: datetime
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class AssetRecord:
+    workspace_key: str
+    kind: str
+    """``codes``, ``data``, ``environments``, ``datastores`` or ``computes``."""
+    name: str
+    version: str | None
+    """None for a container (or a datastore / compute, which have no versions)."""
+    body: dict[str, Any]
+    """The validated ``properties`` of the resource."""
+    seq: int
+    created_at: datetime
+    modified_at: datetime
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    token_hash: str
+    workspace_key: str | None
+    """With ``job_name``: the job this token is scoped to. None for an admin token."""
+    job_name: str | None
+    created_at: datetime
+
+    @property
+    def is_admin(self) -> bool:
+        return self.job_name is None
+
+
+class Store(abc.ABC):
+    # -- workspaces ---------------------------------------------------------------
+    @abc.abstractmethod
+    def ensure_workspace(self, workspace: WorkspaceRef) -> None:
+        """Create the workspace on first use (idempotent)."""
+
+    @abc.abstractmethod
+    def get_workspace(self, key: str) -> WorkspaceRef | None: ...
+
+    # -- jobs -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_job(self, job: NewJob, *, at: datetime | None = None) -> JobRecord:
+        """Insert a job in status NotStarted (kept as its first StatusEvent).
+
+        Raises ``amlite.errors.Conflict`` if a job of that name exists in the workspace.
+        """
+
+    @abc.abstractmethod
+    def get_job(self, workspace_key: str, name: str) -> JobRecord | None: ...
+
+    @abc.abstractmethod
+    def list_jobs(
+        self,
+        workspace_key: str,
+        *,
+        job_type: str | None = None,
+        tag: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        parent_name: str | None = None,
+        top_level_only: bool = False,
+        statuses: Iterable[JobStatus] | None = None,
+        before_seq: int | None = None,
+        limit: int = 100,
+    ) -> list[JobRecord]:
+        """Jobs newest first (``seq`` descending), only those with ``seq < before_seq`` if given.
+
+        ``job_type`` matches case-insensitively; ``tag`` keeps jobs that have that tag key;
+        ``tags`` keeps jobs having every key with that exact value; ``parent_name`` keeps the
+        trials of one sweep; ``top_level_only`` drops trials.
+        """
+
+    @abc.abstractmethod
+    def update_job_metadata(
+        self,
+        workspace_key: str,
+        name: str,
+        *,
+        description: str | None,
+        tags: Mapping[str, str] | None,
+        properties: Mapping[str, str] | None,
+    ) -> JobRecord:
+        """Replace the updatable fields of ``spec`` (``description``, ``tags``, ``properties``)."""
+
+    @abc.abstractmethod
+    def delete_job(self, workspace_key: str, name: str) -> bool:
+        """Remove the job, its history, metrics and tokens. False if it did not exist."""
+
+    @abc.abstractmethod
+    def transition(
+        self,
+        workspace_key: str,
+        name: str,
+        new: JobStatus,
+        *,
+        reason: str | None = None,
+        at: datetime | None = None,
+        exit_code: int | None = None,
+    ) -> JobRecord:
+        """Move a job to ``new`` if the status table allows it from its current status.
+
+        Atomic compare-and-set: raises ``InvalidTransition`` if the edge is not allowed or
+        another writer changed the status first; ``NotFound`` if the job is gone. ``reason``
+        (if given) becomes ``status_reason``; ``exit_code`` (if given) is kept.
+        """
+
+    @abc.abstractmethod
+    def status_history(self, workspace_key: str, name: str) -> list[StatusEvent]:
+        """Every status the job went through, oldest first."""
+
+    @abc.abstractmethod
+    def set_runtime(self, workspace_key: str, name: str, runtime: Mapping[str, Any]) -> None:
+        """Replace the executor bookkeeping of a job."""
+
+    @abc.abstractmethod
+    def set_system_properties(
+        self, workspace_key: str, name: str, values: Mapping[str, str]
+    ) -> None:
+        """Merge ``values`` into the job's system properties."""
+
+    @abc.abstractmethod
+    def queued_jobs(self, limit: int) -> list[JobRecord]:
+        """Queued jobs of every workspace, highest priority first, then submission order."""
+
+    @abc.abstractmethod
+    def jobs_in_status(self, statuses: Iterable[JobStatus]) -> list[JobRecord]:
+        """Every job (all workspaces) whose status is one of ``statuses``, oldest first."""
+
+    # -- assets -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def put_asset(
+        self,
+        workspace_key: str,
+        kind: str,
+        name: str,
+        version: str | None,
+        body: Mapping[str, Any],
+    ) -> tuple[AssetRecord, bool]:
+        """Create or replace an asset. Returns the record and whether it was created."""
+
+    @abc.abstractmethod
+    def get_asset(
+        self, workspace_key: str, kind: str, name: str, version: str | None = None
+    ) -> AssetRecord | None: ...
+
+    @abc.abstractmethod
+    def list_assets(
+        self,
+        workspace_key: str,
+        kind: str,
+        *,
+        name: str | None = None,
+        versions: bool = False,
+        after_seq: int | None = None,
+        limit: int = 100,
+    ) -> list[AssetRecord]:
+        """Containers (``versions=False``) or the versions of container ``name``, oldest first."""
+
+    @abc.abstractmethod
+    def latest_version(self, workspace_key: str, kind: str, name: str) -> AssetRecord | None:
+        """The most recently created version of an asset container."""
+
+    @abc.abstractmethod
+    def delete_asset(
+        self, workspace_key: str, kind: str, name: str, version: str | None = None
+    ) -> bool:
+        """Delete a version, or a container with all its versions."""
+
+    # -- tokens -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def add_token(
+        self, token_hash: str, *, workspace_key: str | None = None, job_name: str | None = None
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def find_token(self, token_hash: str) -> TokenRecord | None: ...
+
+    @abc.abstractmethod
+    def has_admin_token(self) -> bool: ...
+
+    # -- lifecycle ----------------------------------------------------------------------
+    @abc.abstractmethod
+    def close(self) -> None: ...
