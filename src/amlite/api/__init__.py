@@ -1,0 +1,1 @@
+"""The HTTP API: ARM-shaped REST routes over the services."""

@@ -1,0 +1,85 @@
+"""Compose the server: store, services, scheduler and executor behind one FastAPI app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from amlite import __version__
+from amlite.api.auth import Authenticator
+from amlite.api.deps import Runtime
+from amlite.api.errors import install_error_handlers
+from amlite.api.paths import CanonicalPaths
+from amlite.api.routes import assets, files, health, jobs
+from amlite.config import Settings
+from amlite.executors._local import LocalExecutor
+from amlite.scheduler.loop import Scheduler
+from amlite.services.assets import Assets
+from amlite.services.jobs import Jobs
+from amlite.services.preparation import RuntimeContext
+from amlite.services.tokens import ensure_admin_token
+from amlite.services.workspaces import Workspaces
+from amlite.store import JobRecord, Store, open_store
+
+log = logging.getLogger("amlite.server")
+
+
+class Server:
+    """Everything one amlite server runs: the store, the services and the scheduler."""
+
+    def __init__(self, settings: Settings, public_url: str, store: Store | None = None) -> None:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        self.settings = settings
+        self.public_url = public_url.rstrip("/")
+        self.store = store or open_store(settings.db_url)
+        self.admin_token = ensure_admin_token(self.store, settings.token_file)
+        workspaces = Workspaces(self.store)
+        self.jobs = Jobs(self.store, settings, workspaces, self.public_url)
+        self.assets = Assets(self.store, workspaces)
+        ctx = RuntimeContext(
+            settings=settings, tracking_uri=f"{self.public_url}/mlflow", server_url=self.public_url
+        )
+        executor = LocalExecutor(on_exit=lambda _run_dir: self.scheduler.wake())
+        self.scheduler = Scheduler(
+            self.store, executor, ctx, slots=settings.slots, on_terminal=self._on_terminal
+        )
+        self.jobs.dispatcher = self.scheduler
+        self.runtime = Runtime(
+            settings=settings,
+            store=self.store,
+            jobs=self.jobs,
+            assets=self.assets,
+            authenticate=Authenticator(self.store),
+            public_url=self.public_url,
+        )
+
+    def _on_terminal(self, job: JobRecord) -> None:
+        if job.runtime.get("deleteRequested"):
+            self.jobs.purge(job.workspace_key, job.name)
+
+    def app(self) -> FastAPI:
+        @asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            self.scheduler.start()
+            try:
+                yield
+            finally:
+                self.scheduler.stop()
+
+        app = FastAPI(
+            title="amlite",
+            version=__version__,
+            lifespan=lifespan,
+            docs_url=None,
+            redoc_url=None,
+            openapi_url="/openapi.json",
+        )
+        app.state.runtime = self.runtime
+        install_error_handlers(app)
+        for module in (health, jobs, assets, files):
+            app.include_router(module.router)
+        app.add_middleware(CanonicalPaths)
+        return app

@@ -1,0 +1,53 @@
+"""Bearer-token authentication: admin tokens see everything, a job's token only its job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from amlite.errors import Forbidden, Unauthorized
+from amlite.services.tokens import hash_token
+from amlite.store import Store
+
+
+@dataclass(frozen=True)
+class Principal:
+    workspace_key: str | None
+    job_name: str | None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.job_name is None
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise Forbidden("a job's token can only read and cancel its own job")
+
+    def require_job(self, workspace_key: str, name: str) -> None:
+        if self.is_admin:
+            return
+        if self.workspace_key != workspace_key or self.job_name != name:
+            raise Forbidden("a job's token can only read and cancel its own job")
+
+
+class Authenticator:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._cache: dict[str, Principal] = {}
+
+    def __call__(self, request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
+        digest = hash_token(token.strip())
+        principal = self._cache.get(digest)
+        if principal is None:
+            record = self._store.find_token(digest)
+            if record is None:
+                raise Unauthorized("the bearer token is not valid")
+            principal = Principal(record.workspace_key, record.job_name)
+            if principal.is_admin:
+                self._cache[digest] = principal
+        return principal

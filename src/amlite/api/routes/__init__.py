@@ -1,0 +1,1 @@
+"""Route modules: jobs, assets, datastore files, health."""

@@ -1,0 +1,125 @@
+"""``{workspace}/jobs``: PUT, GET, LIST, DELETE, POST cancel (Jobs_* operations of mfe.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from amlite.api.auth import Principal
+from amlite.api.deps import WS_PREFIX, api_version, json_body, principal, query_ci, runtime, workspace
+from amlite.domain.arm_id import WorkspaceRef
+from amlite.services.paging import next_link
+
+router = APIRouter(dependencies=[Depends(api_version)])
+JOBS = WS_PREFIX + "/jobs"
+RETRY_AFTER_SECONDS = 10  # the spec's minimum for Jobs_Delete
+
+
+@router.put(JOBS + "/{name}")
+def put_job(
+    name: str,
+    request: Request,
+    body: Any = Depends(json_body),
+    ws: WorkspaceRef = Depends(workspace),
+    who: Principal = Depends(principal),
+) -> JSONResponse:
+    who.require_admin()
+    resource, created = runtime(request).jobs.create_or_update(ws, name, body)
+    return JSONResponse(resource, status_code=201 if created else 200)
+
+
+@router.get(JOBS + "/{name}")
+def get_job(
+    name: str, request: Request, ws: WorkspaceRef = Depends(workspace), who: Principal = Depends(principal)
+) -> dict[str, Any]:
+    who.require_job(ws.key, name)
+    return runtime(request).jobs.get(ws, name)
+
+
+@router.get(JOBS)
+def list_jobs(
+    request: Request, ws: WorkspaceRef = Depends(workspace), who: Principal = Depends(principal)
+) -> dict[str, Any]:
+    who.require_admin()
+    rt = runtime(request)
+    top = query_ci(request, "$top")
+    page = rt.jobs.list(
+        ws,
+        job_type=query_ci(request, "jobType"),
+        tag=query_ci(request, "tag"),
+        tags=query_ci(request, "tags"),
+        skiptoken=query_ci(request, "$skiptoken"),
+        top=int(top) if top and top.isdigit() else None,
+        parent_name=query_ci(request, "parentJobName"),
+    )
+    link = (
+        next_link(rt.public_url, request.url.path, dict(request.query_params), page.next_seq)
+        if page.next_seq is not None
+        else None
+    )
+    return {"value": page.value, "nextLink": link}
+
+
+@router.post(JOBS + "/{name}/cancel")
+def cancel_job(
+    name: str, request: Request, ws: WorkspaceRef = Depends(workspace), who: Principal = Depends(principal)
+) -> Response:
+    who.require_job(ws.key, name)
+    runtime(request).jobs.cancel(ws, name)
+    return Response(status_code=200)
+
+
+@router.delete(JOBS + "/{name}")
+def delete_job(
+    name: str, request: Request, ws: WorkspaceRef = Depends(workspace), who: Principal = Depends(principal)
+) -> Response:
+    who.require_admin()
+    rt = runtime(request)
+    rt.jobs.record(ws, name)  # 404 for a job that does not exist
+    rt.jobs.delete(ws, name)
+    return _deletion_pending(rt.public_url, request)
+
+
+@router.get(JOBS + "/{name}/deletion")
+def deletion_status(
+    name: str, request: Request, ws: WorkspaceRef = Depends(workspace), who: Principal = Depends(principal)
+) -> Response:
+    """The ``Location`` of a job deletion: 202 while it runs, 204 once the job is gone."""
+    who.require_admin()
+    rt = runtime(request)
+    if rt.jobs.delete(ws, name):
+        return Response(status_code=204)
+    return _deletion_pending(rt.public_url, request)
+
+
+@router.get(JOBS + "/{name}/history")
+def job_history(
+    name: str, request: Request, ws: WorkspaceRef = Depends(workspace), who: Principal = Depends(principal)
+) -> dict[str, Any]:
+    """amlite extension: every status the job went through, with times, and why it ended."""
+    who.require_job(ws.key, name)
+    rt = runtime(request)
+    record = rt.jobs.record(ws, name)
+    return {
+        "value": rt.jobs.history(ws, name),
+        "status": record.status.value,
+        "reason": record.status_reason,
+        "exitCode": record.exit_code,
+    }
+
+
+def _deletion_pending(public_url: str, request: Request) -> Response:
+    path = request.url.path.rstrip("/")
+    if not path.endswith("/deletion"):
+        path += "/deletion"
+    location = f"{public_url}{path}?api-version={request.query_params.get('api-version')}"
+    return Response(
+        status_code=202,
+        headers={
+            "Location": location,
+            "Retry-After": str(RETRY_AFTER_SECONDS),
+            "x-ms-async-operation-timeout": "PT5M",
+        },
+    )

@@ -1,0 +1,93 @@
+"""Serve the API: ``run_server`` (the ``amlite server`` command) and ``EmbeddedServer``
+(a server in a background thread, for ``amlite run`` and tests)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+
+from amlite.api.app import Server
+from amlite.config import Settings
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(False)
+    return sock
+
+
+def _public_url(host: str, port: int) -> str:
+    reachable = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
+    if ":" in reachable and not reachable.startswith("["):
+        reachable = f"[{reachable}]"
+    return f"http://{reachable}:{port}"
+
+
+def _config(app: object, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+
+
+def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8642) -> None:
+    """Serve until interrupted. Writes ``$AMLITE_HOME/server.json`` so the CLI finds it."""
+    sock = _bind(host, port)
+    url = _public_url(host, sock.getsockname()[1])
+    server = Server(settings, url)
+    info = settings.server_file
+    info.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+    print(f"amlite server listening on {url} (home {settings.home})", flush=True)
+    try:
+        uvicorn.Server(_config(server.app(), "warning")).run(sockets=[sock])
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(info.read_text()).get("pid") == os.getpid():
+                info.unlink()
+        server.store.close()
+
+
+class EmbeddedServer:
+    """A full amlite server on a free loopback port, in a background thread."""
+
+    def __init__(self, settings: Settings, host: str = "127.0.0.1") -> None:
+        self._sock = _bind(host, 0)
+        self.url = _public_url(host, self._sock.getsockname()[1])
+        self.server = Server(settings, self.url)
+        self.token = self.server.admin_token
+        self._uvicorn = uvicorn.Server(_config(self.server.app(), "error"))
+        self._uvicorn.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._thread = threading.Thread(
+            target=self._uvicorn.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
+
+    def __enter__(self) -> EmbeddedServer:
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._uvicorn.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the embedded amlite server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._uvicorn.should_exit = True
+        self._thread.join(timeout=15)
+        self._sock.close()
+        self.server.store.close()

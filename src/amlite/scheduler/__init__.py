@@ -1,0 +1,1 @@
+"""Claims queued jobs by priority within capacity, starts them, and reconciles what runs."""

@@ -1,0 +1,201 @@
+"""The scheduler: one thread that dispatches queued jobs and reconciles running ones.
+
+It wakes when a job is submitted or cancelled, when a supervisor exits, and at least once
+a second. All it knows survives in the store and in the run directories, so a restarted
+server picks up exactly where the last one stopped: running jobs are followed again, jobs
+whose supervisor vanished are failed with that reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import Any
+
+from amlite.domain.status import JobStatus
+from amlite.errors import AmliteError, InvalidTransition
+from amlite.executors._base import Executor, RunReport
+from amlite.services.preparation import RuntimeContext, build_plan
+from amlite.services.tokens import mint_job_token
+from amlite.store import JobRecord, Store
+
+log = logging.getLogger("amlite.scheduler")
+
+S = JobStatus
+STARTED = (S.RUNNING, S.FINALIZING, S.CANCEL_REQUESTED)
+UNFINISHED_SUBMISSIONS = (S.NOT_STARTED, S.STARTING, S.PREPARING)
+RECONCILE_SECONDS = 1.0
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: Store,
+        executor: Executor,
+        ctx: RuntimeContext,
+        *,
+        slots: int,
+        on_terminal: Any = None,
+    ) -> None:
+        self._store = store
+        self._executor = executor
+        self._ctx = ctx
+        self._slots = slots
+        self._on_terminal = on_terminal
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        self._finish_interrupted_submissions()
+        self._thread = threading.Thread(target=self._run, name="amlite-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def cancel_running(self, job: JobRecord, reason: str) -> None:
+        self._executor.cancel(job.runtime, reason)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(RECONCILE_SECONDS)
+            self._wake.clear()
+            try:
+                self.tick()
+            except Exception:  # keep scheduling whatever one tick hit
+                log.exception("scheduler tick failed")
+
+    def tick(self) -> None:
+        """One round: reconcile started jobs, then fill free slots."""
+        active = self._reconcile()
+        free = self._slots - active
+        if free > 0:
+            self._dispatch(free)
+
+    # -- dispatch ------------------------------------------------------------------------
+    def _dispatch(self, free: int) -> None:
+        for job in self._store.queued_jobs(free + 50):
+            if free <= 0:
+                break
+            if job.job_type != "Command":
+                continue  # sweeps are driven by their controller, not run as a process
+            try:
+                job = self._store.transition(job.workspace_key, job.name, S.RUNNING)
+            except InvalidTransition:
+                continue  # someone else claimed or cancelled it
+            free -= 1
+            self._start(job)
+
+    def _start(self, job: JobRecord) -> None:
+        key, name = job.workspace_key, job.name
+        try:
+            token = mint_job_token(self._store, key, name)
+            plan = build_plan(self._store, job, token=token, ctx=self._ctx)
+            runtime = self._executor.start(plan)
+        except AmliteError as exc:
+            self._finish(job, S.FAILED, str(exc))
+            return
+        except Exception as exc:
+            log.exception("could not start job %s", name)
+            self._finish(job, S.FAILED, f"amlite could not start the job: {exc}")
+            return
+        self._store.set_runtime(key, name, {**job.runtime, **runtime})
+        current = self._store.get_job(key, name)
+        if current is not None and current.status is S.CANCEL_REQUESTED:
+            self._executor.cancel(current.runtime, current.status_reason or "canceled by user")
+
+    # -- reconcile -----------------------------------------------------------------------
+    def _reconcile(self) -> int:
+        """Apply what supervisors reported; return how many jobs still hold a slot."""
+        active = 0
+        for job in self._store.jobs_in_status(STARTED):
+            if job.job_type != "Command":
+                continue
+            if not job.runtime.get("pid"):
+                if job.status is S.CANCEL_REQUESTED:
+                    self._finish(job, S.CANCELED, job.status_reason or "canceled by user")
+                else:
+                    # jobs start synchronously in this thread, so a started job without a
+                    # pid was left behind by a server that stopped while starting it
+                    self._finish(job, S.FAILED, "the server stopped before the job's process started")
+                continue
+            report = self._executor.report(job.runtime)
+            if not self._apply(job, report):
+                active += 1
+        return active
+
+    def _apply(self, job: JobRecord, report: RunReport) -> bool:
+        """Apply a report to the store. True when the job reached a terminal status."""
+        key, name = job.workspace_key, job.name
+        if job.status is S.RUNNING:
+            for event in report.events:
+                if event.get("status") == S.FINALIZING.value:
+                    job = self._move(job, S.FINALIZING, at=_parse_time(event.get("at")))
+        result = report.result
+        if result is None:
+            if report.alive:
+                return False
+            self._finish(job, S.FAILED, "the job's supervisor process vanished without a result")
+            return True
+        outcome = str(result.get("outcome") or "Failed")
+        reason = result.get("reason")
+        exit_code = result.get("exitCode")
+        at = _parse_time(result.get("finishedAt"))
+        if job.status is S.CANCEL_REQUESTED and outcome == S.COMPLETED.value:
+            outcome, reason = S.CANCELED.value, job.status_reason or "canceled by user"
+        target = {"Completed": S.COMPLETED, "Canceled": S.CANCELED}.get(outcome, S.FAILED)
+        self._finish(job, target, reason, at=at, exit_code=exit_code)
+        return True
+
+    def _finish(
+        self,
+        job: JobRecord,
+        target: JobStatus,
+        reason: str | None,
+        *,
+        at: datetime | None = None,
+        exit_code: int | None = None,
+    ) -> None:
+        key, name = job.workspace_key, job.name
+        try:
+            if target is S.CANCELED and job.status is not S.CANCEL_REQUESTED:
+                job = self._store.transition(key, name, S.CANCEL_REQUESTED, reason=reason, at=at)
+            if target is S.COMPLETED and job.status is S.RUNNING:
+                job = self._store.transition(key, name, S.FINALIZING, at=at)
+            job = self._store.transition(key, name, target, reason=reason, at=at, exit_code=exit_code)
+        except InvalidTransition:
+            log.warning("job %s: could not move from %s to %s", name, job.status.value, target.value)
+            return
+        if self._on_terminal is not None:
+            self._on_terminal(job)
+
+    def _move(self, job: JobRecord, status: JobStatus, *, at: datetime | None) -> JobRecord:
+        try:
+            return self._store.transition(job.workspace_key, job.name, status, at=at)
+        except InvalidTransition:
+            return job
+
+    def _finish_interrupted_submissions(self) -> None:
+        """Jobs a stopped server had validated and stored but not yet queued."""
+        for job in self._store.jobs_in_status(UNFINISHED_SUBMISSIONS):
+            path = [S.STARTING, S.PREPARING, S.QUEUED]
+            for status in path[path.index(job.status) + 1 if job.status in path else 0 :]:
+                job = self._move(job, status, at=None)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None

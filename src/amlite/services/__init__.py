@@ -1,0 +1,1 @@
+"""Use cases shared by the API, the CLI's embedded mode and the scheduler."""

@@ -1,0 +1,104 @@
+"""Assets a job references by ARM id: codes, data, environments (containers and versions),
+datastores and computes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from amlite import schemas
+from amlite.domain.arm_id import WorkspaceRef
+from amlite.errors import NotFound, ValidationFailed
+from amlite.services.paging import decode_token, encode_token
+from amlite.services.resources import DEFAULT_DATASTORE, asset_resource
+from amlite.services.workspaces import Workspaces
+from amlite.store import Store
+
+VERSIONED_KINDS = ("codes", "data", "environments")
+PLAIN_KINDS = ("datastores", "computes")
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$")
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,254}$")
+PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Page:
+    value: list[dict[str, Any]]
+    next_seq: int | None
+
+
+def check_name(name: str, target: str = "name") -> None:
+    if not _NAME.match(name):
+        raise ValidationFailed.one(
+            target, f"'{name}' must match ^[a-zA-Z0-9][a-zA-Z0-9\\-_]{{0,254}}$"
+        )
+
+
+def check_version(version: str) -> None:
+    if not _VERSION.match(version):
+        raise ValidationFailed.one(
+            "version", f"'{version}' must start with a letter or digit and hold only letters, digits, . _ -"
+        )
+
+
+class Assets:
+    def __init__(self, store: Store, workspaces: Workspaces) -> None:
+        self._store = store
+        self._workspaces = workspaces
+
+    def put(
+        self, ws: WorkspaceRef, kind: str, name: str, version: str | None, body: Any
+    ) -> tuple[dict[str, Any], bool]:
+        check_name(name)
+        if version is not None:
+            check_version(version)
+        if kind == "computes":
+            props = schemas.parse_compute(body)
+        else:
+            props = schemas.parse_asset(kind, body, version=version is not None)
+        self._workspaces.ensure(ws)
+        if kind == "datastores" and name == DEFAULT_DATASTORE:
+            props = self._keep_default_flag(ws, props)
+        if version is not None and self._store.get_asset(ws.key, kind, name) is None:
+            self._store.put_asset(ws.key, kind, name, None, {})
+        record, created = self._store.put_asset(ws.key, kind, name, version, props)
+        return asset_resource(record, ws), created
+
+    def get(self, ws: WorkspaceRef, kind: str, name: str, version: str | None = None) -> dict[str, Any]:
+        self._workspaces.ensure(ws)
+        record = self._store.get_asset(ws.key, kind, name, version)
+        if record is None:
+            what = f"{kind}/{name}" + (f"/versions/{version}" if version is not None else "")
+            raise NotFound(f"{what} does not exist in workspace {ws.workspace}")
+        return asset_resource(record, ws)
+
+    def list(
+        self, ws: WorkspaceRef, kind: str, *, name: str | None = None, skiptoken: str | None = None,
+        top: int | None = None,
+    ) -> Page:
+        self._workspaces.ensure(ws)
+        after = decode_token(skiptoken)
+        limit = max(1, min(top or PAGE_SIZE, PAGE_SIZE))
+        if name is not None and self._store.get_asset(ws.key, kind, name) is None:
+            raise NotFound(f"{kind}/{name} does not exist in workspace {ws.workspace}")
+        records = self._store.list_assets(
+            ws.key, kind, name=name, versions=name is not None, after_seq=after, limit=limit + 1
+        )
+        more = len(records) > limit
+        records = records[:limit]
+        return Page(
+            [asset_resource(r, ws) for r in records], records[-1].seq if more and records else None
+        )
+
+    def delete(self, ws: WorkspaceRef, kind: str, name: str, version: str | None = None) -> bool:
+        self._workspaces.ensure(ws)
+        return self._store.delete_asset(ws.key, kind, name, version)
+
+    def _keep_default_flag(self, ws: WorkspaceRef, props: dict[str, Any]) -> dict[str, Any]:
+        """The default datastore stays the default one."""
+        return {**props, "isDefault": True}
+
+
+def token_for(seq: int | None) -> str | None:
+    return encode_token(seq) if seq is not None else None

@@ -1,0 +1,216 @@
+"""Job use cases: create or update, get, list, cancel, delete."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from amlite import schemas
+from amlite.config import Settings
+from amlite.data.paths import artifacts_path, datastore_root, run_dir
+from amlite.domain.arm_id import WorkspaceRef
+from amlite.domain.status import TERMINAL, JobStatus
+from amlite.errors import Conflict, InvalidTransition, NotFound, ValidationFailed, Violation
+from amlite.services.assets import check_name
+from amlite.services.paging import decode_token
+from amlite.services.references import resolve_references
+from amlite.services.resources import DEFAULT_DATASTORE, job_resource
+from amlite.services.workspaces import Workspaces
+from amlite.store import JobRecord, NewJob, Store
+
+UPDATABLE = ("description", "tags", "properties")
+PAGE_SIZE = 100
+_ACCEPT_PATH = (JobStatus.STARTING, JobStatus.PREPARING, JobStatus.QUEUED)
+
+
+class Dispatcher(Protocol):
+    """What the job service needs from the scheduler."""
+
+    def wake(self) -> None: ...
+
+    def cancel_running(self, job: JobRecord, reason: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class JobPage:
+    value: list[dict[str, Any]]
+    next_seq: int | None
+
+
+class Jobs:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        workspaces: Workspaces,
+        public_url: str,
+        dispatcher: Dispatcher | None = None,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._workspaces = workspaces
+        self.public_url = public_url
+        self.dispatcher = dispatcher
+
+    # -- create / update -----------------------------------------------------------------
+    def create_or_update(self, ws: WorkspaceRef, name: str, body: Any) -> tuple[dict[str, Any], bool]:
+        """PUT: create and start the job (True), or update its updatable fields (False)."""
+        check_name(name, "id")
+        spec = schemas.parse_job(body)
+        self._workspaces.ensure(ws)
+        spec, compute = resolve_references(self._store, ws, spec)
+        existing = self._store.get_job(ws.key, name)
+        if existing is not None:
+            return self._update(ws, existing, spec), False
+        job = NewJob(
+            workspace=ws,
+            name=name,
+            job_type=spec["jobType"],
+            spec=spec,
+            priority=int(spec.get("priority") or 0),
+            experiment_name=spec.get("experimentName") or "Default",
+            compute=compute,
+        )
+        try:
+            record = self._store.create_job(job)
+        except Conflict:  # a concurrent PUT of the same name won the race
+            return self._update(ws, self._require(ws, name), spec), False
+        for status in _ACCEPT_PATH:
+            record = self._store.transition(ws.key, name, status)
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+        return job_resource(record, ws, self.public_url), True
+
+    def _update(self, ws: WorkspaceRef, job: JobRecord, spec: dict[str, Any]) -> dict[str, Any]:
+        changed = sorted(
+            key
+            for key in set(spec) | set(job.spec)
+            if key not in UPDATABLE and spec.get(key) != job.spec.get(key)
+        )
+        if changed:
+            raise ValidationFailed(
+                [
+                    Violation(
+                        f"properties.{key}",
+                        f"'{key}' cannot change after the job was created",
+                        "ImmutableField",
+                    )
+                    for key in changed
+                ]
+            )
+        record = self._store.update_job_metadata(
+            ws.key,
+            job.name,
+            description=spec.get("description"),
+            tags=spec.get("tags"),
+            properties=spec.get("properties"),
+        )
+        return job_resource(record, ws, self.public_url)
+
+    # -- read ------------------------------------------------------------------------------
+    def get(self, ws: WorkspaceRef, name: str) -> dict[str, Any]:
+        return job_resource(self._require(ws, name), ws, self.public_url)
+
+    def record(self, ws: WorkspaceRef, name: str) -> JobRecord:
+        return self._require(ws, name)
+
+    def history(self, ws: WorkspaceRef, name: str) -> list[dict[str, Any]]:
+        self._require(ws, name)
+        return [
+            {"status": e.status.value, "at": e.at.isoformat().replace("+00:00", "Z"), "reason": e.reason}
+            for e in self._store.status_history(ws.key, name)
+        ]
+
+    def list(
+        self,
+        ws: WorkspaceRef,
+        *,
+        job_type: str | None = None,
+        tag: str | None = None,
+        tags: str | None = None,
+        skiptoken: str | None = None,
+        top: int | None = None,
+        parent_name: str | None = None,
+    ) -> JobPage:
+        self._workspaces.ensure(ws)
+        before = decode_token(skiptoken)
+        limit = max(1, min(top or PAGE_SIZE, PAGE_SIZE))
+        records = self._store.list_jobs(
+            ws.key,
+            job_type=job_type,
+            tag=tag,
+            tags=parse_tags_filter(tags),
+            parent_name=parent_name,
+            top_level_only=parent_name is None,
+            before_seq=before,
+            limit=limit + 1,
+        )
+        more = len(records) > limit
+        records = records[:limit]
+        return JobPage(
+            [job_resource(r, ws, self.public_url) for r in records],
+            records[-1].seq if more and records else None,
+        )
+
+    # -- cancel / delete -----------------------------------------------------------------
+    def cancel(self, ws: WorkspaceRef, name: str, reason: str = "canceled by user") -> None:
+        """Cancel a job: at once if it is not running yet, else through its supervisor."""
+        job = self._require(ws, name)
+        for _ in range(5):  # the status may move under us; retry on a lost race
+            if job.status in TERMINAL or job.status is JobStatus.CANCEL_REQUESTED:
+                return
+            was_started = job.status in (JobStatus.RUNNING, JobStatus.FINALIZING)
+            try:
+                job = self._store.transition(ws.key, name, JobStatus.CANCEL_REQUESTED, reason=reason)
+            except InvalidTransition:
+                job = self._require(ws, name)
+                continue
+            if not was_started:
+                self._store.transition(ws.key, name, JobStatus.CANCELED, reason=reason)
+            elif job.runtime.get("pid") and self.dispatcher is not None:
+                self.dispatcher.cancel_running(job, reason)
+            # else: the scheduler is starting it right now and cancels it once started
+            return
+
+    def delete(self, ws: WorkspaceRef, name: str) -> bool:
+        """Cancel the job and remove its records once it is terminal. True when already gone."""
+        job = self._store.get_job(ws.key, name)
+        if job is None:
+            return True
+        if job.status not in TERMINAL:
+            self._store.set_runtime(ws.key, name, {**job.runtime, "deleteRequested": True})
+            self.cancel(ws, name, reason="deleted by user")
+            job = self._require(ws, name)
+            if job.status not in TERMINAL:
+                return False
+        self.purge(ws.key, name)
+        return True
+
+    def purge(self, workspace_key: str, name: str) -> None:
+        """Remove a terminal job's records, run directory and artifacts."""
+        self._store.delete_job(workspace_key, name)
+        shutil.rmtree(run_dir(self._settings, workspace_key, name), ignore_errors=True)
+        artifacts = datastore_root(self._settings, workspace_key, DEFAULT_DATASTORE) / artifacts_path(name)
+        shutil.rmtree(artifacts, ignore_errors=True)
+
+    def _require(self, ws: WorkspaceRef, name: str) -> JobRecord:
+        job = self._store.get_job(ws.key, name)
+        if job is None:
+            raise NotFound(f"job '{name}' does not exist in workspace {ws.workspace}", target="id")
+        return job
+
+
+def parse_tags_filter(value: str | None) -> dict[str, str] | None:
+    """``tags=k1=v1,k2=v2`` → {k1: v1, k2: v2}."""
+    if not value:
+        return None
+    out: dict[str, str] = {}
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        key, sep, val = part.partition("=")
+        if not sep or not key.strip():
+            raise ValidationFailed.one("tags", f"'{part}' is not key=value")
+        out[key.strip()] = val.strip()
+    return out

@@ -1,0 +1,105 @@
+"""How stored records look on the wire: the ARM envelope of jobs and assets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from amlite.data.paths import artifacts_path
+from amlite.domain.arm_id import PROVIDER, WorkspaceRef
+from amlite.domain.status import JobStatus, provisioning_state
+from amlite.store import AssetRecord, JobRecord
+
+JOB_TYPE = f"{PROVIDER}/workspaces/jobs"
+DEFAULT_DATASTORE = "workspaceblobstore"
+DEFAULT_COMPUTE = "local"
+
+
+def iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def system_data(created: datetime, modified: datetime) -> dict[str, str]:
+    return {
+        "createdAt": iso(created),
+        "createdBy": "amlite",
+        "createdByType": "User",
+        "lastModifiedAt": iso(modified),
+        "lastModifiedBy": "amlite",
+        "lastModifiedByType": "User",
+    }
+
+
+def job_resource(job: JobRecord, workspace: WorkspaceRef, public_url: str) -> dict[str, Any]:
+    """The ``JobBaseResource`` of a stored job."""
+    props: dict[str, Any] = dict(job.spec)
+    user_props = dict(props.get("properties") or {})
+    user_props.update(job.system_properties)
+    if user_props:
+        props["properties"] = user_props
+    props["status"] = job.status.value
+    props["provisioningState"] = provisioning_state(job.status)
+    job_id = workspace.resource_id("jobs", job.name)
+    props["interactionEndpoints"] = {
+        "Studio": {
+            "jobEndpointType": "Studio",
+            "endpoint": f"{public_url}/#/jobs{job_id}",
+            "properties": {},
+        },
+        "Tracking": {
+            "jobEndpointType": "Tracking",
+            "endpoint": f"{public_url}/mlflow",
+            "properties": {},
+        },
+    }
+    props["output"] = {
+        "datastoreId": workspace.resource_id("datastores", DEFAULT_DATASTORE),
+        "path": artifacts_path(job.name),
+    }
+    if job.job_type == "Command":
+        props.setdefault("parameters", {})
+    return {
+        "id": job_id,
+        "name": job.name,
+        "type": JOB_TYPE,
+        "properties": props,
+        "systemData": system_data(job.created_at, job.modified_at),
+    }
+
+
+def status_details(job: JobRecord) -> dict[str, Any]:
+    """amlite's extra view of a job (not part of the spec's resource): reason and exit code."""
+    return {
+        "status": job.status.value,
+        "reason": job.status_reason,
+        "exitCode": job.exit_code,
+        "terminal": job.status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED),
+    }
+
+
+def asset_type(kind: str, versioned: bool) -> str:
+    base = f"{PROVIDER}/workspaces/{kind}"
+    return f"{base}/versions" if versioned else base
+
+
+def asset_resource(record: AssetRecord, workspace: WorkspaceRef) -> dict[str, Any]:
+    body = _without_secrets(record.body) if record.kind == "datastores" else dict(record.body)
+    versioned = record.version is not None
+    return {
+        "id": workspace.resource_id(record.kind, record.name, record.version),
+        "name": record.version if versioned else record.name,
+        "type": asset_type(record.kind, versioned),
+        "properties": body,
+        "systemData": system_data(record.created_at, record.modified_at),
+    }
+
+
+def _without_secrets(body: dict[str, Any]) -> dict[str, Any]:
+    """Datastore secrets are write-only (``x-ms-secret``): never echoed back."""
+    out = dict(body)
+    contents = dict(out.get("contents") or {})
+    creds = contents.get("credentials")
+    if isinstance(creds, dict) and "secrets" in creds:
+        contents["credentials"] = {k: v for k, v in creds.items() if k != "secrets"}
+        out["contents"] = contents
+    return out

@@ -1,0 +1,47 @@
+"""Bearer tokens: one admin token per server home, and one token per running job."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+from amlite.store import Store, TokenRecord
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def ensure_admin_token(store: Store, token_file: Path) -> str:
+    """The admin token: read from ``token_file``, or made at first start and saved (mode 0600)."""
+    if token_file.exists():
+        token = token_file.read_text().strip()
+        if token:
+            if store.find_token(hash_token(token)) is None:
+                store.add_token(hash_token(token))
+            return token
+    token = new_token("amla")
+    store.add_token(hash_token(token))
+    token_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    os.chmod(token_file, 0o600)
+    return token
+
+
+def mint_job_token(store: Store, workspace_key: str, job_name: str) -> str:
+    """A token that can only see and act on one job."""
+    token = new_token("amlj")
+    store.add_token(hash_token(token), workspace_key=workspace_key, job_name=job_name)
+    return token
+
+
+def lookup(store: Store, token: str) -> TokenRecord | None:
+    return store.find_token(hash_token(token))

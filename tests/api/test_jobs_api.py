@@ -1,0 +1,209 @@
+"""The jobs REST contract against a real server on a loopback port."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from support.server import API, WS, LiveServer, command_body, history, job_url, wait_terminal
+
+
+def test_put_runs_a_command_job_to_completion(server: LiveServer) -> None:
+    with server.client() as c:
+        resp = c.put(job_url("hello-1"), json=command_body("echo hello from amlite"))
+        assert resp.status_code == 201, resp.text
+        body = resp.json()
+        assert body["name"] == "hello-1"
+        assert body["id"] == f"{WS}/jobs/hello-1"
+        assert body["type"] == "Microsoft.MachineLearningServices/workspaces/jobs"
+        props = body["properties"]
+        assert props["jobType"] == "Command"
+        assert props["status"] in {"Queued", "Running", "Finalizing", "Completed"}
+        assert set(props["interactionEndpoints"]) == {"Studio", "Tracking"}
+        assert props["output"]["path"] == "ExperimentRun/dcid.hello-1"
+        assert body["systemData"]["createdAt"].endswith("Z")
+
+        done = wait_terminal(c, "hello-1")
+        assert done["properties"]["status"] == "Completed"
+        assert done["properties"]["provisioningState"] == "Succeeded"
+        statuses = [e["status"] for e in history(c, "hello-1")["value"]]
+        assert statuses == [
+            "NotStarted", "Starting", "Preparing", "Queued", "Running", "Finalizing", "Completed",
+        ]
+        log = c.get(
+            f"{WS}/datastores/workspaceblobstore/files/ExperimentRun/dcid.hello-1/user_logs/std_log.txt?{API}"
+        )
+        assert log.status_code == 200
+        assert "hello from amlite" in log.text
+
+
+def test_put_again_updates_only_description_tags_and_properties(server: LiveServer) -> None:
+    with server.client() as c:
+        body = command_body("echo same", description="first", tags={"a": "1"})
+        assert c.put(job_url("upd"), json=body).status_code == 201
+        body["properties"].update(description="second", tags={"b": "2"}, properties={"k": "v"})
+        resp = c.put(job_url("upd"), json=body)
+        assert resp.status_code == 200, resp.text
+        props = resp.json()["properties"]
+        assert props["description"] == "second"
+        assert props["tags"] == {"b": "2"}
+        assert props["properties"]["k"] == "v"
+
+        changed = command_body("echo different")
+        resp = c.put(job_url("upd"), json=changed)
+        assert resp.status_code == 400
+        targets = [d["target"] for d in resp.json()["error"]["details"]]
+        assert "properties.command" in targets
+        assert c.get(job_url("upd")).json()["properties"]["command"] == "echo same"
+
+
+def test_bad_bodies_get_400_naming_the_field_and_store_nothing(server: LiveServer) -> None:
+    with server.client() as c:
+        resp = c.put(job_url("bad-1"), content=b"{not json", headers={"content-type": "application/json"})
+        assert resp.status_code == 400
+        assert resp.json()["error"]["target"] == "body"
+
+        resp = c.put(job_url("bad-2"), json={"properties": {"jobType": "Command", "compute": {}, "colour": 1}})
+        assert resp.status_code == 400
+        err = resp.json()["error"]
+        targets = {d["target"] for d in err["details"]}
+        assert "properties.command" in targets
+        assert "properties.colour" in targets
+
+        resp = c.put(job_url("bad name!"), json=command_body("echo x"))
+        assert resp.status_code == 400
+        assert resp.json()["error"]["target"] == "id"
+
+        resp = c.put(job_url("bad-3"), json=command_body("echo x", timeout="PT1.5S"))
+        assert resp.status_code == 400
+        assert resp.json()["error"]["details"][0]["target"] == "properties.timeout"
+
+        resp = c.put(job_url("bad-4"), json=command_body("echo x", codeId=f"{WS}/codes/nope/versions/1"))
+        assert resp.status_code == 400
+        assert resp.json()["error"]["details"][0]["target"] == "properties.codeId"
+
+        for name in ("bad-1", "bad-2", "bad-3", "bad-4"):
+            assert c.get(job_url(name)).status_code == 404
+        assert c.get(f"{WS}/jobs?{API}").json()["value"] == []
+
+
+def test_auth_is_required_and_a_wrong_token_touches_nothing(server: LiveServer) -> None:
+    with httpx.Client(base_url=server.url) as anon:
+        resp = anon.put(job_url("x"), json=command_body("echo x"))
+        assert resp.status_code == 401
+        assert resp.json()["error"]["code"] == "AuthenticationFailed"
+    with server.client(token="not-a-token") as bad:
+        assert bad.put(job_url("x"), json=command_body("echo x")).status_code == 401
+        assert bad.get(f"{WS}/jobs?{API}").status_code == 401
+    with server.client() as c:
+        assert c.get(job_url("x")).status_code == 404
+
+
+def test_api_version_is_required_and_checked(server: LiveServer) -> None:
+    with server.client() as c:
+        resp = c.get(f"{WS}/jobs")
+        assert resp.status_code == 400
+        assert resp.json()["error"]["target"] == "api-version"
+        resp = c.get(f"{WS}/jobs?api-version=2099-01-01")
+        assert resp.status_code == 400
+
+
+def test_missing_job_is_404_in_the_arm_envelope(server: LiveServer) -> None:
+    with server.client() as c:
+        resp = c.get(job_url("nope"))
+        assert resp.status_code == 404
+        assert resp.json()["error"]["code"] == "ResourceNotFound"
+        assert c.post(f"{WS}/jobs/nope/cancel?{API}").status_code == 404
+
+
+def test_paths_match_case_insensitively(server: LiveServer) -> None:
+    with server.client() as c:
+        assert c.put(job_url("ci"), json=command_body("true")).status_code == 201
+        lower = WS.replace("resourceGroups", "resourcegroups").replace(
+            "Microsoft.MachineLearningServices", "microsoft.machinelearningservices"
+        )
+        assert c.get(f"{lower}/JOBS/ci?{API}").status_code == 200
+
+
+def test_list_pages_with_keyset_tokens_and_filters(server: LiveServer) -> None:
+    with server.client() as c:
+        for i in range(5):
+            tags = {"team": "a" if i % 2 else "b", **({"gpu": ""} if i == 4 else {})}
+            assert c.put(job_url(f"l{i}"), json=command_body("true", tags=tags)).status_code == 201
+        names: list[str] = []
+        url: str | None = f"{WS}/jobs?{API}&$top=2"
+        pages = 0
+        while url:
+            page = c.get(url).json()
+            names += [j["name"] for j in page["value"]]
+            url = page["nextLink"]
+            pages += 1
+        assert names == ["l4", "l3", "l2", "l1", "l0"]
+        assert pages == 3
+        by_tags = c.get(f"{WS}/jobs?{API}&tags=team=a").json()["value"]
+        assert [j["name"] for j in by_tags] == ["l3", "l1"]
+        by_tag = c.get(f"{WS}/jobs?{API}&tag=gpu").json()["value"]
+        assert [j["name"] for j in by_tag] == ["l4"]
+        assert c.get(f"{WS}/jobs?{API}&jobType=Sweep").json()["value"] == []
+        assert len(c.get(f"{WS}/jobs?{API}&jobType=command").json()["value"]) == 5
+        assert c.get(f"{WS}/jobs?{API}&$skiptoken=garbage!").status_code == 400
+
+
+def test_delete_answers_202_then_the_job_is_gone(server: LiveServer) -> None:
+    with server.client() as c:
+        assert c.put(job_url("del"), json=command_body("sleep 30")).status_code == 201
+        resp = c.delete(job_url("del"))
+        assert resp.status_code == 202
+        assert int(resp.headers["Retry-After"]) >= 10
+        location = resp.headers["Location"]
+        for _ in range(200):
+            poll = c.get(location)
+            if poll.status_code == 204:
+                break
+            assert poll.status_code == 202
+        assert poll.status_code == 204
+        assert c.get(job_url("del")).status_code == 404
+        assert c.delete(job_url("del")).status_code == 404
+
+
+def test_cancel_a_running_job(server: LiveServer) -> None:
+    with server.client() as c:
+        assert c.put(job_url("long"), json=command_body("sleep 60")).status_code == 201
+        for _ in range(200):
+            if c.get(job_url("long")).json()["properties"]["status"] == "Running":
+                break
+        assert c.post(f"{WS}/jobs/long/cancel?{API}").status_code == 200
+        done = wait_terminal(c, "long", timeout=30)
+        assert done["properties"]["status"] == "Canceled"
+        events = history(c, "long")
+        assert [e["status"] for e in events["value"]][-2:] == ["CancelRequested", "Canceled"]
+        assert events["reason"] == "canceled by user"
+
+
+PROBE = """
+import os, sys, urllib.error, urllib.request
+base, ws, api = sys.argv[1:4]
+codes = []
+for path in (f"/jobs/{os.environ['AZUREML_RUN_ID']}", "/jobs/other", "/jobs"):
+    req = urllib.request.Request(f"{base}{ws}{path}?{api}")
+    req.add_header("Authorization", "Bearer " + os.environ["AZUREML_RUN_TOKEN"])
+    try:
+        codes.append(urllib.request.urlopen(req).status)
+    except urllib.error.HTTPError as err:
+        codes.append(err.code)
+print(*codes)
+"""
+
+
+def test_a_jobs_own_token_reaches_only_that_job(server: LiveServer, tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text(PROBE)
+    with server.client() as c:
+        assert c.put(job_url("other"), json=command_body("true")).status_code == 201
+        cmd = f"python {probe} {server.url} {WS} {API}"
+        assert c.put(job_url("tok"), json=command_body(cmd)).status_code == 201
+        assert wait_terminal(c, "tok")["properties"]["status"] == "Completed"
+        log = c.get(
+            f"{WS}/datastores/workspaceblobstore/files/ExperimentRun/dcid.tok/user_logs/std_log.txt?{API}"
+        ).text
+        assert log.strip() == "200 403 403"

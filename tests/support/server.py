@@ -1,0 +1,132 @@
+"""A real amlite server in a subprocess on a loopback port, for API and end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+API = "api-version=2021-03-01-preview"
+WS = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg1"
+    "/providers/Microsoft.MachineLearningServices/workspaces/ws1"
+)
+TERMINAL = {"Completed", "Failed", "Canceled"}
+
+_LAUNCH = (
+    "from amlite.config import Settings; from amlite.api.server import run_server; "
+    "run_server(Settings.from_env(), '127.0.0.1', 0)"
+)
+
+
+class LiveServer:
+    """Start, kill and restart an ``amlite server`` process on a given home directory."""
+
+    def __init__(self, home: Path, database_url: str | None = None, slots: int | None = None) -> None:
+        self.home = home
+        self.database_url = database_url
+        self.slots = slots
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self.token = ""
+
+    def start(self) -> LiveServer:
+        env = dict(os.environ, AMLITE_HOME=str(self.home))
+        env.pop("AMLITE_URL", None)
+        if self.database_url:
+            env["AMLITE_DATABASE_URL"] = self.database_url
+        if self.slots:
+            env["AMLITE_LOCAL_SLOTS"] = str(self.slots)
+        self.home.mkdir(parents=True, exist_ok=True)
+        info = self.home / "server.json"
+        info.unlink(missing_ok=True)
+        log = (self.home / "server.log").open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-c", _LAUNCH], env=env, stdout=log, stderr=log)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {(self.home / 'server.log').read_text()[-3000:]}")
+            if info.exists():
+                try:
+                    data = json.loads(info.read_text())
+                except ValueError:
+                    data = {}
+                if data.get("pid") == self.proc.pid:
+                    self.url = data["url"]
+                    break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("server did not start in time")
+        self.token = (self.home / "token").read_text().strip()
+        while httpx.get(f"{self.url}/health").status_code != 200:
+            time.sleep(0.05)
+        return self
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token or self.token}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to clean up, as in a crash."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def job_url(name: str) -> str:
+    return f"{WS}/jobs/{name}?{API}"
+
+
+def command_body(command: str, **props: Any) -> dict[str, Any]:
+    return {"properties": {"jobType": "Command", "command": command, "compute": {}, **props}}
+
+
+def wait_terminal(client: httpx.Client, name: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        resp = client.get(job_url(name))
+        resp.raise_for_status()
+        body: dict[str, Any] = resp.json()
+        if body["properties"]["status"] in TERMINAL:
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {name} still {body['properties']['status']} after {timeout}s")
+        time.sleep(0.05)
+
+
+def wait_status(client: httpx.Client, name: str, status: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while client.get(job_url(name)).json()["properties"]["status"] != status:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {name} never reached {status}")
+        time.sleep(0.05)
+
+
+def history(client: httpx.Client, name: str) -> dict[str, Any]:
+    resp = client.get(f"{WS}/jobs/{name}/history?{API}")
+    resp.raise_for_status()
+    data: dict[str, Any] = resp.json()
+    return data
+
+
+def read_artifact(client: httpx.Client, name: str, path: str) -> str:
+    resp = client.get(
+        f"{WS}/datastores/workspaceblobstore/files/ExperimentRun/dcid.{name}/{path}?{API}"
+    )
+    resp.raise_for_status()
+    return resp.text
