@@ -111,5 +111,10 @@ class Executor(abc.ABC):
         """Ask the supervisor to kill the job's whole process tree and finish as Canceled."""
 
     @abc.abstractmethod
+    def recover(self, run_dir: str) -> dict[str, Any] | None:
+        """The runtime of a supervisor started in ``run_dir`` whose runtime was never stored
+        (the server stopped right after starting it); None if none ever started there."""
+
+    @abc.abstractmethod
     def report(self, runtime: dict[str, Any]) -> RunReport:
         """Read what the supervisor left so far. Never blocks."""

@@ -13,6 +13,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from amlite.data.paths import run_dir
 from amlite.domain.status import JobStatus
 from amlite.errors import AmliteError, InvalidTransition
 from amlite.executors._base import Executor, RunReport
@@ -88,30 +89,39 @@ class Scheduler:
                 break
             if job.job_type != "Command":
                 continue  # sweeps are driven by their controller, not run as a process
-            try:
-                job = self._store.transition(job.workspace_key, job.name, S.RUNNING)
-            except InvalidTransition:
-                continue  # someone else claimed or cancelled it
-            free -= 1
-            self._start(job)
+            if self._start(job):
+                free -= 1
 
-    def _start(self, job: JobRecord) -> None:
+    def _start(self, job: JobRecord) -> bool:
+        """Start a queued job's supervisor, then mark it Running. True if it now holds a slot.
+
+        The supervisor starts before the job is marked Running, so a server killed in
+        between leaves a Queued job whose run directory shows the supervisor: the next
+        server adopts it instead of starting the job twice.
+        """
         key, name = job.workspace_key, job.name
-        try:
-            token = mint_job_token(self._store, key, name)
-            plan = build_plan(self._store, job, token=token, ctx=self._ctx)
-            runtime = self._executor.start(plan)
-        except AmliteError as exc:
-            self._finish(job, S.FAILED, str(exc))
-            return
-        except Exception as exc:
-            log.exception("could not start job %s", name)
-            self._finish(job, S.FAILED, f"amlite could not start the job: {exc}")
-            return
+        runtime = self._recover(job)
+        if runtime is None:
+            try:
+                token = mint_job_token(self._store, key, name)
+                plan = build_plan(self._store, job, token=token, ctx=self._ctx)
+                runtime = self._executor.start(plan)
+            except AmliteError as exc:
+                self._finish(job, S.FAILED, str(exc))
+                return False
+            except Exception as exc:
+                log.exception("could not start job %s", name)
+                self._finish(job, S.FAILED, f"amlite could not start the job: {exc}")
+                return False
         self._store.set_runtime(key, name, {**job.runtime, **runtime})
-        current = self._store.get_job(key, name)
-        if current is not None and current.status is S.CANCEL_REQUESTED:
-            self._executor.cancel(current.runtime, current.status_reason or "canceled by user")
+        try:
+            self._store.transition(key, name, S.RUNNING)
+        except InvalidTransition:  # cancelled (or claimed elsewhere) while it was starting
+            current = self._store.get_job(key, name)
+            if current is not None and current.status in (S.CANCEL_REQUESTED, S.CANCELED):
+                self._executor.cancel(runtime, current.status_reason or "canceled by user")
+            return False
+        return True
 
     # -- reconcile -----------------------------------------------------------------------
     def _reconcile(self) -> int:
@@ -120,18 +130,26 @@ class Scheduler:
         for job in self._store.jobs_in_status(STARTED):
             if job.job_type != "Command":
                 continue
-            if not job.runtime.get("pid"):
+            runtime = job.runtime if job.runtime.get("pid") else self._recover(job)
+            if runtime is None:
+                # jobs start synchronously in this thread, so a started job without a
+                # supervisor was left behind by a server that stopped while starting it
                 if job.status is S.CANCEL_REQUESTED:
                     self._finish(job, S.CANCELED, job.status_reason or "canceled by user")
                 else:
-                    # jobs start synchronously in this thread, so a started job without a
-                    # pid was left behind by a server that stopped while starting it
                     self._finish(job, S.FAILED, "the server stopped before the job's process started")
                 continue
-            report = self._executor.report(job.runtime)
+            report = self._executor.report(runtime)
             if not self._apply(job, report):
                 active += 1
         return active
+
+    def _recover(self, job: JobRecord) -> dict[str, Any] | None:
+        """Adopt a supervisor that a stopped server started but did not record."""
+        runtime = self._executor.recover(str(run_dir(self._ctx.settings, job.workspace_key, job.name)))
+        if runtime is not None and job.status is not S.QUEUED:
+            self._store.set_runtime(job.workspace_key, job.name, {**job.runtime, **runtime})
+        return runtime
 
     def _apply(self, job: JobRecord, report: RunReport) -> bool:
         """Apply a report to the store. True when the job reached a terminal status."""
@@ -144,7 +162,10 @@ class Scheduler:
         if result is None:
             if report.alive:
                 return False
-            self._finish(job, S.FAILED, "the job's supervisor process vanished without a result")
+            if job.status is S.CANCEL_REQUESTED:  # killed before it could write its result
+                self._finish(job, S.CANCELED, job.status_reason or "canceled by user")
+            else:
+                self._finish(job, S.FAILED, "the job's supervisor process vanished without a result")
             return True
         outcome = str(result.get("outcome") or "Failed")
         reason = result.get("reason")

@@ -1,0 +1,146 @@
+"""The local executor: one supervisor process per job on this machine.
+
+The supervisor (``supervisor.py``, stdlib only) is started in its own session, so jobs outlive
+the server; everything the server needs to know later is in the run directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from amlite.executors._base import Executor, RunPlan, RunReport
+from amlite.executors.procs import is_same_process_alive, process_start_time
+
+SUPERVISOR = str(Path(__file__).with_name("supervisor.py"))
+
+_STALE = ("events.jsonl", "result.json", "cancel_reason", "supervisor.pid")
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _run_dir(runtime: dict[str, Any]) -> Path:
+    value = runtime.get("runDir") or runtime.get("run_dir")
+    if not value:
+        raise ValueError("runtime has no runDir")
+    return Path(value)
+
+
+def read_events(run_dir: Path) -> list[dict[str, str]]:
+    """The complete lines of ``events.jsonl`` (a line being written is skipped)."""
+    try:
+        text = (run_dir / "events.jsonl").read_text(encoding="utf-8")
+    except OSError:
+        return []
+    events: list[dict[str, str]] = []
+    for line in text.splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(item, dict):
+            events.append(item)
+    return events
+
+
+def read_result(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((run_dir / "result.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class LocalExecutor(Executor):
+    """Runs each plan under ``python -S -E supervisor.py RUN_DIR``.
+
+    ``on_exit(run_dir)`` is called from a daemon thread as soon as a supervisor this
+    executor started ends, so the scheduler can react without polling.
+    """
+
+    def __init__(self, on_exit: Callable[[str], None] | None = None) -> None:
+        self._on_exit = on_exit
+
+    def start(self, plan: RunPlan) -> dict[str, Any]:
+        run_dir = Path(plan.run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for name in _STALE:
+            with contextlib.suppress(FileNotFoundError):
+                (run_dir / name).unlink()
+        wd = Path(plan.working_dir)
+        if wd.is_dir() and not wd.is_symlink() and wd.resolve().is_relative_to(run_dir.resolve()):
+            shutil.rmtree(wd)  # the working directory starts fresh
+        _write_json_atomic(run_dir / "plan.json", plan.to_json())
+        with open(run_dir / "supervisor.stderr", "ab") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-S", "-E", SUPERVISOR, str(run_dir)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                start_new_session=True,
+                close_fds=True,
+            )
+        runtime = {
+            "runDir": str(run_dir),
+            "pid": proc.pid,
+            "pidStart": process_start_time(proc.pid),
+            "host": socket.gethostname(),
+        }
+        threading.Thread(
+            target=self._wait,
+            args=(proc, str(run_dir)),
+            name=f"amlite-wait-{proc.pid}",
+            daemon=True,
+        ).start()
+        return runtime
+
+    def _wait(self, proc: subprocess.Popen[bytes], run_dir: str) -> None:
+        proc.wait()
+        if self._on_exit is not None:
+            with contextlib.suppress(Exception):
+                self._on_exit(run_dir)
+
+    def cancel(self, runtime: dict[str, Any], reason: str) -> None:
+        run_dir = _run_dir(runtime)
+        if (run_dir / "result.json").exists():
+            return
+        tmp = run_dir / ".cancel_reason.tmp"
+        tmp.write_text(reason, encoding="utf-8")
+        os.replace(tmp, run_dir / "cancel_reason")
+        pid = int(runtime.get("pid") or 0)
+        if is_same_process_alive(pid, runtime.get("pidStart")):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    def recover(self, run_dir: str) -> dict[str, Any] | None:
+        """Runtime of a supervisor a stopped server started but never recorded, read from
+        its ``supervisor.pid``; None if no supervisor ever started there."""
+        try:
+            fields = (Path(run_dir) / "supervisor.pid").read_text().split()
+        except OSError:
+            return None
+        if not fields or not fields[0].isdigit():
+            return None
+        start = int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else None
+        return {"runDir": run_dir, "pid": int(fields[0]), "pidStart": start, "host": socket.gethostname()}
+
+    def report(self, runtime: dict[str, Any]) -> RunReport:
+        run_dir = _run_dir(runtime)
+        alive = is_same_process_alive(int(runtime.get("pid") or 0), runtime.get("pidStart"))
+        # read the result after the liveness check: a supervisor that ends in between
+        # has written its result before exiting
+        return RunReport(events=read_events(run_dir), result=read_result(run_dir), alive=alive)

@@ -1,0 +1,303 @@
+"""Turn a stored Command job (or sweep trial) into a fully resolved ``RunPlan``.
+
+Everything the supervisor needs is looked up here: the code snapshot, the environment, input
+data and output destinations on their datastores, the environment variables of the job
+(SEMANTICS.md, "Running a command job") and the command with its placeholders substituted.
+Missing or unusable assets raise ``ExecutionError``; the job then fails with that message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import isodate
+
+from amlite.config import Settings
+from amlite.data import paths
+from amlite.data.bindings import (
+    Binding,
+    Location,
+    bind_input,
+    bind_output,
+    is_http,
+    local_path_of,
+    split_azureml_uri,
+)
+from amlite.domain.arm_id import WorkspaceRef, parse_reference, parse_resource_id
+from amlite.domain.placeholders import substitute
+from amlite.errors import ExecutionError
+from amlite.executors._base import FileStep, RunPlan
+from amlite.services.environments import resolve_environment
+from amlite.store._base import AssetRecord, JobRecord, Store
+
+SWEEP_PREFIX = "AZUREML_SWEEP_"
+
+
+@dataclass(frozen=True)
+class RuntimeContext:
+    settings: Settings
+    tracking_uri: str
+    server_url: str
+
+
+class _Resolver:
+    """Asset and datastore lookups for one job."""
+
+    def __init__(self, store: Store, settings: Settings, ws: WorkspaceRef) -> None:
+        self.store = store
+        self.settings = settings
+        self.ws = ws
+
+    def asset(self, kind: str, ref_text: str, what: str) -> AssetRecord:
+        ref = parse_reference(ref_text, kind, self.ws)
+        if ref is None:
+            raise ExecutionError(f"{what}: {ref_text!r} is not a reference to {kind}")
+        key = ref.workspace.key
+        if ref.version is None or ref.version.lower() == "latest":
+            record = self.store.latest_version(key, kind, ref.name)
+        else:
+            record = self.store.get_asset(key, kind, ref.name, ref.version)
+        if record is None:
+            version = f" version {ref.version}" if ref.version else ""
+            raise ExecutionError(f"{what}: {kind} {ref.name!r}{version} does not exist")
+        return record
+
+    def datastore(self, ref_text: str | None, what: str) -> tuple[str, Path]:
+        """(name, local root) of a datastore reference (default ``workspaceblobstore``)."""
+        if not ref_text:
+            return paths.DEFAULT_DATASTORE, self._root(self.ws.key, paths.DEFAULT_DATASTORE)
+        ref = parse_reference(ref_text, "datastores", self.ws)
+        if ref is None:
+            raise ExecutionError(f"{what}: {ref_text!r} is not a datastore reference")
+        key = ref.workspace.key
+        if ref.name.lower() != paths.DEFAULT_DATASTORE and (
+            self.store.get_asset(key, "datastores", ref.name) is None
+        ):
+            raise ExecutionError(f"{what}: datastore {ref.name!r} does not exist")
+        return ref.name, self._root(key, ref.name)
+
+    def _root(self, key: str, name: str) -> Path:
+        try:
+            return paths.datastore_root(self.settings, key, name)
+        except ValueError as exc:
+            raise ExecutionError(f"invalid datastore {name!r}: {exc}") from exc
+
+    def on_datastore(self, datastore_ref: str | None, rel: str, what: str) -> tuple[str, Path]:
+        """(URI, local path) of ``rel`` on a datastore; refuses paths that leave it."""
+        name, root = self.datastore(datastore_ref, what)
+        try:
+            local = paths.safe_join(root, rel.lstrip("/") if rel else "")
+        except paths.PathEscapeError as exc:
+            raise ExecutionError(f"{what}: {exc}") from exc
+        return paths.datastore_uri(name, rel), local
+
+    def location(self, path: str, datastore_ref: str | None, what: str) -> Location:
+        """A data/code ``path`` (azureml://, http(s), file://, absolute, or datastore-relative)."""
+        if is_http(path):
+            return Location(uri=path, url=path)
+        local = local_path_of(path)
+        if local is not None:
+            return Location(uri=path, local=local)
+        split = split_azureml_uri(path)
+        if split is not None:
+            _, local = self.on_datastore(split[0], split[1], what)
+            return Location(uri=path, local=local)
+        if "://" in path:
+            raise ExecutionError(f"{what}: unsupported location {path!r}")
+        uri, local = self.on_datastore(datastore_ref, path, what)
+        return Location(uri=uri, local=local)
+
+
+def _duration_seconds(value: Any) -> float | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        duration = isodate.parse_duration(str(value))
+    except (isodate.ISO8601Error, ValueError) as exc:
+        raise ExecutionError(f"invalid timeout {value!r}: {exc}") from exc
+    if isinstance(duration, isodate.Duration):
+        duration = duration.totimedelta(start=datetime.now(UTC))
+    seconds = float(duration.total_seconds())
+    return seconds if seconds > 0 else None
+
+
+def _place(wd: Path, default: Path, path_on_compute: str | None, what: str) -> Path:
+    if not path_on_compute:
+        return default
+    try:
+        return paths.safe_join(wd, path_on_compute)
+    except paths.PathEscapeError as exc:
+        raise ExecutionError(f"{what}.pathOnCompute: {exc}") from exc
+
+
+def _code_steps(res: _Resolver, spec: Mapping[str, Any], wd: Path) -> list[FileStep]:
+    code_id = spec.get("codeId")
+    if not code_id:
+        return [FileStep("mkdir", "", str(wd))]
+    body = res.asset("codes", str(code_id), "codeId").body
+    path = str(body.get("path") or "")
+    loc = res.location(path, body.get("datastoreId"), "codeId")
+    if loc.local is None:
+        raise ExecutionError(f"codeId: code at {path!r} is not on a local datastore")
+    if not loc.local.exists():
+        raise ExecutionError(f"codeId: the code snapshot {loc.uri!r} does not exist")
+    if loc.local.is_dir():
+        return [FileStep("copy", str(loc.local), str(wd))]
+    return [
+        FileStep("mkdir", "", str(wd)),
+        FileStep("copy", str(loc.local), str(wd / loc.local.name)),
+    ]
+
+
+def _bind_inputs(
+    res: _Resolver, spec: Mapping[str, Any], run_dir: Path, wd: Path
+) -> dict[str, Binding]:
+    out: dict[str, Binding] = {}
+    for name, b in (spec.get("inputDataBindings") or {}).items():
+        what = f"inputDataBindings.{name}"
+        data_id = str(b.get("dataId") or "")
+        if not data_id:
+            raise ExecutionError(f"{what}: no dataId")
+        is_uri = is_http(data_id) or local_path_of(data_id) or split_azureml_uri(data_id)
+        if is_uri and parse_resource_id(data_id) is None:
+            loc = res.location(data_id, None, what)
+        else:
+            body = res.asset("data", data_id, what).body
+            loc = res.location(str(body.get("path") or ""), body.get("datastoreId"), what)
+        mount = _place(wd, run_dir / "inputs" / name, b.get("pathOnCompute"), what)
+        mode = b.get("mode")
+        try:
+            direct = (mode or "").lower() == "direct"
+            if loc.local is not None and not direct and not loc.local.exists():
+                raise ExecutionError(f"{what}: data {loc.uri!r} does not exist")
+            out[name] = bind_input(name, loc, mode, mount)
+        except ValueError as exc:
+            raise ExecutionError(f"{what}: {exc}") from exc
+    return out
+
+
+def _bind_outputs(
+    res: _Resolver, spec: Mapping[str, Any], job_name: str, run_dir: Path, wd: Path
+) -> dict[str, Binding]:
+    out: dict[str, Binding] = {}
+    for name, b in (spec.get("outputDataBindings") or {}).items():
+        what = f"outputDataBindings.{name}"
+        rel = b.get("pathOnDatastore") or f"azureml/{job_name}/{name}/"
+        _, target = res.on_datastore(b.get("datastoreId"), str(rel), what)
+        mount = _place(wd, run_dir / "outputs" / name, b.get("pathOnCompute"), what)
+        try:
+            out[name] = bind_output(name, target, b.get("mode"), mount)
+        except ValueError as exc:
+            raise ExecutionError(f"{what}: {exc}") from exc
+    return out
+
+
+def _runtime_env(
+    job: JobRecord, ws: WorkspaceRef, token: str, ctx: RuntimeContext, experiment: str
+) -> dict[str, str]:
+    env = {
+        "AZUREML_RUN_ID": job.name,
+        "AZUREML_ARM_SUBSCRIPTION": ws.subscription,
+        "AZUREML_ARM_RESOURCEGROUP": ws.resource_group,
+        "AZUREML_ARM_WORKSPACE_NAME": ws.workspace,
+        "AZUREML_ARM_PROJECT_NAME": experiment,
+        "AZUREML_RUN_TOKEN": token,
+        "MLFLOW_TRACKING_URI": ctx.tracking_uri,
+        "MLFLOW_RUN_ID": job.name,
+        "MLFLOW_EXPERIMENT_ID": experiment,
+        "MLFLOW_TRACKING_TOKEN": token,
+    }
+    if ctx.server_url:
+        env["AMLITE_URL"] = ctx.server_url
+    identity = job.spec.get("identity") or {}
+    if str(identity.get("identityType") or "").lower() == "managed" and identity.get("clientId"):
+        env["DEFAULT_IDENTITY_CLIENT_ID"] = str(identity["clientId"])
+    return env
+
+
+def build_plan(
+    store: Store,
+    job: JobRecord,
+    *,
+    token: str,
+    ctx: RuntimeContext,
+    extra_env: Mapping[str, str] | None = None,
+) -> RunPlan:
+    """The plan that runs ``job``; raises ``ExecutionError`` if it cannot be prepared."""
+    ws = store.get_workspace(job.workspace_key)
+    if ws is None:
+        raise ExecutionError(f"workspace {job.workspace_key!r} does not exist")
+    spec = job.spec
+    settings = ctx.settings
+    res = _Resolver(store, settings, ws)
+    run_dir = paths.run_dir(settings, job.workspace_key, job.name)
+    wd = run_dir / "wd"
+    artifacts = paths.datastore_root(settings, job.workspace_key, paths.DEFAULT_DATASTORE)
+    artifacts = artifacts / paths.artifacts_path(job.name)
+    experiment = job.experiment_name or spec.get("experimentName") or "Default"
+
+    prepare = _code_steps(res, spec, wd)
+    inputs = _bind_inputs(res, spec, run_dir, wd)
+    outputs = _bind_outputs(res, spec, job.name, run_dir, wd)
+    finalize: list[FileStep] = []
+    notes: list[str] = []
+    for binding in [*inputs.values(), *outputs.values()]:
+        prepare.extend(binding.prepare)
+        finalize.extend(binding.finalize)
+        notes.extend(binding.notes)
+    for sub in ("outputs", "logs"):
+        finalize.append(FileStep("copy_into", str(wd / sub), str(artifacts / sub)))
+
+    environment, fail_reason = None, None
+    if spec.get("environmentId"):
+        env_body = res.asset("environments", str(spec["environmentId"]), "environmentId").body
+        environment, fail_reason = resolve_environment(settings, env_body)
+    if environment is not None and notes:
+        environment = type(environment)(
+            environment.dir,
+            environment.python,
+            environment.requirements,
+            [*environment.notes, *notes],
+        )
+
+    extra = dict(extra_env or {})
+    search_space = {
+        k[len(SWEEP_PREFIX) :]: v for k, v in extra.items() if k.startswith(SWEEP_PREFIX)
+    }
+    try:
+        command = substitute(
+            str(spec.get("command") or ""),
+            {k: b.path for k, b in inputs.items()},
+            {k: b.path for k, b in outputs.items()},
+            search_space,
+        )
+    except KeyError as exc:
+        raise ExecutionError(f"command: placeholder {exc.args[0]} has no value") from exc
+
+    env: dict[str, str] = {
+        str(k): str(v) for k, v in (spec.get("environmentVariables") or {}).items()
+    }
+    env.update(_runtime_env(job, ws, token, ctx, experiment))
+    env.update({f"AZURE_ML_INPUT_{k}": b.path for k, b in inputs.items()})
+    env.update({f"AZURE_ML_OUTPUT_{k}": b.path for k, b in outputs.items()})
+    env.update(extra)
+
+    return RunPlan(
+        job_id=ws.resource_id("jobs", job.name),
+        run_dir=str(run_dir),
+        working_dir=str(wd),
+        artifacts_dir=str(artifacts),
+        command=command,
+        env=env,
+        timeout_seconds=_duration_seconds(spec.get("timeout")),
+        prepare=prepare,
+        finalize=finalize,
+        environment=environment,
+        fail_reason=fail_reason,
+    )

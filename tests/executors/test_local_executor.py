@@ -1,0 +1,216 @@
+"""LocalExecutor + supervisor with real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from amlite_runhelp import make_plan, std_log, wait_done, wait_until
+
+from amlite.executors._base import FileStep
+from amlite.executors._local import LocalExecutor
+from amlite.executors.procs import is_same_process_alive, process_start_time
+
+
+def _pid_gone(pid: int) -> bool:
+    return not is_same_process_alive(pid, None)
+
+
+def test_success_logs_events_and_on_exit(tmp_path: Path) -> None:
+    done = threading.Event()
+    seen: list[str] = []
+
+    def on_exit(run_dir: str) -> None:
+        seen.append(run_dir)
+        done.set()
+
+    ex = LocalExecutor(on_exit=on_exit)
+    plan = make_plan(tmp_path, "echo hello; echo oops >&2; pwd")
+    rt = ex.start(plan)
+    assert rt["runDir"] == plan.run_dir and rt["pid"] > 0 and rt["pidStart"] and rt["host"]
+    rep = wait_done(ex, rt)
+    assert rep.result is not None
+    assert rep.result["outcome"] == "Completed"
+    assert rep.result["exitCode"] == 0 and rep.result["reason"] is None
+    assert rep.result["finishedAt"].endswith("+00:00")
+    assert [e["status"] for e in rep.events] == ["Running", "Finalizing"]
+    log = std_log(plan)
+    assert "hello" in log and "oops" in log and plan.working_dir in log
+    assert done.wait(5) and seen == [plan.run_dir]
+    assert (Path(plan.run_dir) / "supervisor.pid").read_text().split() == [str(rt["pid"]), str(rt["pidStart"])]
+    assert (Path(plan.artifacts_dir) / "system_logs" / "supervisor.log").exists()
+
+
+def test_nonzero_exit_fails(tmp_path: Path) -> None:
+    ex = LocalExecutor()
+    rep = wait_done(ex, ex.start(make_plan(tmp_path, "echo bad; exit 3")))
+    assert rep.result is not None
+    assert rep.result["outcome"] == "Failed"
+    assert rep.result["exitCode"] == 3
+    assert rep.result["reason"] == "command exited with code 3"
+
+
+def test_timeout_kills_grandchild_that_ignores_sigterm(tmp_path: Path) -> None:
+    ex = LocalExecutor()
+    cmd = "bash -c 'trap \"\" TERM; echo $$ > gc.pid; sleep 60' & wait"
+    plan = make_plan(tmp_path, cmd, timeout_seconds=1.0)
+    rt = ex.start(plan)
+    pid_file = Path(plan.working_dir) / "gc.pid"
+    wait_until(lambda: pid_file.exists() and pid_file.read_text().strip() != "")
+    grandchild = int(pid_file.read_text())
+    assert is_same_process_alive(grandchild, None)
+    rep = wait_done(ex, rt)
+    assert rep.result is not None
+    assert rep.result["outcome"] == "Canceled"
+    assert rep.result["reason"] == "timeout after 1 s"
+    wait_until(lambda: _pid_gone(grandchild), timeout=3)
+    assert [e["status"] for e in rep.events] == ["Running", "Finalizing"]
+
+
+def test_cancel_while_running(tmp_path: Path) -> None:
+    ex = LocalExecutor()
+    plan = make_plan(tmp_path, "echo started; sleep 30")
+    rt = ex.start(plan)
+    wait_until(lambda: "started" in std_log(plan))
+    t0 = time.monotonic()
+    ex.cancel(rt, "user asked")
+    rep = wait_done(ex, rt)
+    assert time.monotonic() - t0 < 5
+    assert rep.result is not None
+    assert rep.result["outcome"] == "Canceled"
+    assert rep.result["reason"] == "user asked"
+
+
+def test_env_vars_and_python_on_path(tmp_path: Path) -> None:
+    ex = LocalExecutor()
+    plan = make_plan(
+        tmp_path,
+        'echo "FOO=$FOO"; echo "PY=$(command -v python)"; echo "UNBUF=$PYTHONUNBUFFERED"',
+        env={"FOO": "bar baz"},
+    )
+    rep = wait_done(ex, ex.start(plan))
+    assert rep.result is not None and rep.result["outcome"] == "Completed"
+    log = std_log(plan)
+    assert "FOO=bar baz" in log
+    assert f"PY={os.path.join(os.path.dirname(sys.executable), 'python')}" in log
+    assert "UNBUF=1" in log
+
+
+def test_server_token_does_not_leak(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("AMLITE_ADMIN_TOKEN", "secret")
+    ex = LocalExecutor()
+    plan = make_plan(tmp_path, 'echo "T=${AMLITE_ADMIN_TOKEN:-none}"')
+    wait_done(ex, ex.start(plan))
+    assert "T=none" in std_log(plan)
+
+
+def test_supervisor_survives_its_starter(tmp_path: Path) -> None:
+    plan = make_plan(tmp_path, "sleep 1; echo survived")
+    plan_file = tmp_path / "p.json"
+    plan_file.write_text(json.dumps(plan.to_json()))
+    starter = (
+        "import json, sys, time\n"
+        "from amlite.executors._base import RunPlan\n"
+        "from amlite.executors._local import LocalExecutor\n"
+        f"plan = RunPlan.from_json(json.load(open({str(plan_file)!r})))\n"
+        "print(json.dumps(LocalExecutor().start(plan)), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", starter], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    rt = json.loads(proc.stdout.readline())
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    ex = LocalExecutor()
+    assert ex.report(rt).alive
+    rep = wait_done(ex, rt)
+    assert rep.result is not None and rep.result["outcome"] == "Completed"
+    assert "survived" in std_log(plan)
+
+
+def test_report_on_dead_pid_without_result(tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    proc = subprocess.Popen(["true"])
+    start = process_start_time(proc.pid)
+    proc.wait()
+    ex = LocalExecutor()
+    rep = ex.report({"runDir": str(tmp_path / "run"), "pid": proc.pid, "pidStart": start})
+    assert rep == rep.__class__(events=[], result=None, alive=False)
+    # a live pid with another start time is another process
+    me = {"runDir": str(tmp_path / "run"), "pid": os.getpid(), "pidStart": 1}
+    assert not ex.report(me).alive
+
+
+def test_outputs_and_logs_collected(tmp_path: Path) -> None:
+    ex = LocalExecutor()
+    art = tmp_path / "artifacts"
+    wd = tmp_path / "run" / "wd"
+    plan = make_plan(
+        tmp_path,
+        "mkdir -p outputs/sub logs; echo m > outputs/sub/model.txt; echo l > logs/x.log",
+        finalize=[
+            FileStep("copy_into", str(wd / "outputs"), str(art / "outputs")),
+            FileStep("copy_into", str(wd / "logs"), str(art / "logs")),
+            FileStep("copy_into", str(wd / "missing"), str(art / "missing")),
+        ],
+    )
+    rep = wait_done(ex, ex.start(plan))
+    assert rep.result is not None and rep.result["outcome"] == "Completed"
+    assert (art / "outputs" / "sub" / "model.txt").read_text() == "m\n"
+    assert (art / "logs" / "x.log").read_text() == "l\n"
+    assert not (art / "missing").exists()
+
+
+def test_fail_reason_runs_nothing(tmp_path: Path) -> None:
+    ex = LocalExecutor()
+    plan = make_plan(tmp_path, "touch ran", fail_reason="docker-only environment")
+    rep = wait_done(ex, ex.start(plan))
+    assert rep.result is not None
+    assert rep.result["outcome"] == "Failed" and rep.result["reason"] == "docker-only environment"
+    assert rep.events == []
+    assert not (Path(plan.working_dir) / "ran").exists()
+
+
+def test_preparation_error_fails_clearly(tmp_path: Path) -> None:
+    ex = LocalExecutor()
+    missing = tmp_path / "nope"
+    plan = make_plan(
+        tmp_path, "touch ran", prepare=[FileStep("copy", str(missing), str(tmp_path / "x"))]
+    )
+    rep = wait_done(ex, ex.start(plan))
+    assert rep.result is not None and rep.result["outcome"] == "Failed"
+    assert "preparation failed" in rep.result["reason"] and str(missing) in rep.result["reason"]
+    assert not (Path(plan.working_dir) / "ran").exists()
+
+
+def test_failed_finalize_fails_a_successful_command(tmp_path: Path) -> None:
+    ex = LocalExecutor()
+    bad = [FileStep("copy", str(tmp_path / "nope"), str(tmp_path / "x"))]
+    ok = wait_done(ex, ex.start(make_plan(tmp_path / "a", "true", finalize=bad)))
+    assert ok.result is not None and ok.result["outcome"] == "Failed"
+    assert ok.result["reason"].startswith("finalizing failed")
+    failed = wait_done(ex, ex.start(make_plan(tmp_path / "b", "exit 2", finalize=bad)))
+    assert failed.result is not None and failed.result["reason"] == "command exited with code 2"
+
+
+def test_background_processes_end_with_the_job(tmp_path: Path) -> None:
+    ex = LocalExecutor()
+    plan = make_plan(tmp_path, "sleep 60 & echo $! > bg.pid")
+    rep = wait_done(ex, ex.start(plan))
+    assert rep.result is not None and rep.result["outcome"] == "Completed"
+    bg = int((Path(plan.working_dir) / "bg.pid").read_text())
+    wait_until(lambda: _pid_gone(bg), timeout=3)
+
+
+def test_cancel_after_finish_is_harmless(tmp_path: Path) -> None:
+    ex = LocalExecutor()
+    rt = ex.start(make_plan(tmp_path, "true"))
+    rep = wait_done(ex, rt)
+    ex.cancel(rt, "late")
+    assert ex.report(rt).result == rep.result
