@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
-from support.server import API, WS, LiveServer, command_body, history, job_url, wait_terminal
+from support.server import (
+    API,
+    WS,
+    LiveServer,
+    command_body,
+    history,
+    job_url,
+    wait_status,
+    wait_terminal,
+)
 
 
 def test_put_runs_a_command_job_to_completion(server: LiveServer) -> None:
@@ -156,11 +166,12 @@ def test_delete_answers_202_then_the_job_is_gone(server: LiveServer) -> None:
         assert resp.status_code == 202
         assert int(resp.headers["Retry-After"]) >= 10
         location = resp.headers["Location"]
-        for _ in range(200):
+        for _ in range(300):
             poll = c.get(location)
             if poll.status_code == 204:
                 break
             assert poll.status_code == 202
+            time.sleep(0.05)
         assert poll.status_code == 204
         assert c.get(job_url("del")).status_code == 404
         assert c.delete(job_url("del")).status_code == 404
@@ -169,9 +180,7 @@ def test_delete_answers_202_then_the_job_is_gone(server: LiveServer) -> None:
 def test_cancel_a_running_job(server: LiveServer) -> None:
     with server.client() as c:
         assert c.put(job_url("long"), json=command_body("sleep 60")).status_code == 201
-        for _ in range(200):
-            if c.get(job_url("long")).json()["properties"]["status"] == "Running":
-                break
+        wait_status(c, "long", "Running")
         assert c.post(f"{WS}/jobs/long/cancel?{API}").status_code == 200
         done = wait_terminal(c, "long", timeout=30)
         assert done["properties"]["status"] == "Canceled"

@@ -1,0 +1,299 @@
+"""``SqlStore``: the store on SQLAlchemy 2 Core, SQLite (WAL) or PostgreSQL (psycopg 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Select, and_, delete, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from amlite.domain.arm_id import WorkspaceRef
+from amlite.domain.status import JobStatus, check_transition
+from amlite.errors import Conflict, InvalidTransition, NotFound
+from amlite.store._base import JobRecord, NewJob, StatusEvent, Store
+from amlite.store._sql.assets import AssetsAndTokens
+from amlite.store._sql.engine import make_engine, read_tx, write_tx
+from amlite.store._sql.migrate import ensure_schema
+from amlite.store._sql.records import insert_ignoring_conflict, job_record, tag_rows
+from amlite.store._sql.tables import job_tags, jobs, status_events, utcnow, workspaces
+
+
+class SqlStore(AssetsAndTokens, Store):
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> SqlStore:
+        """Connect to ``url``, migrate it to the newest schema, and return the store."""
+        engine = make_engine(url)
+        try:
+            ensure_schema(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- workspaces -----------------------------------------------------------------------
+    def ensure_workspace(self, workspace: WorkspaceRef) -> None:
+        with write_tx(self._engine) as conn:
+            _ensure_workspace(conn, workspace)
+
+    def get_workspace(self, key: str) -> WorkspaceRef | None:
+        with read_tx(self._engine) as conn:
+            row = conn.execute(select(workspaces).where(workspaces.c.key == key.lower())).first()
+        if row is None:
+            return None
+        return WorkspaceRef(row.subscription, row.resource_group, row.workspace)
+
+    # -- jobs -----------------------------------------------------------------------------
+    def create_job(self, job: NewJob, *, at: datetime | None = None) -> JobRecord:
+        now = at or utcnow()
+        values: dict[str, Any] = {
+            "workspace_key": job.workspace.key,
+            "name": job.name,
+            "job_type": job.job_type,
+            "status": JobStatus.NOT_STARTED.value,
+            "priority": job.priority,
+            "experiment_name": job.experiment_name,
+            "parent_name": job.parent_name,
+            "compute": job.compute,
+            "spec": dict(job.spec),
+            "runtime": {},
+            "system_properties": {},
+            "status_reason": None,
+            "exit_code": None,
+            "created_at": now,
+            "modified_at": now,
+        }
+        try:
+            with write_tx(self._engine) as conn:
+                _ensure_workspace(conn, job.workspace)
+                inserted = conn.execute(jobs.insert().values(**values)).inserted_primary_key
+                assert inserted is not None
+                seq = int(inserted[0])
+                tags = tag_rows(seq, job.spec.get("tags"))
+                if tags:
+                    conn.execute(job_tags.insert(), tags)
+                conn.execute(
+                    status_events.insert().values(
+                        job_seq=seq, status=JobStatus.NOT_STARTED.value, at=now, reason=None
+                    )
+                )
+                row = conn.execute(select(jobs).where(jobs.c.seq == seq)).one()
+        except IntegrityError as exc:
+            raise Conflict(
+                f"a job named {job.name!r} already exists in this workspace", target="name"
+            ) from exc
+        return job_record(row)
+
+    def get_job(self, workspace_key: str, name: str) -> JobRecord | None:
+        with read_tx(self._engine) as conn:
+            row = conn.execute(_job_query(workspace_key, name)).first()
+        return job_record(row) if row is not None else None
+
+    def list_jobs(
+        self,
+        workspace_key: str,
+        *,
+        job_type: str | None = None,
+        tag: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        parent_name: str | None = None,
+        top_level_only: bool = False,
+        statuses: Iterable[JobStatus] | None = None,
+        before_seq: int | None = None,
+        limit: int = 100,
+    ) -> list[JobRecord]:
+        query = select(jobs).where(jobs.c.workspace_key == workspace_key)
+        if before_seq is not None:
+            query = query.where(jobs.c.seq < before_seq)
+        if job_type is not None:
+            query = query.where(func.lower(jobs.c.job_type) == job_type.lower())
+        if tag is not None:
+            query = query.where(_has_tag(tag))
+        for key, value in (tags or {}).items():
+            query = query.where(_has_tag(key, value))
+        if parent_name is not None:
+            query = query.where(jobs.c.parent_name == parent_name)
+        if top_level_only:
+            query = query.where(jobs.c.parent_name.is_(None))
+        if statuses is not None:
+            query = query.where(jobs.c.status.in_([JobStatus(s).value for s in statuses]))
+        query = query.order_by(jobs.c.seq.desc()).limit(limit)
+        with read_tx(self._engine) as conn:
+            return [job_record(row) for row in conn.execute(query)]
+
+    def update_job_metadata(
+        self,
+        workspace_key: str,
+        name: str,
+        *,
+        description: str | None,
+        tags: Mapping[str, str] | None,
+        properties: Mapping[str, str] | None,
+    ) -> JobRecord:
+        with write_tx(self._engine) as conn:
+            row = _locked_job(conn, workspace_key, name)
+            spec = dict(row.spec or {})
+            for key, value in (
+                ("description", description),
+                ("tags", None if tags is None else dict(tags)),
+                ("properties", None if properties is None else dict(properties)),
+            ):
+                if value is None:
+                    spec.pop(key, None)
+                else:
+                    spec[key] = value
+            conn.execute(
+                update(jobs).where(jobs.c.seq == row.seq).values(spec=spec, modified_at=utcnow())
+            )
+            conn.execute(delete(job_tags).where(job_tags.c.job_seq == row.seq))
+            new_tags = tag_rows(row.seq, spec.get("tags"))
+            if new_tags:
+                conn.execute(job_tags.insert(), new_tags)
+            return job_record(conn.execute(select(jobs).where(jobs.c.seq == row.seq)).one())
+
+    def delete_job(self, workspace_key: str, name: str) -> bool:
+        with write_tx(self._engine) as conn:
+            deleted = conn.execute(
+                delete(jobs).where(jobs.c.workspace_key == workspace_key, jobs.c.name == name)
+            ).rowcount
+        return deleted > 0
+
+    def transition(
+        self,
+        workspace_key: str,
+        name: str,
+        new: JobStatus,
+        *,
+        reason: str | None = None,
+        at: datetime | None = None,
+        exit_code: int | None = None,
+    ) -> JobRecord:
+        now = at or utcnow()
+        with write_tx(self._engine) as conn:
+            row = conn.execute(
+                select(jobs.c.seq, jobs.c.status).where(
+                    jobs.c.workspace_key == workspace_key, jobs.c.name == name
+                )
+            ).first()
+            if row is None:
+                raise NotFound(f"job {name!r} not found", target=name)
+            current = JobStatus(row.status)
+            check_transition(current, new)
+            values: dict[str, Any] = {"status": new.value, "modified_at": now}
+            if reason is not None:
+                values["status_reason"] = reason
+            if exit_code is not None:
+                values["exit_code"] = exit_code
+            changed = conn.execute(
+                update(jobs)
+                .where(jobs.c.seq == row.seq, jobs.c.status == current.value)
+                .values(**values)
+            ).rowcount
+            if changed != 1:
+                raise InvalidTransition(
+                    f"job {name!r} left {current.value} before it could go to {new.value}"
+                )
+            conn.execute(
+                status_events.insert().values(
+                    job_seq=row.seq, status=new.value, at=now, reason=reason
+                )
+            )
+            return job_record(conn.execute(select(jobs).where(jobs.c.seq == row.seq)).one())
+
+    def status_history(self, workspace_key: str, name: str) -> list[StatusEvent]:
+        query = (
+            select(status_events.c.status, status_events.c.at, status_events.c.reason)
+            .join(jobs, jobs.c.seq == status_events.c.job_seq)
+            .where(jobs.c.workspace_key == workspace_key, jobs.c.name == name)
+            .order_by(status_events.c.id.asc())
+        )
+        with read_tx(self._engine) as conn:
+            return [StatusEvent(JobStatus(r.status), r.at, r.reason) for r in conn.execute(query)]
+
+    def set_runtime(self, workspace_key: str, name: str, runtime: Mapping[str, Any]) -> None:
+        with write_tx(self._engine) as conn:
+            changed = conn.execute(
+                update(jobs)
+                .where(jobs.c.workspace_key == workspace_key, jobs.c.name == name)
+                .values(runtime=dict(runtime), modified_at=utcnow())
+            ).rowcount
+            if not changed:
+                raise NotFound(f"job {name!r} not found", target=name)
+
+    def set_system_properties(
+        self, workspace_key: str, name: str, values: Mapping[str, str]
+    ) -> None:
+        with write_tx(self._engine) as conn:
+            row = _locked_job(conn, workspace_key, name)
+            merged = {**(row.system_properties or {}), **values}
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.seq == row.seq)
+                .values(system_properties=merged, modified_at=utcnow())
+            )
+
+    def queued_jobs(self, limit: int) -> list[JobRecord]:
+        query = (
+            select(jobs)
+            .where(jobs.c.status == JobStatus.QUEUED.value)
+            .order_by(jobs.c.priority.desc(), jobs.c.seq.asc())
+            .limit(limit)
+        )
+        with read_tx(self._engine) as conn:
+            return [job_record(row) for row in conn.execute(query)]
+
+    def jobs_in_status(self, statuses: Iterable[JobStatus]) -> list[JobRecord]:
+        values = [JobStatus(s).value for s in statuses]
+        if not values:
+            return []
+        query = select(jobs).where(jobs.c.status.in_(values)).order_by(jobs.c.seq.asc())
+        with read_tx(self._engine) as conn:
+            return [job_record(row) for row in conn.execute(query)]
+
+
+def _ensure_workspace(conn: Connection, workspace: WorkspaceRef) -> None:
+    insert_ignoring_conflict(
+        conn,
+        workspaces,
+        {
+            "key": workspace.key,
+            "subscription": workspace.subscription,
+            "resource_group": workspace.resource_group,
+            "workspace": workspace.workspace,
+            "created_at": utcnow(),
+        },
+        ["key"],
+    )
+
+
+def _job_query(workspace_key: str, name: str) -> Select[Any]:
+    return select(jobs).where(jobs.c.workspace_key == workspace_key, jobs.c.name == name)
+
+
+def _locked_job(conn: Connection, workspace_key: str, name: str) -> Any:
+    """The job's row, locked against concurrent writers until the transaction ends.
+
+    (``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already holds the write lock.)
+    """
+    row = conn.execute(_job_query(workspace_key, name).with_for_update()).first()
+    if row is None:
+        raise NotFound(f"job {name!r} not found", target=name)
+    return row
+
+
+def _has_tag(key: str, value: str | None = None) -> Any:
+    condition = and_(job_tags.c.job_seq == jobs.c.seq, job_tags.c.key == key)
+    if value is not None:
+        condition = and_(condition, job_tags.c.value == value)
+    return exists().where(condition)
