@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from amlite import schemas
-from amlite.errors import RequestError, ValidationFailed, Violation
+from amlite.errors import InvalidTransition, RequestError, ValidationFailed, Violation
 
 log = logging.getLogger("amlite.api")
 
@@ -32,6 +32,10 @@ def install_error_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ] or [Violation("request", "invalid request")]
         return JSONResponse(schemas.error_envelope(ValidationFailed(violations)), status_code=400)
+
+    @app.exception_handler(InvalidTransition)
+    async def _conflict(_: Request, exc: InvalidTransition) -> JSONResponse:
+        return JSONResponse(envelope("Conflict", str(exc)), status_code=409)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -167,7 +168,8 @@ class Jobs:
                 job = self._require(ws, name)
                 continue
             if not was_started:
-                self._store.transition(ws.key, name, JobStatus.CANCELED, reason=reason)
+                with contextlib.suppress(InvalidTransition):  # the scheduler may finish it first
+                    self._store.transition(ws.key, name, JobStatus.CANCELED, reason=reason)
             elif job.runtime.get("pid") and self.dispatcher is not None:
                 self.dispatcher.cancel_running(job, reason)
             # else: the scheduler is starting it right now and cancels it once started

@@ -1,0 +1,1 @@
+"""The ``amlite`` command line, shaped like ``az ml``: one module per command group."""

@@ -1,0 +1,68 @@
+"""``job download``: the artifact folder and each named output, mirrored locally.
+
+- ``DIR/artifacts/...`` mirrors the job's artifact folder (``user_logs/``, ``outputs/`` ...);
+- ``DIR/named-outputs/<name>/...`` holds each output binding's files (a binding without
+  ``pathOnDatastore`` lives at ``azureml/<job>/<name>/`` on its datastore).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from amlite.cli.follow import artifacts_location
+from amlite.client import DEFAULT_DATASTORE, AmliteClient
+from amlite.domain.arm_id import parse_resource_id
+
+
+def download_job(client: AmliteClient, name: str, dest: Path) -> list[Path]:
+    """Download a job's files under ``dest``; returns the files written."""
+    job = client.get_job(name)
+    written: list[Path] = []
+    where = artifacts_location(job)
+    if where is not None:
+        written += mirror(client, where[0], where[1], dest / "artifacts")
+    for out_name, binding in named_outputs(job).items():
+        datastore, path = binding
+        written += mirror(client, datastore, path, dest / "named-outputs" / out_name)
+    return written
+
+
+def named_outputs(job: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Output name -> (datastore, path on it)."""
+    props = job.get("properties") or {}
+    result: dict[str, tuple[str, str]] = {}
+    for out_name, binding in (props.get("outputDataBindings") or {}).items():
+        binding = binding or {}
+        ref = parse_resource_id(str(binding.get("datastoreId") or ""))
+        datastore = ref.name if ref is not None else DEFAULT_DATASTORE
+        path = binding.get("pathOnDatastore") or f"azureml/{job.get('name')}/{out_name}/"
+        result[out_name] = (datastore, str(path).strip("/"))
+    return result
+
+
+def mirror(client: AmliteClient, datastore: str, path: str, dest: Path) -> list[Path]:
+    """Copy every file below ``path`` on ``datastore`` into ``dest`` (folders kept)."""
+    written: list[Path] = []
+    dest.mkdir(parents=True, exist_ok=True)
+    for entry in client.list_files(datastore, path):
+        rel = PurePosixPath(str(entry.get("path", "")))
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+            continue
+        target = dest.joinpath(*rel.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remote = f"{path}/{rel.as_posix()}" if path else rel.as_posix()
+        target.write_bytes(read_whole(client, datastore, remote, int(entry.get("size") or 0)))
+        written.append(target)
+    return written
+
+
+def read_whole(client: AmliteClient, datastore: str, path: str, size: int) -> bytes:
+    """A file's bytes, in as many ranged reads as the server needs (it caps each one)."""
+    data = client.get_file(datastore, path)
+    while len(data) < size:
+        chunk = client.get_file(datastore, path, offset=len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data

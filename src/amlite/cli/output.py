@@ -1,0 +1,116 @@
+"""Printing: JSON for machines (``-o json``), Rich tables and lines for people."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from amlite.client import ApiError
+from amlite.domain.arm_id import parse_resource_id
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    """Plain JSON on stdout (no Rich styling, so it parses)."""
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    sys.stdout.flush()
+
+
+def error(message: str) -> None:
+    err_console.print(f"[red]error:[/red] {_escape(message)}")
+
+
+def print_api_error(exc: ApiError) -> None:
+    """``error: <code>: <message>`` then one ``  <target>: <message>`` line per detail."""
+    error(f"{exc.code}: {exc.message}")
+    for detail in exc.details:
+        target = detail.get("target") or exc.target or "-"
+        err_console.print(f"  {_escape(str(target))}: {_escape(str(detail.get('message', '')))}")
+
+
+def print_problems(problems: Sequence[str], header: str) -> None:
+    error(header)
+    for problem in problems:
+        err_console.print(f"  {_escape(problem)}")
+
+
+def short_id(value: Any) -> str:
+    """An ARM id shown as ``name`` or ``name:version``; anything else as is."""
+    if not isinstance(value, str) or not value:
+        return ""
+    ref = parse_resource_id(value)
+    if ref is None:
+        return value
+    return f"{ref.name}:{ref.version}" if ref.version else ref.name
+
+
+def job_row(job: dict[str, Any]) -> list[str]:
+    props = job.get("properties") or {}
+    compute = props.get("compute") or {}
+    created = (job.get("systemData") or {}).get("createdAt") or ""
+    return [
+        str(job.get("name", "")),
+        str(props.get("jobType", "")),
+        str(props.get("status", "")),
+        str(props.get("experimentName", "")),
+        short_id(compute.get("target")),
+        str(created)[:19],
+    ]
+
+
+JOB_COLUMNS = ["Name", "Type", "Status", "Experiment", "Compute", "Created"]
+
+
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    t = Table(title=title, show_lines=False)
+    for column in columns:
+        t.add_column(column, overflow="fold")
+    for row in rows:
+        t.add_row(*[_escape(str(c)) for c in row])
+    console.print(t)
+
+
+def details(title: str, pairs: Sequence[tuple[str, Any]]) -> None:
+    """A two-column key/value table, skipping empty values."""
+    t = Table(title=title, show_header=False)
+    t.add_column("field", style="bold")
+    t.add_column("value", overflow="fold")
+    for key, value in pairs:
+        if value in (None, "", {}, []):
+            continue
+        text = value if isinstance(value, str) else json.dumps(value)
+        t.add_row(key, _escape(text))
+    console.print(t)
+
+
+def show_job(job: dict[str, Any]) -> None:
+    props = job.get("properties") or {}
+    pairs: list[tuple[str, Any]] = [
+        ("name", job.get("name")),
+        ("type", props.get("jobType")),
+        ("status", props.get("status")),
+        ("experiment", props.get("experimentName")),
+        ("compute", short_id((props.get("compute") or {}).get("target"))),
+        ("command", props.get("command") or (props.get("trial") or {}).get("command")),
+        ("code", short_id(props.get("codeId") or (props.get("trial") or {}).get("codeId"))),
+        ("environment", short_id(props.get("environmentId"))),
+        ("inputs", props.get("inputDataBindings")),
+        ("outputs", props.get("outputDataBindings")),
+        ("tags", props.get("tags")),
+        ("properties", props.get("properties")),
+        ("artifacts", (props.get("output") or {}).get("path")),
+        ("id", job.get("id")),
+    ]
+    details(f"job {job.get('name', '')}", pairs)
+
+
+def _escape(text: str) -> str:
+    return escape(text)
