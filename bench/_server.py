@@ -36,7 +36,9 @@ class BenchServer:
         self.home.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, AMLITE_HOME=str(self.home), **self.extra_env)
         log = (self.home / "server.log").open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-c", _LAUNCH], env=env, stdout=log, stderr=log)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _LAUNCH], env=env, stdout=log, stderr=log
+        )
         info = self.home / "server.json"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

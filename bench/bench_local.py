@@ -40,7 +40,9 @@ def body(command: str) -> dict:
 def wait_done(c, name: str, timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while c.get(f"{WS}/jobs/{name}?{API}").json()["properties"]["status"] not in {
-        "Completed", "Failed", "Canceled"
+        "Completed",
+        "Failed",
+        "Canceled",
     }:
         if time.monotonic() > deadline:
             raise TimeoutError(name)
@@ -96,14 +98,17 @@ def ray_peer(n: int) -> tuple[list[float], str]:
         return [], "ray not installed (pip install -e '.[ray]')"
     tmp = tempfile.mkdtemp(prefix="ray-bench-")
     env_args = ["--temp-dir", tmp, "--include-dashboard=true", "--dashboard-host=127.0.0.1"]
-    subprocess.run([ray, "start", "--head", "--num-cpus=2", *env_args], check=True, capture_output=True)
+    subprocess.run(
+        [ray, "start", "--head", "--num-cpus=2", *env_args], check=True, capture_output=True
+    )
     times = []
     try:
         for _ in range(n):
             t0 = time.time()
             subprocess.run(
                 [ray, "job", "submit", "--address", "http://127.0.0.1:8265", "--", "true"],
-                check=True, capture_output=True,
+                check=True,
+                capture_output=True,
             )
             times.append((time.time() - t0) * 1000)
     finally:
@@ -141,7 +146,8 @@ def main() -> None:
         "| measure | amlite | target |",
         "|---|---|---|",
         f"| submit → Running, p50 / p90 | {statistics.median(run):.1f} / {pct(run, 0.9):.1f} ms | p50 < 100 ms |",
-        f"| submit → Completed (`true`), p50 / p90 | {statistics.median(done):.1f} / {pct(done, 0.9):.1f} ms | p50 < 300 ms |",
+        f"| submit → Completed (`true`), p50 / p90 | {statistics.median(done):.1f} / "
+        f"{pct(done, 0.9):.1f} ms | p50 < 300 ms |",
         f"| {args.drain_jobs} queued `true` jobs drain | {rate:.1f} jobs/s | ≥ 30 jobs/s |",
         f"| server idle RSS at start / after the runs | {idle_start:.0f} / {idle_after:.0f} MB | < 150 MB |",
     ]

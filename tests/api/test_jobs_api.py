@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import httpx
+
 from support.server import (
     API,
     WS,
@@ -38,7 +39,13 @@ def test_put_runs_a_command_job_to_completion(server: LiveServer) -> None:
         assert done["properties"]["provisioningState"] == "Succeeded"
         statuses = [e["status"] for e in history(c, "hello-1")["value"]]
         assert statuses == [
-            "NotStarted", "Starting", "Preparing", "Queued", "Running", "Finalizing", "Completed",
+            "NotStarted",
+            "Starting",
+            "Preparing",
+            "Queued",
+            "Running",
+            "Finalizing",
+            "Completed",
         ]
         log = c.get(
             f"{WS}/datastores/workspaceblobstore/files/ExperimentRun/dcid.hello-1/user_logs/std_log.txt?{API}"
@@ -69,11 +76,16 @@ def test_put_again_updates_only_description_tags_and_properties(server: LiveServ
 
 def test_bad_bodies_get_400_naming_the_field_and_store_nothing(server: LiveServer) -> None:
     with server.client() as c:
-        resp = c.put(job_url("bad-1"), content=b"{not json", headers={"content-type": "application/json"})
+        resp = c.put(
+            job_url("bad-1"), content=b"{not json", headers={"content-type": "application/json"}
+        )
         assert resp.status_code == 400
         assert resp.json()["error"]["target"] == "body"
 
-        resp = c.put(job_url("bad-2"), json={"properties": {"jobType": "Command", "compute": {}, "colour": 1}})
+        resp = c.put(
+            job_url("bad-2"),
+            json={"properties": {"jobType": "Command", "compute": {}, "colour": 1}},
+        )
         assert resp.status_code == 400
         err = resp.json()["error"]
         targets = {d["target"] for d in err["details"]}
@@ -88,7 +100,9 @@ def test_bad_bodies_get_400_naming_the_field_and_store_nothing(server: LiveServe
         assert resp.status_code == 400
         assert resp.json()["error"]["details"][0]["target"] == "properties.timeout"
 
-        resp = c.put(job_url("bad-4"), json=command_body("echo x", codeId=f"{WS}/codes/nope/versions/1"))
+        resp = c.put(
+            job_url("bad-4"), json=command_body("echo x", codeId=f"{WS}/codes/nope/versions/1")
+        )
         assert resp.status_code == 400
         assert resp.json()["error"]["details"][0]["target"] == "properties.codeId"
 

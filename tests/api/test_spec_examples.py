@@ -10,10 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
+
 from support.server import TERMINAL, LiveServer
 from support.spec import assert_matches_spec
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "spec" / "2021-03-01-preview" / "examples"
+EXAMPLES = (
+    Path(__file__).resolve().parents[3] / "shared" / "spec" / "2021-03-01-preview" / "examples"
+)
 API = "api-version=2021-03-01-preview"
 
 
@@ -49,8 +52,11 @@ def register_referenced_assets(c: httpx.Client, job: dict[str, Any]) -> None:
             "datastores": {
                 "properties": {
                     "contents": {
-                        "contentsType": "AzureBlob", "accountName": "acct", "containerName": "c",
-                        "endpoint": "core.windows.net", "protocol": "https",
+                        "contentsType": "AzureBlob",
+                        "accountName": "acct",
+                        "containerName": "c",
+                        "endpoint": "core.windows.net",
+                        "protocol": "https",
                         "credentials": {"credentialsType": "None"},
                     }
                 }
@@ -59,7 +65,8 @@ def register_referenced_assets(c: httpx.Client, job: dict[str, Any]) -> None:
         resp = c.put(f"{rid}?{API}", json=body)
         assert resp.status_code in (200, 201), resp.text
         definition = {
-            "codes": "CodeVersionResource", "data": "DataVersionResource",
+            "codes": "CodeVersionResource",
+            "data": "DataVersionResource",
             "environments": "EnvironmentSpecificationVersionResource",
             "datastores": "DatastorePropertiesResource",
         }.get(kind)
@@ -68,7 +75,9 @@ def register_referenced_assets(c: httpx.Client, job: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("job_type", ["CommandJob", "SweepJob"])
-def test_example_operations_answer_with_the_specs_schemas(server: LiveServer, job_type: str) -> None:
+def test_example_operations_answer_with_the_specs_schemas(
+    server: LiveServer, job_type: str
+) -> None:
     create = load(f"Job/{job_type}/createOrUpdate.json")["parameters"]
     base = ws_path(create)
     name = create["id"]

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+
 from support.server import (
     API,
     WS,
@@ -46,10 +47,22 @@ def put_ok(c: httpx.Client, url: str, body: dict) -> dict:
 
 def register_code_and_data(c: httpx.Client) -> None:
     upload(c, {"train.py": TRAIN, "lib/helper.py": "VALUE = 41\n"}, "LocalUpload/code1")
-    put_ok(c, f"{WS}/codes/train/versions/1?{API}", {"properties": {"datastoreId": DS, "path": "LocalUpload/code1"}})
+    put_ok(
+        c,
+        f"{WS}/codes/train/versions/1?{API}",
+        {"properties": {"datastoreId": DS, "path": "LocalUpload/code1"}},
+    )
     upload(c, {"iris.csv": "a,b\n1,2\n3,4\n"}, "data/iris")
-    put_ok(c, f"{WS}/data/iris/versions/1?{API}", {"properties": {"datastoreId": DS, "path": "data/iris/iris.csv"}})
-    put_ok(c, f"{WS}/data/folder/versions/1?{API}", {"properties": {"path": "azureml://datastores/workspaceblobstore/paths/data/iris"}})
+    put_ok(
+        c,
+        f"{WS}/data/iris/versions/1?{API}",
+        {"properties": {"datastoreId": DS, "path": "data/iris/iris.csv"}},
+    )
+    put_ok(
+        c,
+        f"{WS}/data/folder/versions/1?{API}",
+        {"properties": {"path": "azureml://datastores/workspaceblobstore/paths/data/iris"}},
+    )
 
 
 TRAIN = """
@@ -69,7 +82,11 @@ open("logs/extra.log", "w").write("log line")
 
 
 def env_of(log: str) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in log.splitlines() if "=" in line and not line.startswith("args"))
+    return dict(
+        line.split("=", 1)
+        for line in log.splitlines()
+        if "=" in line and not line.startswith("args")
+    )
 
 
 def test_code_env_vars_placeholders_inputs_and_outputs(server: LiveServer) -> None:
@@ -150,10 +167,7 @@ def test_non_zero_exit_fails_with_the_exit_code(server: LiveServer) -> None:
 
 def test_timeout_kills_the_whole_process_tree(server: LiveServer, tmp_path: Path) -> None:
     marker = tmp_path / "grandchild.pid"
-    cmd = (
-        f"bash -c 'trap \"\" TERM; echo $$ > {marker}; sleep 300' & "
-        "sleep 300"
-    )
+    cmd = f"bash -c 'trap \"\" TERM; echo $$ > {marker}; sleep 300' & sleep 300"
     with server.client() as c:
         put_ok(c, job_url("slow"), command_body(cmd, timeout="PT2S"))
         done = wait_terminal(c, "slow", timeout=60)
@@ -173,7 +187,9 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_a_server_killed_mid_job_is_reconciled_on_restart(server: LiveServer, tmp_path: Path) -> None:
+def test_a_server_killed_mid_job_is_reconciled_on_restart(
+    server: LiveServer, tmp_path: Path
+) -> None:
     flag = tmp_path / "go"
     cmd = f"while [ ! -f {flag} ]; do sleep 0.05; done; echo survived"
     with server.client() as c:
@@ -223,7 +239,11 @@ def test_priority_orders_the_queue(tmp_path: Path) -> None:
     srv = LiveServer(tmp_path / "home", slots=1).start()
     try:
         with srv.client() as c:
-            put_ok(c, job_url("blocker"), command_body(f"while [ ! -f {tmp_path}/go ]; do sleep 0.05; done"))
+            put_ok(
+                c,
+                job_url("blocker"),
+                command_body(f"while [ ! -f {tmp_path}/go ]; do sleep 0.05; done"),
+            )
             wait_status(c, "blocker", "Running")
             put_ok(c, job_url("low"), command_body("true", priority=1))
             put_ok(c, job_url("high"), command_body("true", priority=5))

@@ -43,7 +43,10 @@ def test_success_logs_events_and_on_exit(tmp_path: Path) -> None:
     log = std_log(plan)
     assert "hello" in log and "oops" in log and plan.working_dir in log
     assert done.wait(5) and seen == [plan.run_dir]
-    assert (Path(plan.run_dir) / "supervisor.pid").read_text().split() == [str(rt["pid"]), str(rt["pidStart"])]
+    assert (Path(plan.run_dir) / "supervisor.pid").read_text().split() == [
+        str(rt["pid"]),
+        str(rt["pidStart"]),
+    ]
     assert (Path(plan.artifacts_dir) / "system_logs" / "supervisor.log").exists()
 
 

@@ -29,7 +29,9 @@ _LAUNCH = (
 class LiveServer:
     """Start, kill and restart an ``amlite server`` process on a given home directory."""
 
-    def __init__(self, home: Path, database_url: str | None = None, slots: int | None = None) -> None:
+    def __init__(
+        self, home: Path, database_url: str | None = None, slots: int | None = None
+    ) -> None:
         self.home = home
         self.database_url = database_url
         self.slots = slots
@@ -48,11 +50,15 @@ class LiveServer:
         info = self.home / "server.json"
         info.unlink(missing_ok=True)
         log = (self.home / "server.log").open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-c", _LAUNCH], env=env, stdout=log, stderr=log)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _LAUNCH], env=env, stdout=log, stderr=log
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {(self.home / 'server.log').read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"server exited: {(self.home / 'server.log').read_text()[-3000:]}"
+                )
             if info.exists():
                 try:
                     data = json.loads(info.read_text())
@@ -105,7 +111,9 @@ def wait_terminal(client: httpx.Client, name: str, timeout: float = 60) -> dict[
         if body["properties"]["status"] in TERMINAL:
             return body
         if time.monotonic() > deadline:
-            raise AssertionError(f"job {name} still {body['properties']['status']} after {timeout}s")
+            raise AssertionError(
+                f"job {name} still {body['properties']['status']} after {timeout}s"
+            )
         time.sleep(0.05)
 
 

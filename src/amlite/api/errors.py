@@ -27,8 +27,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _fastapi_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         violations = [
-            Violation(".".join(str(p) for p in err.get("loc", ()) if p not in ("path", "query")),
-                      str(err.get("msg", "invalid")))
+            Violation(
+                ".".join(str(p) for p in err.get("loc", ()) if p not in ("path", "query")),
+                str(err.get("msg", "invalid")),
+            )
             for err in exc.errors()
         ] or [Violation("request", "invalid request")]
         return JSONResponse(schemas.error_envelope(ValidationFailed(violations)), status_code=400)
@@ -42,15 +44,21 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             body = envelope("NotFound", f"no such resource or operation: {request.url.path}")
         elif exc.status_code == 405:
-            body = envelope("MethodNotAllowed", f"{request.method} is not allowed on {request.url.path}")
+            body = envelope(
+                "MethodNotAllowed", f"{request.method} is not allowed on {request.url.path}"
+            )
         else:
             body = envelope("HttpError", str(exc.detail))
-        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            body, status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return JSONResponse(
-            envelope("InternalServerError", f"amlite hit an unexpected error: {type(exc).__name__}"),
+            envelope(
+                "InternalServerError", f"amlite hit an unexpected error: {type(exc).__name__}"
+            ),
             status_code=500,
         )

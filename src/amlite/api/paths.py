@@ -9,13 +9,29 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 _CANONICAL = {
     word.lower(): word
     for word in (
-        "subscriptions", "resourceGroups", "providers", "Microsoft.MachineLearningServices",
-        "workspaces", "jobs", "codes", "data", "environments", "datastores", "computes",
-        "versions", "cancel", "files", "list", "upload", "deletion", "history",
+        "subscriptions",
+        "resourceGroups",
+        "providers",
+        "Microsoft.MachineLearningServices",
+        "workspaces",
+        "jobs",
+        "codes",
+        "data",
+        "environments",
+        "datastores",
+        "computes",
+        "versions",
+        "cancel",
+        "files",
+        "list",
+        "upload",
+        "deletion",
+        "history",
     )
 }
 _FIXED_POSITIONS = (0, 2, 4, 5, 6, 8, 10)
-"""Segments that are keywords: /subscriptions/{s}/resourceGroups/{rg}/providers/{p}/workspaces/{ws}/{kind}/{name}/{action}"""
+"""Indexes of the keyword segments of
+/subscriptions/{s}/resourceGroups/{rg}/providers/{p}/workspaces/{ws}/{kind}/{name}/{action}"""
 
 
 def canonical_path(path: str) -> str:

@@ -70,7 +70,6 @@ class EmbeddedServer:
         self.server = Server(settings, self.url)
         self.token = self.server.admin_token
         self._uvicorn = uvicorn.Server(_config(self.server.app(), "error"))
-        self._uvicorn.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(
             target=self._uvicorn.run, kwargs={"sockets": [self._sock]}, daemon=True
         )
@@ -85,7 +84,10 @@ class EmbeddedServer:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self._uvicorn.should_exit = True
         self._thread.join(timeout=15)

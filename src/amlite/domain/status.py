@@ -8,12 +8,12 @@ process vanished).
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from amlite.errors import InvalidTransition
 
 
-class JobStatus(str, Enum):
+class JobStatus(StrEnum):
     NOT_STARTED = "NotStarted"
     STARTING = "Starting"
     PROVISIONING = "Provisioning"

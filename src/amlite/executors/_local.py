@@ -136,7 +136,12 @@ class LocalExecutor(Executor):
         if not fields or not fields[0].isdigit():
             return None
         start = int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else None
-        return {"runDir": run_dir, "pid": int(fields[0]), "pidStart": start, "host": socket.gethostname()}
+        return {
+            "runDir": run_dir,
+            "pid": int(fields[0]),
+            "pidStart": start,
+            "host": socket.gethostname(),
+        }
 
     def report(self, runtime: dict[str, Any]) -> RunReport:
         run_dir = _run_dir(runtime)

@@ -137,7 +137,9 @@ class Scheduler:
                 if job.status is S.CANCEL_REQUESTED:
                     self._finish(job, S.CANCELED, job.status_reason or "canceled by user")
                 else:
-                    self._finish(job, S.FAILED, "the server stopped before the job's process started")
+                    self._finish(
+                        job, S.FAILED, "the server stopped before the job's process started"
+                    )
                 continue
             report = self._executor.report(runtime)
             if not self._apply(job, report):
@@ -146,14 +148,15 @@ class Scheduler:
 
     def _recover(self, job: JobRecord) -> dict[str, Any] | None:
         """Adopt a supervisor that a stopped server started but did not record."""
-        runtime = self._executor.recover(str(run_dir(self._ctx.settings, job.workspace_key, job.name)))
+        runtime = self._executor.recover(
+            str(run_dir(self._ctx.settings, job.workspace_key, job.name))
+        )
         if runtime is not None and job.status is not S.QUEUED:
             self._store.set_runtime(job.workspace_key, job.name, {**job.runtime, **runtime})
         return runtime
 
     def _apply(self, job: JobRecord, report: RunReport) -> bool:
         """Apply a report to the store. True when the job reached a terminal status."""
-        key, name = job.workspace_key, job.name
         if job.status is S.RUNNING:
             for event in report.events:
                 if event.get("status") == S.FINALIZING.value:
@@ -165,7 +168,9 @@ class Scheduler:
             if job.status is S.CANCEL_REQUESTED:  # killed before it could write its result
                 self._finish(job, S.CANCELED, job.status_reason or "canceled by user")
             else:
-                self._finish(job, S.FAILED, "the job's supervisor process vanished without a result")
+                self._finish(
+                    job, S.FAILED, "the job's supervisor process vanished without a result"
+                )
             return True
         outcome = str(result.get("outcome") or "Failed")
         reason = result.get("reason")
@@ -192,9 +197,13 @@ class Scheduler:
                 job = self._store.transition(key, name, S.CANCEL_REQUESTED, reason=reason, at=at)
             if target is S.COMPLETED and job.status is S.RUNNING:
                 job = self._store.transition(key, name, S.FINALIZING, at=at)
-            job = self._store.transition(key, name, target, reason=reason, at=at, exit_code=exit_code)
+            job = self._store.transition(
+                key, name, target, reason=reason, at=at, exit_code=exit_code
+            )
         except InvalidTransition:
-            log.warning("job %s: could not move from %s to %s", name, job.status.value, target.value)
+            log.warning(
+                "job %s: could not move from %s to %s", name, job.status.value, target.value
+            )
             return
         if self._on_terminal is not None:
             self._on_terminal(job)

@@ -38,7 +38,8 @@ def check_name(name: str, target: str = "name") -> None:
 def check_version(version: str) -> None:
     if not _VERSION.match(version):
         raise ValidationFailed.one(
-            "version", f"'{version}' must start with a letter or digit and hold only letters, digits, . _ -"
+            "version",
+            f"'{version}' must start with a letter or digit and hold only letters, digits, . _ -",
         )
 
 
@@ -65,7 +66,9 @@ class Assets:
         record, created = self._store.put_asset(ws.key, kind, name, version, props)
         return asset_resource(record, ws), created
 
-    def get(self, ws: WorkspaceRef, kind: str, name: str, version: str | None = None) -> dict[str, Any]:
+    def get(
+        self, ws: WorkspaceRef, kind: str, name: str, version: str | None = None
+    ) -> dict[str, Any]:
         self._workspaces.ensure(ws)
         record = self._store.get_asset(ws.key, kind, name, version)
         if record is None:
@@ -74,7 +77,12 @@ class Assets:
         return asset_resource(record, ws)
 
     def list(
-        self, ws: WorkspaceRef, kind: str, *, name: str | None = None, skiptoken: str | None = None,
+        self,
+        ws: WorkspaceRef,
+        kind: str,
+        *,
+        name: str | None = None,
+        skiptoken: str | None = None,
         top: int | None = None,
     ) -> Page:
         self._workspaces.ensure(ws)

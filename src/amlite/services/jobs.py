@@ -55,7 +55,9 @@ class Jobs:
         self.dispatcher = dispatcher
 
     # -- create / update -----------------------------------------------------------------
-    def create_or_update(self, ws: WorkspaceRef, name: str, body: Any) -> tuple[dict[str, Any], bool]:
+    def create_or_update(
+        self, ws: WorkspaceRef, name: str, body: Any
+    ) -> tuple[dict[str, Any], bool]:
         """PUT: create and start the job (True), or update its updatable fields (False)."""
         check_name(name, "id")
         spec = schemas.parse_job(body)
@@ -119,7 +121,11 @@ class Jobs:
     def history(self, ws: WorkspaceRef, name: str) -> list[dict[str, Any]]:
         self._require(ws, name)
         return [
-            {"status": e.status.value, "at": e.at.isoformat().replace("+00:00", "Z"), "reason": e.reason}
+            {
+                "status": e.status.value,
+                "at": e.at.isoformat().replace("+00:00", "Z"),
+                "reason": e.reason,
+            }
             for e in self._store.status_history(ws.key, name)
         ]
 
@@ -163,7 +169,9 @@ class Jobs:
                 return
             was_started = job.status in (JobStatus.RUNNING, JobStatus.FINALIZING)
             try:
-                job = self._store.transition(ws.key, name, JobStatus.CANCEL_REQUESTED, reason=reason)
+                job = self._store.transition(
+                    ws.key, name, JobStatus.CANCEL_REQUESTED, reason=reason
+                )
             except InvalidTransition:
                 job = self._require(ws, name)
                 continue
@@ -193,7 +201,9 @@ class Jobs:
         """Remove a terminal job's records, run directory and artifacts."""
         self._store.delete_job(workspace_key, name)
         shutil.rmtree(run_dir(self._settings, workspace_key, name), ignore_errors=True)
-        artifacts = datastore_root(self._settings, workspace_key, DEFAULT_DATASTORE) / artifacts_path(name)
+        artifacts = datastore_root(
+            self._settings, workspace_key, DEFAULT_DATASTORE
+        ) / artifacts_path(name)
         shutil.rmtree(artifacts, ignore_errors=True)
 
     def _require(self, ws: WorkspaceRef, name: str) -> JobRecord:

@@ -21,7 +21,9 @@ def decode_token(token: str | None) -> int | None:
             raise ValueError(raw)
         return int(raw[1:])
     except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed.one("$skiptoken", "not a continuation token this server issued") from None
+        raise ValidationFailed.one(
+            "$skiptoken", "not a continuation token this server issued"
+        ) from None
 
 
 def next_link(base_url: str, path: str, query: dict[str, str], seq: int) -> str:

@@ -16,7 +16,6 @@ from amlite.errors import ValidationFailed, Violation
 from amlite.services.resources import DEFAULT_COMPUTE
 from amlite.store import Store
 
-
 Ref = tuple[tuple[str, ...], str, str, bool]
 
 
@@ -35,7 +34,9 @@ def _component_refs(spec: dict[str, Any], prefix: tuple[str, ...]) -> Iterator[R
             yield keys, "datastores", binding["datastoreId"], False
 
 
-def resolve_references(store: Store, ws: WorkspaceRef, spec: dict[str, Any]) -> tuple[dict[str, Any], str]:
+def resolve_references(
+    store: Store, ws: WorkspaceRef, spec: dict[str, Any]
+) -> tuple[dict[str, Any], str]:
     """Return the spec with every reference as a full ARM id, and the compute's name.
 
     Raises ValidationFailed naming each reference that does not resolve.
@@ -68,7 +69,9 @@ def resolve_references(store: Store, ws: WorkspaceRef, spec: dict[str, Any]) -> 
     return out, compute
 
 
-def _resolve(store: Store, ws: WorkspaceRef, kind: str, value: str, versioned: bool) -> ResourceRef | str:
+def _resolve(
+    store: Store, ws: WorkspaceRef, kind: str, value: str, versioned: bool
+) -> ResourceRef | str:
     """The resolved reference, or a message saying why it does not resolve."""
     if value.lower().startswith("azureml://registries/"):
         return f"'{value}': registries are not available in amlite; register the asset in the workspace"

@@ -36,7 +36,11 @@ def check_workspace(sub: str, rg: str, ws: str) -> WorkspaceRef:
     """Validate the workspace part of a path; its names become directory names."""
     problems = [
         Violation(target, f"'{value}' is not a valid name (letters, digits, - _ . ( ), at most 90)")
-        for target, value in (("subscriptionId", sub), ("resourceGroupName", rg), ("workspaceName", ws))
+        for target, value in (
+            ("subscriptionId", sub),
+            ("resourceGroupName", rg),
+            ("workspaceName", ws),
+        )
         if not _SEGMENT.match(value) or value in (".", "..")
     ]
     if problems:
@@ -60,7 +64,9 @@ class Workspaces:
             self._store.ensure_workspace(workspace)
             key = workspace.key
             if self._store.get_asset(key, "datastores", DEFAULT_DATASTORE) is None:
-                self._store.put_asset(key, "datastores", DEFAULT_DATASTORE, None, DEFAULT_DATASTORE_BODY)
+                self._store.put_asset(
+                    key, "datastores", DEFAULT_DATASTORE, None, DEFAULT_DATASTORE_BODY
+                )
             if self._store.get_asset(key, "computes", DEFAULT_COMPUTE) is None:
                 self._store.put_asset(key, "computes", DEFAULT_COMPUTE, None, DEFAULT_COMPUTE_BODY)
             self._known.add(key)

@@ -9,7 +9,15 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from amlite.api.auth import Principal
-from amlite.api.deps import WS_PREFIX, api_version, json_body, principal, query_ci, runtime, workspace
+from amlite.api.deps import (
+    WS_PREFIX,
+    api_version,
+    json_body,
+    principal,
+    query_ci,
+    runtime,
+    workspace,
+)
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.services.assets import PLAIN_KINDS, VERSIONED_KINDS, Page
 from amlite.services.paging import next_link
@@ -45,22 +53,29 @@ def _add_kind(kind: str, versioned: bool) -> None:
         return _page(request, page)
 
     def get_item(
-        name: str, request: Request, ws: WorkspaceRef = Depends(workspace),
+        name: str,
+        request: Request,
+        ws: WorkspaceRef = Depends(workspace),
         who: Principal = Depends(principal),
     ) -> dict[str, Any]:
         who.require_admin()
         return runtime(request).assets.get(ws, kind, name)
 
     def put_item(
-        name: str, request: Request, body: Any = Depends(json_body),
-        ws: WorkspaceRef = Depends(workspace), who: Principal = Depends(principal),
+        name: str,
+        request: Request,
+        body: Any = Depends(json_body),
+        ws: WorkspaceRef = Depends(workspace),
+        who: Principal = Depends(principal),
     ) -> JSONResponse:
         who.require_admin()
         resource, created = runtime(request).assets.put(ws, kind, name, None, body)
         return JSONResponse(resource, status_code=201 if created else 200)
 
     def delete_item(
-        name: str, request: Request, ws: WorkspaceRef = Depends(workspace),
+        name: str,
+        request: Request,
+        ws: WorkspaceRef = Depends(workspace),
         who: Principal = Depends(principal),
     ) -> Response:
         who.require_admin()
@@ -77,7 +92,9 @@ def _add_kind(kind: str, versioned: bool) -> None:
 
 def _add_versions(kind: str, base: str) -> None:
     def list_versions(
-        name: str, request: Request, ws: WorkspaceRef = Depends(workspace),
+        name: str,
+        request: Request,
+        ws: WorkspaceRef = Depends(workspace),
         who: Principal = Depends(principal),
     ) -> dict[str, Any]:
         who.require_admin()
@@ -87,22 +104,32 @@ def _add_versions(kind: str, base: str) -> None:
         return _page(request, page)
 
     def get_version(
-        name: str, version: str, request: Request, ws: WorkspaceRef = Depends(workspace),
+        name: str,
+        version: str,
+        request: Request,
+        ws: WorkspaceRef = Depends(workspace),
         who: Principal = Depends(principal),
     ) -> dict[str, Any]:
         who.require_admin()
         return runtime(request).assets.get(ws, kind, name, version)
 
     def put_version(
-        name: str, version: str, request: Request, body: Any = Depends(json_body),
-        ws: WorkspaceRef = Depends(workspace), who: Principal = Depends(principal),
+        name: str,
+        version: str,
+        request: Request,
+        body: Any = Depends(json_body),
+        ws: WorkspaceRef = Depends(workspace),
+        who: Principal = Depends(principal),
     ) -> JSONResponse:
         who.require_admin()
         resource, created = runtime(request).assets.put(ws, kind, name, version, body)
         return JSONResponse(resource, status_code=201 if created else 200)
 
     def delete_version(
-        name: str, version: str, request: Request, ws: WorkspaceRef = Depends(workspace),
+        name: str,
+        version: str,
+        request: Request,
+        ws: WorkspaceRef = Depends(workspace),
         who: Principal = Depends(principal),
     ) -> Response:
         who.require_admin()

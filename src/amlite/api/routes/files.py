@@ -13,7 +13,13 @@ from fastapi.concurrency import run_in_threadpool
 
 from amlite.api.auth import Principal
 from amlite.api.deps import WS_PREFIX, api_version, principal, query_ci, runtime, workspace
-from amlite.data.paths import PathEscapeError, TooLargeError, datastore_root, extract_tar_safely, safe_join
+from amlite.data.paths import (
+    PathEscapeError,
+    TooLargeError,
+    datastore_root,
+    extract_tar_safely,
+    safe_join,
+)
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.errors import NotFound, PayloadTooLarge, ValidationFailed
 
@@ -37,7 +43,10 @@ def _resolve(root: Path, relative: str, target: str) -> Path:
 
 @router.post(BASE + "/upload")
 async def upload_archive(
-    name: str, request: Request, ws: WorkspaceRef = Depends(workspace), who: Principal = Depends(principal)
+    name: str,
+    request: Request,
+    ws: WorkspaceRef = Depends(workspace),
+    who: Principal = Depends(principal),
 ) -> dict[str, Any]:
     """Extract a ``.tar.gz`` body into ``path`` on the datastore; all of it or nothing."""
     who.require_admin()
@@ -66,7 +75,10 @@ async def upload_archive(
 
 @router.put(BASE + "/files/{path:path}")
 async def put_file(
-    name: str, path: str, request: Request, ws: WorkspaceRef = Depends(workspace),
+    name: str,
+    path: str,
+    request: Request,
+    ws: WorkspaceRef = Depends(workspace),
     who: Principal = Depends(principal),
 ) -> Response:
     who.require_admin()
@@ -92,7 +104,10 @@ async def put_file(
 
 @router.get(BASE + "/files/{path:path}")
 def get_file(
-    name: str, path: str, request: Request, ws: WorkspaceRef = Depends(workspace),
+    name: str,
+    path: str,
+    request: Request,
+    ws: WorkspaceRef = Depends(workspace),
     who: Principal = Depends(principal),
 ) -> Response:
     """The file's bytes from byte ``offset`` (at most 8 MiB a call); header
@@ -119,7 +134,10 @@ def get_file(
 
 @router.get(BASE + "/list")
 def list_files(
-    name: str, request: Request, ws: WorkspaceRef = Depends(workspace), who: Principal = Depends(principal)
+    name: str,
+    request: Request,
+    ws: WorkspaceRef = Depends(workspace),
+    who: Principal = Depends(principal),
 ) -> dict[str, Any]:
     """Every file below ``path`` (relative paths and sizes)."""
     who.require_admin()

@@ -8,7 +8,15 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from amlite.api.auth import Principal
-from amlite.api.deps import WS_PREFIX, api_version, json_body, principal, query_ci, runtime, workspace
+from amlite.api.deps import (
+    WS_PREFIX,
+    api_version,
+    json_body,
+    principal,
+    query_ci,
+    runtime,
+    workspace,
+)
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.services.paging import next_link
 
@@ -32,7 +40,10 @@ def put_job(
 
 @router.get(JOBS + "/{name}")
 def get_job(
-    name: str, request: Request, ws: WorkspaceRef = Depends(workspace), who: Principal = Depends(principal)
+    name: str,
+    request: Request,
+    ws: WorkspaceRef = Depends(workspace),
+    who: Principal = Depends(principal),
 ) -> dict[str, Any]:
     who.require_job(ws.key, name)
     return runtime(request).jobs.get(ws, name)
@@ -64,7 +75,10 @@ def list_jobs(
 
 @router.post(JOBS + "/{name}/cancel")
 def cancel_job(
-    name: str, request: Request, ws: WorkspaceRef = Depends(workspace), who: Principal = Depends(principal)
+    name: str,
+    request: Request,
+    ws: WorkspaceRef = Depends(workspace),
+    who: Principal = Depends(principal),
 ) -> Response:
     who.require_job(ws.key, name)
     runtime(request).jobs.cancel(ws, name)
@@ -73,7 +87,10 @@ def cancel_job(
 
 @router.delete(JOBS + "/{name}")
 def delete_job(
-    name: str, request: Request, ws: WorkspaceRef = Depends(workspace), who: Principal = Depends(principal)
+    name: str,
+    request: Request,
+    ws: WorkspaceRef = Depends(workspace),
+    who: Principal = Depends(principal),
 ) -> Response:
     who.require_admin()
     rt = runtime(request)
@@ -84,7 +101,10 @@ def delete_job(
 
 @router.get(JOBS + "/{name}/deletion")
 def deletion_status(
-    name: str, request: Request, ws: WorkspaceRef = Depends(workspace), who: Principal = Depends(principal)
+    name: str,
+    request: Request,
+    ws: WorkspaceRef = Depends(workspace),
+    who: Principal = Depends(principal),
 ) -> Response:
     """The ``Location`` of a job deletion: 202 while it runs, 204 once the job is gone."""
     who.require_admin()
@@ -96,7 +116,10 @@ def deletion_status(
 
 @router.get(JOBS + "/{name}/history")
 def job_history(
-    name: str, request: Request, ws: WorkspaceRef = Depends(workspace), who: Principal = Depends(principal)
+    name: str,
+    request: Request,
+    ws: WorkspaceRef = Depends(workspace),
+    who: Principal = Depends(principal),
 ) -> dict[str, Any]:
     """amlite extension: every status the job went through, with times, and why it ended."""
     who.require_job(ws.key, name)

@@ -1,0 +1,190 @@
+"""Bayesian sampling: Optuna's TPE through ask/tell on a throw-away in-memory study.
+
+Each ``propose`` builds a fresh study from the history (sorted by index), so the sampler is
+stateless and restartable, and never touches Optuna's storages:
+
+* ``complete`` with a finite value -> COMPLETE with that value;
+* ``pruned`` (early-terminated) with a value -> PRUNED, the value as its last intermediate
+  value (TPE ranks pruned trials below completed ones);
+* ``failed``, or any finished trial without a value -> FAIL (TPE ignores these);
+* ``running`` -> RUNNING: not told yet; with ``constant_liar`` TPE steers concurrent
+  proposals away from points already in flight.
+
+Trials whose parameters no longer fit the space (edited space, foreign values) are left out.
+TPE is seeded from (sweep seed, index): the same history gives the same proposal, and two
+trials proposed concurrently from the same history still differ.
+
+Distributions: ``choice`` -> categorical over option positions (options may be any JSON
+value, including dicts of constants); ``uniform(a, b)`` -> float in [a, b];
+``quniform(a, b, q)`` -> integer k in [round(a/q), round(b/q)], value k·q (the same values
+Random sampling can produce). Anything else raises ValueError.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from amlite.domain.search_space import Choice, Distribution, Nested, Uniform
+from amlite.sweep.samplers._base import Sampler, TrialOutcome, normalize_goal
+from amlite.sweep.sampling import quantize, stable_int
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+    from optuna.trial import FrozenTrial
+
+N_STARTUP_TRIALS = 10
+
+
+def _optuna() -> Any:
+    try:
+        import optuna
+    except ImportError as exc:  # pragma: no cover - optuna is a declared dependency
+        raise ImportError("Bayesian sampling needs optuna: pip install 'optuna>=3.6'") from exc
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+class _Axis:
+    """One parameter seen from Optuna: its distribution and the value <-> internal mapping."""
+
+    def __init__(self, name: str, dist: Distribution) -> None:
+        from optuna.distributions import (
+            CategoricalDistribution,
+            FloatDistribution,
+            IntDistribution,
+        )
+
+        self.name = name
+        self.dist = dist
+        self.optuna: BaseDistribution
+        self.values: list[Any] = []  # choice: the option of each categorical position
+        self.k_range = (0, 0)  # quniform: the range of k in value = k * q
+        if isinstance(dist, Choice):
+            for option in dist.options:
+                if isinstance(option, Nested) and any(
+                    isinstance(v, Distribution) for v in option.params.values()
+                ):
+                    raise ValueError(
+                        f"Bayesian sampling does not support distributions nested in "
+                        f"choice options (parameter {name})"
+                    )
+            self.values = [dict(o.params) if isinstance(o, Nested) else o for o in dist.options]
+            self.optuna = CategoricalDistribution(tuple(range(len(self.values))))
+        elif isinstance(dist, Uniform) and not dist.log and dist.q is None:
+            self.optuna = FloatDistribution(dist.low, dist.high)
+        elif isinstance(dist, Uniform) and not dist.log and dist.q is not None:
+            self.k_range = (round(dist.low / dist.q), round(dist.high / dist.q))
+            self.optuna = IntDistribution(*self.k_range)
+        else:
+            raise ValueError(
+                f"Bayesian sampling supports choice, uniform and quniform, "
+                f"got {dist.kind} (parameter {name})"
+            )
+
+    def to_value(self, internal: Any) -> Any:
+        """The parameter value of an Optuna-side value."""
+        if isinstance(self.dist, Choice):
+            return self.values[int(internal)]
+        if isinstance(self.dist, Uniform) and self.dist.q is not None:
+            return quantize(int(internal) * self.dist.q, self.dist.q)
+        return float(internal)
+
+    def to_internal(self, value: Any) -> Any | None:
+        """The Optuna-side value of a parameter value, None when it does not fit the space."""
+        if isinstance(self.dist, Choice):
+            for position, option in enumerate(self.values):
+                if _same(option, value):
+                    return position
+            return None
+        if not _is_number(value) or not math.isfinite(value):
+            return None
+        assert isinstance(self.dist, Uniform)
+        if self.dist.q is not None:
+            k = round(value / self.dist.q)
+            return k if self.k_range[0] <= k <= self.k_range[1] else None
+        return float(value) if self.dist.low <= value <= self.dist.high else None
+
+
+def _same(option: Any, value: Any) -> bool:
+    """Equality that keeps ``True`` apart from ``1`` (JSON round trips keep ``1 == 1.0``)."""
+    if isinstance(option, bool) or isinstance(value, bool):
+        return isinstance(option, bool) and isinstance(value, bool) and option == value
+    return bool(option == value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class BayesianSampler(Sampler):
+    """Tree-structured Parzen Estimator (Optuna TPE) over choice/uniform/quniform."""
+
+    algorithm = "Bayesian"
+    supported_kinds = frozenset({"choice", "uniform", "quniform"})
+
+    def __init__(
+        self,
+        space: Mapping[str, Distribution],
+        *,
+        seed: int,
+        goal: str,
+        n_startup_trials: int = N_STARTUP_TRIALS,
+    ) -> None:
+        super().__init__(space)
+        _optuna()
+        self.seed = int(seed)
+        self.goal = normalize_goal(goal)
+        if n_startup_trials < 1:
+            raise ValueError(f"n_startup_trials must be at least 1, got {n_startup_trials}")
+        self.n_startup_trials = n_startup_trials
+        self._axes = [_Axis(name, dist) for name, dist in self.space.items()]
+
+    def propose(self, index: int, history: Sequence[TrialOutcome]) -> dict[str, Any] | None:
+        if index < 0:
+            raise ValueError(f"trial index must be >= 0, got {index}")
+        optuna = _optuna()
+        sampler = optuna.samplers.TPESampler(
+            n_startup_trials=self.n_startup_trials,
+            multivariate=True,
+            constant_liar=True,
+            seed=stable_int("amlite.sweep.bayesian", self.seed, index) % 2**32,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ExperimentalWarning for multivariate/liar
+            study = optuna.create_study(direction=self.goal.lower(), sampler=sampler)
+            seen: set[int] = set()
+            for outcome in sorted(history, key=lambda o: o.index):
+                if outcome.index in seen or outcome.index == index:
+                    continue
+                seen.add(outcome.index)
+                frozen = self._frozen(outcome)
+                if frozen is not None:
+                    study.add_trial(frozen)
+            trial = study.ask({axis.name: axis.optuna for axis in self._axes})
+        return {axis.name: axis.to_value(trial.params[axis.name]) for axis in self._axes}
+
+    def _frozen(self, outcome: TrialOutcome) -> FrozenTrial | None:
+        from optuna.trial import TrialState, create_trial
+
+        params: dict[str, Any] = {}
+        for axis in self._axes:
+            if axis.name not in outcome.params:
+                return None
+            internal = axis.to_internal(outcome.params[axis.name])
+            if internal is None:
+                return None
+            params[axis.name] = internal
+        distributions = {axis.name: axis.optuna for axis in self._axes}
+        value = outcome.value
+        known = value is not None and math.isfinite(value)
+        common: dict[str, Any] = {"params": params, "distributions": distributions}
+        if outcome.state == "running":
+            return create_trial(state=TrialState.RUNNING, **common)
+        if outcome.state == "complete" and known:
+            return create_trial(state=TrialState.COMPLETE, value=value, **common)
+        if outcome.state == "pruned" and known and value is not None:
+            return create_trial(state=TrialState.PRUNED, intermediate_values={1: value}, **common)
+        return create_trial(state=TrialState.FAIL, **common)

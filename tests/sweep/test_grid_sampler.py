@@ -1,0 +1,91 @@
+"""Grid: cartesian product in declaration order, exhaustion, nested constant options."""
+
+from __future__ import annotations
+
+import pytest
+
+from amlite.domain.search_space import parse_search_space, space_size
+from amlite.sweep.samplers import GridSampler, TrialOutcome, make_sampler
+
+
+def test_three_by_two_grid_in_declaration_order_then_exhausted() -> None:
+    space = parse_search_space(
+        {"lr": ["choice", [[0.1, 0.01, 0.001]]], "opt": ["choice", [["sgd", "adam"]]]}
+    )
+    grid = make_sampler("Grid", space, seed=1, goal="Maximize")
+    points = [grid.propose(i, []) for i in range(6)]
+    assert points == [
+        {"lr": 0.1, "opt": "sgd"},
+        {"lr": 0.1, "opt": "adam"},
+        {"lr": 0.01, "opt": "sgd"},
+        {"lr": 0.01, "opt": "adam"},
+        {"lr": 0.001, "opt": "sgd"},
+        {"lr": 0.001, "opt": "adam"},
+    ]
+    assert grid.propose(6, []) is None
+    assert grid.propose(1000, []) is None
+    assert grid.size() == 6 == space_size(space)
+
+
+def test_declaration_order_decides_which_parameter_varies_fastest() -> None:
+    space = parse_search_space({"b": ["choice", [[1, 2]]], "a": ["choice", [["x", "y", "z"]]]})
+    grid = GridSampler(space)
+    assert [grid.point(i) for i in range(3)] == [
+        {"b": 1, "a": "x"},
+        {"b": 1, "a": "y"},
+        {"b": 1, "a": "z"},
+    ]
+
+
+def test_history_and_call_order_do_not_matter() -> None:
+    space = parse_search_space({"n": ["choice", [[1, 2, 3]]]})
+    grid = GridSampler(space)
+    history = [TrialOutcome(0, {"n": 1}, "complete", 0.5), TrialOutcome(1, {"n": 2}, "failed")]
+    assert grid.propose(2, history) == {"n": 3}
+    assert grid.propose(0, history) == {"n": 1}
+
+
+def test_nested_options_flatten_into_dicts_and_expand_inner_choices() -> None:
+    space = parse_search_space(
+        {
+            "optimizer": {
+                "type": "choice",
+                "values": [
+                    {"name": "sgd"},
+                    {"name": "adam", "beta": {"type": "choice", "values": [0.9, 0.99]}},
+                ],
+            },
+            "epochs": ["choice", [[5, 10]]],
+        }
+    )
+    grid = GridSampler(space)
+    assert grid.size() == 6 == space_size(space)
+    assert [grid.point(i) for i in range(7)] == [
+        {"optimizer": {"name": "sgd"}, "epochs": 5},
+        {"optimizer": {"name": "sgd"}, "epochs": 10},
+        {"optimizer": {"name": "adam", "beta": 0.9}, "epochs": 5},
+        {"optimizer": {"name": "adam", "beta": 0.9}, "epochs": 10},
+        {"optimizer": {"name": "adam", "beta": 0.99}, "epochs": 5},
+        {"optimizer": {"name": "adam", "beta": 0.99}, "epochs": 10},
+        None,
+    ]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"lr": ["uniform", [0, 1]]},
+        {"m": ["choice", [[{"name": "sgd", "lr": ["uniform", [0, 1]]}]]]},
+    ],
+)
+def test_only_choice_is_allowed(raw: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="Grid sampling does not support uniform"):
+        GridSampler(parse_search_space(raw))
+
+
+def test_bad_index_and_empty_space() -> None:
+    grid = GridSampler(parse_search_space({"n": ["choice", [[1]]]}))
+    with pytest.raises(ValueError):
+        grid.propose(-1, [])
+    with pytest.raises(ValueError, match="empty"):
+        GridSampler({})

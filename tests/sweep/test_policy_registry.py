@@ -1,0 +1,75 @@
+"""make_policy: the wire earlyTermination dict in spec casing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from amlite.sweep.policies import (
+    BanditPolicy,
+    Decision,
+    MedianStoppingPolicy,
+    TruncationSelectionPolicy,
+    make_policy,
+)
+
+
+def test_no_policy() -> None:
+    assert make_policy({}) is None
+    assert make_policy(None) is None
+    assert make_policy({"policyType": None}) is None
+
+
+def test_each_type() -> None:
+    bandit = make_policy(
+        {"policyType": "Bandit", "slackFactor": 0.1, "evaluationInterval": 2, "delayEvaluation": 4}
+    )
+    assert isinstance(bandit, BanditPolicy)
+    assert (bandit.slack_factor, bandit.slack_amount) == (0.1, None)
+    assert (bandit.evaluation_interval, bandit.delay_evaluation) == (2, 4)
+    median = make_policy({"policyType": "MedianStopping"})
+    assert isinstance(median, MedianStoppingPolicy)
+    assert (median.evaluation_interval, median.delay_evaluation) == (1, 0)
+    truncation = make_policy({"policyType": "TruncationSelection", "truncationPercentage": 20})
+    assert isinstance(truncation, TruncationSelectionPolicy)
+    assert truncation.truncation_percentage == 20
+
+
+def test_casing_and_yaml_spellings() -> None:
+    assert isinstance(make_policy({"policyType": "median_stopping"}), MedianStoppingPolicy)
+    assert isinstance(
+        make_policy({"policyType": "truncation_selection"}), TruncationSelectionPolicy
+    )
+    assert isinstance(make_policy({"policyType": "bandit", "slackAmount": 1}), BanditPolicy)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"policyType": "Hyperband"},
+        {"policyType": "Bandit"},
+        {"policyType": "Bandit", "slackFactor": 0.1, "slackAmount": 0.2},
+        {"policyType": "MedianStopping", "evaluationInterval": -1},
+        {"policyType": "MedianStopping", "delayEvaluation": 1.5},
+        {"policyType": "TruncationSelection", "truncationPercentage": 0},
+    ],
+)
+def test_bad_specs(spec: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        make_policy(spec)
+
+
+def test_decision_is_a_pair() -> None:
+    terminate, reason = Decision(True, "why")
+    assert terminate is True and reason == "why"
+
+
+def test_goal_casing_and_unknown_goal() -> None:
+    policy = make_policy({"policyType": "Bandit", "slackAmount": 0})
+    assert policy is not None
+    histories = {"a": [1.0], "b": [2.0]}
+    assert policy.decide("a", 1, histories, "maximize").terminate is True
+    assert policy.decide("a", 1, histories, "MINIMIZE").terminate is False
+    with pytest.raises(ValueError, match="goal"):
+        policy.decide("a", 1, histories, "up")
