@@ -84,13 +84,17 @@ class Scheduler:
 
     # -- dispatch ------------------------------------------------------------------------
     def _dispatch(self, free: int) -> None:
-        for job in self._store.queued_jobs(free + 50):
-            if free <= 0:
-                break
-            if job.job_type != "Command":
-                continue  # sweeps are driven by their controller, not run as a process
-            if self._start(job):
-                free -= 1
+        tried: set[tuple[str, str]] = set()
+        while free > 0:
+            # sweeps are driven by their controller, not run as a process
+            batch = self._store.queued_jobs(free + len(tried), job_type="Command")
+            fresh = [job for job in batch if (job.workspace_key, job.name) not in tried]
+            if not fresh:
+                return
+            for job in fresh:
+                tried.add((job.workspace_key, job.name))
+                if self._start(job):
+                    free -= 1
 
     def _start(self, job: JobRecord) -> bool:
         """Start a queued job's supervisor, then mark it Running. True if it now holds a slot.
@@ -127,9 +131,7 @@ class Scheduler:
     def _reconcile(self) -> int:
         """Apply what supervisors reported; return how many jobs still hold a slot."""
         active = 0
-        for job in self._store.jobs_in_status(STARTED):
-            if job.job_type != "Command":
-                continue
+        for job in self._store.jobs_in_status(STARTED, job_type="Command"):
             runtime = job.runtime if job.runtime.get("pid") else self._recover(job)
             if runtime is None:
                 # jobs start synchronously in this thread, so a started job without a

@@ -185,12 +185,16 @@ class Store(abc.ABC):
         """Merge ``values`` into the job's system properties."""
 
     @abc.abstractmethod
-    def queued_jobs(self, limit: int) -> list[JobRecord]:
-        """Queued jobs of every workspace, highest priority first, then submission order."""
+    def queued_jobs(self, limit: int, *, job_type: str | None = None) -> list[JobRecord]:
+        """Queued jobs of every workspace (of one ``job_type`` if given), highest priority
+        first, then submission order."""
 
     @abc.abstractmethod
-    def jobs_in_status(self, statuses: Iterable[JobStatus]) -> list[JobRecord]:
-        """Every job (all workspaces) whose status is one of ``statuses``, oldest first."""
+    def jobs_in_status(
+        self, statuses: Iterable[JobStatus], *, job_type: str | None = None
+    ) -> list[JobRecord]:
+        """Every job (all workspaces; of one ``job_type`` if given) whose status is one of
+        ``statuses``, oldest first."""
 
     # -- assets -----------------------------------------------------------------------
     @abc.abstractmethod

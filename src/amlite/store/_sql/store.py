@@ -243,21 +243,24 @@ class SqlStore(AssetsAndTokens, Store):
                 .values(system_properties=merged, modified_at=utcnow())
             )
 
-    def queued_jobs(self, limit: int) -> list[JobRecord]:
-        query = (
-            select(jobs)
-            .where(jobs.c.status == JobStatus.QUEUED.value)
-            .order_by(jobs.c.priority.desc(), jobs.c.seq.asc())
-            .limit(limit)
-        )
+    def queued_jobs(self, limit: int, *, job_type: str | None = None) -> list[JobRecord]:
+        query = select(jobs).where(jobs.c.status == JobStatus.QUEUED.value)
+        if job_type is not None:
+            query = query.where(jobs.c.job_type == job_type)
+        query = query.order_by(jobs.c.priority.desc(), jobs.c.seq.asc()).limit(limit)
         with read_tx(self._engine) as conn:
             return [job_record(row) for row in conn.execute(query)]
 
-    def jobs_in_status(self, statuses: Iterable[JobStatus]) -> list[JobRecord]:
+    def jobs_in_status(
+        self, statuses: Iterable[JobStatus], *, job_type: str | None = None
+    ) -> list[JobRecord]:
         values = [JobStatus(s).value for s in statuses]
         if not values:
             return []
-        query = select(jobs).where(jobs.c.status.in_(values)).order_by(jobs.c.seq.asc())
+        query = select(jobs).where(jobs.c.status.in_(values))
+        if job_type is not None:
+            query = query.where(jobs.c.job_type == job_type)
+        query = query.order_by(jobs.c.seq.asc())
         with read_tx(self._engine) as conn:
             return [job_record(row) for row in conn.execute(query)]
 
