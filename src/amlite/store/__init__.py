@@ -7,6 +7,7 @@ The store never sees wire models: it keeps plain dicts (the validated, normalize
 from amlite.store._base import (
     AssetRecord,
     JobRecord,
+    MetricPoint,
     NewJob,
     StatusEvent,
     Store,
@@ -24,6 +25,7 @@ def open_store(url: str) -> Store:
 __all__ = [
     "AssetRecord",
     "JobRecord",
+    "MetricPoint",
     "NewJob",
     "StatusEvent",
     "Store",

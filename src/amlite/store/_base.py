@@ -11,7 +11,7 @@ Rules every implementation keeps:
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -80,6 +80,16 @@ class AssetRecord:
     seq: int
     created_at: datetime
     modified_at: datetime
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """One logged value of a metric (MLflow's shape: timestamp in ms since the epoch)."""
+
+    key: str
+    value: float
+    step: int = 0
+    timestamp: int = 0
 
 
 @dataclass(frozen=True)
@@ -235,6 +245,41 @@ class Store(abc.ABC):
         self, workspace_key: str, kind: str, name: str, version: str | None = None
     ) -> bool:
         """Delete a version, or a container with all its versions."""
+
+    # -- metrics, params and run tags (MLflow tracking) ----------------------------------
+    def log_metrics(self, workspace_key: str, job_name: str, points: Sequence[MetricPoint]) -> None:
+        """Append metric values to a job, atomically, keeping the order they were logged in."""
+        raise NotImplementedError
+
+    def metric_history(self, workspace_key: str, job_name: str, key: str) -> list[MetricPoint]:
+        """Every value of one metric of a job, in the order they were logged."""
+        raise NotImplementedError
+
+    def latest_metrics(self, workspace_key: str, job_name: str) -> list[MetricPoint]:
+        """The last logged value of each metric of a job, by key."""
+        raise NotImplementedError
+
+    def metric_histories(
+        self, workspace_key: str, parent_name: str, key: str
+    ) -> dict[str, list[float]]:
+        """For every trial of sweep ``parent_name`` that logged ``key``: its values in logged
+        order (one query; the sweep controller calls it on each tick)."""
+        raise NotImplementedError
+
+    def log_params(self, workspace_key: str, job_name: str, params: Mapping[str, str]) -> None:
+        """Record run parameters; logging the same key again with another value raises
+        ``Conflict`` (MLflow's rule)."""
+        raise NotImplementedError
+
+    def get_params(self, workspace_key: str, job_name: str) -> dict[str, str]:
+        raise NotImplementedError
+
+    def set_run_tags(self, workspace_key: str, job_name: str, tags: Mapping[str, str]) -> None:
+        """Set MLflow run tags (kept apart from the job's ARM ``tags``)."""
+        raise NotImplementedError
+
+    def get_run_tags(self, workspace_key: str, job_name: str) -> dict[str, str]:
+        raise NotImplementedError
 
     # -- tokens -------------------------------------------------------------------------
     @abc.abstractmethod
