@@ -59,3 +59,18 @@ def substitute(
         return quote_if_needed(str(table[name]))
 
     return _PATTERN.sub(replace, command)
+
+
+def substitute_group(command: str, group: str, values: Mapping[str, str]) -> str:
+    """Replace the placeholders of one group only (e.g. a trial's ``search_space`` values),
+    leaving the others for later; an unknown name of that group raises ``KeyError``."""
+
+    def replace(m: re.Match[str]) -> str:
+        found, name = _parts(m)
+        if found != group:
+            return m.group(0)
+        if name not in values:
+            raise KeyError(f"{group}.{name}")
+        return quote_if_needed(str(values[name]))
+
+    return _PATTERN.sub(replace, command)
