@@ -15,16 +15,19 @@ from typing import Any
 
 from amlite.data.paths import run_dir
 from amlite.domain.status import JobStatus
-from amlite.errors import AmliteError, InvalidTransition
+from amlite.errors import AmliteError, Conflict, InvalidTransition
 from amlite.executors._base import Executor, RunReport
 from amlite.services.preparation import RuntimeContext, build_plan
 from amlite.services.tokens import mint_job_token
-from amlite.store import JobRecord, Store
+from amlite.store import JobRecord, NewJob, Store
+from amlite.sweep.controller import SweepController
 
 log = logging.getLogger("amlite.scheduler")
 
 S = JobStatus
 STARTED = (S.RUNNING, S.FINALIZING, S.CANCEL_REQUESTED)
+LIVE_SWEEPS = (S.QUEUED, S.RUNNING, S.CANCEL_REQUESTED)
+ACCEPT_PATH = (S.STARTING, S.PREPARING, S.QUEUED)
 UNFINISHED_SUBMISSIONS = (S.NOT_STARTED, S.STARTING, S.PREPARING)
 RECONCILE_SECONDS = 1.0
 
@@ -47,6 +50,7 @@ class Scheduler:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._sweeps = SweepController(store, self)
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -66,6 +70,34 @@ class Scheduler:
     def cancel_running(self, job: JobRecord, reason: str) -> None:
         self._executor.cancel(job.runtime, reason)
 
+    # -- what the sweep controller needs (TrialOps) -------------------------------------------
+    @property
+    def capacity(self) -> int:
+        return self._slots
+
+    def submit_trial(self, job: NewJob) -> JobRecord | None:
+        try:
+            record = self._store.create_job(job)
+        except Conflict:
+            return None  # created before a restart: never twice
+        for status in ACCEPT_PATH:
+            record = self._store.transition(record.workspace_key, record.name, status)
+        return record
+
+    def cancel_job(self, job: JobRecord, reason: str) -> None:
+        """Cancel a trial from inside the scheduler thread."""
+        was_started = job.status in (S.RUNNING, S.FINALIZING)
+        try:
+            job = self._store.transition(
+                job.workspace_key, job.name, S.CANCEL_REQUESTED, reason=reason
+            )
+        except InvalidTransition:
+            return
+        if was_started and job.runtime.get("pid"):
+            self._executor.cancel(job.runtime, reason)
+        elif not was_started:
+            self._finish(job, S.CANCELED, reason)
+
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(RECONCILE_SECONDS)
@@ -78,6 +110,8 @@ class Scheduler:
     def tick(self) -> None:
         """One round: reconcile started jobs, then fill free slots."""
         active = self._reconcile()
+        for sweep in self._store.jobs_in_status(LIVE_SWEEPS, job_type="Sweep"):
+            self._sweeps.tick(sweep)
         free = self._slots - active
         if free > 0:
             self._dispatch(free)
@@ -207,6 +241,9 @@ class Scheduler:
                 "job %s: could not move from %s to %s", name, job.status.value, target.value
             )
             return
+        if job.parent_name:
+            self._sweeps.trial_finished(job)
+            self._wake.set()  # let the sweep start the next trial at once
         if self._on_terminal is not None:
             self._on_terminal(job)
 

@@ -180,7 +180,10 @@ class Jobs:
                     self._store.transition(ws.key, name, JobStatus.CANCELED, reason=reason)
             elif job.runtime.get("pid") and self.dispatcher is not None:
                 self.dispatcher.cancel_running(job, reason)
-            # else: the scheduler is starting it right now and cancels it once started
+            # else: a sweep (its controller cancels the trials), or a job the scheduler is
+            # starting right now and cancels once started
+            if self.dispatcher is not None:
+                self.dispatcher.wake()
             return
 
     def delete(self, ws: WorkspaceRef, name: str) -> bool:
@@ -198,7 +201,9 @@ class Jobs:
         return True
 
     def purge(self, workspace_key: str, name: str) -> None:
-        """Remove a terminal job's records, run directory and artifacts."""
+        """Remove a terminal job's records, run directory and artifacts (a sweep's trials too)."""
+        for trial in self._store.list_jobs(workspace_key, parent_name=name, limit=100_000):
+            self.purge(workspace_key, trial.name)
         self._store.delete_job(workspace_key, name)
         shutil.rmtree(run_dir(self._settings, workspace_key, name), ignore_errors=True)
         artifacts = datastore_root(

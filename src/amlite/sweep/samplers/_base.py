@@ -57,6 +57,8 @@ class Sampler(ABC):
     algorithm: str = ""
     #: Distribution kinds this sampler accepts (``Distribution.kind``).
     supported_kinds: frozenset[str] = frozenset()
+    #: Whether ``propose`` reads the history (the controller skips building it otherwise).
+    needs_history: bool = False
 
     def __init__(self, space: Mapping[str, Distribution]) -> None:
         if not space:

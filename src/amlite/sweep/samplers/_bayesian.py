@@ -122,6 +122,8 @@ def _is_number(value: Any) -> bool:
 class BayesianSampler(Sampler):
     """Tree-structured Parzen Estimator (Optuna TPE) over choice/uniform/quniform."""
 
+    needs_history = True
+
     algorithm = "Bayesian"
     supported_kinds = frozenset({"choice", "uniform", "quniform"})
 

@@ -1,0 +1,418 @@
+"""The sweep controller: turns one Sweep job into child Command jobs (trials).
+
+Everything it knows lives in the store, so a server killed mid-sweep resumes exactly:
+- trial ``n`` is the job ``{sweep}_{n}``; creating it twice is impossible (the name is
+  unique), so a crash between "create" and "remember" never runs a trial twice;
+- ``nextIndex`` (in the sweep's runtime) only saves a lookup: it is repaired from the
+  trials that exist;
+- Random values depend only on (sweep seed, trial index), so the stream continues where it
+  stopped; Grid is positional; Bayesian rebuilds its history from the trials' records;
+- the best trial is recomputed from every trial's metrics when a controller first sees a
+  sweep, then kept up to date as trials finish.
+
+Samplers and policies are pure (``amlite.sweep.samplers`` / ``.policies``); this module is
+the only part of the sweep that touches the store. Starting and cancelling jobs goes through
+``TrialOps``, which the scheduler provides.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import isodate
+
+from amlite.domain.placeholders import referenced, substitute_group
+from amlite.domain.search_space import Distribution, parse_search_space
+from amlite.domain.status import TERMINAL, JobStatus
+from amlite.errors import Conflict, InvalidTransition
+from amlite.store import JobRecord, NewJob, Store
+from amlite.sweep.policies import Policy, make_policy
+from amlite.sweep.samplers import Sampler, TrialOutcome, make_sampler, sweep_seed
+from amlite.sweep.sampling import format_value, substitutions
+
+log = logging.getLogger("amlite.sweep")
+
+S = JobStatus
+TRIAL_ACTIVE = (
+    S.NOT_STARTED,
+    S.STARTING,
+    S.PREPARING,
+    S.QUEUED,
+    S.RUNNING,
+    S.FINALIZING,
+    S.CANCEL_REQUESTED,
+)
+DEFAULT_MAX_TOTAL = 1000
+EARLY_TERMINATION = "early termination"
+TRIAL_FIELDS = (
+    "codeId",
+    "environmentId",
+    "inputDataBindings",
+    "outputDataBindings",
+    "distribution",
+    "timeout",
+)
+
+
+class TrialOps(Protocol):
+    """What the controller needs from the scheduler."""
+
+    def submit_trial(self, job: NewJob) -> JobRecord | None:
+        """Create and queue a trial; None if a job of that name already exists."""
+
+    def cancel_job(self, job: JobRecord, reason: str) -> None: ...
+
+    @property
+    def capacity(self) -> int: ...
+
+
+@dataclass
+class _SweepPlan:
+    """What a sweep's spec means, parsed once per sweep."""
+
+    space: dict[str, Distribution]
+    sampler: Sampler
+    policy: Policy | None
+    metric: str
+    goal: str
+    max_total: int
+    max_concurrent: int
+    timeout_s: float | None
+    space_size: int | None
+
+
+@dataclass
+class _Memory:
+    """In-memory caches of one sweep; all of it can be rebuilt from the store."""
+
+    plan: _SweepPlan
+    scored: bool = False
+    evaluated: dict[str, int] = field(default_factory=dict)
+
+
+class SweepController:
+    def __init__(self, store: Store, ops: TrialOps) -> None:
+        self._store = store
+        self._ops = ops
+        self._memory: dict[tuple[str, str], _Memory] = {}
+
+    # -- entry points -----------------------------------------------------------------
+    def tick(self, sweep: JobRecord) -> None:
+        """Advance one sweep: start it, score finished trials, stop poor ones, add trials,
+        enforce limits, and end it when nothing is left to run."""
+        key = (sweep.workspace_key, sweep.name)
+        try:
+            memory = self._memory.get(key) or self._remember(sweep)
+        except ValueError as exc:
+            self._end(sweep, S.FAILED, f"the sweep cannot run: {exc}")
+            return
+        if sweep.status is S.QUEUED:
+            sweep = self._start(sweep, memory)
+        if sweep.status is S.RUNNING and self._timed_out(sweep, memory.plan):
+            sweep = self._request_cancel(sweep, f"sweep timeout after {memory.plan.timeout_s:g} s")
+        active = self._store.list_jobs(
+            sweep.workspace_key, parent_name=sweep.name, statuses=TRIAL_ACTIVE, limit=100_000
+        )
+        if not memory.scored:
+            self._rescore(sweep, memory.plan)
+            memory.scored = True
+        if sweep.status is S.CANCEL_REQUESTED:
+            self._cancel_trials(active, sweep.status_reason or "the sweep was canceled")
+            if not active:
+                self._end(sweep, S.CANCELED, sweep.status_reason or "canceled by user")
+            return
+        if sweep.status is not S.RUNNING:
+            return
+        if memory.plan.policy is not None:
+            self._early_terminate(sweep, memory, active)
+        running = [t for t in active if t.status is not S.CANCEL_REQUESTED]
+        created = self._add_trials(sweep, memory.plan, len(running))
+        if created == 0 and not active and self._exhausted(sweep, memory.plan):
+            self._end(sweep, S.COMPLETED, None)
+
+    def trial_finished(self, trial: JobRecord) -> None:
+        """Score a trial that reached a terminal status and update its sweep's best."""
+        sweep = self._store.get_job(trial.workspace_key, trial.parent_name or "")
+        if sweep is None:
+            return
+        memory = self._memory.get((sweep.workspace_key, sweep.name))
+        if memory is None:
+            return  # the first tick rescored everything anyway
+        self._score(sweep, memory.plan, trial)
+
+    def forget(self, sweep: JobRecord) -> None:
+        self._memory.pop((sweep.workspace_key, sweep.name), None)
+
+    # -- start, end, cancel -------------------------------------------------------------
+    def _remember(self, sweep: JobRecord) -> _Memory:
+        spec = sweep.spec
+        space = parse_search_space(spec["searchSpace"])
+        objective = spec["objective"]
+        goal = str(objective["goal"])
+        sampler = make_sampler(
+            str(spec["algorithm"]),
+            space,
+            seed=sweep_seed(f"{sweep.workspace_key}/{sweep.name}"),
+            goal=goal,
+        )
+        size = sampler.size()
+        max_total = int(spec.get("maxTotalTrials") or (size or DEFAULT_MAX_TOTAL))
+        if size is not None:
+            max_total = min(max_total, size)
+        concurrent = int(spec.get("maxConcurrentTrials") or max_total)
+        timeout = spec.get("timeout")
+        plan = _SweepPlan(
+            space=space,
+            sampler=sampler,
+            policy=make_policy(spec.get("earlyTermination")),
+            metric=str(objective["primaryMetric"]),
+            goal=goal,
+            max_total=max_total,
+            max_concurrent=max(1, min(concurrent, max_total, max(1, self._ops.capacity))),
+            timeout_s=isodate.parse_duration(timeout).total_seconds() if timeout else None,
+            space_size=size,
+        )
+        memory = _Memory(plan)
+        self._memory[(sweep.workspace_key, sweep.name)] = memory
+        return memory
+
+    def _start(self, sweep: JobRecord, memory: _Memory) -> JobRecord:
+        try:
+            sweep = self._store.transition(sweep.workspace_key, sweep.name, S.RUNNING)
+        except InvalidTransition:
+            return self._store.get_job(sweep.workspace_key, sweep.name) or sweep
+        runtime = {**sweep.runtime, "startedAt": time.time(), "nextIndex": 0}
+        self._store.set_runtime(sweep.workspace_key, sweep.name, runtime)
+        props = {"space_size": str(memory.plan.space_size)} if memory.plan.space_size else {}
+        props["primary_metric"] = memory.plan.metric
+        props["max_total_trials"] = str(memory.plan.max_total)
+        props["max_concurrent_trials"] = str(memory.plan.max_concurrent)
+        self._store.set_system_properties(sweep.workspace_key, sweep.name, props)
+        return self._store.get_job(sweep.workspace_key, sweep.name) or sweep
+
+    def _timed_out(self, sweep: JobRecord, plan: _SweepPlan) -> bool:
+        started = sweep.runtime.get("startedAt")
+        return bool(plan.timeout_s and started and time.time() - float(started) > plan.timeout_s)
+
+    def _request_cancel(self, sweep: JobRecord, reason: str) -> JobRecord:
+        try:
+            return self._store.transition(
+                sweep.workspace_key, sweep.name, S.CANCEL_REQUESTED, reason=reason
+            )
+        except InvalidTransition:
+            return self._store.get_job(sweep.workspace_key, sweep.name) or sweep
+
+    def _cancel_trials(self, active: list[JobRecord], reason: str) -> None:
+        for trial in active:
+            if trial.status is not S.CANCEL_REQUESTED:
+                self._ops.cancel_job(trial, reason)
+
+    def _end(self, sweep: JobRecord, status: JobStatus, reason: str | None) -> None:
+        try:
+            if status is S.CANCELED and sweep.status is not S.CANCEL_REQUESTED:
+                sweep = self._store.transition(
+                    sweep.workspace_key, sweep.name, S.CANCEL_REQUESTED, reason=reason
+                )
+            if status is S.COMPLETED and sweep.status is S.RUNNING:
+                sweep = self._store.transition(sweep.workspace_key, sweep.name, S.FINALIZING)
+            self._store.transition(sweep.workspace_key, sweep.name, status, reason=reason)
+        except InvalidTransition:
+            log.warning("sweep %s: could not end as %s", sweep.name, status.value)
+        self.forget(sweep)
+
+    # -- trials -------------------------------------------------------------------------
+    def _exhausted(self, sweep: JobRecord, plan: _SweepPlan) -> bool:
+        current = self._store.get_job(sweep.workspace_key, sweep.name) or sweep
+        return int(current.runtime.get("nextIndex") or 0) >= plan.max_total
+
+    def _add_trials(self, sweep: JobRecord, plan: _SweepPlan, running: int) -> int:
+        created = 0
+        index = int(sweep.runtime.get("nextIndex") or 0)
+        history: list[TrialOutcome] | None = None
+        while running < plan.max_concurrent and index < plan.max_total:
+            if history is None and plan.sampler.needs_history:
+                history = self._history(sweep, plan)
+            params = plan.sampler.propose(index, history or [])
+            if params is None:  # the space is exhausted
+                index = plan.max_total
+                break
+            trial = self._ops.submit_trial(self._trial_job(sweep, plan, index, params))
+            index += 1
+            self._store.set_runtime(
+                sweep.workspace_key, sweep.name, {**sweep.runtime, "nextIndex": index}
+            )
+            sweep = self._store.get_job(sweep.workspace_key, sweep.name) or sweep
+            if trial is not None:
+                created += 1
+                running += 1
+                if history is not None:
+                    history.append(TrialOutcome(index - 1, params, "running", None))
+        if index >= plan.max_total and int(sweep.runtime.get("nextIndex") or 0) < index:
+            self._store.set_runtime(
+                sweep.workspace_key, sweep.name, {**sweep.runtime, "nextIndex": index}
+            )
+        return created
+
+    def _trial_job(
+        self, sweep: JobRecord, plan: _SweepPlan, index: int, params: Mapping[str, Any]
+    ) -> NewJob:
+        spec = sweep.spec
+        trial = spec["trial"]
+        values = substitutions(params)
+        command = substitute_group(str(trial["command"]), "search_space", values)
+        used = referenced(str(trial["command"]))["search_space"]
+        extra = [
+            f"{name} {format_value(value)}"
+            for name, value in params.items()
+            if name.startswith("--") and name not in used
+        ]
+        if extra:
+            command = " ".join([command, *extra])
+        env = dict(trial.get("environmentVariables") or {})
+        env.update(
+            {f"AZUREML_SWEEP_{name.lstrip('-')}": format_value(v) for name, v in params.items()}
+        )
+        child: dict[str, Any] = {
+            "jobType": "Command",
+            "command": command,
+            "compute": spec["compute"],
+            "environmentVariables": env,
+            "experimentName": spec.get("experimentName") or "Default",
+            "properties": {
+                "hyperparameters": json.dumps(dict(params), sort_keys=True),
+                "sweep_index": str(index),
+                "parent_run_id": sweep.name,
+            },
+            "tags": {"sweep": sweep.name},
+        }
+        for key in TRIAL_FIELDS:
+            if trial.get(key) is not None:
+                child[key] = trial[key]
+        if spec.get("identity") is not None:
+            child["identity"] = spec["identity"]
+        return NewJob(
+            workspace=self._workspace(sweep),
+            name=f"{sweep.name}_{index}",
+            job_type="Command",
+            spec=child,
+            priority=int(spec.get("priority") or 0),
+            experiment_name=child["experimentName"],
+            parent_name=sweep.name,
+            compute=sweep.compute,
+        )
+
+    def _workspace(self, sweep: JobRecord) -> Any:
+        ws = self._store.get_workspace(sweep.workspace_key)
+        if ws is None:
+            raise Conflict(f"workspace {sweep.workspace_key} is gone")
+        return ws
+
+    def _history(self, sweep: JobRecord, plan: _SweepPlan) -> list[TrialOutcome]:
+        """Every trial as the sampler sees it, rebuilt from the store."""
+        trials = self._store.list_jobs(sweep.workspace_key, parent_name=sweep.name, limit=100_000)
+        values = self._store.metric_histories(sweep.workspace_key, sweep.name, plan.metric)
+        out = []
+        for trial in trials:
+            props = trial.spec.get("properties") or {}
+            try:
+                params = json.loads(props.get("hyperparameters", "{}"))
+                index = int(props.get("sweep_index", "-1"))
+            except ValueError:
+                continue
+            score = _best(values.get(trial.name), plan.goal)
+            state = _outcome_state(trial)
+            out.append(TrialOutcome(index, params, state, score))
+        out.sort(key=lambda t: t.index)
+        return out
+
+    # -- early termination ------------------------------------------------------------
+    def _early_terminate(self, sweep: JobRecord, memory: _Memory, active: list[JobRecord]) -> None:
+        policy = memory.plan.policy
+        running = [t for t in active if t.status in (S.RUNNING, S.FINALIZING)]
+        if policy is None or not running:
+            return
+        histories = self._store.metric_histories(
+            sweep.workspace_key, sweep.name, memory.plan.metric
+        )
+        for trial in running:
+            values = histories.get(trial.name) or []
+            done = memory.evaluated.get(trial.name, 0)
+            for n in range(done + 1, len(values) + 1):
+                memory.evaluated[trial.name] = n
+                if not policy.should_evaluate(n):
+                    continue
+                decision = policy.decide(trial.name, n, histories, memory.plan.goal)
+                if decision.terminate:
+                    self._store.set_system_properties(
+                        trial.workspace_key, trial.name, {"early_terminated": "true"}
+                    )
+                    self._ops.cancel_job(trial, f"{EARLY_TERMINATION}: {decision.reason}")
+                    break
+
+    # -- objective ----------------------------------------------------------------------
+    def _rescore(self, sweep: JobRecord, plan: _SweepPlan) -> None:
+        histories = self._store.metric_histories(sweep.workspace_key, sweep.name, plan.metric)
+        trials = self._store.list_jobs(
+            sweep.workspace_key, parent_name=sweep.name, statuses=TERMINAL, limit=100_000
+        )
+        best: tuple[float, str] | None = None
+        for trial in trials:
+            score = _best(histories.get(trial.name), plan.goal) if _eligible(trial) else None
+            if score is None:
+                continue
+            if best is None or _better(score, best[0], plan.goal):
+                best = (score, trial.name)
+        if best is not None:
+            self._store.set_system_properties(
+                sweep.workspace_key,
+                sweep.name,
+                {"best_child_run_id": best[1], "score": format_value(best[0])},
+            )
+
+    def _score(self, sweep: JobRecord, plan: _SweepPlan, trial: JobRecord) -> None:
+        points = self._store.metric_history(trial.workspace_key, trial.name, plan.metric)
+        score = _best([p.value for p in points], plan.goal)
+        if score is None:
+            return
+        self._store.set_system_properties(
+            trial.workspace_key, trial.name, {"score": format_value(score)}
+        )
+        if not _eligible(trial):
+            return
+        current = sweep.system_properties.get("score")
+        if current is None or _better(score, float(current), plan.goal):
+            self._store.set_system_properties(
+                sweep.workspace_key,
+                sweep.name,
+                {"best_child_run_id": trial.name, "score": format_value(score)},
+            )
+
+
+def _best(values: list[float] | None, goal: str) -> float | None:
+    if not values:
+        return None
+    return max(values) if goal == "Maximize" else min(values)
+
+
+def _better(a: float, b: float, goal: str) -> bool:
+    return a > b if goal == "Maximize" else a < b
+
+
+def _eligible(trial: JobRecord) -> bool:
+    """Completed and cancelled trials count with what they reported; failed ones do not."""
+    return trial.status in (S.COMPLETED, S.CANCELED)
+
+
+def _outcome_state(trial: JobRecord) -> Any:
+    if trial.status is S.COMPLETED:
+        return "complete"
+    if trial.status is S.CANCELED and (trial.status_reason or "").startswith(EARLY_TERMINATION):
+        return "pruned"
+    if trial.status in TERMINAL:
+        return "failed"
+    return "running"
