@@ -221,6 +221,28 @@ def _runtime_env(
     return env
 
 
+def _refuse_multi_process(spec: Mapping[str, Any]) -> None:
+    """Distributed launchers (several processes per job) are not in this version: a job
+    that needs more than one process fails clearly instead of running one silently."""
+    dist = spec.get("distribution") or {}
+    nodes = int((spec.get("compute") or {}).get("instanceCount") or 1)
+    kind = dist.get("distributionType")
+    if kind == "PyTorch":
+        count = int(dist.get("processCount") or nodes)
+    elif kind == "Mpi":
+        count = int(dist.get("processCountPerInstance") or 1) * nodes
+    elif kind == "TensorFlow":
+        count = int(dist.get("workerCount") or nodes) + int(dist.get("parameterServerCount") or 0)
+    else:
+        count = nodes
+    if count > 1:
+        what = f"distribution {kind}" if kind else f"compute.instanceCount {nodes}"
+        raise ExecutionError(
+            f"{what} needs {count} processes; multi-process (distributed) jobs are not supported "
+            "by this amlite version yet: run with one process"
+        )
+
+
 def build_plan(
     store: Store,
     job: JobRecord,
@@ -234,6 +256,7 @@ def build_plan(
     if ws is None:
         raise ExecutionError(f"workspace {job.workspace_key!r} does not exist")
     spec = job.spec
+    _refuse_multi_process(spec)
     settings = ctx.settings
     res = _Resolver(store, settings, ws)
     run_dir = paths.run_dir(settings, job.workspace_key, job.name)
