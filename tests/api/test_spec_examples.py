@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from support.server import TERMINAL, LiveServer
+from support.shared import SPEC_DIR
 from support.spec import assert_matches_spec
 
-EXAMPLES = (
-    Path(__file__).resolve().parents[3] / "shared" / "spec" / "2021-03-01-preview" / "examples"
-)
+EXAMPLES = SPEC_DIR / "examples"
 API = "api-version=2021-03-01-preview"
 
 

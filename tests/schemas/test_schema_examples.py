@@ -10,8 +10,8 @@ import yaml
 from schema_helpers import sweep_body, targets
 
 from amlite.schemas import parse_asset, parse_job
+from support.shared import SHARED
 
-SHARED = Path("/work/shared")
 EXAMPLES = SHARED / "spec" / "2021-03-01-preview" / "examples"
 REST_BODIES = SHARED / "corpus" / "azureml-examples" / "cli" / "how-to-train-rest.sh.bodies"
 OLD_EXAMPLES = (

@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 from datetime import datetime
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import isodate
 import jsonschema
 
-SPEC_DIR = Path(os.environ.get("AMLITE_SPEC_DIR", "/work/shared/spec/2021-03-01-preview"))
+from support.shared import SPEC_DIR
+
 MFE = SPEC_DIR / "mfe.json"
 COMMON = SPEC_DIR / "common-types" / "resource-management" / "v2" / "types.json"
 
