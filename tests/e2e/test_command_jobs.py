@@ -280,7 +280,9 @@ def test_upload_refuses_path_traversal_and_writes_nothing(server: LiveServer) ->
         assert json.dumps(resp.json()).count("pathOnCompute") >= 1
 
 
-def test_a_multi_process_job_fails_clearly_instead_of_running_one_process(server: LiveServer) -> None:
+def test_a_multi_process_job_fails_clearly_instead_of_running_one_process(
+    server: LiveServer,
+) -> None:
     body = command_body(
         "echo should not run",
         distribution={"distributionType": "PyTorch", "processCount": 2},

@@ -21,8 +21,8 @@ WS = (
 TERMINAL = {"Completed", "Failed", "Canceled"}
 
 _LAUNCH = (
-    "from amlite.config import Settings; from amlite.api.server import run_server; "
-    "run_server(Settings.from_env(), '127.0.0.1', 0)"
+    "import sys; from amlite.config import Settings; from amlite.api.server import run_server; "
+    "run_server(Settings.from_env(), '127.0.0.1', int(sys.argv[1]))"
 )
 
 
@@ -50,8 +50,10 @@ class LiveServer:
         info = self.home / "server.json"
         info.unlink(missing_ok=True)
         log = (self.home / "server.log").open("ab")
+        # a restart keeps the port, as a real server's would: running jobs talk to it
+        port = self.url.rsplit(":", 1)[1] if self.url else "0"
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _LAUNCH], env=env, stdout=log, stderr=log
+            [sys.executable, "-c", _LAUNCH, port], env=env, stdout=log, stderr=log
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -11,11 +11,11 @@ import time
 from typing import Any
 
 import httpx
-from support.server import API, WS, LiveServer, history, job_url, wait_terminal
 
 from amlite.domain.search_space import parse_search_space
 from amlite.sweep import sweep_seed
 from amlite.sweep.samplers import RandomSampler
+from support.server import API, WS, LiveServer, history, job_url, wait_terminal
 
 DS = f"{WS}/datastores/workspaceblobstore"
 
@@ -106,7 +106,7 @@ def test_random_sweep_runs_trials_and_reports_the_best(server: LiveServer) -> No
         # the values come from the sweep's seeded random stream
         sampler = RandomSampler(
             parse_search_space(props["searchSpace"]),
-            seed=sweep_seed(f"00000000-0000-0000-0000-000000000000/rg1/ws1/sw1"),
+            seed=sweep_seed("00000000-0000-0000-0000-000000000000/rg1/ws1/sw1"),
         )
         for i, trial in enumerate(trials):
             params = json.loads(trial["properties"]["properties"]["hyperparameters"])
@@ -153,7 +153,9 @@ def test_failing_trials_do_not_stall_the_sweep(server: LiveServer) -> None:
     with server.client() as c:
         code = upload_code(c)
         body = sweep_body(
-            code, cmd, algorithm="Grid",
+            code,
+            cmd,
+            algorithm="Grid",
             searchSpace={"lr": ["choice", [[0.05]]], "layers": ["choice", [[1, 3]]]},
         )
         assert c.put(job_url("crashy"), json=body).status_code == 201
@@ -169,11 +171,17 @@ def test_bandit_stops_poor_trials_early(server: LiveServer) -> None:
     with server.client() as c:
         code = upload_code(c)
         body = sweep_body(
-            code, cmd, algorithm="Grid",
+            code,
+            cmd,
+            algorithm="Grid",
             searchSpace={"lr": ["choice", [[0.05]]], "layers": ["choice", [[3, 1]]]},
             maxConcurrentTrials=2,
-            earlyTermination={"policyType": "Bandit", "slackFactor": 0.1, "evaluationInterval": 1,
-                              "delayEvaluation": 3},
+            earlyTermination={
+                "policyType": "Bandit",
+                "slackFactor": 0.1,
+                "evaluationInterval": 1,
+                "delayEvaluation": 3,
+            },
         )
         assert c.put(job_url("bandit"), json=body).status_code == 201
         done = wait_terminal(c, "bandit", timeout=120)

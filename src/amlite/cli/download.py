@@ -3,21 +3,54 @@
 - ``DIR/artifacts/...`` mirrors the job's artifact folder (``user_logs/``, ``outputs/`` ...);
 - ``DIR/named-outputs/<name>/...`` holds each output binding's files (a binding without
   ``pathOnDatastore`` lives at ``azureml/<job>/<name>/`` on its datastore).
+
+A sweep has no files of its own: as ``az ml job download`` does, its best trial's are fetched.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from amlite.cli.common import BadInput
 from amlite.cli.follow import artifacts_location
+from amlite.cli.sweeps import is_sweep
 from amlite.client import DEFAULT_DATASTORE, AmliteClient
 from amlite.domain.arm_id import parse_resource_id
 
 
-def download_job(client: AmliteClient, name: str, dest: Path) -> list[Path]:
-    """Download a job's files under ``dest``; returns the files written."""
+@dataclass
+class Downloaded:
+    """What ``job download`` fetched: ``job``'s files; for a sweep, its best trial's."""
+
+    job: str
+    files: list[Path]
+    sweep: str | None = None
+    metric: str | None = None
+    score: str | None = None
+
+
+def download(client: AmliteClient, name: str, dest: Path) -> Downloaded:
+    """Download a job's files under ``dest``; for a sweep, those of its best trial."""
     job = client.get_job(name)
+    if not is_sweep(job):
+        return Downloaded(name, download_job(client, job, dest))
+    props = job.get("properties") or {}
+    extra = props.get("properties") or {}
+    best = extra.get("best_child_run_id")
+    if not best:
+        raise BadInput(
+            f"sweep {name} ({props.get('status')}) has no best trial yet: "
+            "no trial has reported its primary metric"
+        )
+    metric = (props.get("objective") or {}).get("primaryMetric") or extra.get("primary_metric")
+    files = download_job(client, client.get_job(str(best)), dest)
+    return Downloaded(str(best), files, sweep=name, metric=metric, score=extra.get("score"))
+
+
+def download_job(client: AmliteClient, job: dict[str, Any], dest: Path) -> list[Path]:
+    """Download a job's files under ``dest``; returns the files written."""
     written: list[Path] = []
     where = artifacts_location(job)
     if where is not None:

@@ -1,4 +1,5 @@
-"""Follow a job: status changes and its ``user_logs/std_log.txt``, until it ends."""
+"""Follow a job until it ends: a command job's status changes and ``user_logs/std_log.txt``;
+a sweep's trial table (Rich Live on a terminal, plain lines otherwise)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,22 @@ from contextlib import nullcontext
 from typing import Any
 
 from rich.console import Console
+from rich.live import Live
 
+from amlite.cli.sweeps import (
+    TERMINAL,
+    SweepView,
+    best_line,
+    final_lines,
+    is_sweep,
+    sweep_view,
+    trial_line,
+    trial_table,
+)
 from amlite.client import AmliteClient, ApiError
 from amlite.domain.arm_id import parse_resource_id
 
-TERMINAL = frozenset({"Completed", "Failed", "Canceled"})
+__all__ = ["TERMINAL", "artifacts_location", "follow_job", "follow_sweep"]
 LOG_FILE = "user_logs/std_log.txt"
 
 
@@ -57,13 +69,15 @@ def follow_job(
     On a terminal, a Rich spinner shows the current status; otherwise plain lines.
     """
     con = console or Console(highlight=False, soft_wrap=True)
+    job = client.get_job(name)
+    if is_sweep(job):
+        return follow_sweep(client, name, con, poll=poll, quiet=quiet)
     tail = _LogTail(client)
     last = None
     live = con.is_terminal and not quiet
     spinner = con.status(f"{name}: waiting") if live else nullcontext()
     with spinner as status:
         while True:
-            job = client.get_job(name)
             current = str((job.get("properties") or {}).get("status") or "Unknown")
             text = tail.read(job) if logs else ""
             if current in TERMINAL and text:  # the last lines come before the final status
@@ -80,9 +94,76 @@ def follow_job(
             if current in TERMINAL:
                 break
             time.sleep(poll)
-    props = job.get("properties") or {}
-    best = (props.get("properties") or {}).get("best_child_run_id")
-    if best and not quiet:
-        con.print(f"best trial: {best}", markup=False)
+            job = client.get_job(name)
     sys.stdout.flush()
     return current
+
+
+def follow_sweep(
+    client: AmliteClient,
+    name: str,
+    console: Console | None = None,
+    poll: float = 1.0,
+    quiet: bool = False,
+) -> str:
+    """Show a sweep's trials (status, parameters, latest and best primary metric, early
+    termination) until the sweep ends, then its best trial; returns the sweep's status."""
+    con = console or Console(highlight=False, soft_wrap=True)
+    cache: dict[str, tuple[float | None, float | None, int]] = {}
+
+    def snapshot() -> SweepView:
+        return sweep_view(client, client.get_job(name), with_metrics=True, cache=cache)
+
+    view = snapshot()
+    if con.is_terminal and not quiet:
+        with Live(trial_table(view), console=con, refresh_per_second=4) as live:
+            while not view.done:
+                time.sleep(poll)
+                view = snapshot()
+                live.update(trial_table(view))
+    else:
+        printer = _PlainPrinter(con, quiet)
+        printer.show(view)
+        while not view.done:
+            time.sleep(poll)
+            view = snapshot()
+            printer.show(view)
+    if not quiet:
+        for line in final_lines(view):
+            con.print(line, markup=False)
+    sys.stdout.flush()
+    return view.status
+
+
+class _PlainPrinter:
+    """Plain lines for a non-terminal: whatever changed since the last poll."""
+
+    def __init__(self, console: Console, quiet: bool) -> None:
+        self.console = console
+        self.quiet = quiet
+        self.status: str | None = None
+        self.trials: dict[str, tuple[Any, ...]] = {}
+        self.best: str | None = None
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(text, markup=False)
+
+    def show(self, view: SweepView) -> None:
+        if not view.done:  # a final status comes after the trials' last lines
+            self._status(view)
+        for trial in view.trials:
+            state = (trial.status, trial.latest, trial.value, trial.early_terminated)
+            if self.trials.get(trial.name) != state:
+                self.trials[trial.name] = state
+                self.say("  " + trial_line(trial, view.metric))
+        best = best_line(view)
+        if best != self.best and not view.done and view.leader() is not None:
+            self.best = best
+            self.say(best)
+        self._status(view)
+
+    def _status(self, view: SweepView) -> None:
+        if view.status != self.status:
+            self.status = view.status
+            self.say(f"{view.name}: {view.status}")

@@ -19,9 +19,10 @@ from amlite.cli.common import (
     parse_sets,
     reporting,
 )
-from amlite.cli.download import download_job
+from amlite.cli.download import download as download_files
 from amlite.cli.follow import follow_job
 from amlite.cli.submit import submit_job
+from amlite.cli.sweeps import fmt_score, is_sweep, sweep_details, sweep_view, trial_table
 from amlite.client import AmliteClient
 from amlite.schemas.yaml import load_job_document
 
@@ -45,6 +46,18 @@ def create_from_file(
 
 def _print_job(cli: Cli, job: dict[str, Any]) -> None:
     cli.emit(job, output.show_job)
+
+
+def _print_sweep(cli: Cli, client: AmliteClient, job: dict[str, Any]) -> None:
+    """The sweep, then its trials best first (``-o json``: under ``trials``)."""
+    view = sweep_view(client, job)
+    trials = view.ranked()
+    if cli.json:
+        output.print_json({**job, "trials": [t.as_json() for t in trials]})
+        return
+    output.show_job(job)
+    output.details(f"sweep {view.name}", sweep_details(job))
+    output.console.print(trial_table(view, ranked=True))
 
 
 def _stream_exit(status: str) -> None:
@@ -91,10 +104,15 @@ def show(
     resource_group: GroupOpt = None,
     subscription: SubscriptionOpt = None,
 ) -> None:
-    """Show a job."""
+    """Show a job; a sweep with its trials, best first."""
     cli = Cli(output_, workspace, resource_group, subscription)
     with reporting():
-        _print_job(cli, cli.client().get_job(name))
+        client = cli.client()
+        job = client.get_job(name)
+        if is_sweep(job):
+            _print_sweep(cli, client, job)
+        else:
+            _print_job(cli, job)
 
 
 @app.command("list")
@@ -206,13 +224,20 @@ def download(
     resource_group: GroupOpt = None,
     subscription: SubscriptionOpt = None,
 ) -> None:
-    """Download a job's logs, ./outputs (DIR/artifacts) and named outputs (DIR/named-outputs)."""
+    """Download a job's logs, ./outputs (DIR/artifacts) and named outputs (DIR/named-outputs);
+    for a sweep, those of its best trial."""
     cli = Cli(output_, workspace, resource_group, subscription)
     with reporting():
-        files = download_job(cli.client(), name, download_path)
+        got = download_files(cli.client(), name, download_path)
+        if got.sweep:
+            where = output.err_console if cli.json else output.console
+            where.print(
+                f"sweep {got.sweep}: best trial {got.job} ({got.metric}={fmt_score(got.score)})",
+                markup=False,
+            )
         cli.emit(
-            [str(f) for f in files],
+            [str(f) for f in got.files],
             lambda fs: output.console.print(
-                f"downloaded {len(fs)} file(s) to {download_path}", markup=False
+                f"downloaded {len(fs)} file(s) of {got.job} to {download_path}", markup=False
             ),
         )
