@@ -263,6 +263,12 @@ class AmliteClient:
                     return
                 raise
 
+    def get_metrics(self, name: str) -> dict[str, Any]:
+        """A job's metrics (amlite extension): ``{"value": [latest per key], "history":
+        {key: [{"key", "value", "step", "timestamp"}, ...] in logged order}, "params", "tags"}``.
+        Non-finite values come as the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``."""
+        return self._json("GET", self._path("jobs", name, "metrics"))
+
     # -- assets --------------------------------------------------------------------------
     def put_asset(
         self, kind: str, name: str, version: str | None, body: Mapping[str, Any]

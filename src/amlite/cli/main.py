@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typer
 
+from amlite.cli import metrics as _metrics  # noqa: F401  (registers `job metrics`)
 from amlite.cli.assets import code_app, data_app, environment_app
 from amlite.cli.infra import compute_app, datastore_app
 from amlite.cli.jobs import app as job_app

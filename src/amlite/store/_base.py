@@ -247,39 +247,57 @@ class Store(abc.ABC):
         """Delete a version, or a container with all its versions."""
 
     # -- metrics, params and run tags (MLflow tracking) ----------------------------------
+    @abc.abstractmethod
     def log_metrics(self, workspace_key: str, job_name: str, points: Sequence[MetricPoint]) -> None:
-        """Append metric values to a job, atomically, keeping the order they were logged in."""
-        raise NotImplementedError
+        """Append metric values to a job, atomically, keeping the order they were logged in.
 
+        Raises ``NotFound`` if the job does not exist. NaN values are kept (read back as NaN).
+        """
+
+    @abc.abstractmethod
     def metric_history(self, workspace_key: str, job_name: str, key: str) -> list[MetricPoint]:
         """Every value of one metric of a job, in the order they were logged."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
+    def all_metric_histories(
+        self, workspace_key: str, job_name: str
+    ) -> dict[str, list[MetricPoint]]:
+        """Every value of every metric of a job, by key, each in the order they were logged."""
+
+    @abc.abstractmethod
     def latest_metrics(self, workspace_key: str, job_name: str) -> list[MetricPoint]:
         """The last logged value of each metric of a job, by key."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def metric_histories(
         self, workspace_key: str, parent_name: str, key: str
     ) -> dict[str, list[float]]:
         """For every trial of sweep ``parent_name`` that logged ``key``: its values in logged
         order (one query; the sweep controller calls it on each tick)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def log_params(self, workspace_key: str, job_name: str, params: Mapping[str, str]) -> None:
         """Record run parameters; logging the same key again with another value raises
-        ``Conflict`` (MLflow's rule)."""
-        raise NotImplementedError
+        ``Conflict`` (MLflow's rule), and nothing of the call is kept."""
 
-    def get_params(self, workspace_key: str, job_name: str) -> dict[str, str]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def get_params(self, workspace_key: str, job_name: str) -> dict[str, str]: ...
 
+    @abc.abstractmethod
     def set_run_tags(self, workspace_key: str, job_name: str, tags: Mapping[str, str]) -> None:
         """Set MLflow run tags (kept apart from the job's ARM ``tags``)."""
-        raise NotImplementedError
 
-    def get_run_tags(self, workspace_key: str, job_name: str) -> dict[str, str]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def get_run_tags(self, workspace_key: str, job_name: str) -> dict[str, str]: ...
+
+    @abc.abstractmethod
+    def jobs_named(self, name: str) -> list[JobRecord]:
+        """Jobs called ``name`` in any workspace, oldest first (MLflow run ids are job names)."""
+
+    @abc.abstractmethod
+    def experiment_names(self, workspace_key: str) -> list[str]:
+        """The experiments of a workspace: its jobs' experiment names and those created through
+        MLflow's ``experiments/create``, sorted."""
 
     # -- tokens -------------------------------------------------------------------------
     @abc.abstractmethod

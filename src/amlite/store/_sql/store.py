@@ -18,9 +18,10 @@ from amlite.store._sql.engine import make_engine, read_tx, write_tx
 from amlite.store._sql.migrate import ensure_schema
 from amlite.store._sql.records import insert_ignoring_conflict, job_record, tag_rows
 from amlite.store._sql.tables import job_tags, jobs, status_events, utcnow, workspaces
+from amlite.store._sql.tracking import TrackingTables
 
 
-class SqlStore(AssetsAndTokens, Store):
+class SqlStore(AssetsAndTokens, TrackingTables, Store):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 

@@ -130,10 +130,26 @@ metrics = Table(
     Column("id", SeqType, primary_key=True, autoincrement=True),
     Column("job_seq", SeqType, ForeignKey("jobs.seq", ondelete="CASCADE"), nullable=False),
     Column("key", String(255), nullable=False),
-    Column("value", Float, nullable=False),
+    Column("value", Float, nullable=True),  # NULL is NaN (SQLite cannot store NaN)
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
-    Index("ix_metrics_job_key_step", "job_seq", "key", "step"),
+    Index("ix_metrics_job_key_id", "job_seq", "key", "id"),
+)
+
+run_params = Table(
+    "run_params",
+    metadata,
+    Column("job_seq", SeqType, ForeignKey("jobs.seq", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+run_tags = Table(
+    "run_tags",
+    metadata,
+    Column("job_seq", SeqType, ForeignKey("jobs.seq", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 assets = Table(
