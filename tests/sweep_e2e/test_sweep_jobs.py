@@ -259,3 +259,14 @@ def test_a_sweep_survives_the_server_being_killed(server: LiveServer) -> None:
             assert len(metrics_of(c, trial["name"])) == 5
         scores = {t["name"]: max(metrics_of(c, t["name"])) for t in trials}
         assert done["properties"]["properties"]["best_child_run_id"] == max(scores, key=scores.get)
+
+
+def test_trials_that_never_log_the_metric_do_not_stall_the_sweep(server: LiveServer) -> None:
+    with server.client() as c:
+        body = sweep_body("", "echo no metric here", maxTotalTrials=3)
+        del body["properties"]["trial"]["codeId"]
+        assert c.put(job_url("silent"), json=body).status_code == 201
+        done = wait_terminal(c, "silent", timeout=60)
+        assert done["properties"]["status"] == "Completed"
+        assert "best_child_run_id" not in done["properties"]["properties"]
+        assert [t["properties"]["status"] for t in trials_of(c, "silent")] == ["Completed"] * 3
