@@ -8,6 +8,7 @@ whose supervisor vanished are failed with that reason.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from datetime import datetime
@@ -80,9 +81,7 @@ class Scheduler:
             record = self._store.create_job(job)
         except Conflict:
             return None  # created before a restart: never twice
-        for status in ACCEPT_PATH:
-            record = self._store.transition(record.workspace_key, record.name, status)
-        return record
+        return self._store.transition(record.workspace_key, record.name, ACCEPT_PATH)
 
     def cancel_job(self, job: JobRecord, reason: str) -> None:
         """Cancel a trial from inside the scheduler thread."""
@@ -228,14 +227,13 @@ class Scheduler:
         exit_code: int | None = None,
     ) -> None:
         key, name = job.workspace_key, job.name
+        path = [target]
+        if target is S.CANCELED and job.status is not S.CANCEL_REQUESTED:
+            path.insert(0, S.CANCEL_REQUESTED)
+        if target is S.COMPLETED and job.status is S.RUNNING:
+            path.insert(0, S.FINALIZING)
         try:
-            if target is S.CANCELED and job.status is not S.CANCEL_REQUESTED:
-                job = self._store.transition(key, name, S.CANCEL_REQUESTED, reason=reason, at=at)
-            if target is S.COMPLETED and job.status is S.RUNNING:
-                job = self._store.transition(key, name, S.FINALIZING, at=at)
-            job = self._store.transition(
-                key, name, target, reason=reason, at=at, exit_code=exit_code
-            )
+            job = self._store.transition(key, name, path, reason=reason, at=at, exit_code=exit_code)
         except InvalidTransition:
             log.warning(
                 "job %s: could not move from %s to %s", name, job.status.value, target.value
@@ -256,9 +254,13 @@ class Scheduler:
     def _finish_interrupted_submissions(self) -> None:
         """Jobs a stopped server had validated and stored but not yet queued."""
         for job in self._store.jobs_in_status(UNFINISHED_SUBMISSIONS):
-            path = [S.STARTING, S.PREPARING, S.QUEUED]
-            for status in path[path.index(job.status) + 1 if job.status in path else 0 :]:
-                job = self._move(job, status, at=None)
+            rest = (
+                ACCEPT_PATH[ACCEPT_PATH.index(job.status) + 1 :]
+                if job.status in ACCEPT_PATH
+                else ACCEPT_PATH
+            )
+            with contextlib.suppress(InvalidTransition):
+                self._store.transition(job.workspace_key, job.name, rest)
 
 
 def _parse_time(value: Any) -> datetime | None:

@@ -79,8 +79,7 @@ class Jobs:
             record = self._store.create_job(job)
         except Conflict:  # a concurrent PUT of the same name won the race
             return self._update(ws, self._require(ws, name), spec), False
-        for status in _ACCEPT_PATH:
-            record = self._store.transition(ws.key, name, status)
+        record = self._store.transition(ws.key, name, _ACCEPT_PATH)
         if self.dispatcher is not None:
             self.dispatcher.wake()
         return job_resource(record, ws, self.public_url), True

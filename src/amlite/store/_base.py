@@ -167,13 +167,16 @@ class Store(abc.ABC):
         self,
         workspace_key: str,
         name: str,
-        new: JobStatus,
+        new: JobStatus | Sequence[JobStatus],
         *,
         reason: str | None = None,
         at: datetime | None = None,
         exit_code: int | None = None,
     ) -> JobRecord:
         """Move a job to ``new`` if the status table allows it from its current status.
+
+        ``new`` may be a path of statuses (e.g. Starting, Preparing, Queued): every edge is
+        checked and kept as its own event, in one transaction.
 
         Atomic compare-and-set: raises ``InvalidTransition`` if the edge is not allowed or
         another writer changed the status first; ``NotFound`` if the job is gone. ``reason``

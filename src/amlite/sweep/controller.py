@@ -213,14 +213,13 @@ class SweepController:
                 self._ops.cancel_job(trial, reason)
 
     def _end(self, sweep: JobRecord, status: JobStatus, reason: str | None) -> None:
+        path = [status]
+        if status is S.CANCELED and sweep.status is not S.CANCEL_REQUESTED:
+            path.insert(0, S.CANCEL_REQUESTED)
+        if status is S.COMPLETED and sweep.status is S.RUNNING:
+            path.insert(0, S.FINALIZING)
         try:
-            if status is S.CANCELED and sweep.status is not S.CANCEL_REQUESTED:
-                sweep = self._store.transition(
-                    sweep.workspace_key, sweep.name, S.CANCEL_REQUESTED, reason=reason
-                )
-            if status is S.COMPLETED and sweep.status is S.RUNNING:
-                sweep = self._store.transition(sweep.workspace_key, sweep.name, S.FINALIZING)
-            self._store.transition(sweep.workspace_key, sweep.name, status, reason=reason)
+            self._store.transition(sweep.workspace_key, sweep.name, path, reason=reason)
         except InvalidTransition:
             log.warning("sweep %s: could not end as %s", sweep.name, status.value)
         self.forget(sweep)
@@ -231,8 +230,13 @@ class SweepController:
         return int(current.runtime.get("nextIndex") or 0) >= plan.max_total
 
     def _add_trials(self, sweep: JobRecord, plan: _SweepPlan, running: int) -> int:
+        """Create trials up to the concurrency and total limits; return how many.
+
+        ``nextIndex`` is saved once at the end: after a crash in between, the trials already
+        created are found by name (``submit_trial`` returns None) and skipped, never re-run.
+        """
         created = 0
-        index = int(sweep.runtime.get("nextIndex") or 0)
+        start = index = int(sweep.runtime.get("nextIndex") or 0)
         history: list[TrialOutcome] | None = None
         while running < plan.max_concurrent and index < plan.max_total:
             if history is None and plan.sampler.needs_history:
@@ -243,16 +247,12 @@ class SweepController:
                 break
             trial = self._ops.submit_trial(self._trial_job(sweep, plan, index, params))
             index += 1
-            self._store.set_runtime(
-                sweep.workspace_key, sweep.name, {**sweep.runtime, "nextIndex": index}
-            )
-            sweep = self._store.get_job(sweep.workspace_key, sweep.name) or sweep
             if trial is not None:
                 created += 1
                 running += 1
                 if history is not None:
                     history.append(TrialOutcome(index - 1, params, "running", None))
-        if index >= plan.max_total and int(sweep.runtime.get("nextIndex") or 0) < index:
+        if index != start:
             self._store.set_runtime(
                 sweep.workspace_key, sweep.name, {**sweep.runtime, "nextIndex": index}
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -174,12 +174,15 @@ class SqlStore(AssetsAndTokens, TrackingTables, Store):
         self,
         workspace_key: str,
         name: str,
-        new: JobStatus,
+        new: JobStatus | Sequence[JobStatus],
         *,
         reason: str | None = None,
         at: datetime | None = None,
         exit_code: int | None = None,
     ) -> JobRecord:
+        path = [new] if isinstance(new, JobStatus) else list(new)
+        if not path:
+            raise ValueError("transition needs at least one status")
         now = at or utcnow()
         with write_tx(self._engine) as conn:
             row = conn.execute(
@@ -190,8 +193,12 @@ class SqlStore(AssetsAndTokens, TrackingTables, Store):
             if row is None:
                 raise NotFound(f"job {name!r} not found", target=name)
             current = JobStatus(row.status)
-            check_transition(current, new)
-            values: dict[str, Any] = {"status": new.value, "modified_at": now}
+            step = current
+            for status in path:
+                check_transition(step, status)
+                step = status
+            final = path[-1]
+            values: dict[str, Any] = {"status": final.value, "modified_at": now}
             if reason is not None:
                 values["status_reason"] = reason
             if exit_code is not None:
@@ -203,12 +210,19 @@ class SqlStore(AssetsAndTokens, TrackingTables, Store):
             ).rowcount
             if changed != 1:
                 raise InvalidTransition(
-                    f"job {name!r} left {current.value} before it could go to {new.value}"
+                    f"job {name!r} left {current.value} before it could go to {final.value}"
                 )
             conn.execute(
-                status_events.insert().values(
-                    job_seq=row.seq, status=new.value, at=now, reason=reason
-                )
+                status_events.insert(),
+                [
+                    {
+                        "job_seq": row.seq,
+                        "status": status.value,
+                        "at": now,
+                        "reason": reason if i == len(path) - 1 else None,
+                    }
+                    for i, status in enumerate(path)
+                ],
             )
             return job_record(conn.execute(select(jobs).where(jobs.c.seq == row.seq)).one())
 
