@@ -115,6 +115,9 @@ class Executor(abc.ABC):
         """The runtime of a supervisor started in ``run_dir`` whose runtime was never stored
         (the server stopped right after starting it); None if none ever started there."""
 
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what the executor holds between jobs (e.g. a spare process)."""
+
     @abc.abstractmethod
     def report(self, runtime: dict[str, Any]) -> RunReport:
         """Read what the supervisor left so far. Never blocks."""

@@ -390,11 +390,31 @@ def _own_start_time() -> str:
         return "-"
 
 
+def wait_for_run_dir() -> str | None:
+    """A spare supervisor, started ahead of time with ``--wait``, is told its run directory
+    on stdin; EOF (the server stopped or no longer needs it) means exit."""
+    line = sys.stdin.readline().strip()
+    if not line:
+        return None
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    err = os.open(
+        os.path.join(line, "supervisor.stderr"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644
+    )
+    os.dup2(err, 2)
+    os.close(err)
+    return line
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        sys.stderr.write("usage: supervisor.py RUN_DIR\n")
+        sys.stderr.write("usage: supervisor.py RUN_DIR | --wait\n")
         return 2
-    run_dir = os.path.abspath(argv[1])
+    given = wait_for_run_dir() if argv[1] == "--wait" else argv[1]
+    if given is None:
+        return 0
+    run_dir = os.path.abspath(given)
     signal.signal(signal.SIGTERM, on_sigterm)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     with open(os.path.join(run_dir, "supervisor.pid"), "w") as f:

@@ -64,6 +64,7 @@ class Scheduler:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self._executor.close()
 
     def wake(self) -> None:
         self._wake.set()

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import isodate
 
+from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.placeholders import referenced, substitute_group
 from amlite.domain.search_space import Distribution, parse_search_space
 from amlite.domain.status import TERMINAL, JobStatus
@@ -100,6 +101,7 @@ class SweepController:
         self._store = store
         self._ops = ops
         self._memory: dict[tuple[str, str], _Memory] = {}
+        self._workspaces: dict[str, WorkspaceRef] = {}
 
     # -- entry points -----------------------------------------------------------------
     def tick(self, sweep: JobRecord) -> None:
@@ -306,10 +308,13 @@ class SweepController:
             compute=sweep.compute,
         )
 
-    def _workspace(self, sweep: JobRecord) -> Any:
-        ws = self._store.get_workspace(sweep.workspace_key)
+    def _workspace(self, sweep: JobRecord) -> WorkspaceRef:
+        ws = self._workspaces.get(sweep.workspace_key) or self._store.get_workspace(
+            sweep.workspace_key
+        )
         if ws is None:
             raise Conflict(f"workspace {sweep.workspace_key} is gone")
+        self._workspaces[sweep.workspace_key] = ws
         return ws
 
     def _history(self, sweep: JobRecord, plan: _SweepPlan) -> list[TrialOutcome]:
