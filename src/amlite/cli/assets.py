@@ -169,6 +169,25 @@ def _created(cli: Cli, kind: str, item: dict[str, Any]) -> None:
     )
 
 
+def _create_located(
+    cli: Cli,
+    kind: str,
+    label: str,
+    file: Path | None,
+    name: str | None,
+    version: str | None,
+    path: str | None,
+    description: str | None,
+) -> None:
+    """Create a code or data version whose files are at ``path`` (uploaded when local)."""
+    with reporting():
+        spec, base = read_spec(file)
+        name, version = _identity(spec, name, version)
+        client = cli.client()
+        props = {**_meta(spec, description), **_location(client, kind, base, spec, path)}
+        _created(cli, label, client.put_asset(kind, name, version, {"properties": props}))
+
+
 @code_app.command("create")
 def create_code(
     file: FileOpt = None,
@@ -183,12 +202,7 @@ def create_code(
 ) -> None:
     """Upload a local folder and register it as a code version."""
     cli = Cli(output_, workspace, resource_group, subscription)
-    with reporting():
-        spec, base = read_spec(file)
-        name, version = _identity(spec, name, version)
-        client = cli.client()
-        props = {**_meta(spec, description), **_location(client, "codes", base, spec, path)}
-        _created(cli, "code", client.put_asset("codes", name, version, {"properties": props}))
+    _create_located(cli, "codes", "code", file, name, version, path, description)
 
 
 @data_app.command("create")
@@ -205,12 +219,7 @@ def create_data(
 ) -> None:
     """Register data: a local file/folder (uploaded), a URL or azureml://datastores/D/paths/P."""
     cli = Cli(output_, workspace, resource_group, subscription)
-    with reporting():
-        spec, base = read_spec(file)
-        name, version = _identity(spec, name, version)
-        client = cli.client()
-        props = {**_meta(spec, description), **_location(client, "data", base, spec, path)}
-        _created(cli, "data", client.put_asset("data", name, version, {"properties": props}))
+    _create_located(cli, "data", "data", file, name, version, path, description)
 
 
 @environment_app.command("create")
