@@ -101,15 +101,20 @@ def ray_peer(n: int) -> tuple[list[float], str]:
     subprocess.run(
         [ray, "start", "--head", "--num-cpus=2", *env_args], check=True, capture_output=True
     )
-    times = []
+    times: list[float] = []
+    submit = [ray, "job", "submit", "--address", "http://127.0.0.1:8265", "--", "true"]
     try:
+        for _ in range(10):  # the job server may need a moment after `ray start`
+            if subprocess.run(submit, capture_output=True).returncode == 0:
+                break
+            time.sleep(2)
+        else:
+            return [], "ray job submit kept failing against the local head"
         for _ in range(n):
             t0 = time.time()
-            subprocess.run(
-                [ray, "job", "submit", "--address", "http://127.0.0.1:8265", "--", "true"],
-                check=True,
-                capture_output=True,
-            )
+            done = subprocess.run(submit, capture_output=True, text=True)
+            if done.returncode != 0:
+                return times, f"ray job submit failed: {done.stderr.strip()[-200:]}"
             times.append((time.time() - t0) * 1000)
     finally:
         subprocess.run([ray, "stop", "--force"], capture_output=True)
