@@ -15,6 +15,7 @@ to ``bench/results/local_executor.md``.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -98,6 +99,8 @@ def ray_peer(n: int) -> tuple[list[float], str]:
         return [], "ray not installed (pip install -e '.[ray]')"
     tmp = tempfile.mkdtemp(prefix="ray-bench-")
     env_args = ["--temp-dir", tmp, "--include-dashboard=true", "--dashboard-host=127.0.0.1"]
+    # the same auth mode on the head and every client: token auth off for a local head
+    os.environ["RAY_AUTH_MODE"] = "disabled"
     subprocess.run(
         [ray, "start", "--head", "--num-cpus=2", *env_args], check=True, capture_output=True
     )
