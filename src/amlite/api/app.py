@@ -13,7 +13,7 @@ from amlite.api.auth import Authenticator
 from amlite.api.deps import Runtime
 from amlite.api.errors import install_error_handlers
 from amlite.api.paths import CanonicalPaths
-from amlite.api.routes import assets, files, health, jobs, tracking
+from amlite.api.routes import assets, files, health, jobs, tracking, ui
 from amlite.config import Settings
 from amlite.executors._local import LocalExecutor
 from amlite.scheduler.loop import Scheduler
@@ -79,7 +79,7 @@ class Server:
         )
         app.state.runtime = self.runtime
         install_error_handlers(app)
-        for module in (health, jobs, assets, files, tracking):
+        for module in (health, jobs, assets, files, tracking, ui):
             app.include_router(module.router)
         app.add_middleware(CanonicalPaths)
         return app

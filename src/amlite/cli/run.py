@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -26,6 +26,7 @@ from amlite.cli.follow import TERMINAL, follow_job
 from amlite.cli.jobs import create_from_file
 from amlite.client import AmliteClient
 from amlite.config import Settings
+from amlite.data.paths import DEFAULT_DATASTORE, artifacts_path, datastore_root
 from amlite.schemas.yaml import load_job_document
 
 EXIT_BY_STATUS = {"Completed": 0, "Failed": EXIT_FAILED, "Canceled": EXIT_CANCELED}
@@ -51,7 +52,8 @@ def run(
     except ImportError as exc:
         output.error(f"the amlite server is not available in this installation: {exc}")
         raise typer.Exit(EXIT_FAILED) from exc
-    with EmbeddedServer(Settings.from_env()) as srv, reporting():
+    settings = Settings.from_env()
+    with EmbeddedServer(settings) as srv, reporting():
         client = cli.client(srv.url, srv.token)
         job = create_from_file(client, file, name, sets)
         job_name = str(job["name"])
@@ -61,7 +63,24 @@ def run(
         except KeyboardInterrupt:
             _cancel(client, job_name)
             raise typer.Exit(EXIT_CANCELED) from None
+        _show_where(settings, client, job)
     raise typer.Exit(EXIT_BY_STATUS.get(status, EXIT_FAILED))
+
+
+def _show_where(settings: Settings, client: AmliteClient, job: dict[str, Any]) -> None:
+    """Say where the job's logs and outputs are on this machine (no server is left running)."""
+    key = client.workspace.key
+    store = datastore_root(settings, key, DEFAULT_DATASTORE)
+    output.console.print(
+        f"logs and ./outputs: {store / artifacts_path(str(job['name']))}", markup=False
+    )
+    bindings = (job.get("properties") or {}).get("outputDataBindings") or {}
+    for out_name, binding in bindings.items():
+        rel = binding.get("pathOnDatastore") or f"azureml/{job['name']}/{out_name}/"
+        if binding.get("datastoreId") in (None, "") or str(binding["datastoreId"]).endswith(
+            f"/datastores/{DEFAULT_DATASTORE}"
+        ):
+            output.console.print(f"output {out_name}: {store / rel}", markup=False)
 
 
 def _cancel(client: AmliteClient, name: str, timeout: float = 30) -> None:
