@@ -230,3 +230,17 @@ def test_a_jobs_own_token_reaches_only_that_job(server: LiveServer, tmp_path: Pa
             f"{WS}/datastores/workspaceblobstore/files/ExperimentRun/dcid.tok/user_logs/std_log.txt?{API}"
         ).text
         assert log.strip() == "200 403 403"
+
+
+def test_list_filters_by_experiment_and_status(server: LiveServer) -> None:
+    with server.client() as c:
+        c.put(job_url("ea"), json=command_body("true", experimentName="exp-a"))
+        c.put(job_url("eb"), json=command_body("sleep 30", experimentName="exp-b"))
+        wait_terminal(c, "ea")
+        wait_status(c, "eb", "Running")
+        names = [j["name"] for j in c.get(f"{WS}/jobs?{API}&experimentName=exp-a").json()["value"]]
+        assert names == ["ea"]
+        running = c.get(f"{WS}/jobs?{API}&status=running,queued").json()["value"]
+        assert [j["name"] for j in running] == ["eb"]
+        assert c.get(f"{WS}/jobs?{API}&status=Sleeping").status_code == 400
+        c.post(f"{WS}/jobs/eb/cancel?{API}")

@@ -138,6 +138,8 @@ class Jobs:
         skiptoken: str | None = None,
         top: int | None = None,
         parent_name: str | None = None,
+        experiment: str | None = None,
+        status: str | None = None,
     ) -> JobPage:
         self._workspaces.ensure(ws)
         before = decode_token(skiptoken)
@@ -149,6 +151,8 @@ class Jobs:
             tags=parse_tags_filter(tags),
             parent_name=parent_name,
             top_level_only=parent_name is None,
+            experiment_name=experiment or None,
+            statuses=parse_status_filter(status),
             before_seq=before,
             limit=limit + 1,
         )
@@ -215,6 +219,20 @@ class Jobs:
         if job is None:
             raise NotFound(f"job '{name}' does not exist in workspace {ws.workspace}", target="id")
         return job
+
+
+def parse_status_filter(value: str | None) -> list[JobStatus] | None:
+    """``status=Running,Queued`` (any casing) → those statuses."""
+    if not value:
+        return None
+    by_name = {s.value.lower(): s for s in JobStatus}
+    out = []
+    for part in value.split(","):
+        status = by_name.get(part.strip().lower())
+        if status is None:
+            raise ValidationFailed.one("status", f"'{part.strip()}' is not a job status")
+        out.append(status)
+    return out
 
 
 def parse_tags_filter(value: str | None) -> dict[str, str] | None:

@@ -136,6 +136,7 @@ class Store(abc.ABC):
         parent_name: str | None = None,
         top_level_only: bool = False,
         statuses: Iterable[JobStatus] | None = None,
+        experiment_name: str | None = None,
         before_seq: int | None = None,
         limit: int = 100,
     ) -> list[JobRecord]:
@@ -143,7 +144,8 @@ class Store(abc.ABC):
 
         ``job_type`` matches case-insensitively; ``tag`` keeps jobs that have that tag key;
         ``tags`` keeps jobs having every key with that exact value; ``parent_name`` keeps the
-        trials of one sweep; ``top_level_only`` drops trials.
+        trials of one sweep; ``top_level_only`` drops trials; ``experiment_name`` keeps one
+        experiment's jobs.
         """
 
     @abc.abstractmethod

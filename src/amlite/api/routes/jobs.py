@@ -64,6 +64,8 @@ def list_jobs(
         skiptoken=query_ci(request, "$skiptoken"),
         top=int(top) if top and top.isdigit() else None,
         parent_name=query_ci(request, "parentJobName"),
+        experiment=query_ci(request, "experimentName"),
+        status=query_ci(request, "status"),
     )
     link = (
         next_link(rt.public_url, request.url.path, dict(request.query_params), page.next_seq)

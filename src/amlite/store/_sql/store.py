@@ -111,6 +111,7 @@ class SqlStore(AssetsAndTokens, TrackingTables, Store):
         parent_name: str | None = None,
         top_level_only: bool = False,
         statuses: Iterable[JobStatus] | None = None,
+        experiment_name: str | None = None,
         before_seq: int | None = None,
         limit: int = 100,
     ) -> list[JobRecord]:
@@ -129,6 +130,8 @@ class SqlStore(AssetsAndTokens, TrackingTables, Store):
             query = query.where(jobs.c.parent_name.is_(None))
         if statuses is not None:
             query = query.where(jobs.c.status.in_([JobStatus(s).value for s in statuses]))
+        if experiment_name is not None:
+            query = query.where(jobs.c.experiment_name == experiment_name)
         query = query.order_by(jobs.c.seq.desc()).limit(limit)
         with read_tx(self._engine) as conn:
             return [job_record(row) for row in conn.execute(query)]
