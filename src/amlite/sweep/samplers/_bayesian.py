@@ -1,7 +1,8 @@
 """Bayesian sampling: Optuna's TPE through ask/tell on a throw-away in-memory study.
 
-Each ``propose`` builds a fresh study from the history (sorted by index), so the sampler is
-stateless and restartable, and never touches Optuna's storages:
+The study lives in memory only and is derived from the history the controller passes (sorted
+by index): kept between proposals and brought up to date incrementally, rebuilt from scratch
+when it cannot follow (a fresh sampler after a restart), never in Optuna's storages:
 
 * ``complete`` with a finite value -> COMPLETE with that value;
 * ``pruned`` (early-terminated) with a value -> PRUNED, the value as its last intermediate
@@ -143,30 +144,81 @@ class BayesianSampler(Sampler):
             raise ValueError(f"n_startup_trials must be at least 1, got {n_startup_trials}")
         self.n_startup_trials = n_startup_trials
         self._axes = [_Axis(name, dist) for name, dist in self.space.items()]
+        self._study: Any = None
+        self._told: dict[int, tuple[int, str]] = {}
+        """Sweep trial index -> (Optuna trial number, the state last told)."""
 
     def propose(self, index: int, history: Sequence[TrialOutcome]) -> dict[str, Any] | None:
         if index < 0:
             raise ValueError(f"trial index must be >= 0, got {index}")
         optuna = _optuna()
-        sampler = optuna.samplers.TPESampler(
-            n_startup_trials=self.n_startup_trials,
-            multivariate=True,
-            constant_liar=True,
-            seed=stable_int("amlite.sweep.bayesian", self.seed, index) % 2**32,
-        )
+        ordered: list[TrialOutcome] = []
+        seen: set[int] = set()
+        for outcome in sorted(history, key=lambda o: o.index):
+            if outcome.index not in seen and outcome.index != index:
+                seen.add(outcome.index)
+                ordered.append(outcome)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ExperimentalWarning for multivariate/liar
-            study = optuna.create_study(direction=self.goal.lower(), sampler=sampler)
-            seen: set[int] = set()
-            for outcome in sorted(history, key=lambda o: o.index):
-                if outcome.index in seen or outcome.index == index:
-                    continue
-                seen.add(outcome.index)
-                frozen = self._frozen(outcome)
-                if frozen is not None:
-                    study.add_trial(frozen)
-            trial = study.ask({axis.name: axis.optuna for axis in self._axes})
+            if not self._sync(ordered):
+                self._study = optuna.create_study(direction=self.goal.lower())
+                self._told = {}
+                self._sync(ordered)
+            assert self._study is not None
+            self._study.sampler = optuna.samplers.TPESampler(
+                n_startup_trials=self.n_startup_trials,
+                multivariate=True,
+                constant_liar=True,
+                seed=stable_int("amlite.sweep.bayesian", self.seed, index) % 2**32,
+            )
+            trial = self._study.ask({axis.name: axis.optuna for axis in self._axes})
+        self._told[index] = (trial.number, "running")
         return {axis.name: axis.to_value(trial.params[axis.name]) for axis in self._axes}
+
+    def _sync(self, ordered: Sequence[TrialOutcome]) -> bool:
+        """Bring the cached study up to ``ordered``: add new trials, tell finished ones.
+
+        Returns False when the cache cannot follow (no study yet, a trial it holds is gone
+        from the history or finished differently): the caller rebuilds it from scratch, as
+        after a restart. Keeping the study makes a proposal cost what Optuna's ``ask`` costs
+        instead of re-adding the whole history each time.
+        """
+        study = self._study
+        if study is None:
+            return False
+        indices = {o.index for o in ordered}
+        if any(i not in indices for i in self._told):
+            return False
+        for outcome in ordered:
+            known = self._told.get(outcome.index)
+            if known is None:
+                frozen = self._frozen(outcome)
+                if frozen is None:
+                    self._told[outcome.index] = (-1, outcome.state)
+                    continue
+                study.add_trial(frozen)
+                self._told[outcome.index] = (len(study.trials) - 1, outcome.state)
+            elif known[1] != outcome.state:
+                if known[1] != "running" or known[0] < 0:
+                    return False
+                self._finish(study, known[0], outcome)
+                self._told[outcome.index] = (known[0], outcome.state)
+        return True
+
+    def _finish(self, study: Any, number: int, outcome: TrialOutcome) -> None:
+        """Tell a trial the study holds as running how it ended."""
+        from optuna.trial import TrialState
+
+        value = outcome.value
+        known = value is not None and math.isfinite(value)
+        if outcome.state == "complete" and known:
+            study.tell(number, value)
+        elif outcome.state == "pruned" and known:
+            trial_id = study.trials[number]._trial_id
+            study._storage.set_trial_intermediate_value(trial_id, 1, value)
+            study.tell(number, state=TrialState.PRUNED)
+        elif outcome.state != "running":
+            study.tell(number, state=TrialState.FAIL)
 
     def _frozen(self, outcome: TrialOutcome) -> FrozenTrial | None:
         from optuna.trial import TrialState, create_trial
