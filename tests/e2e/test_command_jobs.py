@@ -278,17 +278,3 @@ def test_upload_refuses_path_traversal_and_writes_nothing(server: LiveServer) ->
         resp = c.put(job_url("trav"), json=bad)
         assert resp.status_code == 400
         assert json.dumps(resp.json()).count("pathOnCompute") >= 1
-
-
-def test_a_multi_process_job_fails_clearly_instead_of_running_one_process(
-    server: LiveServer,
-) -> None:
-    body = command_body(
-        "echo should not run",
-        distribution={"distributionType": "PyTorch", "processCount": 2},
-    )
-    with server.client() as c:
-        put_ok(c, job_url("dist"), body)
-        done = wait_terminal(c, "dist")
-        assert done["properties"]["status"] == "Failed"
-        assert "not supported" in history(c, "dist")["reason"]

@@ -219,6 +219,30 @@ def test_cancel_from_the_page(browser: Any, studio_server: LiveServer, jobs: htt
     page.context.close()
 
 
+def test_a_distributed_jobs_log_is_shown_per_rank(
+    browser: Any, studio_server: LiveServer, jobs: httpx.Client
+) -> None:
+    body = command_body(
+        'echo "hello from rank $RANK"',
+        distribution={"distributionType": "PyTorch", "processCount": 2},
+    )
+    put_job(jobs, "ui_dist", body)
+    wait_job(jobs, "ui_dist", "Completed")
+    page = open_page(browser, studio_server, job_hash("ui_dist"))
+    wait_ready(page, "job")
+    options = page.eval_on_selector_all("#log-rank option", "els => els.map(e => e.textContent)")
+    assert options == ["rank 0", "rank 1"]
+    page.wait_for_function(
+        "document.querySelector('#log').textContent.includes('hello from rank 0')"
+    )
+    page.select_option("#log-rank", "1")
+    page.wait_for_function(
+        "document.querySelector('#log').textContent.includes('hello from rank 1')"
+    )
+    assert "rank 0" not in page.text_content("#log")
+    page.context.close()
+
+
 def test_sweep_page_trials_and_charts(
     browser: Any, studio_server: LiveServer, jobs: httpx.Client
 ) -> None:

@@ -27,6 +27,7 @@ from amlite.domain.arm_id import parse_resource_id
 
 __all__ = ["TERMINAL", "artifacts_location", "follow_job", "follow_sweep"]
 LOG_FILE = "user_logs/std_log.txt"
+RANK0_LOG_FILE = "user_logs/std_log_process_0.txt"
 
 
 def artifacts_location(job: dict[str, Any]) -> tuple[str, str] | None:
@@ -39,21 +40,27 @@ def artifacts_location(job: dict[str, Any]) -> tuple[str, str] | None:
 
 
 class _LogTail:
+    """Follows ``std_log.txt``, or rank 0's ``std_log_process_0.txt`` for a distributed job."""
+
     def __init__(self, client: AmliteClient) -> None:
         self.client = client
         self.offset = 0
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.file: str | None = None
 
     def read(self, job: dict[str, Any]) -> str:
         where = artifacts_location(job)
         if where is None:
             return ""
-        try:
-            chunk = self.client.get_file(where[0], f"{where[1]}/{LOG_FILE}", self.offset)
-        except ApiError:
-            return ""
-        self.offset += len(chunk)
-        return self.decoder.decode(chunk)
+        for candidate in [self.file] if self.file else [LOG_FILE, RANK0_LOG_FILE]:
+            try:
+                chunk = self.client.get_file(where[0], f"{where[1]}/{candidate}", self.offset)
+            except ApiError:
+                continue
+            self.file = candidate
+            self.offset += len(chunk)
+            return self.decoder.decode(chunk)
+        return ""
 
 
 def follow_job(

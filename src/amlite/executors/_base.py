@@ -9,6 +9,9 @@ starts again from the files the supervisor leaves in ``run_dir``:
 - ``events.jsonl``    one JSON object per line: ``{"status": "Running"|"Finalizing", "at": ISO-8601}``
 - ``result.json``     written last: ``{"exitCode": int|None, "outcome": "Completed"|"Failed"|"Canceled",
                       "reason": str|None, "finishedAt": ISO-8601}``
+
+A plan runs one process (``bash -c COMMAND``, logging to ``user_logs/std_log.txt``) unless
+``processes`` lists several (a distributed job, see ``amlite.executors.launchers``).
 """
 
 from __future__ import annotations
@@ -52,6 +55,21 @@ class EnvironmentBuild:
 
 
 @dataclass(frozen=True)
+class ProcessSpec:
+    """One process of a multi-process (distributed) job, in its own process group."""
+
+    name: str
+    """How the job's messages call it: ``rank 1``, ``worker 0``, ``ps 0``, ``mpirun``."""
+    log: str
+    """Its stdout and stderr, relative to the plan's ``artifacts_dir``
+    (``user_logs/std_log_process_{rank}.txt``)."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Added on top of the plan's ``env`` (``RANK``, ``TF_CONFIG``, ...)."""
+    argv: list[str] | None = None
+    """None: ``bash -c COMMAND`` (the plan's command)."""
+
+
+@dataclass(frozen=True)
 class RunPlan:
     job_id: str
     """The job's ARM id, for logs."""
@@ -73,6 +91,10 @@ class RunPlan:
     """None: run with the server's own Python first on PATH."""
     fail_reason: str | None = None
     """If set, the supervisor fails the job at once with this reason (e.g. docker-only environment)."""
+    processes: list[ProcessSpec] = field(default_factory=list)
+    """Empty: one process, ``bash -c COMMAND`` logging to ``user_logs/std_log.txt``. Otherwise
+    all of them start together in the working directory; the first to fail fails the job and
+    stops the others, and a cancel or timeout stops them all."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,6 +106,7 @@ class RunPlan:
         data["finalize"] = [FileStep(**s) for s in data.get("finalize", [])]
         env = data.get("environment")
         data["environment"] = EnvironmentBuild(**env) if env else None
+        data["processes"] = [ProcessSpec(**p) for p in data.get("processes") or []]
         return cls(**data)
 
 

@@ -11,6 +11,11 @@ Order of work: ``Running`` event, ``prepare`` steps, environment build, ``bash -
 its own process group (stdout and stderr to ``ARTIFACTS/user_logs/std_log.txt``), timeout /
 cancel handling (SIGTERM to the group, SIGKILL after a grace period), ``Finalizing`` event,
 ``finalize`` steps, result. System events go to ``ARTIFACTS/system_logs/supervisor.log``.
+
+A distributed plan lists its ``processes`` (name, log, extra env, argv): they all start, each
+in its own process group; the first one to fail fails the job and the others are stopped, as
+they all are on cancel or timeout. Stopping a group also stops the groups of its descendants
+(``mpirun`` puts each rank in a group of its own).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -41,11 +47,18 @@ class Canceled(Exception):
     """Raised between steps once a cancel was requested."""
 
 
+class StartError(Exception):
+    """A process of the command could not be started (the others were stopped)."""
+
+
 class State:
     """What the SIGTERM handler needs to reach."""
 
     cancel_requested = False
     child: subprocess.Popen[bytes] | None = None
+    """A build step's process."""
+    wakeup_fd: int | None = None
+    """Readable once a signal arrived (``signal.set_wakeup_fd``), so waits end at once."""
 
 
 class SystemLog:
@@ -147,33 +160,110 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
-def terminate_group(proc: subprocess.Popen[bytes], grace: float) -> None:
-    """SIGTERM the process group of ``proc``; SIGKILL whatever is left after ``grace``."""
-    pgid = proc.pid
-    _signal_group(pgid, signal.SIGTERM)
+def _proc_table() -> dict[int, tuple[int, int, str]]:
+    """pid -> (parent pid, process group, state) of every process, from ``/proc``."""
+    table: dict[int, tuple[int, int, str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                raw = f.read().decode("utf-8", "replace")
+            fields = raw[raw.rfind(")") + 2 :].split()
+            table[int(entry)] = (int(fields[1]), int(fields[2]), fields[0])
+        except (OSError, IndexError, ValueError):
+            continue
+    return table
+
+
+def tree_groups(roots: list[int]) -> set[int]:
+    """The process groups of ``roots`` (each leads its own) and of all their descendants."""
+    try:
+        table = _proc_table()
+    except OSError:
+        return set(roots)
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    groups, todo = set(roots), list(roots)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            groups.add(table[child][1])
+            todo.append(child)
+    groups.discard(os.getpgrp())
+    return groups
+
+
+def _any_alive(groups: set[int]) -> bool:
+    """Whether a process of ``groups`` still runs; zombies do not count (orphans may stay
+    zombies for a while where the init process does not reap them)."""
+    try:
+        table = _proc_table()
+    except OSError:
+        return any(map(_group_alive, groups))
+    return any(pgid in groups and state != "Z" for _, pgid, state in table.values())
+
+
+def terminate_groups(procs: list[subprocess.Popen[bytes]], grace: float) -> None:
+    """SIGTERM the process groups of ``procs`` and of their descendants; SIGKILL whatever is
+    left after ``grace``."""
+    roots = [p.pid for p in procs]
+    groups = tree_groups(roots)
+    for pgid in groups:
+        _signal_group(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        if proc.poll() is not None and not _group_alive(pgid):
+        if all(p.poll() is not None for p in procs) and not _any_alive(groups):
             return
         time.sleep(0.02)
-    _signal_group(pgid, signal.SIGKILL)
-    proc.wait()
+    groups |= tree_groups(roots)
+    for pgid in groups:
+        _signal_group(pgid, signal.SIGKILL)
+    for p in procs:
+        p.wait()
     end = time.monotonic() + 2.0
-    while _group_alive(pgid) and time.monotonic() < end:
+    while _any_alive(groups) and time.monotonic() < end:
         time.sleep(0.01)
 
 
-def reap_leftovers(proc: subprocess.Popen[bytes]) -> None:
-    """Background processes the command left in its group end with it."""
-    if _group_alive(proc.pid):
-        terminate_group(proc, min(KILL_GRACE_SECONDS, 1.0))
+def terminate_group(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM the process group of ``proc``; SIGKILL whatever is left after ``grace``."""
+    terminate_groups([proc], grace)
+
+
+def reap_leftovers(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Background processes the command left in its groups end with it."""
+    left = [p for p in procs if _group_alive(p.pid)]
+    if left:
+        terminate_groups(left, min(KILL_GRACE_SECONDS, 1.0))
 
 
 def on_sigterm(signum: int, frame: object) -> None:
+    """A cancel. A build step is stopped here; the command's processes are stopped by
+    ``run_command``, woken through the wakeup fd, which first finds their descendants."""
     State.cancel_requested = True
     child = State.child
     if child is not None and child.returncode is None:
         _signal_group(child.pid, signal.SIGTERM)
+
+
+def wait_any(procs: list[subprocess.Popen[bytes]], timeout: float | None) -> None:
+    """Block until one of ``procs`` ends, a signal arrives, or ``timeout`` passes."""
+    fds: list[int] = []
+    try:
+        try:
+            fds = [os.pidfd_open(p.pid) for p in procs]
+        except (AttributeError, OSError):  # no pidfds (old kernel): poll
+            time.sleep(0.02 if timeout is None else max(0.0, min(0.02, timeout)))
+            return
+        wakeup = [] if State.wakeup_fd is None else [State.wakeup_fd]
+        ready, _, _ = select.select(fds + wakeup, [], [], timeout)
+        if State.wakeup_fd is not None and State.wakeup_fd in ready:
+            with contextlib.suppress(OSError):
+                os.read(State.wakeup_fd, 512)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def check_cancel() -> None:
@@ -273,45 +363,100 @@ def command_env(plan: dict[str, Any], venv: str | None) -> dict[str, str]:
 # -- the run -----------------------------------------------------------------------------
 
 
-def run_command(
+class Outcome:
+    """How the command's processes ended."""
+
+    def __init__(self, code: int | None, why: str | None, failed: str = "command") -> None:
+        self.code = code
+        """The exit code: the first failing process's, else 0 (or the stopped one's)."""
+        self.why = why
+        """None: canceled; "": ended by itself; else why it was stopped (timeout)."""
+        self.failed = failed
+        """The name of the process whose code is reported."""
+
+
+def process_specs(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """The plan's processes; a plan without any runs one ``bash -c COMMAND``."""
+    specs: list[dict[str, Any]] = plan.get("processes") or []
+    return specs or [{"name": "command", "log": "user_logs/std_log.txt"}]
+
+
+def start_processes(
     plan: dict[str, Any], env: dict[str, str], log: SystemLog
-) -> tuple[int, str | None]:
-    """Run the command; return (exit code, cancel reason or None)."""
-    std_log = os.path.join(plan["artifacts_dir"], "user_logs", "std_log.txt")
-    timeout = plan.get("timeout_seconds")
-    log.write(f"command: {plan['command']}")
-    with open(std_log, "ab", buffering=0) as out:
-        proc = subprocess.Popen(
-            ["bash", "-c", plan["command"]],
-            cwd=plan["working_dir"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        State.child = proc
-        if State.cancel_requested:  # a SIGTERM that arrived while we were starting it
-            _signal_group(proc.pid, signal.SIGTERM)
-        log.write(f"command started, pid {proc.pid}")
-        timed_out = False
+) -> list[subprocess.Popen[bytes]]:
+    """Start every process, each in its own group, or none: when one cannot start, those
+    already started are stopped and StartError says which."""
+    specs = process_specs(plan)
+    procs: list[subprocess.Popen[bytes]] = []
+    for spec in specs:
+        log_path = os.path.join(plan["artifacts_dir"], spec["log"])
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        argv = spec.get("argv") or ["bash", "-c", plan["command"]]
         try:
-            proc.wait(timeout=float(timeout) if timeout else None)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            log.write(f"timeout after {timeout:g} s: stopping the process group")
-        if timed_out or State.cancel_requested:
-            terminate_group(proc, KILL_GRACE_SECONDS)
+            with open(log_path, "ab", buffering=0) as out:
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=plan["working_dir"],
+                    env={**env, **(spec.get("env") or {})},
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+        except OSError as exc:
+            terminate_groups(procs, KILL_GRACE_SECONDS)
+            raise StartError(f"cannot start {spec['name']}: {exc}") from exc
+        procs.append(proc)
+        label = "" if len(specs) == 1 else f" ({spec['name']}, log {spec['log']})"
+        log.write(f"command started, pid {proc.pid}{label}")
+    return procs
+
+
+def run_command(plan: dict[str, Any], env: dict[str, str], log: SystemLog) -> Outcome:
+    """Run the command's processes until they all end, one fails, a cancel or the timeout."""
+    timeout = plan.get("timeout_seconds")
+    names = [spec["name"] for spec in process_specs(plan)]
+    log.write(f"command: {plan['command']}")
+    procs = start_processes(plan, env, log)
+    deadline = time.monotonic() + float(timeout) if timeout else None
+    timed_out = False
+    failed: int | None = None
+    try:
+        while not State.cancel_requested:
+            codes = [p.poll() for p in procs]
+            failed = next((i for i, c in enumerate(codes) if c not in (None, 0)), None)
+            alive = [p for p, c in zip(procs, codes, strict=True) if c is None]
+            if failed is not None or not alive:
+                break
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                timed_out = True
+                log.write(f"timeout after {timeout:g} s: stopping the process group")
+                break
+            wait_any(alive, left)
+        if failed is not None and len(procs) > 1:
+            log.write(f"{names[failed]} failed: stopping the other processes")
+        if timed_out or State.cancel_requested or failed is not None:
+            terminate_groups(procs, KILL_GRACE_SECONDS)
         else:
-            reap_leftovers(proc)
-        State.child = None
-    code = proc.returncode
-    log.write(f"command ended with code {code}")
+            reap_leftovers(procs)
+    except BaseException:  # never leave a rank running
+        terminate_groups(procs, KILL_GRACE_SECONDS)
+        raise
+    codes = [p.returncode for p in procs]
+    if len(procs) == 1:
+        log.write(f"command ended with code {codes[0]}")
+    else:
+        for name, c in zip(names, codes, strict=True):
+            log.write(f"{name} ended with code {c}")
+    if failed is None:
+        failed = next((i for i, c in enumerate(codes) if c != 0), 0)
+    code, name = codes[failed], names[failed]
     if timed_out:
-        return code, f"timeout after {timeout:g} s"
+        return Outcome(code, f"timeout after {timeout:g} s", name)
     if State.cancel_requested:
-        return code, None
-    return code, ""
+        return Outcome(code, None, name)
+    return Outcome(code, "", name)
 
 
 def cancel_reason(run_dir: str) -> str:
@@ -350,12 +495,17 @@ def supervise(run_dir: str) -> dict[str, Any]:
                 check_cancel()
                 venv = build_environment(plan["environment"], system_logs, log)
             check_cancel()
-            code, why = run_command(plan, command_env(plan, venv), log)
+            ended = run_command(plan, command_env(plan, venv), log)
+            code, why, who = ended.code, ended.why, ended.failed
         except Canceled:
             why = None
+        except StartError as exc:
+            log.write(str(exc))
+            return result(None, "Failed", str(exc))
         except Exception as exc:
             log.write(f"preparation failed: {exc!r}")
             return result(None, "Failed", f"preparation failed: {exc}")
+        others = "; the other processes were stopped" if len(process_specs(plan)) > 1 else ""
         if why is None:
             outcome, reason = "Canceled", cancel_reason(run_dir)
         elif why:
@@ -363,9 +513,9 @@ def supervise(run_dir: str) -> dict[str, Any]:
         elif code == 0:
             outcome, reason = "Completed", None
         elif code is not None and code < 0:
-            outcome, reason = "Failed", f"command killed by signal {-code}"
+            outcome, reason = "Failed", f"{who} killed by signal {-code}{others}"
         else:
-            outcome, reason = "Failed", f"command exited with code {code}"
+            outcome, reason = "Failed", f"{who} exited with code {code}{others}"
         append_event(run_dir, "Finalizing")
         for step in plan.get("finalize") or []:
             try:
@@ -416,6 +566,11 @@ def main(argv: list[str]) -> int:
         return 0
     run_dir = os.path.abspath(given)
     signal.signal(signal.SIGTERM, on_sigterm)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    State.wakeup_fd = wake_r
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     with open(os.path.join(run_dir, "supervisor.pid"), "w") as f:
         f.write(f"{os.getpid()} {_own_start_time()}\n")

@@ -2,12 +2,14 @@
 
 Everything the supervisor needs is looked up here: the code snapshot, the environment, input
 data and output destinations on their datastores, the environment variables of the job
-(SEMANTICS.md, "Running a command job") and the command with its placeholders substituted.
+(SEMANTICS.md, "Running a command job"), the command with its placeholders substituted, and
+the processes of a distributed job (``amlite.executors.launchers``).
 Missing or unusable assets raise ``ExecutionError``; the job then fails with that message.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,7 +32,8 @@ from amlite.data.bindings import (
 from amlite.domain.arm_id import WorkspaceRef, parse_reference, parse_resource_id
 from amlite.domain.placeholders import substitute
 from amlite.errors import ExecutionError
-from amlite.executors._base import FileStep, RunPlan
+from amlite.executors._base import EnvironmentBuild, FileStep, RunPlan
+from amlite.executors.launchers import launch
 from amlite.services.environments import resolve_environment
 from amlite.store._base import AssetRecord, JobRecord, Store
 
@@ -221,26 +224,12 @@ def _runtime_env(
     return env
 
 
-def _refuse_multi_process(spec: Mapping[str, Any]) -> None:
-    """Distributed launchers (several processes per job) are not in this version: a job
-    that needs more than one process fails clearly instead of running one silently."""
-    dist = spec.get("distribution") or {}
-    nodes = int((spec.get("compute") or {}).get("instanceCount") or 1)
-    kind = dist.get("distributionType")
-    if kind == "PyTorch":
-        count = int(dist.get("processCount") or nodes)
-    elif kind == "Mpi":
-        count = int(dist.get("processCountPerInstance") or 1) * nodes
-    elif kind == "TensorFlow":
-        count = int(dist.get("workerCount") or nodes) + int(dist.get("parameterServerCount") or 0)
-    else:
-        count = nodes
-    if count > 1:
-        what = f"distribution {kind}" if kind else f"compute.instanceCount {nodes}"
-        raise ExecutionError(
-            f"{what} needs {count} processes; multi-process (distributed) jobs are not supported "
-            "by this amlite version yet: run with one process"
-        )
+def _search_path(env: Mapping[str, str], environment: EnvironmentBuild | None) -> str | None:
+    """The PATH the job's launcher programs (``mpirun``) are looked up on when planning;
+    None when an environment is built first (it may bring them: the supervisor checks)."""
+    if environment is not None:
+        return None
+    return env.get("PATH") or os.environ.get("PATH") or os.defpath
 
 
 def build_plan(
@@ -256,7 +245,6 @@ def build_plan(
     if ws is None:
         raise ExecutionError(f"workspace {job.workspace_key!r} does not exist")
     spec = job.spec
-    _refuse_multi_process(spec)
     settings = ctx.settings
     res = _Resolver(store, settings, ws)
     run_dir = paths.run_dir(settings, job.workspace_key, job.name)
@@ -311,6 +299,11 @@ def build_plan(
     env.update({f"AZURE_ML_OUTPUT_{k}": b.path for k, b in outputs.items()})
     env.update(extra)
 
+    try:
+        launched = launch(spec, command, str(artifacts), _search_path(env, environment))
+    except ValueError as exc:
+        raise ExecutionError(f"distribution: {exc}") from exc
+
     return RunPlan(
         job_id=ws.resource_id("jobs", job.name),
         run_dir=str(run_dir),
@@ -322,5 +315,6 @@ def build_plan(
         prepare=prepare,
         finalize=finalize,
         environment=environment,
-        fail_reason=fail_reason,
+        fail_reason=fail_reason or launched.fail_reason,
+        processes=launched.processes,
     )

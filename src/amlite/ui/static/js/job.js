@@ -64,13 +64,19 @@ export async function renderJob(page, ws, name, { notFound, onError }) {
   const sweepBox = h("div", { id: "sweep" });
   const logPre = h("pre", { className: "log", id: "log" });
   const logNote = h("p", { className: "muted", id: "log-note" });
+  const ranks = processCount(props);
+  const rankSelect = h(
+    "select",
+    { id: "log-rank", "aria-label": "process" },
+    Array.from({ length: ranks }, (_, r) => h("option", { value: String(r) }, `rank ${r}`)),
+  );
   const metricsBox = h("div", { className: "charts", id: "metrics" });
   const outputsList = h("ul", { className: "outputs", id: "outputs" });
   if (isSweep) sections.push(sweepBox, section("Status history", historyTable));
   else {
     sections.push(
       section("Status history", historyTable),
-      section("Log", logNote, logPre),
+      ranks > 1 ? section("Log", rankSelect, logNote, logPre) : section("Log", logNote, logPre),
       section("Metrics", metricsBox),
       section("Outputs", outputsList),
     );
@@ -134,7 +140,13 @@ export async function renderJob(page, ws, name, { notFound, onError }) {
     const store = String(output.datastoreId || "/workspaceblobstore").split("/").pop();
     const base = `${wsPath(ws)}/datastores/${encodeURIComponent(store)}`;
     const prefix = output.path || `ExperimentRun/dcid.${name}`;
-    const logs = followLog(page, `${base}/files/${prefix}/${LOG_PATH}`, logPre, logNote, () => terminal);
+    const logPath = (rank) => (ranks > 1 ? `user_logs/std_log_process_${rank}.txt` : LOG_PATH);
+    let logs = followLog(page, `${base}/files/${prefix}/${logPath(0)}`, logPre, logNote, () => terminal);
+    rankSelect.addEventListener("change", () => {
+      logs.stop();
+      logPre.textContent = "";
+      logs = followLog(page, `${base}/files/${prefix}/${logPath(rankSelect.value)}`, logPre, logNote, () => terminal);
+    });
     const metrics = metricCharts(page, ws, name, metricsBox);
     await Promise.all([logs.first, metrics.update(), listOutputs(page, base, prefix, outputsList)]);
     page.ready("job");
@@ -164,13 +176,25 @@ export async function renderJob(page, ws, name, { notFound, onError }) {
   });
 }
 
+/** How many processes a job runs: one log per rank when more than one (docs/distributed.md). */
+function processCount(p) {
+  const d = p.distribution || {};
+  const nodes = Number((p.compute || {}).instanceCount || 1);
+  if (d.distributionType === "PyTorch") return Number(d.processCount || nodes);
+  if (d.distributionType === "Mpi") return Number(d.processCountPerInstance || 1) * nodes;
+  if (d.distributionType === "TensorFlow") return Number(d.workerCount || nodes) + Number(d.parameterServerCount || 0);
+  return nodes;
+}
+
 /** Follow the job's log with ?offset= while it runs; one last read after it ends. */
 function followLog(page, path, pre, note, isTerminal) {
+  let stopped = false;
   let offset = 0;
   let text = "";
   const decoder = new TextDecoder();
   let finalRead = false;
   const read = async () => {
+    if (stopped) return;
     let resp;
     try {
       resp = await request(path, { raw: true, params: { offset }, signal: page.signal });
@@ -182,6 +206,7 @@ function followLog(page, path, pre, note, isTerminal) {
       throw err;
     }
     const bytes = new Uint8Array(await resp.arrayBuffer());
+    if (stopped) return; // another rank was chosen while this read was in flight
     const size = Number(resp.headers.get("x-amlite-file-size") || 0);
     offset += bytes.length;
     if (bytes.length) {
@@ -197,6 +222,7 @@ function followLog(page, path, pre, note, isTerminal) {
   };
   const first = read();
   page.every(LOG_MS, async () => {
+    if (stopped) return false;
     const done = isTerminal();
     await read();
     if (done) {
@@ -205,7 +231,12 @@ function followLog(page, path, pre, note, isTerminal) {
     }
     return LOG_MS;
   });
-  return { first };
+  return {
+    first,
+    stop: () => {
+      stopped = true;
+    },
+  };
 }
 
 /** One chart per metric key, value against step (or time when the steps are all equal). */

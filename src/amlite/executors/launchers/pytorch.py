@@ -1,0 +1,53 @@
+"""PyTorch: ``processCount`` processes in total (the 2021-03-01-preview meaning, default one
+per node), ranks grouped by node, each with the ``env://`` rendezvous variables of
+``torch.distributed``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from amlite.executors._base import ProcessSpec
+from amlite.executors.launchers._base import (
+    LOCAL_ADDR,
+    Launch,
+    Launcher,
+    LaunchRequest,
+    count_field,
+    free_ports,
+    process_log,
+    split_over_nodes,
+)
+
+
+class PyTorchLauncher(Launcher):
+    kind = "PyTorch"
+
+    def process_count(self, distribution: Mapping[str, Any], nodes: int) -> int:
+        return count_field(distribution, "processCount", nodes)
+
+    def launch(self, request: LaunchRequest) -> Launch:
+        nodes = request.nodes
+        total = self.process_count(request.distribution, nodes)
+        if total < nodes:  # refused at submit already; a stored job may predate that
+            raise ValueError(
+                f"processCount {total} is less than compute.instanceCount {nodes}: "
+                "every node needs at least one process"
+            )
+        (port,) = free_ports(1)
+        processes: list[ProcessSpec] = []
+        rank = 0
+        for node, local_size in enumerate(split_over_nodes(total, nodes)):
+            for local in range(local_size):
+                env = {
+                    "MASTER_ADDR": LOCAL_ADDR,
+                    "MASTER_PORT": str(port),
+                    "WORLD_SIZE": str(total),
+                    "RANK": str(rank),
+                    "LOCAL_RANK": str(local),
+                    "LOCAL_WORLD_SIZE": str(local_size),
+                    "NODE_RANK": str(node),
+                }
+                processes.append(ProcessSpec(name=f"rank {rank}", log=process_log(rank), env=env))
+                rank += 1
+        return Launch(processes)
