@@ -221,6 +221,12 @@ class AmliteClient:
     def put_job(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         return self._json("PUT", self._path("jobs", name), json_body=body)
 
+    def get_history(self, name: str) -> dict[str, Any]:
+        """Every status with its time, the reason, the exit code and, for a queued job, why it
+        waits (amlite extension)."""
+        data: dict[str, Any] = self.request("GET", self._path("jobs", name, "history")).json()
+        return data
+
     def get_job(self, name: str) -> dict[str, Any]:
         return self._json("GET", self._path("jobs", name))
 

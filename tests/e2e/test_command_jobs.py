@@ -278,3 +278,28 @@ def test_upload_refuses_path_traversal_and_writes_nothing(server: LiveServer) ->
         resp = c.put(job_url("trav"), json=bad)
         assert resp.status_code == 400
         assert json.dumps(resp.json()).count("pathOnCompute") >= 1
+
+
+def test_a_multi_process_job_waits_for_enough_slots_and_says_why(tmp_path: Path) -> None:
+    srv = LiveServer(tmp_path / "home", slots=2).start()
+    gate = tmp_path / "go"
+    try:
+        with srv.client() as c:
+            put_ok(c, job_url("one"), command_body(f"while [ ! -f {gate} ]; do sleep 0.05; done"))
+            wait_status(c, "one", "Running")
+            dist = command_body(
+                "echo rank $RANK", distribution={"distributionType": "PyTorch", "processCount": 2}
+            )
+            put_ok(c, job_url("two"), dist)
+            put_ok(c, job_url("small"), command_body("true"))
+            time.sleep(1.5)  # a few scheduler rounds
+            assert c.get(job_url("two")).json()["properties"]["status"] == "Queued"
+            assert history(c, "two")["queueReason"] == "needs 2 local slots; 1 of 2 free"
+            # the small job behind it does not overtake it
+            assert c.get(job_url("small")).json()["properties"]["status"] == "Queued"
+            gate.write_text("")
+            assert wait_terminal(c, "two")["properties"]["status"] == "Completed"
+            assert wait_terminal(c, "small")["properties"]["status"] == "Completed"
+            assert history(c, "two")["queueReason"] is None
+    finally:
+        srv.stop()

@@ -48,6 +48,17 @@ def _print_job(cli: Cli, job: dict[str, Any]) -> None:
     cli.emit(job, output.show_job)
 
 
+def _print_why(cli: Cli, client: AmliteClient, job: dict[str, Any]) -> None:
+    """Why a queued job waits, or why a job ended as it did (table output only)."""
+    if cli.json:
+        return
+    history = client.get_history(str(job["name"]))
+    if history.get("queueReason"):
+        output.console.print(f"waiting: {history['queueReason']}", markup=False)
+    elif history.get("reason"):
+        output.console.print(f"reason: {history['reason']}", markup=False)
+
+
 def _print_sweep(cli: Cli, client: AmliteClient, job: dict[str, Any]) -> None:
     """The sweep, then its trials best first (``-o json``: under ``trials``)."""
     view = sweep_view(client, job)
@@ -113,6 +124,7 @@ def show(
             _print_sweep(cli, client, job)
         else:
             _print_job(cli, job)
+            _print_why(cli, client, job)
 
 
 @app.command("list")

@@ -18,6 +18,7 @@ from amlite.data.paths import run_dir
 from amlite.domain.status import JobStatus
 from amlite.errors import AmliteError, Conflict, InvalidTransition
 from amlite.executors._base import Executor, RunReport
+from amlite.executors.launchers import process_count
 from amlite.services.preparation import RuntimeContext, build_plan
 from amlite.services.tokens import mint_job_token
 from amlite.store import JobRecord, NewJob, Store
@@ -52,6 +53,8 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._sweeps = SweepController(store, self)
+        self._free = slots
+        """Free local slots after the last dispatch round."""
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -113,22 +116,50 @@ class Scheduler:
         for sweep in self._store.jobs_in_status(LIVE_SWEEPS, job_type="Sweep"):
             self._sweeps.tick(sweep)
         free = self._slots - active
+        self._free = max(free, 0)
         if free > 0:
             self._dispatch(free)
 
     # -- dispatch ------------------------------------------------------------------------
+    def slots_of(self, job: JobRecord) -> int:
+        """Local slots a job holds: one per process, at most the whole machine."""
+        try:
+            return max(1, min(process_count(job.spec), self._slots))
+        except (ValueError, TypeError):
+            return 1
+
+    def queue_reason(self, job: JobRecord) -> str | None:
+        """Why a queued job still waits, from the last dispatch round."""
+        if job.status is not S.QUEUED:
+            return None
+        if job.job_type != "Command":
+            return "sweeps run their trials as jobs; this one has not started yet"
+        need = self.slots_of(job)
+        if need > self._free:
+            return (
+                f"needs {need} local slot{'s' if need > 1 else ''}; "
+                f"{self._free} of {self._slots} free"
+            )
+        return "waiting for its turn: jobs queued before it (priority, then submission) go first"
+
     def _dispatch(self, free: int) -> None:
+        """Start queued jobs in priority order while they fit. The first one that does not
+        fit ends the round, so a smaller job behind it cannot overtake it."""
         tried: set[tuple[str, str]] = set()
         while free > 0:
-            # sweeps are driven by their controller, not run as a process
-            batch = self._store.queued_jobs(free + len(tried), job_type="Command")
+            batch = self._store.queued_jobs(free + len(tried) + 1, job_type="Command")
             fresh = [job for job in batch if (job.workspace_key, job.name) not in tried]
             if not fresh:
-                return
+                break
             for job in fresh:
                 tried.add((job.workspace_key, job.name))
+                need = self.slots_of(job)
+                if need > free:
+                    self._free = free
+                    return
                 if self._start(job):
-                    free -= 1
+                    free -= need
+        self._free = max(free, 0)
 
     def _start(self, job: JobRecord) -> bool:
         """Start a queued job's supervisor, then mark it Running. True if it now holds a slot.
@@ -179,7 +210,7 @@ class Scheduler:
                 continue
             report = self._executor.report(runtime)
             if not self._apply(job, report):
-                active += 1
+                active += self.slots_of(job)
         return active
 
     def _recover(self, job: JobRecord) -> dict[str, Any] | None:

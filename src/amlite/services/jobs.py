@@ -32,6 +32,8 @@ class Dispatcher(Protocol):
 
     def cancel_running(self, job: JobRecord, reason: str) -> None: ...
 
+    def queue_reason(self, job: JobRecord) -> str | None: ...
+
 
 @dataclass(frozen=True)
 class JobPage:
@@ -116,6 +118,10 @@ class Jobs:
 
     def record(self, ws: WorkspaceRef, name: str) -> JobRecord:
         return self._require(ws, name)
+
+    def queue_reason(self, job: JobRecord) -> str | None:
+        """Why a queued job has not started yet (None when it is not queued)."""
+        return self.dispatcher.queue_reason(job) if self.dispatcher is not None else None
 
     def history(self, ws: WorkspaceRef, name: str) -> list[dict[str, Any]]:
         self._require(ws, name)

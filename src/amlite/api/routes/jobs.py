@@ -131,6 +131,7 @@ def job_history(
         "value": rt.jobs.history(ws, name),
         "status": record.status.value,
         "reason": record.status_reason,
+        "queueReason": rt.jobs.queue_reason(record),
         "exitCode": record.exit_code,
     }
 
