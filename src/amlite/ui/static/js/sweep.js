@@ -133,10 +133,12 @@ export async function renderSweep(page, ws, job, box, { onError, isTerminal }) {
     const counts = {};
     for (const t of d.value) counts[t.status] = (counts[t.status] || 0) + 1;
     const early = d.value.filter((t) => t.earlyTerminated).length;
+    // the controller's effective limit (a grid smaller than maxTotalTrials runs only the grid)
+    const limit = (props.properties || {}).max_total_trials || props.maxTotalTrials;
     const rows = [
       ["Objective", `${d.goal} ${d.metric}`],
       ["Algorithm", props.algorithm],
-      ["Trials", `${d.value.length}${props.maxTotalTrials ? ` of ${props.maxTotalTrials}` : ""} (${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(", ") || "none yet"})`],
+      ["Trials", `${d.value.length}${limit ? ` of ${limit}` : ""} (${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(", ") || "none yet"})`],
       ["Early terminated", String(early)],
       ["Best trial", d.bestTrial ? h("a", { href: jobHref(ws, d.bestTrial), id: "best-trial" }, d.bestTrial) : "-"],
       ["Best score", fmtNumber(d.score)],
