@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from amlite.data.paths import run_dir
@@ -182,9 +182,8 @@ class Scheduler:
                 log.exception("could not start job %s", name)
                 self._finish(job, S.FAILED, f"amlite could not start the job: {exc}")
                 return False
-        self._store.set_runtime(key, name, {**job.runtime, **runtime})
         try:
-            self._store.transition(key, name, S.RUNNING)
+            self._store.transition(key, name, S.RUNNING, runtime={**job.runtime, **runtime})
         except InvalidTransition:  # cancelled (or claimed elsewhere) while it was starting
             current = self._store.get_job(key, name)
             if current is not None and current.status in (S.CANCEL_REQUESTED, S.CANCELED):
@@ -224,11 +223,14 @@ class Scheduler:
 
     def _apply(self, job: JobRecord, report: RunReport) -> bool:
         """Apply a report to the store. True when the job reached a terminal status."""
+        finalizing: datetime | None = None
         if job.status is S.RUNNING:
             for event in report.events:
                 if event.get("status") == S.FINALIZING.value:
-                    job = self._move(job, S.FINALIZING, at=_parse_time(event.get("at")))
+                    finalizing = _parse_time(event.get("at")) or datetime.now(UTC)
         result = report.result
+        if result is None and finalizing is not None:
+            job = self._move(job, S.FINALIZING, at=finalizing)
         if result is None:
             if report.alive:
                 return False
@@ -246,7 +248,7 @@ class Scheduler:
         if job.status is S.CANCEL_REQUESTED and outcome == S.COMPLETED.value:
             outcome, reason = S.CANCELED.value, job.status_reason or "canceled by user"
         target = {"Completed": S.COMPLETED, "Canceled": S.CANCELED}.get(outcome, S.FAILED)
-        self._finish(job, target, reason, at=at, exit_code=exit_code)
+        self._finish(job, target, reason, at=at, exit_code=exit_code, finalizing=finalizing)
         return True
 
     def _finish(
@@ -257,15 +259,23 @@ class Scheduler:
         *,
         at: datetime | None = None,
         exit_code: int | None = None,
+        finalizing: datetime | None = None,
     ) -> None:
+        """Move a job to a terminal status, with the statuses on the way (CancelRequested,
+        Finalizing at the time the supervisor reported it) in one transaction."""
         key, name = job.workspace_key, job.name
-        path = [target]
+        end = at or datetime.now(UTC)
+        path, times = [target], [end]
         if target is S.CANCELED and job.status is not S.CANCEL_REQUESTED:
             path.insert(0, S.CANCEL_REQUESTED)
-        if target is S.COMPLETED and job.status is S.RUNNING:
+            times.insert(0, end)
+        if job.status is S.RUNNING and (finalizing is not None or target is S.COMPLETED):
             path.insert(0, S.FINALIZING)
+            times.insert(0, finalizing or end)
         try:
-            job = self._store.transition(key, name, path, reason=reason, at=at, exit_code=exit_code)
+            job = self._store.transition(
+                key, name, path, reason=reason, at=times, exit_code=exit_code
+            )
         except InvalidTransition:
             log.warning(
                 "job %s: could not move from %s to %s", name, job.status.value, target.value

@@ -172,13 +172,16 @@ class Store(abc.ABC):
         new: JobStatus | Sequence[JobStatus],
         *,
         reason: str | None = None,
-        at: datetime | None = None,
+        at: datetime | Sequence[datetime | None] | None = None,
         exit_code: int | None = None,
+        runtime: Mapping[str, Any] | None = None,
     ) -> JobRecord:
         """Move a job to ``new`` if the status table allows it from its current status.
 
         ``new`` may be a path of statuses (e.g. Starting, Preparing, Queued): every edge is
-        checked and kept as its own event, in one transaction.
+        checked and kept as its own event, in one transaction; ``at`` is then one time for all
+        or one per status. ``runtime`` (if given) replaces the executor bookkeeping in the
+        same transaction.
 
         Atomic compare-and-set: raises ``InvalidTransition`` if the edge is not allowed or
         another writer changed the status first; ``NotFound`` if the job is gone. ``reason``

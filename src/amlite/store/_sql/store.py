@@ -180,13 +180,21 @@ class SqlStore(AssetsAndTokens, TrackingTables, Store):
         new: JobStatus | Sequence[JobStatus],
         *,
         reason: str | None = None,
-        at: datetime | None = None,
+        at: datetime | Sequence[datetime | None] | None = None,
         exit_code: int | None = None,
+        runtime: Mapping[str, Any] | None = None,
     ) -> JobRecord:
         path = [new] if isinstance(new, JobStatus) else list(new)
         if not path:
             raise ValueError("transition needs at least one status")
-        now = at or utcnow()
+        default = utcnow()
+        if isinstance(at, datetime) or at is None:
+            times = [at or default] * len(path)
+        else:
+            times = [t or default for t in at]
+            if len(times) != len(path):
+                raise ValueError("one time per status of the path")
+        now = times[-1]
         with write_tx(self._engine) as conn:
             row = conn.execute(
                 select(jobs.c.seq, jobs.c.status).where(
@@ -206,6 +214,8 @@ class SqlStore(AssetsAndTokens, TrackingTables, Store):
                 values["status_reason"] = reason
             if exit_code is not None:
                 values["exit_code"] = exit_code
+            if runtime is not None:
+                values["runtime"] = dict(runtime)
             changed = conn.execute(
                 update(jobs)
                 .where(jobs.c.seq == row.seq, jobs.c.status == current.value)
@@ -221,7 +231,7 @@ class SqlStore(AssetsAndTokens, TrackingTables, Store):
                     {
                         "job_seq": row.seq,
                         "status": status.value,
-                        "at": now,
+                        "at": times[i],
                         "reason": reason if i == len(path) - 1 else None,
                     }
                     for i, status in enumerate(path)
