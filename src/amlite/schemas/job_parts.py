@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
+from pydantic import AfterValidator
+
+from amlite.domain.skus import parse_instance_type
 from amlite.errors import Violation
 from amlite.schemas._base import (
     AlnumStr,
@@ -16,6 +19,7 @@ from amlite.schemas._base import (
     WireModel,
     discriminated,
     one_of,
+    violation,
 )
 from amlite.schemas.durations import SecondsDuration
 
@@ -32,9 +36,17 @@ DATA_BINDING_MODES = (
 DataBindingMode = Annotated[str, one_of(*DATA_BINDING_MODES)]
 
 
+def _instance_type(value: str) -> str:
+    try:
+        parse_instance_type(value)
+    except ValueError as exc:
+        raise violation(str(exc)) from None
+    return value
+
+
 class ComputeConfiguration(WireModel):
     instance_count: PositiveInt32 | None = None
-    instance_type: str | None = None
+    instance_type: Annotated[str, AfterValidator(_instance_type)] | None = None
     is_local: bool | None = None
     location: str | None = None
     properties: StrMap | None = None
