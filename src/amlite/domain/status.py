@@ -36,6 +36,8 @@ class JobStatus(StrEnum):
 
 S = JobStatus
 TERMINAL = frozenset({S.COMPLETED, S.FAILED, S.CANCELED})
+ACCEPT_PATH = (S.STARTING, S.PREPARING, S.QUEUED)
+"""The statuses a validated, stored job passes on its way into the queue."""
 ACTIVE = frozenset({S.NOT_STARTED, S.STARTING, S.PREPARING, S.QUEUED, S.RUNNING, S.FINALIZING})
 
 _FORWARD: dict[JobStatus, frozenset[JobStatus]] = {

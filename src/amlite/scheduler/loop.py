@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from amlite.data.paths import run_dir
-from amlite.domain.status import JobStatus
+from amlite.domain.status import ACCEPT_PATH, JobStatus
 from amlite.errors import AmliteError, Conflict, InvalidTransition
 from amlite.executors._base import Executor, RunReport
 from amlite.executors.launchers import process_count
@@ -29,7 +29,6 @@ log = logging.getLogger("amlite.scheduler")
 S = JobStatus
 STARTED = (S.RUNNING, S.FINALIZING, S.CANCEL_REQUESTED)
 LIVE_SWEEPS = (S.QUEUED, S.RUNNING, S.CANCEL_REQUESTED)
-ACCEPT_PATH = (S.STARTING, S.PREPARING, S.QUEUED)
 UNFINISHED_SUBMISSIONS = (S.NOT_STARTED, S.STARTING, S.PREPARING)
 RECONCILE_SECONDS = 1.0
 

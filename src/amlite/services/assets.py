@@ -10,7 +10,7 @@ from typing import Any
 from amlite import schemas
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.errors import NotFound, ValidationFailed
-from amlite.services.paging import decode_token, encode_token
+from amlite.services.paging import decode_token
 from amlite.services.resources import DEFAULT_DATASTORE, asset_resource
 from amlite.services.workspaces import Workspaces
 from amlite.store import Store
@@ -60,7 +60,7 @@ class Assets:
             props = schemas.parse_asset(kind, body, version=version is not None)
         self._workspaces.ensure(ws)
         if kind == "datastores" and name == DEFAULT_DATASTORE:
-            props = self._keep_default_flag(ws, props)
+            props = {**props, "isDefault": True}  # the default datastore stays the default
         if version is not None and self._store.get_asset(ws.key, kind, name) is None:
             self._store.put_asset(ws.key, kind, name, None, {})
         record, created = self._store.put_asset(ws.key, kind, name, version, props)
@@ -102,11 +102,3 @@ class Assets:
     def delete(self, ws: WorkspaceRef, kind: str, name: str, version: str | None = None) -> bool:
         self._workspaces.ensure(ws)
         return self._store.delete_asset(ws.key, kind, name, version)
-
-    def _keep_default_flag(self, ws: WorkspaceRef, props: dict[str, Any]) -> dict[str, Any]:
-        """The default datastore stays the default one."""
-        return {**props, "isDefault": True}
-
-
-def token_for(seq: int | None) -> str | None:
-    return encode_token(seq) if seq is not None else None

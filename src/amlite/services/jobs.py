@@ -11,7 +11,7 @@ from amlite import schemas
 from amlite.config import Settings
 from amlite.data.paths import artifacts_path, datastore_root, run_dir
 from amlite.domain.arm_id import WorkspaceRef
-from amlite.domain.status import TERMINAL, JobStatus
+from amlite.domain.status import ACCEPT_PATH, TERMINAL, JobStatus
 from amlite.errors import Conflict, InvalidTransition, NotFound, ValidationFailed, Violation
 from amlite.services.assets import check_name
 from amlite.services.paging import decode_token
@@ -22,7 +22,6 @@ from amlite.store import JobRecord, NewJob, Store
 
 UPDATABLE = ("description", "tags", "properties")
 PAGE_SIZE = 100
-_ACCEPT_PATH = (JobStatus.STARTING, JobStatus.PREPARING, JobStatus.QUEUED)
 
 
 class Dispatcher(Protocol):
@@ -81,7 +80,7 @@ class Jobs:
             record = self._store.create_job(job)
         except Conflict:  # a concurrent PUT of the same name won the race
             return self._update(ws, self._require(ws, name), spec), False
-        record = self._store.transition(ws.key, name, _ACCEPT_PATH)
+        record = self._store.transition(ws.key, name, ACCEPT_PATH)
         if self.dispatcher is not None:
             self.dispatcher.wake()
         return job_resource(record, ws, self.public_url), True

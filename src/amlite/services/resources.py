@@ -7,7 +7,7 @@ from typing import Any
 
 from amlite.data.paths import artifacts_path
 from amlite.domain.arm_id import PROVIDER, WorkspaceRef
-from amlite.domain.status import JobStatus, provisioning_state
+from amlite.domain.status import provisioning_state
 from amlite.store import AssetRecord, JobRecord
 
 JOB_TYPE = f"{PROVIDER}/workspaces/jobs"
@@ -64,16 +64,6 @@ def job_resource(job: JobRecord, workspace: WorkspaceRef, public_url: str) -> di
         "type": JOB_TYPE,
         "properties": props,
         "systemData": system_data(job.created_at, job.modified_at),
-    }
-
-
-def status_details(job: JobRecord) -> dict[str, Any]:
-    """amlite's extra view of a job (not part of the spec's resource): reason and exit code."""
-    return {
-        "status": job.status.value,
-        "reason": job.status_reason,
-        "exitCode": job.exit_code,
-        "terminal": job.status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED),
     }
 
 

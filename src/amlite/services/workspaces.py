@@ -70,9 +70,3 @@ class Workspaces:
             if self._store.get_asset(key, "computes", DEFAULT_COMPUTE) is None:
                 self._store.put_asset(key, "computes", DEFAULT_COMPUTE, None, DEFAULT_COMPUTE_BODY)
             self._known.add(key)
-
-    def get(self, key: str) -> WorkspaceRef:
-        ws = self._store.get_workspace(key)
-        if ws is None:
-            raise LookupError(f"unknown workspace {key}")
-        return ws
