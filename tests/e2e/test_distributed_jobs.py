@@ -9,11 +9,9 @@ Tests needing torch, Open MPI or mpi4py skip without them, and fail instead when
 from __future__ import annotations
 
 import importlib.util
-import io
 import json
 import os
 import shutil
-import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +27,7 @@ from support.server import (
     history,
     job_url,
     read_artifact,
+    upload_code,
     wait_status,
     wait_terminal,
 )
@@ -51,25 +50,6 @@ def need(what: str, present: bool) -> None:
 
 def has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
-
-
-def upload_code(c: httpx.Client, name: str, files: dict[str, str]) -> str:
-    """Register ``files`` as code asset ``name`` version 1; returns its id."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for path, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(path)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    resp = c.post(f"{DS}/upload?{API}&path=LocalUpload/{name}", content=buf.getvalue())
-    assert resp.status_code == 200, resp.text
-    code_id = f"{WS}/codes/{name}/versions/1"
-    resp = c.put(
-        f"{code_id}?{API}", json={"properties": {"datastoreId": DS, "path": f"LocalUpload/{name}"}}
-    )
-    assert resp.status_code in (200, 201), resp.text
-    return code_id
 
 
 def submit(c: httpx.Client, name: str, body: dict) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 from typing import Any
@@ -140,3 +142,31 @@ def read_artifact(client: httpx.Client, name: str, path: str) -> str:
     )
     resp.raise_for_status()
     return resp.text
+
+
+def upload_code(c: httpx.Client, name: str, files: dict[str, str]) -> str:
+    """Register ``files`` as code asset ``name`` version 1; returns its id."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for path, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    resp = c.post(
+        f"{WS}/datastores/workspaceblobstore/upload?{API}&path=LocalUpload/{name}",
+        content=buf.getvalue(),
+    )
+    assert resp.status_code == 200, resp.text
+    code_id = f"{WS}/codes/{name}/versions/1"
+    resp = c.put(
+        f"{code_id}?{API}",
+        json={
+            "properties": {
+                "datastoreId": f"{WS}/datastores/workspaceblobstore",
+                "path": f"LocalUpload/{name}",
+            }
+        },
+    )
+    assert resp.status_code in (200, 201), resp.text
+    return code_id

@@ -67,6 +67,22 @@ class ProcessSpec:
     """Added on top of the plan's ``env`` (``RANK``, ``TF_CONFIG``, ...)."""
     argv: list[str] | None = None
     """None: ``bash -c COMMAND`` (the plan's command)."""
+    node: int = 0
+    """Which of the job's nodes (``compute.instanceCount``) runs it."""
+
+
+@dataclass(frozen=True)
+class NodeSlot:
+    """One node of a job placed on a cluster, and what the job holds there."""
+
+    id: str
+    """The cluster's id of the node."""
+    address: str
+    """Its IP address (``MASTER_ADDR`` when it is node 0)."""
+    cpus: float
+    memory: int
+    """Bytes."""
+    gpus: float = 0
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,9 @@ class RunPlan:
     all of them start together in the working directory; the first to fail fails the job and
     stops the others, and a cancel or timeout stops them all."""
 
+    nodes: list[NodeSlot] = field(default_factory=list)
+    """Where a cluster backend placed the job, node 0 first; empty on the local executor."""
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -107,6 +126,7 @@ class RunPlan:
         env = data.get("environment")
         data["environment"] = EnvironmentBuild(**env) if env else None
         data["processes"] = [ProcessSpec(**p) for p in data.get("processes") or []]
+        data["nodes"] = [NodeSlot(**n) for n in data.get("nodes") or []]
         return cls(**data)
 
 
@@ -120,6 +140,8 @@ class RunReport:
     """The contents of ``result.json`` once the supervisor finished."""
     alive: bool
     """Whether the supervisor process still runs."""
+    note: str | None = None
+    """What the backend knows of a run that ended without a result."""
 
 
 class Executor(abc.ABC):

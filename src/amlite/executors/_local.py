@@ -7,9 +7,7 @@ the server; everything the server needs to know later is in the run directory.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,48 +19,15 @@ from typing import Any
 
 from amlite.executors._base import Executor, RunPlan, RunReport
 from amlite.executors.procs import is_same_process_alive, process_start_time
+from amlite.executors.run_files import (
+    prepare_run_dir,
+    read_events,
+    read_result,
+    request_cancel,
+    run_dir_of,
+)
 
 SUPERVISOR = str(Path(__file__).with_name("supervisor.py"))
-
-_STALE = ("events.jsonl", "result.json", "cancel_reason", "supervisor.pid")
-
-
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _run_dir(runtime: dict[str, Any]) -> Path:
-    value = runtime.get("runDir") or runtime.get("run_dir")
-    if not value:
-        raise ValueError("runtime has no runDir")
-    return Path(value)
-
-
-def read_events(run_dir: Path) -> list[dict[str, str]]:
-    """The complete lines of ``events.jsonl`` (a line being written is skipped)."""
-    try:
-        text = (run_dir / "events.jsonl").read_text(encoding="utf-8")
-    except OSError:
-        return []
-    events: list[dict[str, str]] = []
-    for line in text.splitlines():
-        try:
-            item = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(item, dict):
-            events.append(item)
-    return events
-
-
-def read_result(run_dir: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((run_dir / "result.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 class LocalExecutor(Executor):
@@ -83,15 +48,7 @@ class LocalExecutor(Executor):
         self._lock = threading.Lock()
 
     def start(self, plan: RunPlan) -> dict[str, Any]:
-        run_dir = Path(plan.run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        for name in _STALE:
-            with contextlib.suppress(FileNotFoundError):
-                (run_dir / name).unlink()
-        wd = Path(plan.working_dir)
-        if wd.is_dir() and not wd.is_symlink() and wd.resolve().is_relative_to(run_dir.resolve()):
-            shutil.rmtree(wd)  # the working directory starts fresh
-        _write_json_atomic(run_dir / "plan.json", plan.to_json())
+        run_dir = prepare_run_dir(plan)
         proc = self._assign_spare(run_dir) or self._spawn(run_dir)
         runtime = {
             "runDir": str(run_dir),
@@ -156,12 +113,8 @@ class LocalExecutor(Executor):
                 self._on_exit(run_dir)
 
     def cancel(self, runtime: dict[str, Any], reason: str) -> None:
-        run_dir = _run_dir(runtime)
-        if (run_dir / "result.json").exists():
+        if not request_cancel(run_dir_of(runtime), reason):
             return
-        tmp = run_dir / ".cancel_reason.tmp"
-        tmp.write_text(reason, encoding="utf-8")
-        os.replace(tmp, run_dir / "cancel_reason")
         pid = int(runtime.get("pid") or 0)
         if is_same_process_alive(pid, runtime.get("pidStart")):
             with contextlib.suppress(ProcessLookupError):
@@ -185,7 +138,7 @@ class LocalExecutor(Executor):
         }
 
     def report(self, runtime: dict[str, Any]) -> RunReport:
-        run_dir = _run_dir(runtime)
+        run_dir = run_dir_of(runtime)
         alive = is_same_process_alive(int(runtime.get("pid") or 0), runtime.get("pidStart"))
         # read the result after the liveness check: a supervisor that ends in between
         # has written its result before exiting

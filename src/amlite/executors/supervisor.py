@@ -3,7 +3,9 @@
 Started as ``python -S -E supervisor.py RUN_DIR`` in its own session, so it starts fast and
 keeps running when the server stops. It must not import amlite. Files in ``RUN_DIR``:
 
-- reads ``plan.json`` (``RunPlan.to_json()``) and, on cancel, ``cancel_reason``;
+- reads ``plan.json`` (``RunPlan.to_json()``) and, on cancel, ``cancel_reason``. A cancel
+  arrives as SIGTERM or as the ``cancel_reason`` file appearing (looked for every
+  ``CANCEL_POLL_SECONDS``), which is how a cluster backend cancels without a signal;
 - writes ``supervisor.pid``, appends ``{"status", "at"}`` lines to ``events.jsonl`` and
   finally writes ``result.json`` atomically: ``{exitCode, outcome, reason, finishedAt}``.
 
@@ -34,6 +36,8 @@ from typing import Any
 
 KILL_GRACE_SECONDS = float(os.environ.get("AMLITE_KILL_GRACE_SECONDS") or 3.0)
 """How long a process group gets between SIGTERM and SIGKILL."""
+CANCEL_POLL_SECONDS = 0.25
+"""How often waits look for the ``cancel_reason`` file."""
 
 _SECRET_PREFIX = "AMLITE_"
 """Server variables holding a token never reach the job (the plan carries the job's own)."""
@@ -59,6 +63,16 @@ class State:
     """A build step's process."""
     wakeup_fd: int | None = None
     """Readable once a signal arrived (``signal.set_wakeup_fd``), so waits end at once."""
+    run_dir: str | None = None
+    """Where ``cancel_reason`` appears when the job is cancelled."""
+
+
+def cancel_seen() -> bool:
+    """Whether a cancel arrived, by signal or by the ``cancel_reason`` file."""
+    run_dir = State.run_dir
+    if not State.cancel_requested and run_dir is not None:
+        State.cancel_requested = os.path.exists(os.path.join(run_dir, "cancel_reason"))
+    return State.cancel_requested
 
 
 class SystemLog:
@@ -267,7 +281,7 @@ def wait_any(procs: list[subprocess.Popen[bytes]], timeout: float | None) -> Non
 
 
 def check_cancel() -> None:
-    if State.cancel_requested:
+    if cancel_seen():
         raise Canceled()
 
 
@@ -284,7 +298,15 @@ def run_logged(argv: list[str], log_path: str, log: SystemLog) -> None:
         )
         State.child = proc
         try:
-            code = proc.wait()
+            while True:
+                try:
+                    code = proc.wait(CANCEL_POLL_SECONDS)
+                    break
+                except subprocess.TimeoutExpired:
+                    if cancel_seen():
+                        terminate_group(proc, KILL_GRACE_SECONDS)
+                        code = proc.wait()
+                        break
         finally:
             State.child = None
     if State.cancel_requested:
@@ -422,7 +444,7 @@ def run_command(plan: dict[str, Any], env: dict[str, str], log: SystemLog) -> Ou
     timed_out = False
     failed: int | None = None
     try:
-        while not State.cancel_requested:
+        while not cancel_seen():
             codes = [p.poll() for p in procs]
             failed = next((i for i, c in enumerate(codes) if c not in (None, 0)), None)
             alive = [p for p, c in zip(procs, codes, strict=True) if c is None]
@@ -433,7 +455,7 @@ def run_command(plan: dict[str, Any], env: dict[str, str], log: SystemLog) -> Ou
                 timed_out = True
                 log.write(f"timeout after {timeout:g} s: stopping the process group")
                 break
-            wait_any(alive, left)
+            wait_any(alive, CANCEL_POLL_SECONDS if left is None else min(left, CANCEL_POLL_SECONDS))
         if failed is not None and len(procs) > 1:
             log.write(f"{names[failed]} failed: stopping the other processes")
         if timed_out or State.cancel_requested or failed is not None:
@@ -565,6 +587,7 @@ def main(argv: list[str]) -> int:
     if given is None:
         return 0
     run_dir = os.path.abspath(given)
+    State.run_dir = run_dir
     signal.signal(signal.SIGTERM, on_sigterm)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)

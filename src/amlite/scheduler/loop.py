@@ -11,14 +11,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from amlite.data.paths import run_dir
 from amlite.domain.status import ACCEPT_PATH, JobStatus
 from amlite.errors import AmliteError, Conflict, InvalidTransition
-from amlite.executors._base import Executor, RunReport
-from amlite.executors.launchers import process_count
+from amlite.executors._base import Executor, NodeSlot, RunReport
+from amlite.executors.ray_cluster import RayUnavailable
+from amlite.scheduler.backends import Backend, Backends
+from amlite.scheduler.capacity import NeverFits
 from amlite.services.preparation import RuntimeContext, build_plan
 from amlite.services.tokens import mint_job_token
 from amlite.store import JobRecord, NewJob, Store
@@ -44,7 +47,7 @@ class Scheduler:
         on_terminal: Any = None,
     ) -> None:
         self._store = store
-        self._executor = executor
+        self._backends = Backends(store, executor, slots)
         self._ctx = ctx
         self._slots = slots
         self._on_terminal = on_terminal
@@ -52,8 +55,6 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._sweeps = SweepController(store, self)
-        self._free = slots
-        """Free local slots after the last dispatch round."""
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -66,13 +67,13 @@ class Scheduler:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        self._executor.close()
+        self._backends.close()
 
     def wake(self) -> None:
         self._wake.set()
 
     def cancel_running(self, job: JobRecord, reason: str) -> None:
-        self._executor.cancel(job.runtime, reason)
+        self._backends.for_job(job).executor.cancel(job.runtime, reason)
 
     # -- what the sweep controller needs (TrialOps) -------------------------------------------
     @property
@@ -95,8 +96,8 @@ class Scheduler:
             )
         except InvalidTransition:
             return
-        if was_started and job.runtime.get("pid"):
-            self._executor.cancel(job.runtime, reason)
+        if was_started and job.runtime.get("runDir"):
+            self._backends.for_job(job).executor.cancel(job.runtime, reason)
         elif not was_started:
             self._finish(job, S.CANCELED, reason)
 
@@ -110,70 +111,103 @@ class Scheduler:
                 log.exception("scheduler tick failed")
 
     def tick(self) -> None:
-        """One round: reconcile started jobs, then fill free slots."""
-        active = self._reconcile()
+        """One round: reconcile started jobs, then fill free capacity."""
+        started = self._reconcile()
         for sweep in self._store.jobs_in_status(LIVE_SWEEPS, job_type="Sweep"):
             self._sweeps.tick(sweep)
-        free = self._slots - active
-        self._free = max(free, 0)
-        if free > 0:
-            self._dispatch(free)
+        self._dispatch(started)
 
     # -- dispatch ------------------------------------------------------------------------
-    def slots_of(self, job: JobRecord) -> int:
-        """Local slots a job holds: one per process, at most the whole machine."""
-        try:
-            return max(1, min(process_count(job.spec), self._slots))
-        except (ValueError, TypeError):
-            return 1
-
     def queue_reason(self, job: JobRecord) -> str | None:
         """Why a queued job still waits, from the last dispatch round."""
         if job.status is not S.QUEUED:
             return None
         if job.job_type != "Command":
             return "sweeps run their trials as jobs; this one has not started yet"
-        need = self.slots_of(job)
-        if need > self._free:
-            return (
-                f"needs {need} local slot{'s' if need > 1 else ''}; "
-                f"{self._free} of {self._slots} free"
-            )
-        return "waiting for its turn: jobs queued before it (priority, then submission) go first"
+        try:
+            backend = self._backends.for_compute(job.workspace_key, job.compute)
+            return backend.reason(job.spec)
+        except (ValueError, TypeError) as exc:
+            return f"cannot be placed: {exc}"
 
-    def _dispatch(self, free: int) -> None:
-        """Start queued jobs in priority order while they fit. The first one that does not
-        fit ends the round, so a smaller job behind it cannot overtake it."""
+    def _dispatch(self, started: list[JobRecord]) -> None:
+        """Start queued jobs, pool by pool (this machine, each Ray cluster), in priority
+        order while they fit. In each pool the first job that does not fit ends the round,
+        so a smaller job behind it cannot overtake it."""
+        by_pool: dict[str, tuple[Backend, set[tuple[str, str]]]] = {
+            self._backends.local.pool.key: (self._backends.local, set())
+        }
+        for key, compute in self._store.queued_computes(job_type="Command"):
+            try:
+                backend = self._backends.for_compute(key, compute)
+            except ValueError as exc:
+                for job in self._store.queued_jobs(10_000, job_type="Command", computes=[compute]):
+                    if job.workspace_key == key:
+                        self._finish(job, S.FAILED, f"compute '{compute}': {exc}")
+                continue
+            by_pool.setdefault(backend.pool.key, (backend, set()))[1].add((key, compute))
+        for pool_key, (backend, computes) in by_pool.items():
+            try:
+                backend.refresh()
+            except RayUnavailable as exc:  # the cluster does not answer: its jobs wait a while
+                if not backend.note_trouble(str(exc)):
+                    for job in self._queued_on(computes, 10_000):
+                        self._finish(job, S.FAILED, f"compute '{job.compute}': {exc}")
+                continue
+            backend.pool.reset(
+                [j for j in started if self._backends.pool_key(j.runtime) == pool_key]
+            )
+            if computes:
+                self._fill(backend, computes)
+
+    def _queued_on(self, computes: set[tuple[str, str]], limit: int) -> list[JobRecord]:
+        names = {name for _, name in computes}
+        batch = self._store.queued_jobs(limit, job_type="Command", computes=names)
+        return [job for job in batch if (job.workspace_key, job.compute) in computes]
+
+    def _fill(self, backend: Backend, computes: set[tuple[str, str]]) -> None:
         tried: set[tuple[str, str]] = set()
-        while free > 0:
-            batch = self._store.queued_jobs(free + len(tried) + 1, job_type="Command")
+        while True:
+            batch = self._queued_on(computes, len(tried) + 16)
             fresh = [job for job in batch if (job.workspace_key, job.name) not in tried]
             if not fresh:
-                break
+                return
             for job in fresh:
                 tried.add((job.workspace_key, job.name))
-                need = self.slots_of(job)
-                if need > free:
-                    self._free = free
+                try:
+                    nodes = backend.pool.take(job.spec)
+                except NeverFits as exc:
+                    self._finish(
+                        job, S.FAILED, f"compute '{job.compute}' cannot run the job: {exc}"
+                    )
+                    continue
+                except (ValueError, TypeError) as exc:
+                    self._finish(job, S.FAILED, f"compute '{job.compute}': {exc}")
+                    continue
+                if nodes is None or self._start(job, backend, nodes) is None:
                     return
-                if self._start(job):
-                    free -= need
-        self._free = max(free, 0)
 
-    def _start(self, job: JobRecord) -> bool:
+    def _start(self, job: JobRecord, backend: Backend, nodes: list[NodeSlot]) -> bool | None:
         """Start a queued job's supervisor, then mark it Running. True if it now holds a slot.
 
         The supervisor starts before the job is marked Running, so a server killed in
         between leaves a Queued job whose run directory shows the supervisor: the next
         server adopts it instead of starting the job twice.
+        Returns None when the backend could not take it for now (a cluster that does not
+        answer yet): the job stays queued and the pool's round ends.
         """
         key, name = job.workspace_key, job.name
-        runtime = self._recover(job)
+        runtime = self._recover(job, backend.executor)
         if runtime is None:
             try:
                 token = mint_job_token(self._store, key, name)
-                plan = build_plan(self._store, job, token=token, ctx=self._ctx)
-                runtime = self._executor.start(plan)
+                plan = build_plan(self._store, job, token=token, ctx=self._ctx, nodes=nodes)
+                runtime = backend.executor.start(plan)
+            except RayUnavailable as exc:
+                if exc.transient and backend.note_trouble(str(exc)):
+                    return None
+                self._finish(job, S.FAILED, str(exc))
+                return False
             except AmliteError as exc:
                 self._finish(job, S.FAILED, str(exc))
                 return False
@@ -181,21 +215,27 @@ class Scheduler:
                 log.exception("could not start job %s", name)
                 self._finish(job, S.FAILED, f"amlite could not start the job: {exc}")
                 return False
+        backend.clear_trouble()
         try:
             self._store.transition(key, name, S.RUNNING, runtime={**job.runtime, **runtime})
         except InvalidTransition:  # cancelled (or claimed elsewhere) while it was starting
             current = self._store.get_job(key, name)
             if current is not None and current.status in (S.CANCEL_REQUESTED, S.CANCELED):
-                self._executor.cancel(runtime, current.status_reason or "canceled by user")
+                backend.executor.cancel(runtime, current.status_reason or "canceled by user")
             return False
         return True
 
     # -- reconcile -----------------------------------------------------------------------
-    def _reconcile(self) -> int:
-        """Apply what supervisors reported; return how many jobs still hold a slot."""
-        active = 0
+    def _reconcile(self) -> list[JobRecord]:
+        """Apply what supervisors reported; return the jobs that still hold capacity."""
+        active: list[JobRecord] = []
         for job in self._store.jobs_in_status(STARTED, job_type="Command"):
-            runtime = job.runtime if job.runtime.get("pid") else self._recover(job)
+            try:
+                executor = self._backends.for_job(job).executor
+            except ValueError as exc:
+                self._finish(job, S.FAILED, f"compute '{job.compute}': {exc}")
+                continue
+            runtime = job.runtime if job.runtime.get("runDir") else self._recover(job, executor)
             if runtime is None:
                 # jobs start synchronously in this thread, so a started job without a
                 # supervisor was left behind by a server that stopped while starting it
@@ -206,16 +246,14 @@ class Scheduler:
                         job, S.FAILED, "the server stopped before the job's process started"
                     )
                 continue
-            report = self._executor.report(runtime)
+            report = executor.report(runtime)
             if not self._apply(job, report):
-                active += self.slots_of(job)
+                active.append(job if job.runtime.get("runDir") else _with_runtime(job, runtime))
         return active
 
-    def _recover(self, job: JobRecord) -> dict[str, Any] | None:
+    def _recover(self, job: JobRecord, executor: Executor) -> dict[str, Any] | None:
         """Adopt a supervisor that a stopped server started but did not record."""
-        runtime = self._executor.recover(
-            str(run_dir(self._ctx.settings, job.workspace_key, job.name))
-        )
+        runtime = executor.recover(str(run_dir(self._ctx.settings, job.workspace_key, job.name)))
         if runtime is not None and job.status is not S.QUEUED:
             self._store.set_runtime(job.workspace_key, job.name, {**job.runtime, **runtime})
         return runtime
@@ -236,9 +274,8 @@ class Scheduler:
             if job.status is S.CANCEL_REQUESTED:  # killed before it could write its result
                 self._finish(job, S.CANCELED, job.status_reason or "canceled by user")
             else:
-                self._finish(
-                    job, S.FAILED, "the job's supervisor process vanished without a result"
-                )
+                why = "the job's supervisor process vanished without a result"
+                self._finish(job, S.FAILED, f"{why} ({report.note})" if report.note else why)
             return True
         outcome = str(result.get("outcome") or "Failed")
         reason = result.get("reason")
@@ -302,6 +339,10 @@ class Scheduler:
             )
             with contextlib.suppress(InvalidTransition):
                 self._store.transition(job.workspace_key, job.name, rest)
+
+
+def _with_runtime(job: JobRecord, runtime: dict[str, Any]) -> JobRecord:
+    return replace(job, runtime={**job.runtime, **runtime})
 
 
 def _parse_time(value: Any) -> datetime | None:

@@ -10,6 +10,7 @@ from typing import Any
 from amlite import schemas
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.errors import NotFound, ValidationFailed
+from amlite.services.compute_targets import check_ray_compute
 from amlite.services.paging import decode_token
 from amlite.services.resources import DEFAULT_DATASTORE, asset_resource
 from amlite.services.workspaces import Workspaces
@@ -56,6 +57,7 @@ class Assets:
             check_version(version)
         if kind == "computes":
             props = schemas.parse_compute(body)
+            check_ray_compute(props)
         else:
             props = schemas.parse_asset(kind, body, version=version is not None)
         self._workspaces.ensure(ws)

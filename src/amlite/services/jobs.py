@@ -14,6 +14,7 @@ from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import ACCEPT_PATH, TERMINAL, JobStatus
 from amlite.errors import Conflict, InvalidTransition, NotFound, ValidationFailed, Violation
 from amlite.services.assets import check_name
+from amlite.services.compute_targets import check_job_on_ray
 from amlite.services.paging import decode_token
 from amlite.services.references import resolve_references
 from amlite.services.resources import DEFAULT_DATASTORE, job_resource
@@ -67,6 +68,7 @@ class Jobs:
         existing = self._store.get_job(ws.key, name)
         if existing is not None:
             return self._update(ws, existing, spec), False
+        check_job_on_ray(self._store, ws.key, spec, compute)
         job = NewJob(
             workspace=ws,
             name=name,
@@ -186,7 +188,7 @@ class Jobs:
             if not was_started:
                 with contextlib.suppress(InvalidTransition):  # the scheduler may finish it first
                     self._store.transition(ws.key, name, JobStatus.CANCELED, reason=reason)
-            elif job.runtime.get("pid") and self.dispatcher is not None:
+            elif job.runtime.get("runDir") and self.dispatcher is not None:
                 self.dispatcher.cancel_running(job, reason)
             # else: a sweep (its controller cancels the trials), or a job the scheduler is
             # starting right now and cancels once started

@@ -10,7 +10,7 @@ Missing or unusable assets raise ``ExecutionError``; the job then fails with tha
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +32,7 @@ from amlite.data.bindings import (
 from amlite.domain.arm_id import WorkspaceRef, parse_reference, parse_resource_id
 from amlite.domain.placeholders import substitute
 from amlite.errors import ExecutionError
-from amlite.executors._base import EnvironmentBuild, FileStep, RunPlan
+from amlite.executors._base import EnvironmentBuild, FileStep, NodeSlot, RunPlan
 from amlite.executors.launchers import launch
 from amlite.services.environments import resolve_environment
 from amlite.store._base import AssetRecord, JobRecord, Store
@@ -239,8 +239,10 @@ def build_plan(
     token: str,
     ctx: RuntimeContext,
     extra_env: Mapping[str, str] | None = None,
+    nodes: Sequence[NodeSlot] = (),
 ) -> RunPlan:
-    """The plan that runs ``job``; raises ``ExecutionError`` if it cannot be prepared."""
+    """The plan that runs ``job`` (on ``nodes`` of a cluster, if given); raises
+    ``ExecutionError`` if it cannot be prepared."""
     ws = store.get_workspace(job.workspace_key)
     if ws is None:
         raise ExecutionError(f"workspace {job.workspace_key!r} does not exist")
@@ -300,7 +302,8 @@ def build_plan(
     env.update(extra)
 
     try:
-        launched = launch(spec, command, str(artifacts), _search_path(env, environment))
+        hosts = tuple(node.address for node in nodes) if len(nodes) > 1 else ()
+        launched = launch(spec, command, str(artifacts), _search_path(env, environment), hosts)
     except ValueError as exc:
         raise ExecutionError(f"distribution: {exc}") from exc
 
@@ -317,4 +320,5 @@ def build_plan(
         environment=environment,
         fail_reason=fail_reason or launched.fail_reason,
         processes=launched.processes,
+        nodes=list(nodes),
     )

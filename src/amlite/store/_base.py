@@ -11,7 +11,7 @@ Rules every implementation keeps:
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -203,9 +203,19 @@ class Store(abc.ABC):
         """Merge ``values`` into the job's system properties."""
 
     @abc.abstractmethod
-    def queued_jobs(self, limit: int, *, job_type: str | None = None) -> list[JobRecord]:
-        """Queued jobs of every workspace (of one ``job_type`` if given), highest priority
-        first, then submission order."""
+    def queued_jobs(
+        self,
+        limit: int,
+        *,
+        job_type: str | None = None,
+        computes: Collection[str] | None = None,
+    ) -> list[JobRecord]:
+        """Queued jobs of every workspace (of one ``job_type`` if given, on a compute named
+        in ``computes`` if given), highest priority first, then submission order."""
+
+    @abc.abstractmethod
+    def queued_computes(self, *, job_type: str | None = None) -> set[tuple[str, str]]:
+        """The ``(workspace_key, compute)`` pairs that queued jobs are waiting for."""
 
     @abc.abstractmethod
     def jobs_in_status(

@@ -48,12 +48,19 @@ def process_count(spec: Mapping[str, Any]) -> int:
 
 
 def launch(
-    spec: Mapping[str, Any], command: str, artifacts_dir: str, path: str | None = None
+    spec: Mapping[str, Any],
+    command: str,
+    artifacts_dir: str,
+    path: str | None = None,
+    hosts: tuple[str, ...] = (),
 ) -> Launch:
     """The processes of the job; ``path`` is the PATH to check launcher programs against
-    (None: do not check). Raises ValueError for a distribution that cannot run."""
+    (None: do not check); ``hosts`` the address of each node on a cluster (empty: all
+    local). Raises ValueError for a distribution that cannot run."""
     launcher, distribution, nodes = _parts(spec)
-    result = launcher.launch(LaunchRequest(distribution, nodes, command, artifacts_dir, path))
+    result = launcher.launch(
+        LaunchRequest(distribution, nodes, command, artifacts_dir, path, tuple(hosts))
+    )
     procs = result.processes
     if len(procs) == 1 and procs[0].argv is None:
         # one process logs to std_log.txt, as a job without distribution does

@@ -63,6 +63,12 @@ class LaunchRequest:
     path: str | None = None
     """PATH to find launcher programs (``mpirun``) on; None: do not check when planning
     (the supervisor still fails clearly if one is missing)."""
+    hosts: tuple[str, ...] = ()
+    """The address of each node when the job runs on a cluster; empty: every node is this
+    machine, reached on the loopback address."""
+
+    def host(self, node: int) -> str:
+        return self.hosts[node] if self.hosts else LOCAL_ADDR
 
 
 @dataclass(frozen=True)
@@ -107,5 +113,8 @@ class PerNodeLauncher(Launcher):
         if request.nodes <= 1:
             return Launch()
         return Launch(
-            [ProcessSpec(name=f"node {i}", log=process_log(i)) for i in range(request.nodes)]
+            [
+                ProcessSpec(name=f"node {i}", log=process_log(i), node=i)
+                for i in range(request.nodes)
+            ]
         )

@@ -17,7 +17,6 @@ from typing import Any
 
 from amlite.executors._base import ProcessSpec
 from amlite.executors.launchers._base import (
-    LOCAL_ADDR,
     SINGLE_LOG,
     Launch,
     Launcher,
@@ -85,7 +84,7 @@ class MpiLauncher(Launcher):
         ]
         env = {
             **MPIRUN_ENV,
-            "AZ_BATCH_MASTER_NODE": f"{LOCAL_ADDR}:{port}",
-            "AZ_BATCHAI_MPI_MASTER_NODE": LOCAL_ADDR,
+            "AZ_BATCH_MASTER_NODE": f"{request.host(0)}:{port}",
+            "AZ_BATCHAI_MPI_MASTER_NODE": request.host(0),
         }
         return Launch([ProcessSpec(name=MPIRUN, log=MPIRUN_LOG, env=env, argv=argv)])

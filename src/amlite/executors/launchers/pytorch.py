@@ -9,7 +9,6 @@ from typing import Any
 
 from amlite.executors._base import ProcessSpec
 from amlite.executors.launchers._base import (
-    LOCAL_ADDR,
     Launch,
     Launcher,
     LaunchRequest,
@@ -40,7 +39,7 @@ class PyTorchLauncher(Launcher):
         for node, local_size in enumerate(split_over_nodes(total, nodes)):
             for local in range(local_size):
                 env = {
-                    "MASTER_ADDR": LOCAL_ADDR,
+                    "MASTER_ADDR": request.host(0),
                     "MASTER_PORT": str(port),
                     "WORLD_SIZE": str(total),
                     "RANK": str(rank),
@@ -48,6 +47,8 @@ class PyTorchLauncher(Launcher):
                     "LOCAL_WORLD_SIZE": str(local_size),
                     "NODE_RANK": str(node),
                 }
-                processes.append(ProcessSpec(name=f"rank {rank}", log=process_log(rank), env=env))
+                processes.append(
+                    ProcessSpec(name=f"rank {rank}", log=process_log(rank), env=env, node=node)
+                )
                 rank += 1
         return Launch(processes)

@@ -13,13 +13,13 @@ from typing import Any
 
 from amlite.executors._base import ProcessSpec
 from amlite.executors.launchers._base import (
-    LOCAL_ADDR,
     Launch,
     Launcher,
     LaunchRequest,
     count_field,
     free_ports,
     process_log,
+    split_over_nodes,
 )
 
 
@@ -39,10 +39,19 @@ class TensorFlowLauncher(Launcher):
     def launch(self, request: LaunchRequest) -> Launch:
         workers, ps = self.counts(request.distribution, request.nodes)
         ports = free_ports(workers + ps)
-        cluster: dict[str, list[str]] = {"worker": [f"{LOCAL_ADDR}:{p}" for p in ports[:workers]]}
-        if ps:
-            cluster["ps"] = [f"{LOCAL_ADDR}:{p}" for p in ports[workers:]]
         tasks = [("worker", i) for i in range(workers)] + [("ps", j) for j in range(ps)]
+        # workers fill the nodes in order, parameter servers go round them
+        nodes = [
+            node
+            for node, n in enumerate(split_over_nodes(workers, request.nodes))
+            for _ in range(n)
+        ] + [j % request.nodes for j in range(ps)]
+        addresses = [
+            f"{request.host(node)}:{port}" for node, port in zip(nodes, ports, strict=True)
+        ]
+        cluster: dict[str, list[str]] = {"worker": addresses[:workers]}
+        if ps:
+            cluster["ps"] = addresses[workers:]
         processes = []
         for rank, (kind, index) in enumerate(tasks):
             config = {
@@ -55,6 +64,7 @@ class TensorFlowLauncher(Launcher):
                     name=f"{kind} {index}",
                     log=process_log(rank),
                     env={"TF_CONFIG": json.dumps(config)},
+                    node=nodes[rank],
                 )
             )
         return Launch(processes)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -271,13 +271,32 @@ class SqlStore(AssetsAndTokens, TrackingTables, Store):
                 .values(system_properties=merged, modified_at=utcnow())
             )
 
-    def queued_jobs(self, limit: int, *, job_type: str | None = None) -> list[JobRecord]:
+    def queued_jobs(
+        self,
+        limit: int,
+        *,
+        job_type: str | None = None,
+        computes: Collection[str] | None = None,
+    ) -> list[JobRecord]:
         query = select(jobs).where(jobs.c.status == JobStatus.QUEUED.value)
         if job_type is not None:
             query = query.where(jobs.c.job_type == job_type)
+        if computes is not None:
+            query = query.where(jobs.c.compute.in_(sorted(computes)))
         query = query.order_by(jobs.c.priority.desc(), jobs.c.seq.asc()).limit(limit)
         with read_tx(self._engine) as conn:
             return [job_record(row) for row in conn.execute(query)]
+
+    def queued_computes(self, *, job_type: str | None = None) -> set[tuple[str, str]]:
+        query = (
+            select(jobs.c.workspace_key, jobs.c.compute)
+            .where(jobs.c.status == JobStatus.QUEUED.value)
+            .distinct()
+        )
+        if job_type is not None:
+            query = query.where(jobs.c.job_type == job_type)
+        with read_tx(self._engine) as conn:
+            return {(str(row[0]), str(row[1])) for row in conn.execute(query)}
 
     def jobs_in_status(
         self, statuses: Iterable[JobStatus], *, job_type: str | None = None

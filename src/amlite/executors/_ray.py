@@ -1,0 +1,132 @@
+"""The Ray executor: each job is a Ray Job on the cluster a Ray compute names.
+
+The same supervisor as the local executor runs the plan, on the node amlite chose
+(``RunPlan.nodes``): a one-node job's entrypoint *is* the supervisor, holding the node's
+resources (``instanceType``) for as long as it runs; a multi-node job's entrypoint is
+``ray_gang.py``, which gang-schedules a placement group and runs a supervisor per node.
+
+Everything else is as on the local executor: the run directory (plan, events, result,
+``cancel_reason``) is shared with the cluster's nodes at the same path, logs and outputs
+land in the job's artifacts, metrics go to the server's MLflow endpoint. A cancel leaves
+``cancel_reason``, which the supervisor looks for while it runs; if the job still runs
+``STOP_AFTER_SECONDS`` later it is stopped through Ray Jobs. Jobs are found again after
+a server restart by their submission id, derived from the run directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shlex
+import sys
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from amlite.domain.resources import Resources
+from amlite.executors._base import Executor, RunPlan, RunReport
+from amlite.executors.ray_cluster import ALIVE, RayCluster, RayUnavailable
+from amlite.executors.run_files import (
+    prepare_run_dir,
+    read_events,
+    read_json_file,
+    read_result,
+    request_cancel,
+    run_dir_of,
+)
+
+HERE = Path(__file__).parent
+SUPERVISOR = str(HERE / "supervisor.py")
+GANG_DRIVER = str(HERE / "ray_gang.py")
+STOP_AFTER_SECONDS = 20.0
+"""How long a cancelled job may take to stop by itself before Ray Jobs stops it."""
+
+
+def submission_id(run_dir: str) -> str:
+    """One Ray submission id per run directory: a second start of the same job (a server
+    that died while starting it) finds the first instead of running the job twice."""
+    digest = hashlib.sha256(str(Path(run_dir).resolve()).encode()).hexdigest()[:20]
+    return f"amlite-{digest}"
+
+
+class RayExecutor(Executor):
+    kind = "ray"
+
+    def __init__(self, cluster: RayCluster, python: str | None = None) -> None:
+        self.cluster = cluster
+        self.python = python or sys.executable
+        """The interpreter on the cluster's nodes that runs the supervisor (and has ``ray``)."""
+
+    def _runtime(self, plan_nodes: list[dict[str, Any]], run_dir: str) -> dict[str, Any]:
+        return {
+            "executor": self.kind,
+            "address": self.cluster.address,
+            "submissionId": submission_id(run_dir),
+            "runDir": run_dir,
+            "nodes": plan_nodes,
+        }
+
+    def start(self, plan: RunPlan) -> dict[str, Any]:
+        if not plan.nodes:
+            raise ValueError("a plan for a Ray compute names its nodes")
+        run_dir = prepare_run_dir(plan)
+        sid = submission_id(str(run_dir))
+        first = plan.nodes[0]
+        python = shlex.quote(self.python)
+        if len(plan.nodes) == 1:
+            entrypoint = (
+                f"exec {python} -S -E {shlex.quote(SUPERVISOR)} {shlex.quote(str(run_dir))}"
+            )
+            held: Resources | None = Resources(first.cpus, first.memory, first.gpus)
+        else:  # the placement group holds the nodes; its driver holds nothing
+            entrypoint = f"exec {python} {shlex.quote(GANG_DRIVER)} {shlex.quote(str(run_dir))}"
+            held = None
+        if self.cluster.job(sid) is None:
+            self.cluster.submit(sid, entrypoint, node_id=first.id, resources=held)
+        return self._runtime([asdict(n) for n in plan.nodes], str(run_dir))
+
+    def cancel(self, runtime: dict[str, Any], reason: str) -> None:
+        if not request_cancel(run_dir_of(runtime), reason):
+            return
+        sid = str(runtime.get("submissionId") or "")
+        timer = threading.Timer(STOP_AFTER_SECONDS, self._stop_if_running, args=(sid,))
+        timer.daemon = True
+        timer.start()
+
+    def _stop_if_running(self, sid: str) -> None:
+        with contextlib.suppress(RayUnavailable):
+            job = self.cluster.job(sid)
+            if job is not None and job.status in ALIVE:
+                self.cluster.stop(sid)
+
+    def recover(self, run_dir: str) -> dict[str, Any] | None:
+        """The runtime of a Ray Job a stopped server submitted but did not record."""
+        try:
+            job = self.cluster.job(submission_id(run_dir))
+        except RayUnavailable:
+            return None
+        if job is None:
+            return None
+        plan = read_json_file(Path(run_dir) / "plan.json") or {}
+        return self._runtime(list(plan.get("nodes") or []), run_dir)
+
+    def report(self, runtime: dict[str, Any]) -> RunReport:
+        run_dir = run_dir_of(runtime)
+        result = read_result(run_dir)
+        if result is not None:
+            return RunReport(events=read_events(run_dir), result=result, alive=False)
+        try:
+            job = self.cluster.job(str(runtime.get("submissionId") or ""))
+        except RayUnavailable:  # the dashboard did not answer: ask again next time
+            return RunReport(events=read_events(run_dir), result=None, alive=True)
+        alive = job is not None and job.status in ALIVE
+        note = None
+        if not alive:
+            result = read_result(run_dir)  # it may have finished in between
+            note = (
+                "the Ray cluster no longer knows the job"
+                if job is None
+                else f"its Ray job ended {job.status}: {job.message}"
+            )
+        return RunReport(events=read_events(run_dir), result=result, alive=alive, note=note)

@@ -1,0 +1,275 @@
+"""The driver of a multi-node job on a Ray cluster: ``python ray_gang.py RUN_DIR``.
+
+Started by ``RayExecutor`` as the entrypoint of a Ray Job, on the node the job's rank 0
+runs on. It imports ``ray`` (present on every Ray node) but not amlite. It:
+
+1. reserves one bundle per node of the job in a placement group (``STRICT_SPREAD``, each
+   bundle pinned to the node amlite chose): all nodes are held at once or none is, so two
+   multi-node jobs never deadlock on half a cluster each;
+2. runs the supervisor (``supervisor.py``) on every node, in that node's bundle, with the
+   plan of the processes placed there (``ProcessSpec.node``) in ``RUN_DIR/nodes/K``; node 0
+   works in the job's working directory, node K in ``WORKING_DIR-nodeK``;
+3. stops the other nodes when one fails, passes a cancel (``RUN_DIR/cancel_reason``) on to
+   every node, and writes the job's ``result.json`` from the nodes' results.
+
+The run directory must be visible at the same path on every node (a shared filesystem;
+on one machine it simply is).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+POLL_SECONDS = 0.25
+SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "supervisor.py")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def write_json_atomic(path: str, data: dict[str, Any]) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+def read_json(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def append_event(run_dir: str, status: str) -> None:
+    with open(os.path.join(run_dir, "events.jsonl"), "a", encoding="utf-8") as f:
+        f.write(json.dumps({"status": status, "at": now_iso()}) + "\n")
+
+
+def has_event(run_dir: str, status: str) -> bool:
+    try:
+        with open(os.path.join(run_dir, "events.jsonl"), encoding="utf-8") as f:
+            return any(f'"{status}"' in line for line in f)
+    except OSError:
+        return False
+
+
+def node_plan(plan: dict[str, Any], node: int, run_dir: str) -> dict[str, Any]:
+    """The plan of one node: its processes, its run and working directories."""
+    wd = plan["working_dir"]
+    node_wd = wd if node == 0 else f"{wd}-node{node}"
+
+    def move(path: str) -> str:
+        return node_wd + path[len(wd) :] if path == wd or path.startswith(wd + os.sep) else path
+
+    def steps(key: str) -> list[dict[str, str]]:
+        return [{**s, "src": move(s["src"]), "dst": move(s["dst"])} for s in plan.get(key) or []]
+
+    return {
+        **plan,
+        "run_dir": run_dir,
+        "working_dir": node_wd,
+        "prepare": steps("prepare"),
+        "finalize": steps("finalize"),
+        "processes": [p for p in plan.get("processes") or [] if int(p.get("node") or 0) == node],
+        "nodes": [],
+    }
+
+
+def run_node(node_run_dir: str, python: str, supervisor: str) -> dict[str, Any]:
+    """A Ray task: the supervisor for one node's plan, on the node of its bundle."""
+    import subprocess
+
+    with open(os.path.join(node_run_dir, "supervisor.stderr"), "ab") as err:
+        proc = subprocess.Popen(
+            [python, "-S", "-E", supervisor, node_run_dir],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    try:
+        proc.wait()
+    finally:
+        if proc.poll() is None:  # the task itself is being stopped: stop the node too
+            with open(os.path.join(node_run_dir, "cancel_reason"), "w", encoding="utf-8") as f:
+                f.write("the node's Ray task was stopped")
+            proc.wait()
+    result = read_json(os.path.join(node_run_dir, "result.json"))
+    if result is None:
+        return {
+            "exitCode": proc.returncode,
+            "outcome": "Failed",
+            "reason": f"the supervisor ended with code {proc.returncode} without a result",
+        }
+    return result
+
+
+class Log:
+    def __init__(self, plan: dict[str, Any]) -> None:
+        logs = os.path.join(plan["artifacts_dir"], "system_logs")
+        os.makedirs(logs, exist_ok=True)
+        self.path = os.path.join(logs, "ray_gang.log")
+
+    def write(self, message: str) -> None:
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(f"{now_iso()} {message}\n")
+
+
+def combine(results: dict[int, dict[str, Any]], first_bad: int | None) -> dict[str, Any]:
+    """The job's result from its nodes': the first node that did not complete decides."""
+    if first_bad is None:
+        first = results[min(results)]
+        return {**first, "finishedAt": now_iso()}
+    bad = results[first_bad]
+    reason = bad.get("reason")
+    if bad.get("outcome") == "Failed" and len(results) > 1:
+        reason = f"node {first_bad}: {reason}; the other nodes were stopped"
+    return {
+        "exitCode": bad.get("exitCode"),
+        "outcome": bad.get("outcome") or "Failed",
+        "reason": reason,
+        "finishedAt": now_iso(),
+    }
+
+
+def supervise(run_dir: str) -> dict[str, Any]:
+    from ray.util.placement_group import placement_group, remove_placement_group
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    import ray
+
+    plan = read_json(os.path.join(run_dir, "plan.json"))
+    if plan is None:
+        raise RuntimeError(f"no plan.json in {run_dir}")
+    log = Log(plan)
+    nodes: list[dict[str, Any]] = plan["nodes"]
+    cancel_file = os.path.join(run_dir, "cancel_reason")
+
+    def bundle(node: dict[str, Any]) -> dict[str, float]:
+        wanted = {"CPU": node["cpus"], "memory": node["memory"], "GPU": node["gpus"]}
+        return {k: float(v) for k, v in wanted.items() if v}
+
+    ray.init(address="auto", logging_level=logging.ERROR, log_to_driver=False)
+    pg = placement_group(
+        [bundle(n) for n in nodes],
+        strategy="STRICT_SPREAD" if len(nodes) > 1 else "PACK",
+        bundle_label_selector=[{"ray.io/node-id": n["id"]} for n in nodes],
+    )
+    log.write(f"reserving {len(nodes)} node(s): " + ", ".join(n["id"][:12] for n in nodes))
+    waited = 0.0
+    while not pg.wait(timeout_seconds=1):
+        waited += 1
+        if os.path.exists(cancel_file):
+            remove_placement_group(pg)
+            return {"exitCode": None, "outcome": "Canceled", "reason": read_text(cancel_file)}
+        if waited in (5, 60) or waited % 600 == 0:
+            log.write(f"still waiting for the nodes after {waited:g} s (busy with other work?)")
+    log.write("all nodes reserved")
+
+    task = ray.remote(max_retries=0)(run_node)
+    node_dirs: dict[int, str] = {}
+    refs: dict[Any, int] = {}
+    for index, node in enumerate(nodes):
+        sub = node_plan(plan, index, os.path.join(run_dir, "nodes", str(index)))
+        if not sub["processes"]:
+            continue  # e.g. fewer TensorFlow tasks than nodes
+        os.makedirs(sub["run_dir"], exist_ok=True)
+        for stale in ("result.json", "cancel_reason", "events.jsonl"):
+            if os.path.exists(os.path.join(sub["run_dir"], stale)):
+                os.unlink(os.path.join(sub["run_dir"], stale))
+        write_json_atomic(os.path.join(sub["run_dir"], "plan.json"), sub)
+        node_dirs[index] = sub["run_dir"]
+        b = bundle(node)
+        ref = task.options(
+            num_cpus=b.get("CPU", 0),
+            num_gpus=b.get("GPU", 0),
+            memory=b.get("memory", 0),
+            scheduling_strategy=PlacementGroupSchedulingStrategy(
+                placement_group=pg, placement_group_bundle_index=index
+            ),
+        ).remote(sub["run_dir"], sys.executable, SUPERVISOR)
+        refs[ref] = index
+        log.write(f"node {index} ({node['address']}): {len(sub['processes'])} process(es)")
+
+    results: dict[int, dict[str, Any]] = {}
+    first_bad: int | None = None
+    stopping = False
+    finalizing = False
+    pending = list(refs)
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1, timeout=POLL_SECONDS)
+        for ref in done:
+            index = refs[ref]
+            try:
+                results[index] = ray.get(ref)
+            except Exception as exc:  # the task died (node lost, worker killed)
+                results[index] = {"exitCode": None, "outcome": "Failed", "reason": repr(exc)}
+            if results[index].get("outcome") != "Completed" and first_bad is None:
+                first_bad = index
+        reason = None
+        if not stopping and os.path.exists(cancel_file):
+            reason = read_text(cancel_file) or "canceled"
+        elif not stopping and first_bad is not None and pending:
+            reason = f"node {first_bad} failed: stopping the other nodes"
+            log.write(reason)
+        if reason is not None:
+            stopping = True
+            for index, path in node_dirs.items():
+                if index not in results:
+                    with open(os.path.join(path, "cancel_reason"), "w", encoding="utf-8") as f:
+                        f.write(reason)
+        if not finalizing and any(has_event(p, "Finalizing") for p in node_dirs.values()):
+            finalizing = True
+            append_event(run_dir, "Finalizing")
+    remove_placement_group(pg)
+    if not results:
+        return {"exitCode": None, "outcome": "Failed", "reason": "no node had a process to run"}
+    result = combine(results, first_bad)
+    if os.path.exists(cancel_file) and result["outcome"] == "Completed":
+        result = {**result, "outcome": "Canceled", "reason": read_text(cancel_file)}
+    log.write(f"outcome {result['outcome']}: {result.get('reason') or ''}")
+    return result
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        sys.stderr.write("usage: ray_gang.py RUN_DIR\n")
+        return 2
+    run_dir = os.path.abspath(argv[1])
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        # a stop through Ray Jobs: the wait loop passes it on to the nodes
+        path = os.path.join(run_dir, "cancel_reason")
+        if not os.path.exists(path):
+            with open(path, "w", encoding="utf-8") as f:
+                f.write("stopped through Ray Jobs")
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        result = supervise(run_dir)
+    except BaseException as exc:  # the result must always be written
+        result = {"exitCode": None, "outcome": "Failed", "reason": f"Ray driver error: {exc!r}"}
+    result.setdefault("finishedAt", now_iso())
+    write_json_atomic(os.path.join(run_dir, "result.json"), result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

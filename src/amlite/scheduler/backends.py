@@ -1,0 +1,101 @@
+"""Backends: the executor and capacity pool behind each compute.
+
+The local executor and pool serve every compute that is not of type Ray. Each Ray cluster
+(by dashboard address, however many computes name it) has one ``RayExecutor`` and one
+``ClusterPool`` whose nodes are refreshed from the cluster before each dispatch round.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from amlite.executors._base import Executor
+from amlite.executors._ray import RayExecutor
+from amlite.executors.ray_cluster import RayCluster
+from amlite.scheduler.capacity import ClusterPool, LocalPool, Pool
+from amlite.services.compute_targets import ComputeTarget, target_of
+from amlite.store import JobRecord, Store
+
+UNREACHABLE_GRACE_SECONDS = 60.0
+"""How long queued jobs wait for a cluster that does not answer before they fail."""
+
+
+@dataclass
+class Backend:
+    pool: Pool
+    executor: Executor
+    cluster: RayCluster | None = None
+    trouble: str | None = None
+    """The last error of a cluster that does not answer (None once it does)."""
+    trouble_since: float | None = None
+
+    def refresh(self) -> None:
+        """Read the cluster's nodes (raises ``RayUnavailable``); nothing for local."""
+        if self.cluster is not None and isinstance(self.pool, ClusterPool):
+            self.pool.set_nodes(self.cluster.nodes())
+
+    def note_trouble(self, message: str) -> bool:
+        """Record that the cluster did not answer; True while its jobs should keep waiting
+        (a head node still starting), False once the grace period is over."""
+        now = time.monotonic()
+        if self.trouble_since is None:
+            self.trouble_since = now
+        self.trouble = message
+        return now - self.trouble_since < UNREACHABLE_GRACE_SECONDS
+
+    def clear_trouble(self) -> None:
+        self.trouble, self.trouble_since = None, None
+
+    def reason(self, spec: Mapping[str, Any]) -> str:
+        if self.trouble is not None:
+            return f"waiting for the Ray cluster to answer: {self.trouble}"
+        return self.pool.reason(spec)
+
+
+class Backends:
+    def __init__(self, store: Store, local_executor: Executor, slots: int) -> None:
+        self._store = store
+        self.local = Backend(LocalPool(slots), local_executor)
+        self._ray: dict[str, Backend] = {}
+        self._lock = threading.Lock()
+
+    def _ray_backend(self, address: str, python: str | None = None) -> Backend:
+        with self._lock:
+            backend = self._ray.get(address)
+            if backend is None:
+                cluster = RayCluster(address)
+                backend = Backend(ClusterPool(address, []), RayExecutor(cluster, python), cluster)
+                self._ray[address] = backend
+            return backend
+
+    def target(self, workspace_key: str, compute: str) -> ComputeTarget:
+        return target_of(self._store, workspace_key, compute)
+
+    def for_compute(self, workspace_key: str, compute: str) -> Backend:
+        """Raises ValueError for a Ray compute whose address is unusable."""
+        target = self.target(workspace_key, compute)
+        if target.address is None:
+            return self.local
+        return self._ray_backend(target.address, target.python)
+
+    def for_job(self, job: JobRecord) -> Backend:
+        """The backend a started job runs on (from its runtime), else its compute's."""
+        if job.runtime.get("executor") == RayExecutor.kind and job.runtime.get("address"):
+            return self._ray_backend(str(job.runtime["address"]))
+        if job.runtime.get("runDir"):
+            return self.local
+        return self.for_compute(job.workspace_key, job.compute)
+
+    def pool_key(self, runtime: Mapping[str, Any]) -> str:
+        if runtime.get("executor") == RayExecutor.kind:
+            return str(runtime.get("address"))
+        return self.local.pool.key
+
+    def close(self) -> None:
+        self.local.executor.close()
+        for backend in list(self._ray.values()):
+            backend.executor.close()

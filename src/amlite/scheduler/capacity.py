@@ -1,0 +1,196 @@
+"""Capacity: what a job asks of its compute, whether it fits now, and why it waits.
+
+Every compute belongs to a pool. The ``local`` pool is this machine's slots (a job holds
+one per process, at most all of them). A Ray pool is the nodes of one Ray cluster: a job
+needs ``compute.instanceCount`` distinct nodes, each with the resources of its
+``instanceType`` free; amlite picks the nodes (and pins the work to them), so its own jobs
+never oversubscribe a node and two multi-node jobs never hold half of each other's nodes.
+
+Within a pool the queue is strict: the first job that does not fit stops the pool's round,
+so a smaller job behind it cannot overtake it (priority, then submission order).
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from amlite.domain.resources import GIB, ClusterNode, Resources, plural
+from amlite.domain.skus import parse_instance_type
+from amlite.executors._base import NodeSlot
+from amlite.executors.launchers import process_count
+
+
+class NeverFits(Exception):
+    """The job asks for more than its compute has, even with nothing else running."""
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What a Command job asks of a cluster: ``nodes`` distinct nodes, ``per_node`` on each."""
+
+    nodes: int
+    per_node: Resources
+
+    def describe(self) -> str:
+        if self.nodes == 1:
+            return f"needs {self.per_node.describe()} on one node"
+        return f"needs {self.per_node.describe()} on each of {self.nodes} nodes"
+
+
+def demand_of(spec: Mapping[str, Any]) -> Demand:
+    """From ``compute.instanceType`` (a VM size or ``cpu=,memory=,gpu=``) and
+    ``instanceCount``; without an instance type, one CPU per process on the busiest node."""
+    compute = spec.get("compute") or {}
+    nodes = max(1, int(compute.get("instanceCount") or 1))
+    kind = compute.get("instanceType")
+    if kind:
+        sku = parse_instance_type(str(kind))
+        return Demand(nodes, Resources(sku.cpus, int(sku.memory_gib * GIB), sku.gpus))
+    per_node = math.ceil(max(1, process_count(spec)) / nodes)
+    return Demand(nodes, Resources(float(per_node)))
+
+
+def never_fits_reason(demand: Demand, nodes: Sequence[ClusterNode]) -> str | None:
+    """Why ``demand`` cannot run on these nodes even when they are idle; None if it can."""
+    big_enough = [n for n in nodes if demand.per_node.fits_in(n.total)]
+    if len(big_enough) >= demand.nodes:
+        return None
+    largest = max((n.total for n in nodes), key=lambda r: (r.cpus, r.memory, r.gpus), default=None)
+    have = f"the cluster has {plural(len(nodes), 'node')}"
+    if largest is not None:
+        have += f" (largest: {largest.describe()})"
+    if big_enough:
+        have += f", {plural(len(big_enough), 'node')} big enough"
+    return f"{demand.describe()}; {have}"
+
+
+def place(demand: Demand, free: Mapping[str, Resources]) -> list[str] | None:
+    """``demand.nodes`` distinct node ids whose free resources hold ``per_node``; the
+    fullest nodes that fit first (best fit), so large holes stay for large jobs. None: not now."""
+    fitting = [nid for nid, room in free.items() if demand.per_node.fits_in(room)]
+    if len(fitting) < demand.nodes:
+        return None
+    fitting.sort(key=lambda nid: (free[nid].cpus, free[nid].gpus, free[nid].memory, nid))
+    return fitting[: demand.nodes]
+
+
+def waiting_reason(demand: Demand, free: Mapping[str, Resources]) -> str:
+    """E.g. ``needs 2 CPUs on each of 2 nodes; 1 of 2 nodes has that free``."""
+    fitting = sum(1 for room in free.values() if demand.per_node.fits_in(room))
+    has = "has" if fitting == 1 else "have"
+    return f"{demand.describe()}; {fitting} of {plural(len(free), 'node')} {has} that free"
+
+
+def held_by(runtimes: Iterable[Mapping[str, Any]]) -> dict[str, Resources]:
+    """What started jobs hold on each node, from the ``nodes`` of their runtimes."""
+    held: dict[str, Resources] = {}
+    for runtime in runtimes:
+        for node in runtime.get("nodes") or []:
+            nid = str(node.get("id"))
+            used = Resources(
+                float(node.get("cpus") or 0),
+                int(node.get("memory") or 0),
+                float(node.get("gpus") or 0),
+            )
+            before = held.get(nid, Resources())
+            held[nid] = Resources(
+                before.cpus + used.cpus, before.memory + used.memory, before.gpus + used.gpus
+            )
+    return held
+
+
+class Pool(abc.ABC):
+    """The capacity of one compute (or one cluster several computes name)."""
+
+    key: str
+
+    @abc.abstractmethod
+    def reset(self, started: Sequence[Any]) -> None:
+        """Start a dispatch round: ``started`` are the jobs (``JobRecord``) running here."""
+
+    @abc.abstractmethod
+    def take(self, spec: Mapping[str, Any]) -> list[NodeSlot] | None:
+        """Reserve room for a job: its nodes (empty for the local pool), or None when it
+        does not fit now (the pool is then closed for this round). Raises ``NeverFits``."""
+
+    @abc.abstractmethod
+    def reason(self, spec: Mapping[str, Any]) -> str:
+        """Why a queued job of this pool waits, from the last round."""
+
+
+class LocalPool(Pool):
+    """This machine: ``slots`` slots, a job holds one per process, at most all of them."""
+
+    key = "local"
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self.free = slots
+
+    def need(self, spec: Mapping[str, Any]) -> int:
+        try:
+            return max(1, min(process_count(spec), self.slots))
+        except (ValueError, TypeError):
+            return 1
+
+    def reset(self, started: Sequence[Any]) -> None:
+        self.free = max(0, self.slots - sum(self.need(job.spec) for job in started))
+
+    def take(self, spec: Mapping[str, Any]) -> list[NodeSlot] | None:
+        need = self.need(spec)
+        if need > self.free:
+            return None
+        self.free -= need
+        return []
+
+    def reason(self, spec: Mapping[str, Any]) -> str:
+        need = self.need(spec)
+        if need > self.free:
+            return f"needs {plural(need, 'local slot')}; {self.free} of {self.slots} free"
+        return "waiting for its turn: jobs queued before it (priority, then submission) go first"
+
+
+class ClusterPool(Pool):
+    """The nodes of a cluster, as its backend reports them, minus what amlite's started
+    jobs there hold."""
+
+    def __init__(self, key: str, nodes: Sequence[ClusterNode]) -> None:
+        self.key = key
+        self.nodes = list(nodes)
+        self.free: dict[str, Resources] = {n.id: n.total for n in self.nodes}
+
+    def set_nodes(self, nodes: Sequence[ClusterNode]) -> None:
+        self.nodes = list(nodes)
+
+    def reset(self, started: Sequence[Any]) -> None:
+        held = held_by(job.runtime for job in started)
+        self.free = {n.id: n.total.minus(held.get(n.id, Resources())) for n in self.nodes}
+
+    def take(self, spec: Mapping[str, Any]) -> list[NodeSlot] | None:
+        demand = demand_of(spec)
+        why = never_fits_reason(demand, self.nodes)
+        if why is not None:
+            raise NeverFits(why)
+        chosen = place(demand, self.free)
+        if chosen is None:
+            return None
+        by_id = {n.id: n for n in self.nodes}
+        slots = []
+        for nid in chosen:
+            self.free[nid] = self.free[nid].minus(demand.per_node)
+            r = demand.per_node
+            slots.append(NodeSlot(nid, by_id[nid].address, r.cpus, r.memory, r.gpus))
+        return slots
+
+    def reason(self, spec: Mapping[str, Any]) -> str:
+        demand = demand_of(spec)
+        why = never_fits_reason(demand, self.nodes)
+        if why is not None:
+            return why
+        if place(demand, self.free) is None:
+            return waiting_reason(demand, self.free)
+        return "waiting for its turn: jobs queued before it (priority, then submission) go first"

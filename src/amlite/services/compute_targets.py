@@ -1,0 +1,100 @@
+"""Which backend runs a compute, and the checks a job on a Ray compute gets at submit.
+
+A compute of type ``Ray`` names a Ray cluster by its dashboard address; every other
+compute (``local``, and Azure types kept for templates) runs on this machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from amlite.errors import ValidationFailed, Violation
+from amlite.executors.ray_cluster import RayCluster, RayUnavailable, normalise_address
+from amlite.scheduler.capacity import demand_of, never_fits_reason
+from amlite.store import Store
+
+REACH_TIMEOUT_SECONDS = 3.0
+"""How long a submit waits for a Ray cluster to answer before refusing the job."""
+
+
+@dataclass(frozen=True)
+class ComputeTarget:
+    name: str
+    address: str | None = None
+    """The Ray dashboard's base URL; None: this machine."""
+    python: str | None = None
+    """The interpreter on the Ray nodes (the server's own if None)."""
+
+    @property
+    def is_ray(self) -> bool:
+        return self.address is not None
+
+
+def target_of(store: Store, workspace_key: str, compute: str) -> ComputeTarget:
+    record = store.get_asset(workspace_key, "computes", compute)
+    body = (record.body.get("properties") or {}) if record is not None else {}
+    if str(body.get("computeType") or "").lower() != "ray":
+        return ComputeTarget(compute)
+    inner = body.get("properties") or {}
+    python = inner.get("python")
+    return ComputeTarget(
+        compute, normalise_address(str(inner.get("address") or "")), str(python) if python else None
+    )
+
+
+def check_ray_compute(resource: Mapping[str, Any]) -> None:
+    """A Ray compute's address must answer when it is registered (400 naming it)."""
+    props = resource.get("properties") or {}
+    if str(props.get("computeType") or "").lower() != "ray":
+        return
+    field = "properties.properties.address"
+    address = str((props.get("properties") or {}).get("address") or "")
+    try:
+        RayCluster(normalise_address(address), REACH_TIMEOUT_SECONDS).version()
+    except ValueError as exc:
+        raise ValidationFailed.one(field, str(exc)) from None
+    except RayUnavailable as exc:
+        raise ValidationFailed.one(field, f"{exc}; is the Ray dashboard running there?") from None
+
+
+def check_job_on_ray(
+    store: Store, workspace_key: str, spec: Mapping[str, Any], compute: str
+) -> None:
+    """Refuse at submit (400 naming the field) a job its Ray compute can never run: the
+    cluster does not answer, no nodes are big enough, or MPI across nodes."""
+    target = target_of(store, workspace_key, compute)
+    if not target.is_ray or target.address is None:
+        return
+    job_spec: Mapping[str, Any] = spec
+    if spec.get("jobType") == "Sweep":
+        trial = spec.get("trial") or {}
+        job_spec = {"compute": spec.get("compute"), "distribution": trial.get("distribution")}
+    nodes_asked = int((job_spec.get("compute") or {}).get("instanceCount") or 1)
+    kind = str((job_spec.get("distribution") or {}).get("distributionType") or "")
+    if kind.lower() == "mpi" and nodes_asked > 1:
+        raise ValidationFailed.one(
+            "properties.distribution.distributionType",
+            "Mpi jobs on more than one node need mpirun to reach every node over ssh, which "
+            "a Ray compute does not provide: use instanceCount 1 or PyTorch distribution",
+        )
+    try:
+        nodes = RayCluster(target.address, REACH_TIMEOUT_SECONDS).nodes()
+    except RayUnavailable as exc:
+        raise ValidationFailed.one(
+            "properties.compute.target", f"Ray compute '{compute}': {exc}"
+        ) from None
+    demand = demand_of(job_spec)
+    why = never_fits_reason(demand, nodes)
+    if why is None:
+        return
+    if any(demand.per_node.fits_in(n.total) for n in nodes):
+        field = "properties.compute.instanceCount"
+    elif (job_spec.get("compute") or {}).get("instanceType"):
+        field = "properties.compute.instanceType"
+    else:  # one CPU per process: too many processes for one node
+        field = "properties.distribution"
+    raise ValidationFailed(
+        [Violation(field, f"Ray compute '{compute}' cannot run this job: {why}", "Unplaceable")]
+    )

@@ -1,0 +1,208 @@
+"""A real two-node Ray cluster on this machine, for the Ray backend's tests and benchmarks.
+
+Head and worker are separate ``ray start`` runs with their own temp dirs, both with
+``RAY_AUTH_MODE=disabled`` (the same on every node and driver). Ray binds the machine's own
+address; the dashboard (the address a Ray compute names) listens on loopback. Each
+``ray start`` runs in a new session, and ``stop()`` ends exactly the processes of those
+sessions and their descendants (job entrypoints start sessions of their own), by pid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+GIB = 1024**3
+
+
+def ray_available() -> bool:
+    return shutil.which("ray", path=str(Path(sys.executable).parent)) is not None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _proc_table() -> dict[int, tuple[int, int]]:
+    """pid -> (ppid, session id)."""
+    table: dict[int, tuple[int, int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rfind(")") + 2 :].split()
+        table[int(entry)] = (int(fields[1]), int(fields[3]))
+    return table
+
+
+class RayTestCluster:
+    def __init__(self, cpus_per_node: int = 2, memory_gib: int = 4) -> None:
+        self.cpus = cpus_per_node
+        self.memory = memory_gib * GIB
+        self.root = Path(tempfile.mkdtemp(prefix="amr"))  # short: Ray's socket paths
+        self.sessions: list[int] = []
+        self.dashboard = ""
+        self.gcs = ""
+        self.node_ip = ""
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, **RAY_ENV}
+
+    def _ray_start(self, *args: str) -> None:
+        ray = str(Path(sys.executable).parent / "ray")
+        log = (self.root / "ray_start.log").open("ab")
+        proc = subprocess.Popen(
+            [
+                ray,
+                "start",
+                *args,
+                f"--num-cpus={self.cpus}",
+                f"--memory={self.memory}",
+                "--object-store-memory=100000000",
+                "--disable-usage-stats",
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        self.sessions.append(proc.pid)
+        if proc.wait(120) != 0:
+            raise RuntimeError((self.root / "ray_start.log").read_text()[-3000:])
+
+    def _nodes(self) -> list[dict[str, object]]:
+        with urllib.request.urlopen(f"{self.dashboard}/api/v0/nodes?detail=1", timeout=5) as r:
+            data = json.loads(r.read())
+        rows = data["data"]["result"]["result"]
+        return [row for row in rows if row.get("state") == "ALIVE"]
+
+    def start(self) -> RayTestCluster:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> RayTestCluster:
+        port, dash = _free_port(), _free_port()
+        self.dashboard = f"http://127.0.0.1:{dash}"
+        self._ray_start(
+            "--head",
+            f"--port={port}",
+            "--dashboard-host=127.0.0.1",
+            f"--dashboard-port={dash}",
+            "--include-dashboard=true",
+            f"--temp-dir={self.root / 'head'}",
+            f"--ray-client-server-port={_free_port()}",
+            f"--dashboard-agent-listen-port={_free_port()}",
+        )
+        self.node_ip = str(self._wait_nodes(1)[0]["node_ip"])
+        self.gcs = f"{self.node_ip}:{port}"
+        self._ray_start(
+            f"--address={self.gcs}",
+            f"--temp-dir={self.root / 'worker'}",
+            f"--dashboard-agent-listen-port={_free_port()}",
+        )
+        self._wait_nodes(2)
+        self._wait_jobs_api()
+        return self
+
+    def _wait_jobs_api(self) -> None:
+        """Until Ray Jobs takes and finishes a job (the head's job agent starts late)."""
+        deadline = time.monotonic() + 90
+        body = json.dumps({"entrypoint": "true", "submission_id": "amlite-probe"}).encode()
+        while True:
+            request = urllib.request.Request(
+                f"{self.dashboard}/api/jobs/",
+                data=body,
+                method="POST",
+                headers={"Content-Type": "application/json"},
+            )
+            try:
+                urllib.request.urlopen(request, timeout=30).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        while True:
+            with urllib.request.urlopen(f"{self.dashboard}/api/jobs/amlite-probe", timeout=10) as r:
+                status = json.loads(r.read())["status"]
+            if status not in ("PENDING", "RUNNING"):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError("Ray Jobs never ran the probe job")
+            time.sleep(0.2)
+
+    def _wait_nodes(self, count: int) -> list[dict[str, object]]:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                nodes = self._nodes()
+                if len(nodes) >= count:
+                    return nodes
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the Ray cluster did not reach {count} nodes")
+            time.sleep(0.25)
+
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every Ray job the cluster knows (Ray Jobs' list)."""
+        with urllib.request.urlopen(f"{self.dashboard}/api/jobs/", timeout=10) as r:
+            return list(json.loads(r.read()))
+
+    def stop_jobs(self) -> None:
+        """Stop every Ray job still running (through Ray Jobs)."""
+        for job in self.jobs():
+            if job.get("status") in ("PENDING", "RUNNING") and job.get("submission_id"):
+                request = urllib.request.Request(
+                    f"{self.dashboard}/api/jobs/{job['submission_id']}/stop", method="POST"
+                )
+                with contextlib.suppress(OSError):
+                    urllib.request.urlopen(request, timeout=10).close()
+
+    def node_ids(self) -> list[str]:
+        return sorted(str(n["node_id"]) for n in self._nodes())
+
+    def stop(self) -> None:
+        table = _proc_table()
+        ours = {pid for pid, (_, sid) in table.items() if sid in self.sessions}
+        grew = True
+        while grew:  # descendants that started sessions of their own
+            more = {pid for pid, (ppid, _) in table.items() if ppid in ours} - ours
+            grew = bool(more)
+            ours |= more
+        ours.discard(os.getpid())
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for pid in ours:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and any(_alive(p) for p in ours):
+                time.sleep(0.1)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
