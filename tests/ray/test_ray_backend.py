@@ -295,3 +295,95 @@ def test_sweep_trials_run_on_the_ray_compute(server: LiveServer, cluster: RayTes
     assert all(RAY in t["properties"]["compute"]["target"] for t in trials)
     best = done["properties"]["properties"]
     assert best.get("best_child_run_id") == "raysweep_0", best
+
+
+def test_cli_registers_a_ray_compute_and_says_why_a_job_waits(
+    server: LiveServer, cluster: RayTestCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from amlite.cli.main import app
+
+    monkeypatch.setenv("AMLITE_URL", server.url)
+    monkeypatch.setenv("AMLITE_TOKEN", server.token)
+    monkeypatch.setenv("AMLITE_SUBSCRIPTION", WS.split("/")[2])
+    monkeypatch.setenv("AMLITE_RESOURCE_GROUP", WS.split("/")[4])
+    monkeypatch.setenv("AMLITE_WORKSPACE", WS.rsplit("/", 1)[1])
+    runner = CliRunner()
+
+    def cli(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, list(args))
+        return result.exit_code, result.stdout + result.stderr
+
+    code, out = cli(
+        "compute",
+        "create",
+        "-n",
+        "raycli",
+        "--type",
+        "ray",
+        "--set",
+        f"address={cluster.dashboard}",
+    )
+    assert code == 0, out
+    code, out = cli(
+        "compute", "create", "-n", "deadray", "--type", "ray", "--set", "address=127.0.0.1:9"
+    )
+    assert code != 0 and "properties.properties.address" in out, out
+
+    job = tmp_path / "whole.yml"
+    job.write_text(
+        "command: sleep 5\n"
+        "compute: azureml:raycli\n"
+        "resources:\n  instance_count: 2\n  instance_type: cpu=2\n"
+    )
+    code, out = cli("job", "create", "-f", str(job), "-n", "whole1")
+    assert code == 0, out
+    with server.client() as c:
+        wait_status(c, "whole1", "Running", timeout=60)
+    code, out = cli("job", "create", "-f", str(job), "-n", "whole2")
+    assert code == 0, out
+    time.sleep(1.5)
+    code, out = cli("job", "show", "whole2")
+    assert code == 0, out
+    assert "waiting: needs 2 CPUs on each of 2 nodes; 0 of 2 nodes have that free" in out
+    with server.client() as c:
+        assert wait_terminal(c, "whole2", timeout=120)["properties"]["status"] == "Completed"
+
+
+def test_a_failing_rank_on_one_node_stops_the_other_node(server: LiveServer) -> None:
+    command = 'if [ "$RANK" = 1 ]; then sleep 1; exit 3; fi; trap "" TERM; sleep 600'
+    with server.client() as c:
+        submit(
+            c,
+            "rankfail",
+            on_ray(
+                command,
+                compute={"instanceCount": 2, "instanceType": "cpu=1"},
+                distribution={"distributionType": "PyTorch", "processCount": 2},
+            ),
+        )
+        started = time.monotonic()
+        done = wait_terminal(c, "rankfail", timeout=90)
+        took = time.monotonic() - started
+        why = history(c, "rankfail").get("reason") or ""
+    assert done["properties"]["status"] == "Failed"
+    assert "node 1: rank 1 exited with code 3; the other nodes were stopped" in why
+    assert took < 60
+
+
+def test_timeout_stops_every_node(server: LiveServer) -> None:
+    with server.client() as c:
+        submit(
+            c,
+            "raytimeout",
+            on_ray(
+                "sleep 600",
+                timeout="PT3S",
+                compute={"instanceCount": 2, "instanceType": "cpu=1"},
+            ),
+        )
+        done = wait_terminal(c, "raytimeout", timeout=90)
+        why = history(c, "raytimeout").get("reason") or ""
+    assert done["properties"]["status"] in ("Canceled", "Failed")
+    assert "timeout after 3 s" in why

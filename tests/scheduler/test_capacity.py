@@ -1,0 +1,97 @@
+"""Capacity of the local machine and of a cluster: placement, queue reasons, never-fits."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from amlite.domain.resources import GIB, ClusterNode, Resources
+from amlite.scheduler.capacity import (
+    ClusterPool,
+    Demand,
+    LocalPool,
+    NeverFits,
+    demand_of,
+    never_fits_reason,
+    place,
+)
+
+NODES = [
+    ClusterNode("a", "10.0.0.1", Resources(2, 8 * GIB)),
+    ClusterNode("b", "10.0.0.2", Resources(2, 8 * GIB)),
+]
+
+
+def spec(**compute: Any) -> dict[str, Any]:
+    return {"jobType": "Command", "command": "true", "compute": compute}
+
+
+def started(*nodes: dict[str, Any]) -> SimpleNamespace:
+    return SimpleNamespace(runtime={"executor": "ray", "nodes": list(nodes)}, spec={})
+
+
+def test_demand_comes_from_the_instance_type_or_one_cpu_per_process() -> None:
+    assert demand_of(spec(instanceType="Standard_DS3_v2", instanceCount=2)) == Demand(
+        2, Resources(4, 14 * GIB)
+    )
+    assert demand_of(spec(instanceType="cpu=1,memory=2,gpu=1")) == Demand(
+        1, Resources(1, 2 * GIB, 1)
+    )
+    torch = {
+        **spec(instanceCount=2),
+        "distribution": {"distributionType": "PyTorch", "processCount": 5},
+    }
+    assert demand_of(torch) == Demand(2, Resources(3))  # 3 + 2 processes: the busiest node
+
+
+def test_place_picks_distinct_nodes_best_fit_first() -> None:
+    free = {"a": Resources(2), "b": Resources(1), "c": Resources(4)}
+    assert place(Demand(1, Resources(1)), free) == ["b"]
+    assert place(Demand(2, Resources(2)), free) == ["a", "c"]
+    assert place(Demand(3, Resources(2)), free) is None
+
+
+def test_never_fits_names_what_the_cluster_has() -> None:
+    assert never_fits_reason(Demand(2, Resources(2)), NODES) is None
+    why = never_fits_reason(Demand(3, Resources(1)), NODES)
+    assert why == (
+        "needs 1 CPU on each of 3 nodes; the cluster has 2 nodes "
+        "(largest: 2 CPUs, 8 GiB memory), 2 nodes big enough"
+    )
+    gpu = never_fits_reason(Demand(1, Resources(1, 0, 1)), NODES)
+    assert gpu is not None and gpu.startswith("needs 1 CPU, 1 GPU on one node")
+
+
+def test_cluster_pool_counts_what_started_jobs_hold_and_says_why_a_job_waits() -> None:
+    pool = ClusterPool("http://ray", NODES)
+    pool.reset([started({"id": "a", "cpus": 2, "memory": 0, "gpus": 0})])
+    whole = spec(instanceType="cpu=2", instanceCount=2)
+    assert pool.take(whole) is None
+    assert pool.reason(whole) == "needs 2 CPUs on each of 2 nodes; 1 of 2 nodes has that free"
+    one = pool.take(spec(instanceType="cpu=1"))
+    assert one is not None and [n.id for n in one] == ["b"] and one[0].address == "10.0.0.2"
+    assert pool.reason(spec(instanceType="cpu=2")) == (
+        "needs 2 CPUs on one node; 0 of 2 nodes have that free"
+    )
+    with pytest.raises(NeverFits):
+        pool.take(spec(instanceCount=3))
+
+
+def test_two_whole_cluster_jobs_take_turns_instead_of_half_each() -> None:
+    pool = ClusterPool("http://ray", NODES)
+    pool.reset([])
+    whole = spec(instanceType="cpu=2", instanceCount=2)
+    first = pool.take(whole)
+    assert first is not None and sorted(n.id for n in first) == ["a", "b"]
+    assert pool.take(whole) is None  # all or nothing: the second waits whole
+
+
+def test_local_pool_holds_a_slot_per_process_up_to_the_machine() -> None:
+    pool = LocalPool(2)
+    pool.reset([])
+    four = {**spec(), "distribution": {"distributionType": "PyTorch", "processCount": 4}}
+    assert pool.take(four) == []  # capped at the machine: it runs alone
+    assert pool.take(spec()) is None
+    assert pool.reason(spec()) == "needs 1 local slot; 0 of 2 free"
