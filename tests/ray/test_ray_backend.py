@@ -315,16 +315,9 @@ def test_cli_registers_a_ray_compute_and_says_why_a_job_waits(
         result = runner.invoke(app, list(args))
         return result.exit_code, result.stdout + result.stderr
 
-    code, out = cli(
-        "compute",
-        "create",
-        "-n",
-        "raycli",
-        "--type",
-        "ray",
-        "--set",
-        f"address={cluster.dashboard}",
-    )
+    compute = tmp_path / "ray.yml"
+    compute.write_text(f"name: raycli\ntype: ray\naddress: {cluster.dashboard}\n")
+    code, out = cli("compute", "create", "-f", str(compute))
     assert code == 0, out
     code, out = cli(
         "compute", "create", "-n", "deadray", "--type", "ray", "--set", "address=127.0.0.1:9"

@@ -95,3 +95,11 @@ def test_local_pool_holds_a_slot_per_process_up_to_the_machine() -> None:
     assert pool.take(four) == []  # capped at the machine: it runs alone
     assert pool.take(spec()) is None
     assert pool.reason(spec()) == "needs 1 local slot; 0 of 2 free"
+
+
+def test_room_is_how_many_such_jobs_the_idle_pool_holds() -> None:
+    pool = ClusterPool("http://ray", NODES)
+    assert pool.room(spec(instanceType="cpu=1")) == 4
+    assert pool.room(spec(instanceType="cpu=1", instanceCount=2)) == 2
+    assert pool.room(spec(instanceType="cpu=1,memory=5")) == 2  # memory bounds it
+    assert LocalPool(4).room(spec()) == 4

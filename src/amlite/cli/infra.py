@@ -68,7 +68,8 @@ def datastore_body(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def compute_body(spec: dict[str, Any], kind: str | None, sets: dict[str, Any]) -> dict[str, Any]:
-    """A compute YAML (``type: amlcompute``, ``size``, ``min/max_instances``) or a REST body."""
+    """A compute YAML (``type: amlcompute``, ``size``, ``min/max_instances``; ``type: ray``,
+    ``address``, ``python``) or a REST body."""
     if isinstance(spec.get("properties"), dict) and "computeType" in spec["properties"]:
         body = {"properties": dict(spec["properties"])}
     else:
@@ -86,6 +87,9 @@ def compute_body(spec: dict[str, Any], kind: str | None, sets: dict[str, Any]) -
         }
         if scale:
             inner["scaleSettings"] = scale
+        for key in ("address", "python"):  # type: ray
+            if spec.get(key):
+                inner[key] = str(spec[key])
         body = {"properties": {"computeType": ctype}}
         if spec.get("description"):
             body["properties"]["description"] = str(spec["description"])

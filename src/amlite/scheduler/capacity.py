@@ -121,6 +121,10 @@ class Pool(abc.ABC):
     def reason(self, spec: Mapping[str, Any]) -> str:
         """Why a queued job of this pool waits, from the last round."""
 
+    @abc.abstractmethod
+    def room(self, spec: Mapping[str, Any]) -> int:
+        """How many jobs like this one the whole pool holds at once (at least 1)."""
+
 
 class LocalPool(Pool):
     """This machine: ``slots`` slots, a job holds one per process, at most all of them."""
@@ -152,6 +156,9 @@ class LocalPool(Pool):
         if need > self.free:
             return f"needs {plural(need, 'local slot')}; {self.free} of {self.slots} free"
         return "waiting for its turn: jobs queued before it (priority, then submission) go first"
+
+    def room(self, spec: Mapping[str, Any]) -> int:
+        return max(1, self.slots // self.need(spec))
 
 
 class ClusterPool(Pool):
@@ -194,3 +201,17 @@ class ClusterPool(Pool):
         if place(demand, self.free) is None:
             return waiting_reason(demand, self.free)
         return "waiting for its turn: jobs queued before it (priority, then submission) go first"
+
+    def room(self, spec: Mapping[str, Any]) -> int:
+        demand = demand_of(spec)
+        return max(1, sum(copies(demand.per_node, n.total) for n in self.nodes) // demand.nodes)
+
+
+def copies(each: Resources, total: Resources) -> int:
+    """How many ``each`` fit in ``total``."""
+    counts = [int(total.cpus // each.cpus + 1e-9)] if each.cpus else []
+    if each.memory:
+        counts.append(total.memory // each.memory)
+    if each.gpus:
+        counts.append(int(total.gpus // each.gpus + 1e-9))
+    return min(counts) if counts else 1

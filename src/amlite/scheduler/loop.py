@@ -76,9 +76,16 @@ class Scheduler:
         self._backends.for_job(job).executor.cancel(job.runtime, reason)
 
     # -- what the sweep controller needs (TrialOps) -------------------------------------------
-    @property
-    def capacity(self) -> int:
-        return self._slots
+    def capacity_for(self, sweep: JobRecord) -> int:
+        """How many trials of ``sweep`` fit on its compute at once (when nothing else runs)."""
+        trial = sweep.spec.get("trial") or {}
+        shape = {"compute": sweep.spec.get("compute"), "distribution": trial.get("distribution")}
+        try:
+            backend = self._backends.for_compute(sweep.workspace_key, sweep.compute)
+            backend.refresh()
+            return backend.pool.room(shape)
+        except (AmliteError, ValueError, TypeError):
+            return self._slots
 
     def submit_trial(self, job: NewJob) -> JobRecord | None:
         try:

@@ -36,6 +36,9 @@ class LocalComputeProperties(WireModel):
 
 class RayComputeProperties(WireModel):
     address: str
+    """The Ray dashboard (``http://HOST:8265``), as for ``ray job submit --address``."""
+    python: str | None = None
+    """The interpreter on the Ray nodes that runs amlite's supervisor (default: the server's)."""
 
 
 class Compute(WireModel):

@@ -68,8 +68,9 @@ class TrialOps(Protocol):
 
     def cancel_job(self, job: JobRecord, reason: str) -> None: ...
 
-    @property
-    def capacity(self) -> int: ...
+    def capacity_for(self, sweep: JobRecord) -> int:
+        """How many of the sweep's trials its compute can run at once."""
+        ...
 
 
 @dataclass
@@ -175,7 +176,9 @@ class SweepController:
             metric=str(objective["primaryMetric"]),
             goal=goal,
             max_total=max_total,
-            max_concurrent=max(1, min(concurrent, max_total, max(1, self._ops.capacity))),
+            max_concurrent=max(
+                1, min(concurrent, max_total, max(1, self._ops.capacity_for(sweep)))
+            ),
             timeout_s=isodate.parse_duration(timeout).total_seconds() if timeout else None,
             space_size=size,
         )
