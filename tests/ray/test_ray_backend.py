@@ -380,3 +380,18 @@ def test_timeout_stops_every_node(server: LiveServer) -> None:
         why = history(c, "raytimeout").get("reason") or ""
     assert done["properties"]["status"] in ("Canceled", "Failed")
     assert "timeout after 3 s" in why
+
+
+def test_a_job_deleted_and_created_again_runs_again(server: LiveServer) -> None:
+    with server.client() as c:
+        for attempt in ("first", "second"):
+            submit(c, "again", on_ray(f"echo {attempt}"))
+            done = wait_terminal(c, "again", timeout=60)
+            assert done["properties"]["status"] == "Completed", attempt
+            assert attempt in read_artifact(c, "again", "user_logs/std_log.txt")
+            resp = c.delete(job_url("again"))
+            assert resp.status_code in (200, 202, 204), resp.text
+            deadline = time.monotonic() + 30
+            while c.get(job_url("again")).status_code != 404:
+                assert time.monotonic() < deadline, "the job was never deleted"
+                time.sleep(0.1)

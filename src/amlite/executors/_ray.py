@@ -10,13 +10,15 @@ Everything else is as on the local executor: the run directory (plan, events, re
 land in the job's artifacts, metrics go to the server's MLflow endpoint. A cancel leaves
 ``cancel_reason``, which the supervisor looks for while it runs; if the job still runs
 ``STOP_AFTER_SECONDS`` later it is stopped through Ray Jobs. Jobs are found again after
-a server restart by their submission id, derived from the run directory.
+a server restart by their submission id, recorded in the run directory before submitting.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import secrets
 import shlex
 import sys
 import threading
@@ -43,11 +45,33 @@ STOP_AFTER_SECONDS = 20.0
 """How long a cancelled job may take to stop by itself before Ray Jobs stops it."""
 
 
-def submission_id(run_dir: str) -> str:
-    """One Ray submission id per run directory: a second start of the same job (a server
-    that died while starting it) finds the first instead of running the job twice."""
-    digest = hashlib.sha256(str(Path(run_dir).resolve()).encode()).hexdigest()[:20]
-    return f"amlite-{digest}"
+SUBMISSION_FILE = "ray_submission_id"
+"""In the run directory: the Ray Job's submission id, written before it is submitted."""
+
+
+def submission_id(run_dir: Path) -> str:
+    """The run's Ray submission id: the one recorded in the run directory (a server that
+    died while starting the job), else a new one, recorded before it is used. A job that is
+    deleted and created again under the same name gets a new one (deletion removes the run
+    directory), so it is never mistaken for the old one's Ray Job."""
+    path = run_dir / SUBMISSION_FILE
+    with contextlib.suppress(OSError):
+        recorded = path.read_text(encoding="utf-8").strip()
+        if recorded:
+            return recorded
+    digest = hashlib.sha256(str(run_dir.resolve()).encode()).hexdigest()[:12]
+    sid = f"amlite-{digest}-{secrets.token_hex(4)}"
+    tmp = run_dir / f".{SUBMISSION_FILE}.tmp"
+    tmp.write_text(sid, encoding="utf-8")
+    os.replace(tmp, path)
+    return sid
+
+
+def recorded_submission_id(run_dir: Path) -> str | None:
+    try:
+        return (run_dir / SUBMISSION_FILE).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
 
 
 class RayExecutor(Executor):
@@ -58,20 +82,20 @@ class RayExecutor(Executor):
         self.python = python or sys.executable
         """The interpreter on the cluster's nodes that runs the supervisor (and has ``ray``)."""
 
-    def _runtime(self, plan_nodes: list[dict[str, Any]], run_dir: str) -> dict[str, Any]:
+    def _runtime(self, nodes: list[dict[str, Any]], run_dir: Path, sid: str) -> dict[str, Any]:
         return {
             "executor": self.kind,
             "address": self.cluster.address,
-            "submissionId": submission_id(run_dir),
-            "runDir": run_dir,
-            "nodes": plan_nodes,
+            "submissionId": sid,
+            "runDir": str(run_dir),
+            "nodes": nodes,
         }
 
     def start(self, plan: RunPlan) -> dict[str, Any]:
         if not plan.nodes:
             raise ValueError("a plan for a Ray compute names its nodes")
         run_dir = prepare_run_dir(plan)
-        sid = submission_id(str(run_dir))
+        sid = submission_id(run_dir)
         first = plan.nodes[0]
         python = shlex.quote(self.python)
         if len(plan.nodes) == 1:
@@ -84,7 +108,7 @@ class RayExecutor(Executor):
             held = None
         if self.cluster.job(sid) is None:
             self.cluster.submit(sid, entrypoint, node_id=first.id, resources=held)
-        return self._runtime([asdict(n) for n in plan.nodes], str(run_dir))
+        return self._runtime([asdict(n) for n in plan.nodes], run_dir, sid)
 
     def cancel(self, runtime: dict[str, Any], reason: str) -> None:
         if not request_cancel(run_dir_of(runtime), reason):
@@ -102,14 +126,17 @@ class RayExecutor(Executor):
 
     def recover(self, run_dir: str) -> dict[str, Any] | None:
         """The runtime of a Ray Job a stopped server submitted but did not record."""
+        sid = recorded_submission_id(Path(run_dir))
+        if sid is None:
+            return None
         try:
-            job = self.cluster.job(submission_id(run_dir))
+            job = self.cluster.job(sid)
         except RayUnavailable:
             return None
-        if job is None:
+        if job is None:  # recorded, never submitted: the job starts again under that id
             return None
         plan = read_json_file(Path(run_dir) / "plan.json") or {}
-        return self._runtime(list(plan.get("nodes") or []), run_dir)
+        return self._runtime(list(plan.get("nodes") or []), Path(run_dir), sid)
 
     def report(self, runtime: dict[str, Any]) -> RunReport:
         run_dir = run_dir_of(runtime)
