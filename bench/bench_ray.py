@@ -138,10 +138,32 @@ class Sample:
 @dataclass
 class Failures:
     items: list[str] = field(default_factory=list)
+    others: list[str] = field(default_factory=list)
+    """Other work seen on the machine while measuring (another Ray cluster, a test run)."""
+    checks: int = 0
 
     def add(self, what: str) -> None:
         print(f"  FAILED: {what}", flush=True)
         self.items.append(what)
+
+
+def look_for_others(cluster: RayTestCluster, failures: Failures) -> None:
+    """Note another Ray head or a pytest run on the machine (the figures are then noisier)."""
+    failures.checks += 1
+    seen = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "gcs_server" in cmd and str(cluster.root) not in cmd:
+            seen.add("another Ray cluster")
+        elif "pytest" in cmd and "bench_ray" not in cmd:
+            seen.add("a pytest run")
+    if seen:
+        failures.others.append(", ".join(sorted(seen)))
 
 
 def one_job(c: httpx.Client, name: str, kind: str, body: dict[str, Any]) -> Sample:
@@ -232,12 +254,18 @@ KINDS = {
 
 
 def latencies(
-    srv: BenchServer, h: httpx.Client, n: int, failures: Failures, prefix: str = "lat"
+    srv: BenchServer,
+    h: httpx.Client,
+    cluster: RayTestCluster,
+    n: int,
+    failures: Failures,
+    prefix: str = "lat",
 ) -> dict[str, list[Sample]]:
     """n jobs of each kind, one at a time, kinds interleaved (so noise hits them alike)."""
     out: dict[str, list[Sample]] = {k: [] for k in [*KINDS, "ray-jobs"]}
     with srv.client() as c:
         for i in range(n):
+            look_for_others(cluster, failures)
             for kind, body in KINDS.items():
                 s = one_job(c, f"{prefix}-{kind}-{i}", kind, body)
                 if s.failure:
@@ -361,7 +389,8 @@ def cli_runs(cluster: RayTestCluster, n: int, failures: Failures) -> list[float]
         )
         took = time.time() - t0
         if done.returncode != 0 or "succeeded" not in (done.stdout + done.stderr).lower():
-            failures.add(f"ray job submit: code {done.returncode}: {done.stderr.strip()[-300:]}")
+            out_text = (done.stdout + done.stderr).strip()[-300:]
+            failures.add(f"ray job submit: code {done.returncode}: {out_text}")
             continue
         out.append(took * 1000)
         print(f"  ray job submit -- true: {took * 1000:.0f} ms", flush=True)
@@ -403,6 +432,21 @@ def report(
         setup,
         "",
     ]
+    load = os.getloadavg()
+    if failures.others:
+        lines += [
+            f"Other work on the machine during the run, seen at {len(failures.others)} of "
+            f"{failures.checks} checks: {'; '.join(sorted(set(failures.others)))}. "
+            f"Load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}.",
+            "",
+        ]
+    else:
+        lines += [
+            f"No other Ray cluster or test run seen on the machine during the run "
+            f"({failures.checks} checks). Load average at the end: "
+            f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}.",
+            "",
+        ]
     if failures.items:
         lines += [
             f"**INVALID: {len(failures.items)} job(s) did not complete:**",
@@ -497,9 +541,11 @@ def report(
         "",
         "Wall = first submit → last Completed (amlite, server-recorded) / last SUCCEEDED (Ray",
         "Jobs' `end_time`); *seen* = until the client (polling every 250 ms) had seen all",
-        "end. Ray job run = Ray's own start_time → end_time of each Ray job (median).",
+        "end. *Ray job* = Ray's own start_time (its submission) → end_time of each Ray job,",
+        "median: straight to Ray Jobs it includes the wait in Ray's queue; amlite keeps its",
+        "queue itself and submits a Ray job only when a node has a CPU free.",
         "",
-        "| side | round | submit all (s) | wall (s) | seen (s) | jobs/s | Ray job run p50 (ms) |",
+        "| side | round | submit all (s) | wall (s) | seen (s) | jobs/s | Ray job p50 (ms) |",
         "|---|---|---|---|---|---|---|",
     ]
     for b in bursts:
@@ -574,14 +620,15 @@ def main() -> None:
         with httpx.Client(base_url=cluster.dashboard, timeout=60) as h:
             # warm-up: one job of each kind (first Python imports, first Ray workers)
             print("warm-up", flush=True)
-            latencies(srv, h, 1, Failures(), prefix="warm")
+            latencies(srv, h, cluster, 1, Failures(), prefix="warm")
             print(f"part 1: {args.latency_jobs} jobs of each kind, one at a time", flush=True)
-            lat = latencies(srv, h, args.latency_jobs, failures)
+            lat = latencies(srv, h, cluster, args.latency_jobs, failures)
             bursts: list[Burst] = []
             for r in range(args.rounds):
                 order = ("amlite", "ray") if r % 2 == 0 else ("ray", "amlite")
                 for side in order:
                     wait_idle(cluster)
+                    look_for_others(cluster, failures)
                     print(f"part 2, round {r + 1}: {side}, {args.burst_jobs} jobs", flush=True)
                     if side == "amlite":
                         b = amlite_burst(srv, cluster, args.burst_jobs, f"r{r}", failures)
