@@ -597,7 +597,8 @@ def main() -> None:
         print(
             f"Ray cluster up in {time.time() - t:.0f} s, dashboard {cluster.dashboard}", flush=True
         )
-        srv = BenchServer(home).__enter__()
+        srv = BenchServer(home)
+        srv.__enter__()  # stopped in the finally block, even if it fails to start
         with srv.client() as c:
             resp = c.put(
                 f"{WS}/computes/{RAY}?{API}",

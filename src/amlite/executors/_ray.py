@@ -22,6 +22,7 @@ import secrets
 import shlex
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ from amlite.executors.run_files import (
 HERE = Path(__file__).parent
 SUPERVISOR = str(HERE / "supervisor.py")
 GANG_DRIVER = str(HERE / "ray_gang.py")
+WATCH_SECONDS = 0.1
+"""How often the result files of running jobs are looked for."""
 STOP_AFTER_SECONDS = 20.0
 """How long a cancelled job may take to stop by itself before Ray Jobs stops it."""
 
@@ -77,10 +80,46 @@ def recorded_submission_id(run_dir: Path) -> str | None:
 class RayExecutor(Executor):
     kind = "ray"
 
-    def __init__(self, cluster: RayCluster, python: str | None = None) -> None:
+    def __init__(
+        self,
+        cluster: RayCluster,
+        python: str | None = None,
+        on_exit: Callable[[str], None] | None = None,
+    ) -> None:
         self.cluster = cluster
         self.python = python or sys.executable
         """The interpreter on the cluster's nodes that runs the supervisor (and has ``ray``)."""
+        self._on_exit = on_exit
+        self._watched: set[Path] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    def _watch(self, run_dir: Path) -> None:
+        """Call ``on_exit(run_dir)`` as soon as the run's ``result.json`` appears, so the
+        scheduler does not wait for its next round to see a job end."""
+        if self._on_exit is None:
+            return
+        with self._lock:
+            self._watched.add(run_dir)
+            if self._watcher is None:
+                self._watcher = threading.Thread(
+                    target=self._watch_loop, name="amlite-ray-watch", daemon=True
+                )
+                self._watcher.start()
+
+    def _watch_loop(self) -> None:
+        while not self._stop.wait(WATCH_SECONDS):
+            with self._lock:
+                ended = {d for d in self._watched if (d / "result.json").exists()}
+                self._watched -= ended
+            for run_dir in ended:
+                with contextlib.suppress(Exception):
+                    if self._on_exit is not None:
+                        self._on_exit(str(run_dir))
+
+    def close(self) -> None:
+        self._stop.set()
 
     def _runtime(self, nodes: list[dict[str, Any]], run_dir: Path, sid: str) -> dict[str, Any]:
         return {
@@ -108,6 +147,7 @@ class RayExecutor(Executor):
             held = None
         if self.cluster.job(sid) is None:
             self.cluster.submit(sid, entrypoint, node_id=first.id, resources=held)
+        self._watch(run_dir)
         return self._runtime([asdict(n) for n in plan.nodes], run_dir, sid)
 
     def cancel(self, runtime: dict[str, Any], reason: str) -> None:
@@ -148,6 +188,8 @@ class RayExecutor(Executor):
         except RayUnavailable:  # the dashboard did not answer: ask again next time
             return RunReport(events=read_events(run_dir), result=None, alive=True)
         alive = job is not None and job.status in ALIVE
+        if alive:
+            self._watch(run_dir)  # e.g. adopted after a server restart
         note = None
         if not alive:
             result = read_result(run_dir)  # it may have finished in between

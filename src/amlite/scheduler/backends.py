@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,8 +57,15 @@ class Backend:
 
 
 class Backends:
-    def __init__(self, store: Store, local_executor: Executor, slots: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        local_executor: Executor,
+        slots: int,
+        on_exit: Callable[[str], None] | None = None,
+    ) -> None:
         self._store = store
+        self._on_exit = on_exit
         self.local = Backend(LocalPool(slots), local_executor)
         self._ray: dict[str, Backend] = {}
         self._lock = threading.Lock()
@@ -68,7 +75,9 @@ class Backends:
             backend = self._ray.get(address)
             if backend is None:
                 cluster = RayCluster(address)
-                backend = Backend(ClusterPool(address, []), RayExecutor(cluster, python), cluster)
+                backend = Backend(
+                    ClusterPool(address, []), RayExecutor(cluster, python, self._on_exit), cluster
+                )
                 self._ray[address] = backend
             return backend
 

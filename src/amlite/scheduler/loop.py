@@ -47,7 +47,7 @@ class Scheduler:
         on_terminal: Any = None,
     ) -> None:
         self._store = store
-        self._backends = Backends(store, executor, slots)
+        self._backends = Backends(store, executor, slots, on_exit=lambda _run_dir: self.wake())
         self._ctx = ctx
         self._slots = slots
         self._on_terminal = on_terminal
