@@ -364,3 +364,28 @@ def test_trial_summary_endpoint(studio_server: LiveServer, jobs: httpx.Client) -
     assert jobs.get(url + "&curves=many").status_code == 400
     assert jobs.get(f"{WS}/jobs/nope/trialsummary?{API}").status_code == 404
     assert httpx.get(f"{studio_server.url}{url}").status_code == 401
+
+
+def test_a_queued_job_says_why_it_waits(
+    browser: Any, studio_server: LiveServer, jobs: httpx.Client
+) -> None:
+    put_job(jobs, "ui_hold", command_body("sleep 120"))
+    wait_job(jobs, "ui_hold", "Running")
+    wide = command_body(
+        "true",
+        compute={"instanceCount": 1, "instanceType": "cpu=1"},
+        distribution={"distributionType": "PyTorch", "processCount": 4},
+    )
+    put_job(jobs, "ui_wide", wide)
+    page = open_page(browser, studio_server, job_hash("ui_wide"))
+    wait_ready(page, "job")
+    page.wait_for_function(
+        "document.querySelector('#overview').textContent.includes('needs 4 local slots')",
+        timeout=15_000,
+    )
+    overview = page.text_content("#overview") or ""
+    assert "Waiting" in overview and "of 4 free" in overview
+    assert "1 x cpu=1" in overview
+    jobs.post(f"{WS}/jobs/ui_hold/cancel?{API}")
+    wait_job(jobs, "ui_wide", "Completed")
+    page.context.close()
