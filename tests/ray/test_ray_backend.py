@@ -395,3 +395,29 @@ def test_a_job_deleted_and_created_again_runs_again(server: LiveServer) -> None:
             while c.get(job_url("again")).status_code != 404:
                 assert time.monotonic() < deadline, "the job was never deleted"
                 time.sleep(0.1)
+
+
+def test_cancel_stops_every_rank_on_every_node(server: LiveServer, tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    command = f"echo $$ > {pids}/$RANK; trap '' TERM; sleep 600"
+    with server.client() as c:
+        submit(
+            c,
+            "gangcancel",
+            on_ray(
+                command,
+                compute={"instanceCount": 2, "instanceType": "cpu=1"},
+                distribution={"distributionType": "PyTorch", "processCount": 2},
+            ),
+        )
+        deadline = time.monotonic() + 60
+        while len(list(pids.iterdir())) < 2:
+            assert time.monotonic() < deadline, "the ranks never started"
+            time.sleep(0.2)
+        ranks = [int((pids / str(r)).read_text()) for r in range(2)]
+        assert all(_running(pid) for pid in ranks)
+        assert c.post(f"{WS}/jobs/gangcancel/cancel?{API}").status_code in (200, 202)
+        done = wait_terminal(c, "gangcancel", timeout=60)
+    assert done["properties"]["status"] == "Canceled"
+    assert not any(_running(pid) for pid in ranks), "a rank outlived the cancel"
