@@ -303,3 +303,22 @@ def test_a_multi_process_job_waits_for_enough_slots_and_says_why(tmp_path: Path)
             assert history(c, "two")["queueReason"] is None
     finally:
         srv.stop()
+
+
+def test_a_job_queued_on_a_deleted_compute_fails_saying_so(tmp_path: Path) -> None:
+    srv = LiveServer(tmp_path / "home", slots=1).start()
+    try:
+        with srv.client() as c:
+            body = {"properties": {"computeType": "AmlCompute"}}
+            assert c.put(f"{WS}/computes/cpu1?{API}", json=body).status_code == 201
+            assert c.put(job_url("holder"), json=command_body("sleep 60")).status_code == 201
+            wait_status(c, "holder", "Running")
+            waiting = command_body("true", compute={"target": "cpu1"})
+            assert c.put(job_url("orphan"), json=waiting).status_code == 201
+            assert c.delete(f"{WS}/computes/cpu1?{API}").status_code in (200, 204)
+            c.post(f"{WS}/jobs/holder/cancel?{API}")
+            done = wait_terminal(c, "orphan", timeout=30)
+            assert done["properties"]["status"] == "Failed"
+            assert "the compute 'cpu1' no longer exists" in (history(c, "orphan")["reason"] or "")
+    finally:
+        srv.stop()

@@ -13,6 +13,7 @@ from typing import Any
 from amlite.errors import ValidationFailed, Violation
 from amlite.executors.ray_cluster import RayCluster, RayUnavailable, normalise_address
 from amlite.scheduler.capacity import demand_of, never_fits_reason
+from amlite.services.resources import DEFAULT_COMPUTE
 from amlite.store import Store
 
 REACH_TIMEOUT_SECONDS = 3.0
@@ -33,7 +34,10 @@ class ComputeTarget:
 
 
 def target_of(store: Store, workspace_key: str, compute: str) -> ComputeTarget:
+    """Raises ValueError for a compute that was deleted (or a Ray address that is unusable)."""
     record = store.get_asset(workspace_key, "computes", compute)
+    if record is None and compute.lower() != DEFAULT_COMPUTE:
+        raise ValueError(f"the compute '{compute}' no longer exists")
     body = (record.body.get("properties") or {}) if record is not None else {}
     if str(body.get("computeType") or "").lower() != "ray":
         return ComputeTarget(compute)
@@ -64,7 +68,10 @@ def check_job_on_ray(
 ) -> None:
     """Refuse at submit (400 naming the field) a job its Ray compute can never run: the
     cluster does not answer, no nodes are big enough, or MPI across nodes."""
-    target = target_of(store, workspace_key, compute)
+    try:
+        target = target_of(store, workspace_key, compute)
+    except ValueError as exc:
+        raise ValidationFailed.one("properties.compute.target", str(exc)) from None
     if not target.is_ray or target.address is None:
         return
     job_spec: Mapping[str, Any] = spec
