@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from amlite.domain.arm_id import parse_resource_id
 from amlite.errors import ValidationFailed, Violation
 from amlite.executors.ray_cluster import RayCluster, RayUnavailable, normalise_address
 from amlite.scheduler.capacity import demand_of, never_fits_reason
@@ -35,7 +36,10 @@ class ComputeTarget:
 
 def target_of(store: Store, workspace_key: str, compute: str) -> ComputeTarget:
     """Raises ValueError for a compute that was deleted (or a Ray address that is unusable)."""
-    record = store.get_asset(workspace_key, "computes", compute)
+    elsewhere = parse_resource_id(compute)
+    if elsewhere is not None:  # a compute of another workspace
+        workspace_key = elsewhere.workspace.key
+    record = store.get_asset(workspace_key, "computes", elsewhere.name if elsewhere else compute)
     if record is None and compute.lower() != DEFAULT_COMPUTE:
         raise ValueError(f"the compute '{compute}' no longer exists")
     body = (record.body.get("properties") or {}) if record is not None else {}

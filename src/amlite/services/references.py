@@ -37,7 +37,8 @@ def _component_refs(spec: dict[str, Any], prefix: tuple[str, ...]) -> Iterator[R
 def resolve_references(
     store: Store, ws: WorkspaceRef, spec: dict[str, Any]
 ) -> tuple[dict[str, Any], str]:
-    """Return the spec with every reference as a full ARM id, and the compute's name.
+    """Return the spec with every reference as a full ARM id, and the compute's name (its
+    full id when it belongs to another workspace).
 
     Raises ValidationFailed naming each reference that does not resolve.
     """
@@ -60,8 +61,8 @@ def resolve_references(
         resolved = _resolve(store, ws, "computes", target, False)
         if isinstance(resolved, str):
             problems.append(Violation("properties.compute.target", resolved, "ReferenceNotFound"))
-        else:
-            compute = resolved.name
+        else:  # a compute of another workspace is known by its full id
+            compute = resolved.name if resolved.workspace.key == ws.key else resolved.id
             binding = {**binding, "target": resolved.id}
             out["compute"] = binding
     if problems:
