@@ -52,22 +52,20 @@ SUBMISSION_FILE = "ray_submission_id"
 """In the run directory: the Ray Job's submission id, written before it is submitted."""
 
 
-def submission_id(run_dir: Path) -> str:
-    """The run's Ray submission id: the one recorded in the run directory (a server that
-    died while starting the job), else a new one, recorded before it is used. A job that is
-    deleted and created again under the same name gets a new one (deletion removes the run
-    directory), so it is never mistaken for the old one's Ray Job."""
-    path = run_dir / SUBMISSION_FILE
-    with contextlib.suppress(OSError):
-        recorded = path.read_text(encoding="utf-8").strip()
-        if recorded:
-            return recorded
+def submission_id(run_dir: Path) -> tuple[str, bool]:
+    """The run's Ray submission id, and whether it is new: the one recorded in the run
+    directory (a server that died while starting the job), else a new one, recorded before
+    it is used. A job that is deleted and created again under the same name gets a new one
+    (deletion removes the run directory), so it is never mistaken for the old one's Ray Job."""
+    recorded = recorded_submission_id(run_dir)
+    if recorded is not None:
+        return recorded, False
     digest = hashlib.sha256(str(run_dir.resolve()).encode()).hexdigest()[:12]
     sid = f"amlite-{digest}-{secrets.token_hex(4)}"
     tmp = run_dir / f".{SUBMISSION_FILE}.tmp"
     tmp.write_text(sid, encoding="utf-8")
-    os.replace(tmp, path)
-    return sid
+    os.replace(tmp, run_dir / SUBMISSION_FILE)
+    return sid, True
 
 
 def recorded_submission_id(run_dir: Path) -> str | None:
@@ -134,7 +132,7 @@ class RayExecutor(Executor):
         if not plan.nodes:
             raise ValueError("a plan for a Ray compute names its nodes")
         run_dir = prepare_run_dir(plan)
-        sid = submission_id(run_dir)
+        sid, new = submission_id(run_dir)
         first = plan.nodes[0]
         python = shlex.quote(self.python)
         if len(plan.nodes) == 1:
@@ -145,7 +143,7 @@ class RayExecutor(Executor):
         else:  # the placement group holds the nodes; its driver holds nothing
             entrypoint = f"exec {python} {shlex.quote(GANG_DRIVER)} {shlex.quote(str(run_dir))}"
             held = None
-        if self.cluster.job(sid) is None:
+        if new or self.cluster.job(sid) is None:  # a recorded id may have been submitted
             self.cluster.submit(sid, entrypoint, node_id=first.id, resources=held)
         self._watch(run_dir)
         return self._runtime([asdict(n) for n in plan.nodes], run_dir, sid)

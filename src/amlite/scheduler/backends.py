@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from amlite.executors._base import Executor
@@ -29,30 +29,29 @@ class Backend:
     pool: Pool
     executor: Executor
     cluster: RayCluster | None = None
-    trouble: str | None = None
-    """The last error of a cluster that does not answer (None once it does)."""
-    trouble_since: float | None = None
+    troubles: dict[str, tuple[float, str]] = field(default_factory=dict)
+    """What the cluster failed at (``nodes``, ``submit``): since when, and the last error."""
 
     def refresh(self) -> None:
         """Read the cluster's nodes (raises ``RayUnavailable``); nothing for local."""
         if self.cluster is not None and isinstance(self.pool, ClusterPool):
             self.pool.set_nodes(self.cluster.nodes())
 
-    def note_trouble(self, message: str) -> bool:
-        """Record that the cluster did not answer; True while its jobs should keep waiting
-        (a head node still starting), False once the grace period is over."""
+    def note_trouble(self, what: str, message: str) -> bool:
+        """Record that the cluster failed at ``what``; True while its jobs should keep
+        waiting (a head node still starting), False once the grace period is over."""
         now = time.monotonic()
-        if self.trouble_since is None:
-            self.trouble_since = now
-        self.trouble = message
-        return now - self.trouble_since < UNREACHABLE_GRACE_SECONDS
+        since = self.troubles.get(what, (now, ""))[0]
+        self.troubles[what] = (since, message)
+        return now - since < UNREACHABLE_GRACE_SECONDS
 
-    def clear_trouble(self) -> None:
-        self.trouble, self.trouble_since = None, None
+    def clear_trouble(self, what: str) -> None:
+        self.troubles.pop(what, None)
 
     def reason(self, spec: Mapping[str, Any]) -> str:
-        if self.trouble is not None:
-            return f"waiting for the Ray cluster to answer: {self.trouble}"
+        if self.troubles:
+            _, message = next(iter(self.troubles.values()))
+            return f"waiting for the Ray cluster to answer: {message}"
         return self.pool.reason(spec)
 
 

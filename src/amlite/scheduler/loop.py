@@ -157,10 +157,11 @@ class Scheduler:
             try:
                 backend.refresh()
             except RayUnavailable as exc:  # the cluster does not answer: its jobs wait a while
-                if not backend.note_trouble(str(exc)):
+                if not backend.note_trouble("nodes", str(exc)):
                     for job in self._queued_on(computes, 10_000):
                         self._finish(job, S.FAILED, f"compute '{job.compute}': {exc}")
                 continue
+            backend.clear_trouble("nodes")
             backend.pool.reset(
                 [j for j in started if self._backends.pool_key(j.runtime) == pool_key]
             )
@@ -211,7 +212,7 @@ class Scheduler:
                 plan = build_plan(self._store, job, token=token, ctx=self._ctx, nodes=nodes)
                 runtime = backend.executor.start(plan)
             except RayUnavailable as exc:
-                if exc.transient and backend.note_trouble(str(exc)):
+                if exc.transient and backend.note_trouble("submit", str(exc)):
                     return None
                 self._finish(job, S.FAILED, str(exc))
                 return False
@@ -222,7 +223,7 @@ class Scheduler:
                 log.exception("could not start job %s", name)
                 self._finish(job, S.FAILED, f"amlite could not start the job: {exc}")
                 return False
-        backend.clear_trouble()
+        backend.clear_trouble("submit")
         try:
             self._store.transition(key, name, S.RUNNING, runtime={**job.runtime, **runtime})
         except InvalidTransition:  # cancelled (or claimed elsewhere) while it was starting
