@@ -28,16 +28,15 @@ from amlite.cli.main import app
 from amlite.cli.sweeps import get_metrics, list_trials
 from amlite.client import AmliteClient, default_workspace
 from amlite.config import Settings
+from support.shared import CORPUS
 
 server_mod = pytest.importorskip("amlite.api.server")
 
-CORPUS = Path("/work/shared/corpus")
 EXAMPLES = CORPUS / "azureml-examples/cli"
 SDK = CORPUS / "azure-sdk-for-python/sdk/ml/azure-ai-ml/tests/test_configs/sweep_job"
 FIXTURES = Path(__file__).parent / "fixtures"
 IRIS_URL = "https://azuremlexamples.blob.core.windows.net/datasets/iris.csv"
 
-pytestmark = pytest.mark.skipif(not EXAMPLES.is_dir(), reason="corpus not available")
 
 runner = CliRunner()
 
