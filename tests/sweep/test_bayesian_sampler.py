@@ -132,3 +132,43 @@ def test_tpe_concentrates_near_the_optimum_better_than_random(goal: str) -> None
     # Random stays ~2.5 away (uniform over a width-10 range); TPE is ~1 away by trial 20.
     assert statistics.fmean(bayes) < 0.6 * statistics.fmean(random), (bayes, random)
     assert max(bayes) < 1.5, bayes
+
+
+def _pruned_trials(sampler: BayesianSampler) -> list[Any]:
+    from optuna.trial import TrialState
+
+    study = sampler._study
+    assert study is not None
+    return [t for t in study.trials if t.state is TrialState.PRUNED]
+
+
+def test_a_trial_pruned_after_it_was_asked_carries_its_last_value() -> None:
+    """The study learns a pruned trial's value through Optuna's public API."""
+    sampler = BayesianSampler(SPACE, seed=3, goal="Maximize")
+    history = _history(sampler, 4)
+    params = sampler.propose(4, history)
+    assert params is not None
+    running = [*history, TrialOutcome(4, params, "running", None)]
+    sampler.propose(5, running)
+    pruned = [*history, TrialOutcome(4, params, "pruned", -0.42)]
+    assert sampler.propose(5, pruned) is not None
+    (trial,) = _pruned_trials(sampler)
+    assert trial.intermediate_values == {1: -0.42}
+
+
+def test_a_running_trial_readded_after_a_restart_is_rebuilt_when_pruned() -> None:
+    """A fresh sampler (a restarted server) holds no asked Trial for a running one: a
+    pruned outcome then rebuilds the study, with the same result as a sampler that saw it
+    pruned from the start."""
+    first = BayesianSampler(SPACE, seed=3, goal="Maximize")
+    history = _history(first, 4)
+    params = first.propose(4, history)
+    assert params is not None
+    restarted = BayesianSampler(SPACE, seed=3, goal="Maximize")
+    restarted.propose(5, [*history, TrialOutcome(4, params, "running", None)])
+    pruned = [*history, TrialOutcome(4, params, "pruned", -0.42)]
+    after = restarted.propose(5, pruned)
+    fresh = BayesianSampler(SPACE, seed=3, goal="Maximize")
+    assert after == fresh.propose(5, pruned)
+    (trial,) = _pruned_trials(restarted)
+    assert trial.intermediate_values == {1: -0.42}

@@ -147,6 +147,8 @@ class BayesianSampler(Sampler):
         self._study: Any = None
         self._told: dict[int, tuple[int, str]] = {}
         """Sweep trial index -> (Optuna trial number, the state last told)."""
+        self._asked: dict[int, Any] = {}
+        """Optuna trial number -> the ``optuna.trial.Trial`` that ``ask`` gave (still running)."""
 
     def propose(self, index: int, history: Sequence[TrialOutcome]) -> dict[str, Any] | None:
         if index < 0:
@@ -163,6 +165,7 @@ class BayesianSampler(Sampler):
             if not self._sync(ordered):
                 self._study = optuna.create_study(direction=self.goal.lower())
                 self._told = {}
+                self._asked = {}
                 self._sync(ordered)
             assert self._study is not None
             self._study.sampler = optuna.samplers.TPESampler(
@@ -173,6 +176,7 @@ class BayesianSampler(Sampler):
             )
             trial = self._study.ask({axis.name: axis.optuna for axis in self._axes})
         self._told[index] = (trial.number, "running")
+        self._asked[trial.number] = trial
         return {axis.name: axis.to_value(trial.params[axis.name]) for axis in self._axes}
 
     def _sync(self, ordered: Sequence[TrialOutcome]) -> bool:
@@ -201,12 +205,18 @@ class BayesianSampler(Sampler):
             elif known[1] != outcome.state:
                 if known[1] != "running" or known[0] < 0:
                     return False
-                self._finish(study, known[0], outcome)
+                if not self._finish(study, known[0], outcome):
+                    return False
                 self._told[outcome.index] = (known[0], outcome.state)
         return True
 
-    def _finish(self, study: Any, number: int, outcome: TrialOutcome) -> None:
-        """Tell a trial the study holds as running how it ended."""
+    def _finish(self, study: Any, number: int, outcome: TrialOutcome) -> bool:
+        """Tell a trial the study holds as running how it ended (Optuna's public API only).
+
+        False when it cannot: a pruned trial's last value is reported through the ``Trial``
+        that ``ask`` gave, and a running trial re-added after a restart has none, so the
+        caller rebuilds the study (where ``create_trial`` carries the value).
+        """
         from optuna.trial import TrialState
 
         value = outcome.value
@@ -214,11 +224,15 @@ class BayesianSampler(Sampler):
         if outcome.state == "complete" and known:
             study.tell(number, value)
         elif outcome.state == "pruned" and known:
-            trial_id = study.trials[number]._trial_id
-            study._storage.set_trial_intermediate_value(trial_id, 1, value)
-            study.tell(number, state=TrialState.PRUNED)
+            trial = self._asked.get(number)
+            if trial is None:
+                return False
+            trial.report(value, 1)
+            study.tell(trial, state=TrialState.PRUNED)
         elif outcome.state != "running":
             study.tell(number, state=TrialState.FAIL)
+        self._asked.pop(number, None)
+        return True
 
     def _frozen(self, outcome: TrialOutcome) -> FrozenTrial | None:
         from optuna.trial import TrialState, create_trial
