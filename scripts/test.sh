@@ -24,5 +24,7 @@ export AMLITE_REQUIRE_DISTRIBUTED="${AMLITE_REQUIRE_DISTRIBUTED:-1}"
 export AMLITE_REQUIRE_POSTGRES="${AMLITE_REQUIRE_POSTGRES:-1}"
 export AMLITE_REQUIRE_BROWSER="${AMLITE_REQUIRE_BROWSER:-1}"
 .venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check src tests bench
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache  # the layers (docs/architecture.md)
 .venv/bin/pytest -q "$@"
