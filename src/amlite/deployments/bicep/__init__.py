@@ -1,0 +1,12 @@
+"""amlite's own Bicep compiler: a ``.bicep`` file (and its local modules) to an ARM template.
+
+``compile_file(path)`` gives the template as ``bicep build`` would write it (classic form:
+a ``resources`` array with computed ``dependsOn``); ``load_bicepparam(path)`` reads a
+``.bicepparam`` file. Errors are ``BicepError`` whose message starts with file:line:column.
+"""
+
+from .compiler import compile_file
+from .errors import BicepError, Position
+from .params import load_bicepparam
+
+__all__ = ["BicepError", "Position", "compile_file", "load_bicepparam"]

@@ -1,0 +1,204 @@
+"""Bicep tokens: identifiers, integers, strings (with ``${}`` interpolation), multi-line
+strings, punctuation and the newlines that separate statements and object members.
+
+A string token's ``parts`` alternate literal text and the tokens of each interpolation, so the
+parser parses a ``${...}`` hole with the same grammar as any other expression.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import BicepError, Position
+
+IDENT = "IDENT"
+INT = "INT"
+STRING = "STRING"
+NEWLINE = "NEWLINE"
+EOF = "EOF"
+
+# Longest first, so that `??` wins over `?` and `::` over `:`.
+_PUNCTUATION = (
+    "??", "?.", "?[", "==", "!=", "<=", ">=", "&&", "||", "=~", "!~", "::", "=>",
+    "{", "}", "[", "]", "(", ")", ",", ":", ".", "?", "!", "<", ">", "=", "+", "-",
+    "*", "/", "%", "@", "|",
+)  # fmt: skip
+
+_ESCAPES = {"\\": "\\", "'": "'", "n": "\n", "r": "\r", "t": "\t", "$": "$"}
+
+
+@dataclass
+class Token:
+    kind: str  # IDENT, INT, STRING, NEWLINE, EOF or the punctuation itself
+    text: str
+    position: Position
+    # STRING only: literal text (str) and interpolations (list of tokens, ending with EOF)
+    parts: list[str | list[Token]] = field(default_factory=list)
+
+
+class Lexer:
+    def __init__(self, text: str, file: Path) -> None:
+        self.text = text
+        self.file = file
+        self.i = 0
+        self.line = 1
+        self.col = 1
+
+    def position(self) -> Position:
+        return Position(self.file, self.line, self.col)
+
+    def error(self, message: str, position: Position | None = None) -> BicepError:
+        return BicepError(message, position or self.position())
+
+    def _advance(self, n: int = 1) -> str:
+        chunk = self.text[self.i : self.i + n]
+        for ch in chunk:
+            if ch == "\n":
+                self.line += 1
+                self.col = 1
+            else:
+                self.col += 1
+        self.i += n
+        return chunk
+
+    def _peek(self, n: int = 0) -> str:
+        j = self.i + n
+        return self.text[j] if j < len(self.text) else ""
+
+    def tokens(self) -> list[Token]:
+        out = self._lex(interpolation=False)
+        return out
+
+    def _lex(self, interpolation: bool) -> list[Token]:
+        """Tokens up to the end of the text, or (inside ``${``) up to the balancing ``}``."""
+        out: list[Token] = []
+        depth = 0
+        while True:
+            ch = self._peek()
+            if ch == "":
+                if interpolation:
+                    raise self.error("unterminated string interpolation: '}' expected")
+                out.append(Token(EOF, "", self.position()))
+                return out
+            if ch in " \t\r":
+                self._advance()
+                continue
+            if ch == "/" and self._peek(1) == "/":
+                while self._peek() not in ("", "\n"):
+                    self._advance()
+                continue
+            if ch == "/" and self._peek(1) == "*":
+                start = self.position()
+                self._advance(2)
+                while not (self._peek() == "*" and self._peek(1) == "/"):
+                    if self._peek() == "":
+                        raise self.error("unterminated comment: '*/' expected", start)
+                    self._advance()
+                self._advance(2)
+                continue
+            pos = self.position()
+            if ch == "\n":
+                self._advance()
+                out.append(Token(NEWLINE, "\n", pos))
+                continue
+            if ch.isalpha() or ch == "_":
+                j = self.i
+                while j < len(self.text) and (self.text[j].isalnum() or self.text[j] == "_"):
+                    j += 1
+                word = self._advance(j - self.i)
+                out.append(Token(IDENT, word, pos))
+                continue
+            if ch.isdigit():
+                j = self.i
+                while j < len(self.text) and self.text[j].isdigit():
+                    j += 1
+                if (
+                    j < len(self.text)
+                    and self.text[j] == "."
+                    and self.text[j + 1 : j + 2].isdigit()
+                ):
+                    raise self.error("decimal numbers are not supported in Bicep; use json('1.5')")
+                out.append(Token(INT, self._advance(j - self.i), pos))
+                continue
+            if ch == "'":
+                if self.text.startswith("'''", self.i):
+                    out.append(self._multiline_string(pos))
+                else:
+                    out.append(self._string(pos))
+                continue
+            if interpolation and ch == "}" and depth == 0:
+                self._advance()
+                out.append(Token(EOF, "", pos))
+                return out
+            for punct in _PUNCTUATION:
+                if self.text.startswith(punct, self.i):
+                    self._advance(len(punct))
+                    out.append(Token(punct, punct, pos))
+                    if punct == "{":
+                        depth += 1
+                    elif punct == "}":
+                        depth -= 1
+                    break
+            else:
+                raise self.error(f"unexpected character {ch!r}")
+
+    def _string(self, start: Position) -> Token:
+        begin = self.i
+        self._advance()  # opening quote
+        parts: list[str | list[Token]] = []
+        buf: list[str] = []
+        while True:
+            ch = self._peek()
+            if ch in ("", "\n"):
+                raise self.error("unterminated string: closing ' expected", start)
+            if ch == "'":
+                self._advance()
+                break
+            if ch == "\\":
+                esc_pos = self.position()
+                nxt = self._peek(1)
+                if nxt in _ESCAPES:
+                    self._advance(2)
+                    buf.append(_ESCAPES[nxt])
+                    continue
+                if nxt == "u" and self._peek(2) == "{":
+                    end = self.text.find("}", self.i)
+                    code = self.text[self.i + 3 : end] if end > 0 else ""
+                    try:
+                        buf.append(chr(int(code, 16)))
+                    except ValueError:
+                        raise self.error(f"invalid unicode escape \\u{{{code}}}", esc_pos) from None
+                    self._advance(end + 1 - self.i)
+                    continue
+                raise self.error(f"invalid escape sequence \\{nxt}", esc_pos)
+            if ch == "$" and self._peek(1) == "{":
+                self._advance(2)
+                parts.append("".join(buf))
+                buf = []
+                inner = self._lex(interpolation=True)
+                if len(inner) == 1:
+                    raise self.error("empty string interpolation '${}'", inner[0].position)
+                parts.append(inner)
+                continue
+            buf.append(self._advance())
+        parts.append("".join(buf))
+        return Token(STRING, self.text[begin : self.i], start, parts)
+
+    def _multiline_string(self, start: Position) -> Token:
+        self._advance(3)
+        end = self.text.find("'''", self.i)
+        if end < 0:
+            raise self.error("unterminated multi-line string: closing ''' expected", start)
+        body = self._advance(end - self.i)
+        self._advance(3)
+        # Bicep drops a line break right after the opening quotes.
+        if body.startswith("\r\n"):
+            body = body[2:]
+        elif body.startswith("\n"):
+            body = body[1:]
+        return Token(STRING, "'''", start, [body])
+
+
+def tokenize(text: str, file: Path) -> list[Token]:
+    return Lexer(text, file).tokens()
