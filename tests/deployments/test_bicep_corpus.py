@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.armeval import diff, evaluate_template
-from support.shared import CORPUS
 
 from amlite.deployments.bicep import compile_file
+from support.armeval import diff, evaluate_template
+from support.shared import CORPUS
 
 QUICKSTARTS = CORPUS / "azure-quickstart-templates/quickstarts/microsoft.machinelearningservices"
 VALUES = {
@@ -69,11 +69,15 @@ KNOWN_RESOURCE_DIFFERENCES: dict[str, set[str]] = {
     # main.bicep adds a referenceNotebook tag azuredeploy.json does not have.
     "machine-learning-job-create-sweep-job": {f"{JOB}/properties/tags/referenceNotebook"},
 }
-PAIRS = sorted(p.parent.name for p in QUICKSTARTS.glob("*/main.bicep") if (p.parent / "azuredeploy.json").is_file())
+PAIRS = sorted(
+    p.parent.name
+    for p in QUICKSTARTS.glob("*/main.bicep")
+    if (p.parent / "azuredeploy.json").is_file()
+)
 
 
 def test_the_corpus_has_the_three_pairs() -> None:
-    assert PAIRS == sorted(KNOWN_RESOURCE_DIFFERENCES)
+    assert sorted(KNOWN_RESOURCE_DIFFERENCES) == PAIRS
 
 
 def prepared_copy(name: str, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
@@ -95,7 +99,15 @@ def prepared_copy(name: str, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
 
 
 def declared(template: dict[str, Any]) -> dict[str, Any]:
-    keys = ("defaultValue", "allowedValues", "minValue", "maxValue", "minLength", "maxLength", "metadata")
+    keys = (
+        "defaultValue",
+        "allowedValues",
+        "minValue",
+        "maxValue",
+        "minLength",
+        "maxLength",
+        "metadata",
+    )
     return {
         name: {"type": p["type"].lower(), **{k: p[k] for k in keys if k in p}}
         for name, p in template.get("parameters", {}).items()
@@ -103,7 +115,9 @@ def declared(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def required_values(template: dict[str, Any]) -> dict[str, Any]:
-    return {k: VALUES[k] for k, p in template.get("parameters", {}).items() if "defaultValue" not in p}
+    return {
+        k: VALUES[k] for k, p in template.get("parameters", {}).items() if "defaultValue" not in p
+    }
 
 
 @pytest.mark.parametrize("name", PAIRS)
@@ -130,20 +144,28 @@ def test_sweep_sample_matches_the_real_compiler_expression_for_expression(tmp_pa
     ours = {(r["type"], r["name"]): r for r in mine["resources"]}
     theirs = {(r["type"], r["name"]): r for r in reference["resources"]}
     assert ours.keys() == theirs.keys()
-    job_key = ("Microsoft.MachineLearningServices/workspaces/jobs", "[format('{0}/{1}', parameters('workspaceName'), parameters('jobName'))]")
+    job_key = (
+        "Microsoft.MachineLearningServices/workspaces/jobs",
+        "[format('{0}/{1}', parameters('workspaceName'), parameters('jobName'))]",
+    )
     del ours[job_key]["properties"]["tags"]["referenceNotebook"]
     for key in ours:
         a, b = dict(ours[key]), dict(theirs[key])
         if key[0] == "Microsoft.Resources/deployments":
             ta, tb = a["properties"]["template"], b["properties"]["template"]
-            assert sorted(ta["resources"], key=json.dumps) == sorted(tb["resources"], key=json.dumps)
+            assert sorted(ta["resources"], key=json.dumps) == sorted(
+                tb["resources"], key=json.dumps
+            )
             assert ta["outputs"] == tb["outputs"]
             assert ta["variables"] == tb["variables"]
             assert declared(ta) == declared(tb)
             a["properties"] = {k: v for k, v in a["properties"].items() if k != "template"}
             b["properties"] = {k: v for k, v in b["properties"].items() if k != "template"}
         assert a == b
-    assert mine["outputs"]["Job_Studio_Endpoint"]["value"] == reference["outputs"]["Job_Studio_Endpoint"]["value"]
+    assert (
+        mine["outputs"]["Job_Studio_Endpoint"]["value"]
+        == reference["outputs"]["Job_Studio_Endpoint"]["value"]
+    )
     assert mine["variables"] == reference["variables"]
 
 
@@ -155,15 +177,22 @@ def test_sweep_module_refuses_a_missing_loaded_file_with_its_position(tmp_path: 
 
     with pytest.raises(BicepError) as info:
         compile_file(folder / "main.bicep")
-    assert str(info.value).startswith(f"{folder / 'modules' / 'codeversion.bicep'}:62:32: loadTextContent()")
+    assert str(info.value).startswith(
+        f"{folder / 'modules' / 'codeversion.bicep'}:62:32: loadTextContent()"
+    )
     assert "'../script/main.py' does not exist" in str(info.value)
 
 
-BICEP_TYPES = CORPUS / "bicep-types-az/generated/machinelearningservices/microsoft.machinelearningservices/2021-03-01-preview"
+BICEP_TYPES = (
+    CORPUS
+    / "bicep-types-az/generated/machinelearningservices/microsoft.machinelearningservices/2021-03-01-preview"
+)
 
 
 @pytest.mark.parametrize("sample", ["CreateOrUpdate_Command_Job", "CreateOrUpdate_Sweep_Job"])
-def test_bicep_types_samples_compile_with_their_parent_declared(sample: str, tmp_path: Path) -> None:
+def test_bicep_types_samples_compile_with_their_parent_declared(
+    sample: str, tmp_path: Path
+) -> None:
     """The two 2021-03-01-preview snippets use `parent: parentResource`: declared as the
     existing workspace, they compile to the job body the spec example holds."""
     text = (BICEP_TYPES / f"samples.md.{sample}.bicep").read_text(encoding="utf-8")

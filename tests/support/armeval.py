@@ -37,7 +37,9 @@ class Deferred:
         return f"<{self.function}({self.resource_id}){''.join(f'.{p}' for p in self.path)}>"
 
 
-_TOKEN = re.compile(r"\s*(?:(?P<num>-?\d+)|(?P<str>'(?:[^']|'')*')|(?P<id>[A-Za-z_$][\w$.]*)|(?P<p>[()\[\],.]))")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>-?\d+)|(?P<str>'(?:[^']|'')*')|(?P<id>[A-Za-z_$][\w$.]*)|(?P<p>[()\[\],.]))"
+)
 
 
 def tokenize(text: str) -> list[tuple[str, Any]]:
@@ -222,9 +224,15 @@ FUNCTIONS: dict[str, Any] = {
     "int": int,
     "bool": bool,
     "utcnow": lambda *a: NOW,
-    "resourcegroup": lambda: {"name": RESOURCE_GROUP, "location": LOCATION,
-                              "id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}"},
-    "subscription": lambda: {"subscriptionId": SUBSCRIPTION, "id": f"/subscriptions/{SUBSCRIPTION}"},
+    "resourcegroup": lambda: {
+        "name": RESOURCE_GROUP,
+        "location": LOCATION,
+        "id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}",
+    },
+    "subscription": lambda: {
+        "subscriptionId": SUBSCRIPTION,
+        "id": f"/subscriptions/{SUBSCRIPTION}",
+    },
     "createobject": lambda *a: dict(zip(a[::2], a[1::2], strict=True)),
     "createarray": lambda *a: list(a),
     "equals": lambda a, b: a == b,
@@ -249,7 +257,7 @@ FUNCTIONS: dict[str, Any] = {
     "range": lambda start, count: list(range(start, start + count)),
     "tolower": str.lower,
     "toupper": str.upper,
-    "tryget": lambda v, k: (v.get(k) if isinstance(v, dict) else (v[k] if 0 <= k < len(v) else None)),
+    "tryget": lambda v, k: v.get(k) if isinstance(v, dict) else (v[k] if 0 <= k < len(v) else None),
     "uri": lambda base, rel: base.rsplit("/", 1)[0] + "/" + rel,
     "empty": lambda v: not v,
 }
@@ -287,13 +295,30 @@ def evaluate_template(template: dict[str, Any], parameters: dict[str, Any]) -> d
                 scope.copy_index[None] = i
             if "condition" in res and not ev.value(res["condition"]):
                 continue
-            nested = res["type"].lower() == "microsoft.resources/deployments" and "template" in res.get("properties", {})
-            shown = {**res, "properties": {k: v for k, v in res["properties"].items() if k != "template"}} if nested else res
-            body = {k: ev.value(v) for k, v in shown.items() if k not in ("copy", "condition", "dependsOn")}
+            nested = res[
+                "type"
+            ].lower() == "microsoft.resources/deployments" and "template" in res.get(
+                "properties", {}
+            )
+            shown = (
+                {
+                    **res,
+                    "properties": {k: v for k, v in res["properties"].items() if k != "template"},
+                }
+                if nested
+                else res
+            )
+            body = {
+                k: ev.value(v)
+                for k, v in shown.items()
+                if k not in ("copy", "condition", "dependsOn")
+            }
             body["dependsOn"] = sorted(str(ev.value(d)) for d in res.get("dependsOn", []))
             key = (res["type"].lower(), body["name"])
             if nested:
-                inner_params = {k: v["value"] for k, v in body["properties"].get("parameters", {}).items()}
+                inner_params = {
+                    k: v["value"] for k, v in body["properties"].get("parameters", {}).items()
+                }
                 inner = evaluate_template(res["properties"]["template"], inner_params)
                 del body["properties"]["parameters"]
                 body["parameters"] = inner_params
@@ -314,7 +339,11 @@ def diff(left: Any, right: Any, path: str = "") -> list[tuple[str, Any, Any]]:
             out += diff(left.get(k, "<absent>"), right.get(k, "<absent>"), f"{path}/{k}")
         return out
     if isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
-        return [d for i, (a, b) in enumerate(zip(left, right, strict=True)) for d in diff(a, b, f"{path}[{i}]")]
+        return [
+            d
+            for i, (a, b) in enumerate(zip(left, right, strict=True))
+            for d in diff(a, b, f"{path}[{i}]")
+        ]
     if isinstance(left, Deferred) or isinstance(right, Deferred):
         return [] if str(left) == str(right) else [(path, str(left), str(right))]
     return [] if left == right else [(path, left, right)]
