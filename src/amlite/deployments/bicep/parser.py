@@ -303,21 +303,21 @@ class Parser:
         expr = self.primary()
         while True:
             tok = self.peek()
-            if tok.kind in (".", "?."):
+            if tok.kind in (".", ".?"):
                 self.next()
                 name = self.expect(IDENT, "a property name")
                 if self.at("(") and tok.kind == ".":
                     args = self.call_args()
                     expr = s.Call(name.position, name.text, args, target=expr)
                 else:
-                    expr = s.Member(tok.position, expr, name.text, safe=tok.kind == "?.")
-            elif tok.kind in ("[", "?["):
+                    expr = s.Member(tok.position, expr, name.text, safe=tok.kind == ".?")
+            elif tok.kind in ("[", "[?"):
                 self.next()
                 self.paren_depth += 1
                 index = self.expression()
                 self.paren_depth -= 1
                 self.expect("]")
-                expr = s.Index(tok.position, expr, index, safe=tok.kind == "?[")
+                expr = s.Index(tok.position, expr, index, safe=tok.kind == "[?")
             elif tok.kind == "::":
                 self.next()
                 name = self.expect(IDENT, "a nested resource name")
