@@ -328,7 +328,7 @@ resource after '{JOBS}@2021-03-01-preview' = {{
         {"modules/jobs.bicep": module},
     )
     assert "variables" not in t  # a runtime value is inlined, as Bicep does
-    ws, mod, after = t["resources"]
+    _, mod, after = t["resources"]
     dep_id = (
         "resourceId('Microsoft.Resources/deployments', format('jobs-{0}', parameters('wsName')))"
     )
@@ -390,11 +390,8 @@ output second string = jobs[1].name
     assert jobs["name"] == "[format('w/{0}', parameters('names')[copyIndex()])]"
     assert jobs["properties"]["command"] == "[format('echo {0}', copyIndex())]"
     assert some["condition"] == "[not(equals(parameters('names')[copyIndex()], 'b'))]"
-    target = f"resourceId('{JOBS}', 'w', format('w/{{0}}', parameters('names')[1]))"
-    assert some["dependsOn"] == [
-        f"[resourceId('{JOBS}', split(format('w/{{0}}', parameters('names')[1]), '/')[0], split(format('w/{{0}}', parameters('names')[1]), '/')[1])]"
-    ]
-    del target
+    second = "format('w/{0}', parameters('names')[1])"
+    assert some["dependsOn"] == [f"[resourceId('{JOBS}', split({second}, '/')[0], split({second}, '/')[1])]"]
     assert maybe["condition"] == "[parameters('deploy')]"
     assert maybe["dependsOn"] == ["jobs"]  # the whole loop, by its copy name
     assert t["outputs"]["second"]["value"] == "[format('w/{0}', parameters('names')[1])]"
