@@ -70,5 +70,6 @@ def snippet(kind: str, variants: dict[str, str] | None = None) -> str:
     text = text.replace("{customized property}", "key1")
     text = re.sub(r"([:=]) int$", r"\1 1", text, flags=re.M)
     text = re.sub(r"([:=]) bool$", r"\1 false", text, flags=re.M)
-    text = text.replace("any(Azure.Bicep.Types.Concrete.AnyType)", "'any'")
+    text = text.replace("any(Azure.Bicep.Types.Concrete.AnyType)", "'any'")  # Bicep: an untyped value
+    text = re.sub(r"= \?$", '= "any"', text, flags=re.M)  # Terraform: an untyped value
     return text + "\n"
