@@ -202,7 +202,8 @@ resource "azapi_resource" "jobs" {{
     assert "dependsOn" not in first  # an existing (data) resource is not deployed
     assert small["name"] == "ws1/job-small" and big["properties"]["compute"]["instanceCount"] == 4
     assert small["dependsOn"] == [f"[resourceId('{JOBS}', 'ws1', 'first')]"]
-    ws_ref = "reference(resourceId('Microsoft.MachineLearningServices/workspaces', 'ws1'), '2021-03-01-preview', 'Full')"
+    ws_id = "resourceId('Microsoft.MachineLearningServices/workspaces', 'ws1')"
+    ws_ref = f"reference({ws_id}, '2021-03-01-preview', 'Full')"
     assert small["properties"]["description"] == f"[{ws_ref}.properties.description]"
     assert [conf.addresses[i] for i in conf.resource_ids] == [
         "azapi_resource.first",
@@ -266,7 +267,7 @@ output "all" {
         "d": {"z": "1"},
         "e": "env",
     }
-    with pytest.raises(TerraformError, match="invalid value for the variable 'e': e is too long."):
+    with pytest.raises(TerraformError, match=r"invalid value for the variable 'e': e is too long\."):
         load_configuration([folder], {"e": "toolong"})
     with pytest.raises(TerraformError, match="invalid value for the variable 'b' \\(number\\)"):
         load_configuration([folder], {"b": "many"})
@@ -279,6 +280,9 @@ output "all" {
         str(info.value)
         == f"{folder / 'main.tf'}:2:1: no value for the required variable 'a' (use -var a=...)"
     )
+
+
+HEAD = f'resource "azapi_resource" "j" {{\n  type = "{JOB_TYPE}"\n  name = "j"\n  parent_id = "{WS_ID}"\n'
 
 
 @pytest.mark.parametrize(
@@ -312,12 +316,12 @@ output "all" {
         ),
         ('output "o" {\n  value = {\n}\n', "", "syntax error"),
         (
-            f'resource "azapi_resource" "j" {{\n  type = "{JOB_TYPE}"\n  name = "j"\n  parent_id = "{WS_ID}"\n  count = -1\n}}\n',
+            f'{HEAD}  count = -1\n}}\n',
             "5:11",
             "'count' must be a whole number >= 0, got -1",
         ),
         (
-            f'resource "azapi_resource" "j" {{\n  type = "{JOB_TYPE}"\n  name = "j"\n  parent_id = "{WS_ID}"\n  bodyy = {{}}\n}}\n',
+            f'{HEAD}  bodyy = {{}}\n}}\n',
             "5:11",
             "unsupported argument 'bodyy'",
         ),
