@@ -26,12 +26,6 @@ def build(tmp_path: Path, text: str, files: dict[str, str] | None = None) -> dic
     return compile_file(main)
 
 
-def variables(template: dict[str, Any], **params: Any) -> dict[str, Any]:
-    """The template's variables evaluated (needs them to exist: outputs show them)."""
-    outputs = evaluate_template(template, params)["outputs"]
-    return outputs
-
-
 def test_parameters_with_every_decorator(tmp_path: Path) -> None:
     t = build(
         tmp_path,
@@ -391,7 +385,9 @@ output second string = jobs[1].name
     assert jobs["properties"]["command"] == "[format('echo {0}', copyIndex())]"
     assert some["condition"] == "[not(equals(parameters('names')[copyIndex()], 'b'))]"
     second = "format('w/{0}', parameters('names')[1])"
-    assert some["dependsOn"] == [f"[resourceId('{JOBS}', split({second}, '/')[0], split({second}, '/')[1])]"]
+    assert some["dependsOn"] == [
+        f"[resourceId('{JOBS}', split({second}, '/')[0], split({second}, '/')[1])]"
+    ]
     assert maybe["condition"] == "[parameters('deploy')]"
     assert maybe["dependsOn"] == ["jobs"]  # the whole loop, by its copy name
     assert t["outputs"]["second"]["value"] == "[format('w/{0}', parameters('names')[1])]"

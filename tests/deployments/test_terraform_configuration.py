@@ -267,7 +267,9 @@ output "all" {
         "d": {"z": "1"},
         "e": "env",
     }
-    with pytest.raises(TerraformError, match=r"invalid value for the variable 'e': e is too long\."):
+    with pytest.raises(
+        TerraformError, match=r"invalid value for the variable 'e': e is too long\."
+    ):
         load_configuration([folder], {"e": "toolong"})
     with pytest.raises(TerraformError, match="invalid value for the variable 'b' \\(number\\)"):
         load_configuration([folder], {"b": "many"})
@@ -316,12 +318,12 @@ HEAD = f'resource "azapi_resource" "j" {{\n  type = "{JOB_TYPE}"\n  name = "j"\n
         ),
         ('output "o" {\n  value = {\n}\n', "", "syntax error"),
         (
-            f'{HEAD}  count = -1\n}}\n',
+            f"{HEAD}  count = -1\n}}\n",
             "5:11",
             "'count' must be a whole number >= 0, got -1",
         ),
         (
-            f'{HEAD}  bodyy = {{}}\n}}\n',
+            f"{HEAD}  bodyy = {{}}\n}}\n",
             "5:11",
             "unsupported argument 'bodyy'",
         ),
