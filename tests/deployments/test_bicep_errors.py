@@ -113,3 +113,60 @@ def test_bicepparam_errors(tmp_path: Path) -> None:
     with pytest.raises(BicepError) as info:
         load_bicepparam(params)
     assert str(info.value).startswith(f"{params}:2:11: a parameter value must be a literal")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("(" * 3000 + "1" + ")" * 3000, "expressions are nested too deeply (more than 50 levels)"),
+        ("[" * 3000 + "]" * 3000, "expressions are nested too deeply"),
+        ("!" * 5000 + "true", "expressions are nested too deeply"),
+        ("'${" * 30 + "1" + "}'" * 30, "string interpolations are nested too deeply"),
+        (" + ".join(["1"] * 2000), "too many operators in one expression (more than 200)"),
+    ],
+)
+def test_hostile_nesting_is_refused_cleanly(tmp_path: Path, body: str, message: str) -> None:
+    err = error_of(tmp_path, f"var a = {body}\n")
+    assert message in str(err)
+    assert str(err).startswith(f"{tmp_path / 'main.bicep'}:1:")
+
+
+def test_reasonable_nesting_compiles(tmp_path: Path) -> None:
+    main = tmp_path / "main.bicep"
+    main.write_text(
+        "var a = " + "(" * 45 + "1" + ")" * 45 + "\nvar b = " + " + ".join(["a"] * 150) + "\n"
+    )
+    assert (
+        compile_file(main)["variables"]["a"] == "[1]" or compile_file(main)["variables"]["a"] == 1
+    )
+
+
+def test_mangled_files_fail_only_with_bicep_errors(tmp_path: Path) -> None:
+    """Truncations, insertions and deletions of a real file (fixed seed): every outcome is a
+    template or a BicepError with a position, never another exception."""
+    import random
+
+    from support.shared import CORPUS
+
+    source = CORPUS / "azure-quickstart-templates/quickstarts/microsoft.machinelearningservices"
+    texts = [p.read_text(encoding="utf-8") for p in sorted(source.rglob("*.bicep"))]
+    rng = random.Random(11)
+    main = tmp_path / "main.bicep"
+    failures = 0
+    for _ in range(200):
+        text = rng.choice(texts)
+        i = rng.randrange(len(text) + 1)
+        text = rng.choice(
+            [
+                text[:i],
+                text[:i] + rng.choice("{}[]()'\n:=.?!@$,/-*|&<>\\") + text[i:],
+                text[:i] + text[i + 3 :],
+            ]
+        )
+        main.write_text(text, encoding="utf-8")
+        try:
+            compile_file(main)
+        except BicepError as err:
+            failures += 1
+            assert err.position.line >= 1 and err.position.column >= 1
+    assert failures > 50  # the mutations do break files

@@ -362,3 +362,40 @@ def test_a_single_file_and_json_string_bodies(tmp_path: Path) -> None:
     )
     conf = load_configuration([folder / "job.tf"], {})
     assert conf.template["resources"][0]["properties"] == {"jobType": "Command"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["(" * 3000 + "1" + ")" * 3000, "[" * 3000 + "]" * 3000, " + ".join(["1"] * 3000)],
+)
+def test_hostile_nesting_is_refused_cleanly(tmp_path: Path, body: str) -> None:
+    folder = write(tmp_path / "cfg", {"main.tf": f'output "o" {{\n  value = {body}\n}}\n'})
+    with pytest.raises(TerraformError, match="expressions are nested too deeply") as info:
+        load_configuration([folder], {})
+    assert str(info.value).startswith(f"{folder / 'main.tf'}:2:")
+
+
+def test_mangled_files_fail_only_with_terraform_errors(tmp_path: Path) -> None:
+    """Truncations, insertions and deletions of a working configuration (fixed seed): each
+    outcome is a template or a TerraformError, never another exception."""
+    import random
+
+    rng = random.Random(5)
+    main = tmp_path / "main.tf"
+    failures = 0
+    for _ in range(80):
+        i = rng.randrange(len(CONFIG) + 1)
+        text = rng.choice(
+            [
+                CONFIG[:i],
+                CONFIG[:i] + rng.choice('{}[]()"\n=.?!:$,/-*|&<>\\%') + CONFIG[i:],
+                CONFIG[:i] + CONFIG[i + 3 :],
+            ]
+        )
+        main.write_text(text, encoding="utf-8")
+        try:
+            load_configuration([main], {"workspace_id": WS_ID})
+        except TerraformError as err:
+            failures += 1
+            assert err.message
+    assert failures > 25

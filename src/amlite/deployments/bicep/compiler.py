@@ -1044,5 +1044,8 @@ def compile_file(path: Path, stack: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise BicepError(
             f"cannot read the Bicep file: {exc.strerror}", Position(path, 1, 1)
         ) from None
-    program = parse(text, path)
-    return Compiler(program, path, stack).compile()
+    try:
+        program = parse(text, path)
+        return Compiler(program, path, stack).compile()
+    except RecursionError:  # a safety net: the parser limits nesting well before this
+        raise BicepError("the file is nested too deeply to compile", Position(path, 1, 1)) from None

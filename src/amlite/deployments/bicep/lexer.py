@@ -7,6 +7,7 @@ parser parses a ``${...}`` hole with the same grammar as any other expression.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,13 +19,16 @@ STRING = "STRING"
 NEWLINE = "NEWLINE"
 EOF = "EOF"
 
-# Longest first, so that `??` wins over `?` and `::` over `:`.
-_PUNCTUATION = (
+# Two-character tokens win over one-character ones (`??` over `?`, `::` over `:`).
+_PUNCTUATION = frozenset((
     "??", ".?", "[?", "==", "!=", "<=", ">=", "&&", "||", "=~", "!~", "::", "=>",
     "{", "}", "[", "]", "(", ")", ",", ":", ".", "?", "!", "<", ">", "=", "+", "-",
     "*", "/", "%", "@", "|",
-)  # fmt: skip
+))  # fmt: skip
 
+_SPACES = re.compile(r"[ \t\r]+")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PLAIN = re.compile(r"[^'\\$\n]*")  # string characters with no special meaning
 _ESCAPES = {"\\": "\\", "'": "'", "n": "\n", "r": "\r", "t": "\t", "$": "$"}
 
 
@@ -44,6 +48,7 @@ class Lexer:
         self.i = 0
         self.line = 1
         self.col = 1
+        self.nesting = 0  # strings inside interpolations inside strings...
 
     def position(self) -> Position:
         return Position(self.file, self.line, self.col)
@@ -53,12 +58,12 @@ class Lexer:
 
     def _advance(self, n: int = 1) -> str:
         chunk = self.text[self.i : self.i + n]
-        for ch in chunk:
-            if ch == "\n":
-                self.line += 1
-                self.col = 1
-            else:
-                self.col += 1
+        newlines = chunk.count("\n")
+        if newlines:
+            self.line += newlines
+            self.col = len(chunk) - chunk.rfind("\n")
+        else:
+            self.col += len(chunk)
         self.i += n
         return chunk
 
@@ -82,36 +87,35 @@ class Lexer:
                 out.append(Token(EOF, "", self.position()))
                 return out
             if ch in " \t\r":
-                self._advance()
+                m = _SPACES.match(self.text, self.i)
+                assert m is not None
+                self._advance(m.end() - self.i)
                 continue
             if ch == "/" and self._peek(1) == "/":
-                while self._peek() not in ("", "\n"):
-                    self._advance()
+                end = self.text.find("\n", self.i)
+                self._advance((len(self.text) if end < 0 else end) - self.i)
                 continue
             if ch == "/" and self._peek(1) == "*":
                 start = self.position()
-                self._advance(2)
-                while not (self._peek() == "*" and self._peek(1) == "/"):
-                    if self._peek() == "":
-                        raise self.error("unterminated comment: '*/' expected", start)
-                    self._advance()
-                self._advance(2)
+                end = self.text.find("*/", self.i + 2)
+                if end < 0:
+                    raise self.error("unterminated comment: '*/' expected", start)
+                self._advance(end + 2 - self.i)
                 continue
             pos = self.position()
             if ch == "\n":
                 self._advance()
                 out.append(Token(NEWLINE, "\n", pos))
                 continue
-            if ch.isalpha() or ch == "_":
-                j = self.i
-                while j < len(self.text) and (self.text[j].isalnum() or self.text[j] == "_"):
-                    j += 1
-                word = self._advance(j - self.i)
+            if ch.isascii() and (ch.isalpha() or ch == "_"):
+                m = _WORD.match(self.text, self.i)
+                assert m is not None
+                word = self._advance(m.end() - self.i)
                 out.append(Token(IDENT, word, pos))
                 continue
-            if ch.isdigit():
+            if "0" <= ch <= "9":
                 j = self.i
-                while j < len(self.text) and self.text[j].isdigit():
+                while j < len(self.text) and "0" <= self.text[j] <= "9":
                     j += 1
                 if (
                     j < len(self.text)
@@ -131,17 +135,16 @@ class Lexer:
                 self._advance()
                 out.append(Token(EOF, "", pos))
                 return out
-            for punct in _PUNCTUATION:
-                if self.text.startswith(punct, self.i):
-                    self._advance(len(punct))
-                    out.append(Token(punct, punct, pos))
-                    if punct == "{":
-                        depth += 1
-                    elif punct == "}":
-                        depth -= 1
-                    break
-            else:
+            two = self.text[self.i : self.i + 2]
+            punct = two if two in _PUNCTUATION else ch
+            if punct not in _PUNCTUATION:
                 raise self.error(f"unexpected character {ch!r}")
+            self._advance(len(punct))
+            out.append(Token(punct, punct, pos))
+            if punct == "{":
+                depth += 1
+            elif punct == "}":
+                depth -= 1
 
     def _string(self, start: Position) -> Token:
         begin = self.i
@@ -149,6 +152,9 @@ class Lexer:
         parts: list[str | list[Token]] = []
         buf: list[str] = []
         while True:
+            m = _PLAIN.match(self.text, self.i)
+            if m is not None and m.end() > self.i:
+                buf.append(self._advance(m.end() - self.i))
             ch = self._peek()
             if ch in ("", "\n"):
                 raise self.error("unterminated string: closing ' expected", start)
@@ -173,10 +179,16 @@ class Lexer:
                     continue
                 raise self.error(f"invalid escape sequence \\{nxt}", esc_pos)
             if ch == "$" and self._peek(1) == "{":
+                if self.nesting >= 20:
+                    raise self.error(
+                        "string interpolations are nested too deeply (more than 20 levels)"
+                    )
                 self._advance(2)
+                self.nesting += 1
                 parts.append("".join(buf))
                 buf = []
                 inner = self._lex(interpolation=True)
+                self.nesting -= 1
                 if len(inner) == 1:
                     raise self.error("empty string interpolation '${}'", inner[0].position)
                 parts.append(inner)

@@ -24,6 +24,10 @@ _BINARY_LEVELS: list[tuple[str, ...]] = [
     ("*", "/", "%"),
 ]
 
+MAX_DEPTH = 50  # nesting of expressions; deeper input is refused, not a RecursionError
+
+MAX_CHAIN = 200  # operators in a row at one precedence level (`a + b + ...`)
+
 _TYPE_NAMES = {"string", "int", "bool", "object", "array", "any"}
 
 
@@ -32,9 +36,17 @@ class Parser:
         self.tokens = tokens
         self.i = 0
         self.paren_depth = 0
+        self.depth = 0
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"expressions are nested too deeply (more than {MAX_DEPTH} levels)")
 
     # --- token helpers ---
     def peek(self, offset: int = 0) -> Token:
+        if offset == 0 and (self.paren_depth == 0 or self.tokens[self.i].kind != NEWLINE):
+            return self.tokens[self.i]
         j = self.i
         seen = 0
         while True:
@@ -270,21 +282,29 @@ class Parser:
 
     # --- expressions ---
     def expression(self) -> s.Expr:
+        self.enter()
         cond = self.binary(0)
         if self.at("?"):
             q = self.next()
             then = self.expression()
             self.expect(":", "':' of the ternary")
             other = self.expression()
-            return s.Ternary(q.position, cond, then, other)
+            cond = s.Ternary(q.position, cond, then, other)
+        self.depth -= 1
         return cond
 
     def binary(self, level: int) -> s.Expr:
         if level == len(_BINARY_LEVELS):
             return self.unary()
         left = self.binary(level + 1)
+        chain = 0
         while self.peek().kind in _BINARY_LEVELS[level]:
             op = self.next()
+            chain += 1
+            if chain > MAX_CHAIN:
+                raise self.error(
+                    f"too many operators in one expression (more than {MAX_CHAIN})", op
+                )
             right = self.binary(level + 1)
             left = s.Binary(op.position, op.kind, left, right)
         return left
@@ -293,7 +313,9 @@ class Parser:
         tok = self.peek()
         if tok.kind in ("!", "-"):
             self.next()
+            self.enter()
             operand = self.unary()
+            self.depth -= 1
             if tok.kind == "-" and isinstance(operand, s.Literal) and type(operand.value) is int:
                 return s.Literal(tok.position, -operand.value)
             return s.Unary(tok.position, tok.kind, operand)
@@ -379,6 +401,7 @@ class Parser:
             else:
                 sub = Parser(part)
                 sub.paren_depth = 1
+                sub.depth = self.depth
                 holes.append(sub.expression())
                 end = sub.peek()
                 if end.kind != EOF:

@@ -643,9 +643,18 @@ def load_configuration(
     ``*.auto.tfvars`` beside the configuration and ``TF_VAR_*`` environment variables are
     read too, with Terraform's precedence.
     """
+    try:
+        return _load(paths, variables or {}, var_files)
+    except RecursionError:  # a safety net: evaluation limits nesting well before this
+        raise TerraformError("the configuration is nested too deeply to evaluate") from None
+
+
+def _load(
+    paths: Sequence[Path], variables: Mapping[str, Any], var_files: Sequence[Path]
+) -> Configuration:
     files, folder = configuration_files(paths)
     loader = Loader(files)
-    loader.set_variables(folder, var_files, variables or {})
+    loader.set_variables(folder, var_files, variables)
     entries: list[tuple[Instance, dict[str, Any], set[str]]] = []
     for label, block in loader.resources.items():
         for inst in loader.instances(label, block, existing=False):

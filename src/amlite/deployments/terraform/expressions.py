@@ -21,6 +21,7 @@ from .errors import TerraformError
 from .functions import FUNCTIONS, Json, to_string
 
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+MAX_DEPTH = 150  # syntax-tree depth evaluated; deeper input is refused, not a RecursionError
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -56,30 +57,33 @@ def meaningful(node: Tree) -> list[Any]:
 
 
 def first_token(node: Any) -> Token | None:
-    if isinstance(node, Token):
-        return node
-    for child in node.children:
-        tok = first_token(child)
-        if tok is not None:
-            return tok
+    """The first token under ``node`` (iterative: trees can be deep)."""
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, Token):
+            return cur
+        stack.extend(reversed(cur.children))
     return None
 
 
 def reference_path(node: Tree) -> list[Any] | None:
-    """``a.b[0].c`` as ['a', 'b', 0, 'c'] when every index is a literal, else None."""
-    if node.data == "expr_term":
-        kids = meaningful(node)
-        if len(kids) != 1:
+    """``a.b.c`` as ['a', 'b', 'c'] (names only), else None."""
+    names: list[Any] = []
+    while True:
+        if node.data == "expr_term":
+            kids = meaningful(node)
+            if len(kids) != 1:
+                return None
+            node = kids[0]
+        elif node.data == "identifier":
+            return [str(node.children[0]), *reversed(names)]
+        elif node.data == "get_attr_expr_term":
+            base, attr = meaningful(node)
+            names.append(str(first_token(meaningful(attr)[0])))
+            node = base
+        else:
             return None
-        return reference_path(kids[0])
-    if node.data == "identifier":
-        return [str(node.children[0])]
-    if node.data == "get_attr_expr_term":
-        base, attr = meaningful(node)
-        root = reference_path(base)
-        name = meaningful(attr)[0]
-        return None if root is None else [*root, str(first_token(name))]
-    return None
 
 
 class Evaluator:
@@ -92,6 +96,7 @@ class Evaluator:
         self.file = file
         self.resolve = resolve
         self.scopes: list[dict[str, Any]] = []
+        self.depth = 0
 
     def where(self, node: Any) -> str:
         tok = first_token(node)
@@ -106,12 +111,26 @@ class Evaluator:
         handler = getattr(self, f"_{node.data}", None)
         if handler is None:
             raise self.error(f"the expression '{node.data}' is not supported", node)
+        if self.depth >= MAX_DEPTH:
+            raise self.error(
+                f"expressions are nested too deeply (more than {MAX_DEPTH} levels)", node
+            )
+        self.depth += 1
         try:
             return handler(node)
         except TerraformError:
             raise
-        except (ValueError, TypeError, KeyError, IndexError, ZeroDivisionError) as exc:
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            IndexError,
+            ZeroDivisionError,
+            AttributeError,
+        ) as exc:
             raise self.error(f"cannot evaluate: {exc}", node) from None
+        finally:
+            self.depth -= 1
 
     # --- terms ---
     def _expr_term(self, node: Tree) -> Any:
@@ -212,9 +231,16 @@ class Evaluator:
             return text
         # parse the body as a quoted string to evaluate its interpolations
         import hcl2
+        from lark.exceptions import LarkError
 
         quoted = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        tree = hcl2.parses_to_tree(f'x = "{quoted}"\n')
+        try:
+            tree = hcl2.parses_to_tree(f'x = "{quoted}"\n')
+        except LarkError as exc:
+            first = str(exc).splitlines()[0]
+            raise self.error(
+                f"cannot read the interpolations of this heredoc: {first}", node
+            ) from None
         attr = next(
             c for c in tree.children[0].children if isinstance(c, Tree) and c.data == "attribute"
         )
