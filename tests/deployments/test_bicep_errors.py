@@ -62,6 +62,7 @@ def error_of(tmp_path: Path, text: str, files: dict[str, str] | None = None) -> 
         ),
         ("var a = filter([1], x => x > 0)\n", 1, 21, "lambda expressions are not supported"),
         ("targetScope = 'subscription'\n", 1, 1, "targetScope 'subscription' is not supported"),
+        ("@export()\nparam p string\n", 1, 1, "the decorator @export is not allowed here"),
         (
             "resource r 'Microsoft.X/y' = {\n  name: 'a'\n}\n",
             1,

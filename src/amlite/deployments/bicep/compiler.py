@@ -53,8 +53,7 @@ _OPERATORS = {
     "??": "coalesce",
 }
 _PARAM_DECORATORS = {
-    "description", "allowed", "secure", "minvalue", "maxvalue", "minlength", "maxlength",
-    "metadata", "sealed", "discriminator", "export",
+    "description", "allowed", "secure", "minvalue", "maxvalue", "minlength", "maxlength", "metadata",
 }  # fmt: skip
 
 
