@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from amlite.deployments.bicep import compile_file, load_bicepparam
+from amlite.deployments.bicep import compile_file, compile_params, load_bicepparam
 from support.armeval import Deferred, evaluate_template
 from support.reference_page import snippet
 
@@ -575,3 +575,4 @@ def test_bicepparam_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         "d": "4",
         "e": "dflt",
     }
+    assert compile_params(params)["parameters"] == {k: {"value": v} for k, v in values.items()}

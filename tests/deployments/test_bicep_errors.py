@@ -139,7 +139,9 @@ def test_reasonable_nesting_compiles(tmp_path: Path) -> None:
     )
     variables = compile_file(main)["variables"]
     assert variables["a"] == 1
-    assert variables["b"].startswith("[add(add(add(add(")  # a left-deep add() chain, as Bicep writes it
+    assert variables["b"].startswith(
+        "[add(add(add(add("
+    )  # a left-deep add() chain, as Bicep writes it
     assert variables["b"].count("add(") == 149
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from amlite.deployments.terraform import TerraformError, load_configuration
+from amlite.deployments.terraform import TerraformError, compile_path, load_configuration
 from support.armeval import Deferred, evaluate_template
 from support.reference_page import snippet
 
@@ -160,6 +160,11 @@ def test_variables_locals_references_count_and_outputs(tmp_path: Path) -> None:
         f"{WS_ID}/jobs/job-x-b",
     ]
     assert conf.addresses[f"{WS_ID}/jobs/job-x-b"] == "azapi_resource.job[1]"
+    assert conf.template["metadata"]["terraform"] == {
+        "resourceIds": conf.resource_ids,
+        "resourceGroupId": RG,
+    }
+    assert compile_path(tmp_path / "cfg", {"workspace_id": WS_ID, "nodes": "3"}) == conf.template
     evaluated = evaluate_template(conf.template, {})
     status = evaluated["outputs"]["status"]
     assert isinstance(status, Deferred) and status.path == ("properties", "status")

@@ -59,6 +59,17 @@ def load_bicepparam(path: Path) -> tuple[Path, dict[str, Any]]:
     return target, values
 
 
+def compile_params(path: Path) -> dict[str, Any]:
+    """A ``.bicepparam`` file as a deploymentParameters document (``{"parameters": {name:
+    {"value": v}}}``), the shape ``--parameters @file.json`` takes."""
+    _, values = load_bicepparam(path)
+    return {
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#",
+        "contentVersion": "1.0.0.0",
+        "parameters": {name: {"value": value} for name, value in values.items()},
+    }
+
+
 def evaluate(expr: s.Expr, known: dict[str, Any]) -> Any:
     if isinstance(expr, s.Literal):
         return expr.value

@@ -5,7 +5,7 @@
 resources it creates, in creation order (``--destroy`` removes them in reverse).
 """
 
-from .configuration import Configuration, load_configuration
+from .configuration import Configuration, compile_path, load_configuration
 from .errors import TerraformError
 
-__all__ = ["Configuration", "TerraformError", "load_configuration"]
+__all__ = ["Configuration", "TerraformError", "compile_path", "load_configuration"]

@@ -690,10 +690,15 @@ def _load(
     order = creation_order(
         [i.id for i, _, _ in entries], graph, {i.id: i.address for i, _, _ in entries}
     )
+    rg_id = split_id(entries[0][0].id)[0] if entries else None
     template: dict[str, Any] = {
         "$schema": SCHEMA,
         "contentVersion": "1.0.0.0",
-        "metadata": {"_generator": {"name": "amlite-terraform", "version": "1"}},
+        "metadata": {
+            "_generator": {"name": "amlite-terraform", "version": "1"},
+            # what `--destroy` removes (in reverse) when only the template is at hand
+            "terraform": {"resourceIds": order, "resourceGroupId": rg_id},
+        },
         "resources": resources,
     }
     outputs: dict[str, Any] = {}
@@ -713,11 +718,15 @@ def _load(
         outputs[name] = {"type": kind, "value": to_template(value)}
     if outputs:
         template["outputs"] = outputs
-    first_group = next(iter(groups), None)
-    rg_id = None
-    if first_group is not None:
-        rg_id = next(split_id(i.id)[0] for i, _, _ in entries)
     return Configuration(template, order, rg_id, {i.id: i.address for i, _, _ in entries})
+
+
+def compile_path(
+    path: Path, variables: Mapping[str, Any] | None = None, var_files: Sequence[Path] = ()
+) -> dict[str, Any]:
+    """The ARM template of a ``.tf`` file or a folder of them (``load_configuration``'s
+    template; its ``metadata.terraform.resourceIds`` lists what it creates)."""
+    return load_configuration([Path(path)], variables, var_files).template
 
 
 def creation_order(
