@@ -63,6 +63,14 @@ def error_of(tmp_path: Path, text: str, files: dict[str, str] | None = None) -> 
         ("var a = filter([1], x => x > 0)\n", 1, 21, "lambda expressions are not supported"),
         ("targetScope = 'subscription'\n", 1, 1, "targetScope 'subscription' is not supported"),
         ("@export()\nparam p string\n", 1, 1, "the decorator @export is not allowed here"),
+        ("resource r 'jobs' = {\n  name: 'a'\n}\n", 1, 12, "invalid resource type 'jobs'"),
+        (
+            "resource w 'Microsoft.A/b@1' existing = {\n  name: 'w'\n}\n"
+            "resource r 'Microsoft.A/c/d@1' = {\n  parent: w\n  name: 'a'\n}\n",
+            4,
+            1,
+            "the type 'Microsoft.A/c/d' is not a child type of its parent 'Microsoft.A/b'",
+        ),
         (
             "resource r 'Microsoft.X/y' = {\n  name: 'a'\n}\n",
             1,

@@ -204,10 +204,9 @@ class Compiler:
         body, cond, loop = self.split_body(decl.body, decl.pos)
         type_text = decl.type_text
         full_type, _, api = type_text.partition("@")
-        if parent is None and "/" not in full_type:
-            # may be a short child type resolved when `parent:` is seen
-            pass
-        elif not full_type or (parent is None and not api):
+        if parent is None and (
+            "/" not in full_type or not api or "." not in full_type.split("/")[0]
+        ):
             raise self.error(
                 f"invalid resource type '{type_text}': expected 'Provider/type@apiVersion'",
                 decl.type_pos,
@@ -235,6 +234,14 @@ class Compiler:
         # a fully qualified child type ('Microsoft.X/y/z') or a short one ('z')
         qualified = "/" in short and "." in short.split("/")[0]
         full = short if qualified else f"{parent.full_type}/{short}"
+        if (
+            not full.lower().startswith(parent.full_type.lower() + "/")
+            or full.count("/") != parent.full_type.count("/") + 1
+        ):
+            raise self.error(
+                f"the type '{full}' is not a child type of its parent '{parent.full_type}'",
+                sym.decl.pos,
+            )
         sym.full_type = full
         sym.api_version = api or parent.api_version
         if not sym.api_version:
