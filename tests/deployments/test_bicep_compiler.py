@@ -30,7 +30,7 @@ def test_parameters_with_every_decorator(tmp_path: Path) -> None:
     t = build(
         tmp_path,
         """
-@description('The workspace')
+@description('[preview] The workspace')
 @minLength(3)
 @maxLength(33)
 param workspaceName string
@@ -61,7 +61,7 @@ param other string = '${workspaceName}-x'
             "type": "string",
             "minLength": 3,
             "maxLength": 33,
-            "metadata": {"description": "The workspace"},
+            "metadata": {"description": "[preview] The workspace"},  # metadata is not evaluated
         },
         "jobType": {
             "type": "string",

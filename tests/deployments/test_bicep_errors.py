@@ -63,6 +63,13 @@ def error_of(tmp_path: Path, text: str, files: dict[str, str] | None = None) -> 
         ("var a = filter([1], x => x > 0)\n", 1, 21, "lambda expressions are not supported"),
         ("targetScope = 'subscription'\n", 1, 1, "targetScope 'subscription' is not supported"),
         ("@export()\nparam p string\n", 1, 1, "the decorator @export is not allowed here"),
+        (
+            "param n string\n@description(n)\nparam p string\n",
+            2,
+            14,
+            "@description needs a literal value",
+        ),
+        ("@minValue(true)\nparam p int\n", 1, 11, "@minValue needs a literal value"),
         ("resource r 'jobs' = {\n  name: 'a'\n}\n", 1, 12, "invalid resource type 'jobs'"),
         (
             "resource w 'Microsoft.A/b@1' existing = {\n  name: 'w'\n}\n"

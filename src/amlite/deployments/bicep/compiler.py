@@ -331,11 +331,15 @@ class Compiler:
         return out
 
     def literal_arg(self, dec: s.Decorator, kind: type | tuple[type, ...]) -> Any:
+        """A decorator's argument: a literal value, written as is (ARM does not evaluate
+        metadata, descriptions or allowed values, so no '[' escaping either)."""
         if len(dec.args) != 1:
             raise self.error(f"@{dec.name} takes one argument", dec.pos)
-        value = self.value(dec.args[0], Env(), Usage())
-        if not isinstance(value, kind) or (
-            isinstance(value, str) and value.startswith("[") and not isinstance(dec.args[0], s.Str)
+        value = literal(dec.args[0])
+        if (
+            value is _NOT_LITERAL
+            or not isinstance(value, kind)
+            or (kind is int and isinstance(value, bool))
         ):
             raise self.error(f"@{dec.name} needs a literal value", dec.args[0].pos)
         return value
@@ -1013,6 +1017,24 @@ class Compiler:
             self.file_var_keys[key_id] = key
             self.file_vars[key] = escape_strings(content)
         return f"variables('{self.file_var_keys[key_id]}')"
+
+
+_NOT_LITERAL = object()
+
+
+def literal(expr: s.Expr) -> Any:
+    """The Python value of a literal expression (no holes, calls or names), else _NOT_LITERAL."""
+    if isinstance(expr, s.Literal):
+        return expr.value
+    if isinstance(expr, s.Str):
+        return expr.texts[0] if not expr.holes else _NOT_LITERAL
+    if isinstance(expr, s.Arr):
+        items = [literal(i) for i in expr.items]
+        return _NOT_LITERAL if any(i is _NOT_LITERAL for i in items) else items
+    if isinstance(expr, s.Obj) and not expr.resources:
+        values = {p.key: literal(p.value) for p in expr.properties}
+        return _NOT_LITERAL if any(v is _NOT_LITERAL for v in values.values()) else values
+    return _NOT_LITERAL
 
 
 def escape_strings(value: Any) -> Any:
