@@ -576,3 +576,35 @@ def test_bicepparam_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         "e": "dflt",
     }
     assert compile_params(params)["parameters"] == {k: {"value": v} for k, v in values.items()}
+
+
+def test_existing_resources_in_another_resource_group(tmp_path: Path) -> None:
+    t = build(
+        tmp_path,
+        f"""
+param otherRg string
+resource ws '{WS}@2021-03-01-preview' existing = {{
+  name: 'w1'
+  scope: resourceGroup(otherRg)
+  resource env 'environments' existing = {{
+    name: 'e'
+  }}
+}}
+resource far '{WS}@2021-03-01-preview' existing = {{
+  name: 'w2'
+  scope: az.resourceGroup('00000000-0000-0000-0000-000000000001', 'rg2')
+}}
+output envId string = ws::env.id
+output farId string = far.id
+output latest string = ws::env.properties.latestVersion
+""",
+    )
+    outs = {k: v["value"] for k, v in t["outputs"].items()}
+    env_id = f"resourceId(parameters('otherRg'), '{WS}/environments', 'w1', 'e')"
+    assert outs["envId"] == f"[{env_id}]"
+    assert (
+        outs["farId"]
+        == f"[resourceId('00000000-0000-0000-0000-000000000001', 'rg2', '{WS}', 'w2')]"
+    )
+    assert outs["latest"] == f"[reference({env_id}, '2021-03-01-preview').latestVersion]"
+    assert t["resources"] == []

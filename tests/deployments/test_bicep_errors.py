@@ -64,6 +64,19 @@ def error_of(tmp_path: Path, text: str, files: dict[str, str] | None = None) -> 
         ("targetScope = 'subscription'\n", 1, 1, "targetScope 'subscription' is not supported"),
         ("@export()\nparam p string\n", 1, 1, "the decorator @export is not allowed here"),
         (
+            "resource w 'Microsoft.A/b@1' existing = {\n  name: 'w'\n  scope: resourceGroup('x')\n"
+            "  resource c 'c' = {\n    name: 'c'\n  }\n}\n",
+            3,
+            3,
+            "'scope' is only supported for existing resources: 'c' would be deployed to another resource group",
+        ),
+        (
+            "resource w 'Microsoft.A/b@1' = {\n  name: 'w'\n  scope: resourceGroup('x')\n}\n",
+            3,
+            3,
+            "'scope' is only supported on existing resources and modules",
+        ),
+        (
             "param n string\n@description(n)\nparam p string\n",
             2,
             14,

@@ -500,7 +500,48 @@ class Compiler:
                 raise self.error(f"the module '{sym.name}' needs a name", sym.decl.pos)
             return f"resourceId('{DEPLOYMENTS_TYPE}', {self.expr(name_prop.value, env, usage)})"
         segments = self.name_segments(sym, env, usage)
-        return f"resourceId('{sym.full_type}', {', '.join(segments)})"
+        return f"resourceId({''.join(self.scope_args(sym, env, usage))}'{sym.full_type}', {', '.join(segments)})"
+
+    def scope_args(self, sym: Symbol, env: Env, usage: Usage) -> list[str]:
+        """``resourceId``'s leading subscription / resource group for an ``existing`` resource
+        declared with ``scope: resourceGroup([sub, ]rg)`` (its own or its ancestors')."""
+        cur: Symbol | None = sym
+        while cur is not None:
+            prop = self.prop(cur.body, "scope")
+            if prop is not None:
+                if not sym.existing:
+                    what = (
+                        "on existing resources and modules"
+                        if cur is sym
+                        else "for existing resources"
+                    )
+                    raise self.error(
+                        f"'scope' is only supported {what}: '{sym.name}' would be deployed to another resource group",
+                        prop.pos,
+                    )
+                call = prop.value
+                if isinstance(call, s.Call) and call.target is not None:
+                    call = (
+                        s.Call(call.pos, call.name, call.args)
+                        if self.is_namespace(call.target)
+                        else call
+                    )
+                if not (isinstance(call, s.Call) and call.target is None and call.name == "resourceGroup"
+                        and 1 <= len(call.args) <= 2):  # fmt: skip
+                    raise self.error(
+                        "'scope' must be resourceGroup('name') or resourceGroup('sub', 'name')",
+                        prop.pos,
+                    )
+                return [f"{self.expr(a, env, usage)}, " for a in call.args]
+            cur = cur.parent
+        return []
+
+    def is_namespace(self, target: s.Expr) -> bool:
+        return (
+            isinstance(target, s.Ident)
+            and target.name in ("az", "sys")
+            and target.name not in self.params
+        )
 
     def resource(self, sym: Symbol) -> dict[str, Any]:
         usage = Usage()
@@ -519,15 +560,15 @@ class Compiler:
                     "a nested resource inside a resource loop is not supported", sym.decl.pos
                 )
             anc = anc.parent
+        self.scope_args(sym, env, usage)  # a deployed resource cannot live in another group
         out["name"] = self.name_value(sym, env, usage)
         decs = self.decorators(sym.decl, {"batchsize", "description"})
         for p in sym.body.properties:
             if p.key in ("name", "parent", "dependsOn"):
                 continue
             if p.key == "scope":
-                raise self.error(
-                    "'scope' on a resource is not supported by amlite's Bicep compiler", p.pos
-                )
+                continue  # refused above
+
             out[p.key] = self.value(p.value, env, usage, in_resource=True)
         if sym.condition is not None:
             out["condition"] = self.value(sym.condition, env, usage)
