@@ -343,6 +343,29 @@ def test_errors_name_the_place(tmp_path: Path, text: str, where: str, message: s
     assert info.value.code == "InvalidTerraformConfiguration"
 
 
+def test_count_index_in_a_resource_without_count_is_an_error(tmp_path: Path) -> None:
+    """Even when `one` is first reached from inside `many[0]` (which has a count)."""
+    text = (
+        f'resource "azapi_resource" "many" {{\n  count = 2\n  type = "{JOB_TYPE}"\n'
+        f'  name = "m${{count.index}}"\n  parent_id = "{WS_ID}"\n'
+        "  body = { properties = { command = azapi_resource.one.name } }\n}\n"
+        f'resource "azapi_resource" "one" {{\n  type = "{JOB_TYPE}"\n  name = "one-${{count.index}}"\n'
+        f'  parent_id = "{WS_ID}"\n}}\n'
+    )
+    with pytest.raises(
+        TerraformError, match=r"'count' is only available in a resource with 'count'"
+    ) as info:
+        load(tmp_path, text)
+    assert ":10:" in str(info.value)
+
+
+def test_unknown_blocks_in_a_resource_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(TerraformError, match=r"unsupported block 'bodyblock' in azapi_resource\.j"):
+        load(tmp_path, f"{HEAD}  bodyblock {{\n  }}\n}}\n")
+    conf = load(tmp_path / "ok", f"{HEAD}  lifecycle {{\n    ignore_changes = [body]\n  }}\n}}\n")
+    assert conf.resource_ids == [f"{WS_ID}/jobs/j"]
+
+
 def test_resources_that_refer_to_each_other_are_a_cycle(tmp_path: Path) -> None:
     body = '{ properties = { jobType = "Command", command = azapi_resource.%s.name, compute = { target = "t" } } }'
     text = "".join(

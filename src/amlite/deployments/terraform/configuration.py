@@ -323,13 +323,14 @@ class Loader:
 
     @staticmethod
     def eval(ev: Evaluator, node: Tree, bindings: dict[str, Any] | None = None) -> Any:
-        if not bindings:
-            return ev.eval(node)
-        ev.scopes.append(bindings)
+        """Evaluate with exactly ``bindings`` (count/each) in scope: a resource evaluated while
+        another one is (a reference) must not see that one's count.index or each.key."""
+        saved = ev.scopes
+        ev.scopes = [bindings] if bindings else []
         try:
             return ev.eval(node)
         finally:
-            ev.scopes.pop()
+            ev.scopes = saved
 
     def local(self, name: str, node: Tree, ev: Evaluator) -> Any:
         if name not in self.locals:
@@ -370,6 +371,9 @@ class Loader:
             for key in attrs:
                 if key not in _ALLOWED_RESOURCE_ATTRIBUTES:
                     raise ev.error(f"unsupported argument '{key}' in {address}", attrs[key])
+            for kind, _, _, node in blocks(block.body):
+                if kind not in ("identity", "lifecycle", "timeouts", "retry"):
+                    raise ev.error(f"unsupported block '{kind}' in {address}", node)
             out: list[Instance] = []
             if "count" in attrs and "for_each" in attrs:
                 raise ev.error("'count' and 'for_each' cannot both be set", attrs["count"])
