@@ -258,7 +258,6 @@ FUNCTIONS: dict[str, Any] = {
     "tolower": str.lower,
     "toupper": str.upper,
     "tryget": lambda v, k: v.get(k) if isinstance(v, dict) else (v[k] if 0 <= k < len(v) else None),
-    "uri": lambda base, rel: base.rsplit("/", 1)[0] + "/" + rel,
     "empty": lambda v: not v,
 }
 
