@@ -608,3 +608,49 @@ output latest string = ws::env.properties.latestVersion
     )
     assert outs["latest"] == f"[reference({env_id}, '2021-03-01-preview').latestVersion]"
     assert t["resources"] == []
+
+
+def test_module_loops_conditions_and_indexed_outputs(tmp_path: Path) -> None:
+    t = build(
+        tmp_path,
+        """
+@batchSize(1)
+module m 'mod.bicep' = [for i in range(0, 2): {
+  name: 'm${i}'
+  params: {
+    n: i
+  }
+}]
+module c 'mod.bicep' = if (true) {
+  name: 'c'
+  params: {
+    n: m[1].outputs.doubled
+  }
+}
+output first int = m[0].outputs.doubled
+""",
+        {"mod.bicep": "param n int\noutput doubled int = n * 2\n"},
+    )
+    loop, single = t["resources"]
+    assert loop["copy"] == {
+        "name": "m",
+        "count": "[length(range(0, 2))]",
+        "mode": "serial",
+        "batchSize": 1,
+    }
+    assert loop["name"] == "[format('m{0}', range(0, 2)[copyIndex()])]"
+    assert loop["properties"]["parameters"] == {"n": {"value": "[range(0, 2)[copyIndex()]]"}}
+    second = "resourceId('Microsoft.Resources/deployments', format('m{0}', range(0, 2)[1]))"
+    assert single["condition"] is True
+    assert (
+        single["properties"]["parameters"]["n"]["value"]
+        == f"[reference({second}).outputs.doubled.value]"
+    )
+    assert single["dependsOn"] == [f"[{second}]"]
+    ev = evaluate_template(t, {})
+    assert sorted(n for (_, n) in ev["resources"] if ">" not in n) == ["c", "m0", "m1"]
+    assert ev["resources"][("microsoft.resources/deployments", "m1")]["parameters"] == {"n": 1}
+    assert ev["outputs"]["first"] == Deferred(
+        "reference", ev["outputs"]["first"].resource_id, ("outputs", "doubled", "value")
+    )
+    assert ev["outputs"]["first"].resource_id.endswith("/deployments/m0")

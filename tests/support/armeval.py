@@ -162,6 +162,9 @@ class Evaluator:
             return Deferred("reference", str(args[0]))
         if n.startswith("list"):
             return Deferred(name, str(args[0]))
+        if n not in ("format", "concat", "resourceid", "string") and any(isinstance(a, Deferred) for a in args):
+            # a function of a value known only after deployment is itself deferred
+            return Deferred(name, ", ".join(map(str, args)))
         return FUNCTIONS[n](*args)
 
     def variable(self, name: str) -> Any:
