@@ -1,0 +1,1 @@
+"""Deployments: ARM templates, Bicep and Terraform AzAPI, deployed through the jobs services."""
