@@ -34,3 +34,7 @@ class ParameterError(TemplateError):
     """A template parameter that was not given, or given a value of the wrong type or range."""
 
     code = "InvalidTemplateParameter"
+
+
+class DeferredReference(TemplateError):
+    """``reference()`` while validating: the value is only known while deploying."""

@@ -8,10 +8,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from amlite.deployments.template import expressions as ex
-from amlite.deployments.template.errors import ParameterError, TemplateError
+from amlite.deployments.template.errors import DeferredReference, ParameterError, TemplateError
 from amlite.deployments.template.functions import FunctionError, get_property, lookup, type_name
 
 MAX_COPY = 800
@@ -37,11 +37,9 @@ OUTPUT_TYPES = {
 DEPLOYMENTS_TYPE = "Microsoft.Resources/deployments"
 
 
-class ResourceReader(Protocol):
-    """How ``reference()`` reads a deployed resource: its full GET body, or raises
-    ``TemplateError`` when it does not exist."""
-
-    def __call__(self, resource_id: str) -> dict[str, Any]: ...
+ResourceReader = Callable[[str], dict[str, Any]]
+"""How ``reference()`` reads a deployed resource by id: its full GET body (raises
+``FunctionError`` when it does not exist)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +108,8 @@ class Evaluation:
         self._param_values: dict[str, Any] = {}
         self._var_values: dict[str, Any] = {}
         self._pending: list[str] = []
+        self.preflight = False
+        """While validating: reference() raises DeferredReference."""
         self.deployed: set[str] = set()
         """Instance keys the engine has deployed (reference() to others is refused)."""
         self.instances: list[Instance] = []
@@ -772,10 +772,7 @@ class _Ctx:
             raise TemplateError(f"unknown function '{node.name}' at position {node.pos}", text)
         try:
             if lazy is not None:
-                thunks: list[Callable[[], Any]] = [
-                    (lambda a=a: self.evaluate(a, text))
-                    for a in node.args  # type: ignore[misc]
-                ]
+                thunks = [self._thunk(a, text) for a in node.args]
                 return lazy(self, thunks)
             args = [self.evaluate(a, text) for a in node.args]
             assert eager is not None
@@ -784,6 +781,9 @@ class _Ctx:
             raise TemplateError(
                 f"{err} (function '{node.name}' at position {node.pos})", text
             ) from None
+
+    def _thunk(self, node: ex.Node, text: str) -> Callable[[], Any]:
+        return lambda: self.evaluate(node, text)
 
     # -- FunctionContext ---------------------------------------------------------------------------
     def parameter(self, name: str) -> Any:
@@ -807,6 +807,8 @@ class _Ctx:
 
     def reference(self, target: str, api_version: str | None, full: bool) -> Any:
         rid, inst = self.ev.reference_target(target)
+        if self.ev.preflight:
+            raise DeferredReference(f"reference('{target}') is only known while deploying")
         if inst is not None and inst.key not in self.ev.deployed and not inst.existing:
             raise FunctionError(
                 f"reference() to {inst.label}, which is not deployed yet: add it to dependsOn"

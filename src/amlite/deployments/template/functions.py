@@ -652,15 +652,45 @@ def _const(name: str, value: Any) -> Fn:
     return fn
 
 
+def _resource_group(ctx: FunctionContext, a: list[Any]) -> Any:
+    _count("resourceGroup", a, 0, 0)
+    return ctx.resource_group()
+
+
+def _subscription(ctx: FunctionContext, a: list[Any]) -> Any:
+    _count("subscription", a, 0, 0)
+    return ctx.subscription()
+
+
+def _deployment(ctx: FunctionContext, a: list[Any]) -> Any:
+    _count("deployment", a, 0, 0)
+    return ctx.deployment()
+
+
+def _not(_: FunctionContext, a: list[Any]) -> bool:
+    _count("not", a, 1, 1)
+    return not _want("not", a[0], bool)
+
+
+def _string(_: FunctionContext, a: list[Any]) -> str:
+    _count("string", a, 1, 1)
+    return to_string(a[0])
+
+
+def _object_keys(_: FunctionContext, a: list[Any]) -> list[str]:
+    _count("objectKeys", a, 1, 1)
+    return list(_want("objectKeys", a[0], dict))
+
+
 FUNCTIONS: dict[str, Fn] = {
     "parameters": _parameters,
     "variables": _variables,
     "copyindex": _copy_index,
     "reference": _reference,
     "resourceinfo": _resource_info,
-    "resourcegroup": lambda ctx, a: (_count("resourceGroup", a, 0, 0), ctx.resource_group())[1],
-    "subscription": lambda ctx, a: (_count("subscription", a, 0, 0), ctx.subscription())[1],
-    "deployment": lambda ctx, a: (_count("deployment", a, 0, 0), ctx.deployment())[1],
+    "resourcegroup": _resource_group,
+    "subscription": _subscription,
+    "deployment": _deployment,
     "resourceid": _resource_id,
     "subscriptionresourceid": _subscription_resource_id,
     "tenantresourceid": _tenant_resource_id,
@@ -670,7 +700,7 @@ FUNCTIONS: dict[str, Fn] = {
     "uniquestring": lambda _, a: unique_string(*_strings("uniqueString", a)),
     "guid": lambda _, a: arm_guid(*_strings("guid", a)),
     "equals": _equals,
-    "not": lambda _, a: (_count("not", a, 1, 1), not _want("not", a[0], bool))[1],
+    "not": _not,
     "less": _compare("less", lambda x, y: x < y),
     "lessorequals": _compare("lessOrEquals", lambda x, y: x <= y),
     "greater": _compare("greater", lambda x, y: x > y),
@@ -678,7 +708,7 @@ FUNCTIONS: dict[str, Fn] = {
     "true": _const("true", True),
     "false": _const("false", False),
     "null": _const("null", None),
-    "string": lambda _, a: (_count("string", a, 1, 1), to_string(a[0]))[1],
+    "string": _string,
     "int": _int,
     "bool": _bool,
     "json": _json,
@@ -720,10 +750,7 @@ FUNCTIONS: dict[str, Fn] = {
     "mod": _arith("mod", _mod),
     "items": _items,
     "tryget": _try_get,
-    "objectkeys": lambda _, a: (
-        _count("objectKeys", a, 1, 1),
-        list(_want("objectKeys", a[0], dict)),
-    )[1],
+    "objectkeys": _object_keys,
 }
 
 LAZY: dict[str, LazyFn] = {"if": _if, "and": _and, "or": _or, "coalesce": _coalesce}

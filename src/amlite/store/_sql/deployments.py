@@ -165,9 +165,7 @@ class DeploymentTables:
         if after_position is not None:
             query = query.where(deployment_operations.c.position > after_position)
         with read_tx(self._engine) as conn:
-            rows = conn.execute(
-                query.order_by(deployment_operations.c.position).limit(limit)
-            ).all()
+            rows = conn.execute(query.order_by(deployment_operations.c.position).limit(limit)).all()
         return [
             OperationRecord(
                 position=int(r.position),
