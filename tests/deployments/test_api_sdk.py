@@ -9,7 +9,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.resource.deployments import DeploymentsMgmtClient
 
-from deployments.conftest import RG
+from deployments.conftest import RG, SUB
 from support.server import WS, LiveServer, job_url, wait_terminal
 
 JOB_TYPE = "Microsoft.MachineLearningServices/workspaces/jobs"
@@ -55,12 +55,14 @@ def template(count: int = 2, command: str = "echo hello from [copyIndex()]") -> 
                 "type": "array",
                 "copy": {
                     "count": "[parameters('count')]",
-                    "input": "[resourceId('Microsoft.MachineLearningServices/workspaces/jobs', parameters('workspaceName'), format('{0}-{1}', variables('prefix'), copyIndex()))]",
+                    "input": f"[resourceId('{JOB_TYPE}', parameters('workspaceName'), "
+                    "format('{0}-{1}', variables('prefix'), copyIndex()))]",
                 },
             },
             "status": {
                 "type": "string",
-                "value": "[reference(resourceId('Microsoft.MachineLearningServices/workspaces/jobs', parameters('workspaceName'), format('{0}-0', variables('prefix'))), '2021-03-01-preview').status]",
+                "value": f"[reference(resourceId('{JOB_TYPE}', parameters('workspaceName'), "
+                "format('{0}-0', variables('prefix'))), '2021-03-01-preview').status]",
             },
             "echo": {"type": "securestring", "value": "[parameters('secret')]"},
         },
@@ -195,7 +197,7 @@ def test_delete_removes_the_record_not_the_resources(sdk: DeploymentsMgmtClient,
 
 
 def test_lowercase_resourcegroups_and_old_api_versions(live: LiveServer) -> None:
-    path = f"/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/{RG}/providers/microsoft.resources/deployments"
+    path = f"/subscriptions/{SUB}/resourcegroups/{RG}/providers/microsoft.resources/deployments"
     with live.client() as c:
         assert c.get(f"{path}?api-version=2019-10-01").status_code == 200
         refused = c.get(f"{path}?api-version=2019-05-01")
@@ -213,7 +215,7 @@ def test_lowercase_resourcegroups_and_old_api_versions(live: LiveServer) -> None
 
 
 def test_async_operation_header_and_states(live: LiveServer) -> None:
-    path = f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/{RG}/providers/Microsoft.Resources/deployments/raw"
+    path = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Resources/deployments/raw"
     with live.client() as c:
         resp = c.put(f"{path}?api-version=2021-04-01", json=props(template(count=1)))
         assert resp.status_code == 201
