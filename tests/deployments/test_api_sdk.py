@@ -79,13 +79,22 @@ def props(tpl: dict[str, Any], **params: Any) -> dict[str, Any]:
     }
 
 
-def test_create_get_list_operations_and_jobs_run(sdk: DeploymentsMgmtClient, live: LiveServer) -> None:
+def test_create_get_list_operations_and_jobs_run(
+    sdk: DeploymentsMgmtClient, live: LiveServer
+) -> None:
     poller = sdk.deployments.begin_create_or_update(RG, "first", props(template()))
     result = poller.result()
     assert result.properties.provisioning_state == "Succeeded", result.properties.error
     outputs = result.properties.outputs
     assert len(outputs["jobIds"]["value"]) == 2
-    assert outputs["status"]["value"] in ("NotStarted", "Queued", "Starting", "Preparing", "Running", "Completed")
+    assert outputs["status"]["value"] in (
+        "NotStarted",
+        "Queued",
+        "Starting",
+        "Preparing",
+        "Running",
+        "Completed",
+    )
     assert "value" not in outputs["echo"]  # secure outputs are never echoed
     assert result.properties.parameters["secret"] == {"type": "SecureString"}
     assert {r.id for r in result.properties.output_resources} >= set(outputs["jobIds"]["value"])
@@ -124,7 +133,9 @@ def test_redeploy_unchanged_is_a_no_op(sdk: DeploymentsMgmtClient, live: LiveSer
     assert after == before  # not resubmitted
 
 
-def test_changed_create_only_job_property_fails_like_the_jobs_api(sdk: DeploymentsMgmtClient) -> None:
+def test_changed_create_only_job_property_fails_like_the_jobs_api(
+    sdk: DeploymentsMgmtClient,
+) -> None:
     sdk.deployments.begin_create_or_update(RG, "immut", props(template(count=1))).result()
     changed = template(count=1, command="echo changed ")
     what = sdk.deployments.begin_what_if(RG, "immut", props(changed)).result()
@@ -144,7 +155,9 @@ def test_changed_create_only_job_property_fails_like_the_jobs_api(sdk: Deploymen
     assert failed[0].properties.status_message.error.details[0].target == "properties.command"
 
 
-def test_bad_job_body_is_refused_before_anything_is_created(sdk: DeploymentsMgmtClient, live: LiveServer) -> None:
+def test_bad_job_body_is_refused_before_anything_is_created(
+    sdk: DeploymentsMgmtClient, live: LiveServer
+) -> None:
     tpl = template(count=1)
     tpl["parameters"]["workspaceName"]["defaultValue"] = "wsbad"
     tpl["resources"][1]["properties"]["compute"] = {"instanceCount": 0}
@@ -174,7 +187,9 @@ def test_validate_reports_unknown_function_with_its_position(sdk: DeploymentsMgm
     assert len(good.properties.validated_resources) == 2
 
 
-def test_missing_reference_fails_the_operation_with_the_jobs_api_error(sdk: DeploymentsMgmtClient) -> None:
+def test_missing_reference_fails_the_operation_with_the_jobs_api_error(
+    sdk: DeploymentsMgmtClient,
+) -> None:
     tpl = template(count=1)
     tpl["resources"][1]["properties"]["codeId"] = f"{WS}/codes/nosuch/versions/1"
     with pytest.raises(HttpResponseError):
@@ -186,8 +201,12 @@ def test_missing_reference_fails_the_operation_with_the_jobs_api_error(sdk: Depl
     assert "nosuch" in detail.message
 
 
-def test_delete_removes_the_record_not_the_resources(sdk: DeploymentsMgmtClient, live: LiveServer) -> None:
-    result = sdk.deployments.begin_create_or_update(RG, "todelete", props(template(count=1))).result()
+def test_delete_removes_the_record_not_the_resources(
+    sdk: DeploymentsMgmtClient, live: LiveServer
+) -> None:
+    result = sdk.deployments.begin_create_or_update(
+        RG, "todelete", props(template(count=1))
+    ).result()
     job = result.properties.outputs["jobIds"]["value"][0].rsplit("/", 1)[1]
     sdk.deployments.begin_delete(RG, "todelete").result()
     with pytest.raises(ResourceNotFoundError):
@@ -219,7 +238,11 @@ def test_async_operation_header_and_states(live: LiveServer) -> None:
     with live.client() as c:
         resp = c.put(f"{path}?api-version=2021-04-01", json=props(template(count=1)))
         assert resp.status_code == 201
-        assert resp.json()["properties"]["provisioningState"] in ("Accepted", "Running", "Succeeded")
+        assert resp.json()["properties"]["provisioningState"] in (
+            "Accepted",
+            "Running",
+            "Succeeded",
+        )
         status_url = resp.headers["Azure-AsyncOperation"]
         assert resp.headers["Retry-After"]
         deadline = time.monotonic() + 30
@@ -229,4 +252,7 @@ def test_async_operation_header_and_states(live: LiveServer) -> None:
                 break
             time.sleep(0.1)
         assert status == "Succeeded"
-        assert c.put(f"{path}?api-version=2021-04-01", json=props(template(count=1))).status_code == 200
+        assert (
+            c.put(f"{path}?api-version=2021-04-01", json=props(template(count=1))).status_code
+            == 200
+        )
