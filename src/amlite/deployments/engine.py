@@ -196,6 +196,7 @@ class Engine:
                 "InvalidTemplateDeployment",
                 f"The template deployment failed validation: {first}{more}",
                 problems,
+                target=problems[0].get("target") if len(problems) == 1 else None,
             )
         return plan
 
