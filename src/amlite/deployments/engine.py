@@ -273,8 +273,9 @@ class Engine:
             op = Operation(position, uuid.uuid4().hex[:16].upper(), inst, {})
             position += 1
             started = time.monotonic()
-            op.body = _op_body(inst, "Running", None, None, 0.0)
-            on_operation(op)
+            if target.kind == "deployments":  # long: show it running (others take ms)
+                op.body = _op_body(inst, "Running", None, None, 0.0)
+                on_operation(op)
             try:
                 body = ev.resource_body(inst)
                 if target.kind == "deployments":

@@ -143,11 +143,11 @@ class Providers:
                 raise ValidationFailed([Violation("properties", "must be an object")])
             self._workspaces.ensure(ws)
             self._store.put_asset(ws.key, WORKSPACE_PROPERTIES_KIND, ws.workspace, None, props)
+            after = self.current(target)
         elif target.kind == "jobs":
-            self._jobs.create_or_update(ws, target.name, body)
+            after, _ = self._jobs.create_or_update(ws, target.name, body)
         else:
-            self._assets.put(ws, target.kind, target.name, target.version, body)
-        after = self.current(target)
+            after, _ = self._assets.put(ws, target.kind, target.name, target.version, body)
         assert after is not None
         if before is None:
             change = "Created"

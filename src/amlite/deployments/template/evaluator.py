@@ -332,6 +332,12 @@ class Evaluation:
             if inst.loop:
                 loops.setdefault(inst.loop.lower(), []).append(inst.key)
         self._loops = loops
+        self._ids: dict[str, list[str]] = {}
+        self._symbols: dict[str, list[str]] = {}
+        for inst in self.instances:
+            self._ids.setdefault(inst.id.lower(), []).append(inst.key)
+            if inst.symbolic:
+                self._symbols.setdefault(inst.symbolic, []).append(inst.key)
         for inst in self.instances:
             self._resolve_depends_on(inst)
 
@@ -485,14 +491,12 @@ class Evaluation:
             base = target.split("[")[0]
             if target in self._by_key:
                 return [target]
-            found = [i.key for i in self.instances if i.symbolic == base]
-            if found:
-                return found
+            if base in self._symbols:
+                return self._symbols[base]
         if low in self._loops:
             return self._loops[low]
-        hits = [i.key for i in self.instances if i.id.lower() == low]
-        if hits:
-            return hits
+        if low in self._ids:
+            return self._ids[low]
         hits = [
             i.key
             for i in self.instances
