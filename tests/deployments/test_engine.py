@@ -345,3 +345,146 @@ def test_list_is_paged(service: Deployments) -> None:
     rest, done = service.list_page(SUB, RG, top=2, skiptoken=encode_token(more))
     assert [d["name"] for d in rest] == ["d2"]
     assert done is None
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        {"resources": [1]},
+        {"resources": {"a": {}}},
+        {"parameters": [], "resources": []},
+        {"parameters": {"p": {"type": "decimal"}}, "resources": []},
+        {"parameters": {"p": "string"}, "resources": []},
+        {"resources": [{"type": JOBS, "name": 5, "apiVersion": API}]},
+        {"resources": [{"type": JOBS, "name": "ws1", "apiVersion": API}]},
+        {"resources": [{"type": JOBS, "name": "ws1/j", "apiVersion": API, "dependsOn": "x"}]},
+        {
+            "resources": [
+                {"type": JOBS, "name": "ws1/j", "apiVersion": API, "dependsOn": ["nothing"]}
+            ]
+        },
+        {
+            "resources": [
+                {
+                    "type": JOBS,
+                    "name": "ws1/j",
+                    "apiVersion": API,
+                    "copy": {"name": "c", "count": "x"},
+                }
+            ]
+        },
+        {
+            "resources": [
+                {
+                    "type": JOBS,
+                    "name": "ws1/j",
+                    "apiVersion": API,
+                    "copy": {"name": "c", "count": 801},
+                }
+            ]
+        },
+        {"resources": [{"type": JOBS, "name": "[concat(]", "apiVersion": API}]},
+        {"resources": [{"type": JOBS, "name": "ws1/j", "apiVersion": API, "condition": "yes"}]},
+        {"resources": [], "outputs": []},
+        {"resources": [], "outputs": {"o": {"type": "int", "value": "text"}}},
+        {
+            "resources": [],
+            "variables": {"v": "[variables('v')]"},
+            "outputs": {"o": {"type": "string", "value": "[variables('v')]"}},
+        },
+        {
+            "resources": [
+                {"type": JOBS, "name": "ws1/j", "apiVersion": API, "properties": "[json('[1')]"}
+            ]
+        },
+        {
+            "resources": [
+                {
+                    "type": "Microsoft.Resources/deployments",
+                    "name": "n",
+                    "apiVersion": "2021-04-01",
+                    "properties": {
+                        "mode": "Incremental",
+                        "template": {"resources": [{"type": "Microsoft.Web/sites", "name": "x"}]},
+                    },
+                }
+            ]
+        },
+    ],
+)
+def test_hostile_templates_get_a_clear_400(
+    service: Deployments, store: Store, template: Any
+) -> None:
+    body = {"properties": {"template": template, "mode": "Incremental"}}
+    with pytest.raises(DeploymentRequestError) as err:
+        service.create(SUB, RG, "hostile", body)
+    assert err.value.status_code == 400
+    assert err.value.message
+    assert not service.exists(SUB, RG, "hostile")
+
+
+def test_cancel_stops_before_the_next_resource(service: Deployments, store: Store) -> None:
+    plan = service.engine.plan(
+        __import__("amlite.deployments.template.evaluator", fromlist=["Scope"]).Scope(SUB, RG, "c"),
+        job_template(),
+        {"ws": {"value": "ws1"}, "n": {"value": 3}},
+    )
+    ops: list[str] = []
+    outcome = service.engine.execute(
+        plan, lambda op: ops.append(op.instance.name), lambda: len(ops) >= 1, lambda *a: {}
+    )
+    assert outcome.state == "Canceled"
+    assert ops == ["ws1/j0"]
+    assert [j.name for j in store.list_jobs(WS1.key)] == ["j0"]
+
+
+def test_symbolic_existing_resources_are_read_not_created(
+    service: Deployments, store: Store
+) -> None:
+    deploy(service, "base", job_template(), ws="ws1", n=1)
+    template = {
+        "languageVersion": "2.0",
+        "resources": {
+            "ws": {
+                "type": "Microsoft.MachineLearningServices/workspaces",
+                "apiVersion": API,
+                "name": "ws1",
+                "existing": True,
+            },
+            "old": {"type": JOBS, "apiVersion": API, "name": "ws1/j0", "existing": True},
+            "new": {
+                "type": JOBS,
+                "apiVersion": API,
+                "name": "ws1/copy",
+                "dependsOn": ["old", "ws"],
+                "properties": {
+                    "jobType": "Command",
+                    "command": "[reference('old').command]",
+                    "compute": {},
+                },
+            },
+        },
+        "outputs": {
+            "kind": {
+                "type": "string",
+                "value": "[reference('new', '2021-03-01-preview', 'Full').type]",
+            }
+        },
+    }
+    result = deploy(service, "symbolic", template)
+    assert result["properties"]["provisioningState"] == "Succeeded", result["properties"].get(
+        "error"
+    )
+    assert result["properties"]["outputs"]["kind"]["value"] == JOBS
+    copied = store.get_job(WS1.key, "copy")
+    assert copied is not None and copied.spec["command"] == "echo"
+    missing = {
+        **template,
+        "resources": {
+            **template["resources"],
+            "old": {**template["resources"]["old"], "name": "ws1/none"},
+        },
+    }
+    failed = deploy(service, "symbolic2", missing)
+    assert failed["properties"]["provisioningState"] == "Failed"
+    assert "declared 'existing' but does not exist" in json.dumps(failed["properties"]["error"])

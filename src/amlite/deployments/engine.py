@@ -185,6 +185,12 @@ class Engine:
                 problems.append({**exc.envelope()["error"], "message": f"{label}: {exc.message}"})
             except RequestError as exc:
                 problems.append(error_detail(exc, label))
+        try:
+            ev.check_outputs()
+        except TemplateError as err:
+            problems.append(
+                {"code": err.code, "message": str(err), "target": err.path, "details": []}
+            )
         if problems:
             first = problems[0]["message"]
             more = (

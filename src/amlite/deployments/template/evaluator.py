@@ -597,36 +597,57 @@ class Evaluation:
         return out
 
     def outputs(self) -> dict[str, dict[str, Any]]:
-        raw = self.template.get("outputs") or {}
+        out: dict[str, dict[str, Any]] = {}
+        for name in self._output_decls():
+            value = self.output(name)
+            if value is not None:
+                out[name] = value
+        return out
+
+    def check_outputs(self) -> None:
+        """While validating: every output that does not need reference() is evaluated."""
+        self.preflight = True
+        try:
+            for name in self._output_decls():
+                try:
+                    self.output(name)
+                except DeferredReference:
+                    continue
+        finally:
+            self.preflight = False
+
+    def _output_decls(self) -> dict[str, Any]:
+        raw = self.template.get("outputs", {})
+        if raw is None:
+            return {}
         if not isinstance(raw, dict):
             raise TemplateError("'outputs' must be an object", path="outputs")
-        out: dict[str, dict[str, Any]] = {}
-        for name, decl in raw.items():
-            path = f"outputs.{name}"
-            if not isinstance(decl, dict) or not isinstance(decl.get("type"), str):
-                raise TemplateError(f"output '{name}' must declare a 'type'", path=path)
-            if (
-                "condition" in decl
-                and self.value(decl["condition"], f"{path}.condition") is not True
-            ):
-                continue
-            if "copy" in decl:
-                value: Any = self._copy_array({"name": "", **decl["copy"]}, f"{path}.copy", {})
-            else:
-                value = self.value(decl.get("value"), f"{path}.value")
-            otype = decl["type"].lower()
-            wanted = PARAMETER_TYPES.get(otype)
-            if wanted is None:
-                raise TemplateError(
-                    f"output '{name}' has unknown type '{decl['type']}'", path=f"{path}.type"
-                )
-            if value is not None and not _is(value, wanted):
-                raise TemplateError(
-                    f"output '{name}' is declared {decl['type']} but its value is {type_name(value)}",
-                    path=f"{path}.value",
-                )
-            out[name] = {"type": OUTPUT_TYPES[otype], "value": value}
-        return out
+        return raw
+
+    def output(self, name: str) -> dict[str, Any] | None:
+        """One output as ARM answers it ({type, value}); None when its condition is false."""
+        decl = self._output_decls()[name]
+        path = f"outputs.{name}"
+        if not isinstance(decl, dict) or not isinstance(decl.get("type"), str):
+            raise TemplateError(f"output '{name}' must declare a 'type'", path=path)
+        if "condition" in decl and self.value(decl["condition"], f"{path}.condition") is not True:
+            return None
+        if "copy" in decl:
+            value: Any = self._copy_array({"name": "", **decl["copy"]}, f"{path}.copy", {})
+        else:
+            value = self.value(decl.get("value"), f"{path}.value")
+        otype = decl["type"].lower()
+        wanted = PARAMETER_TYPES.get(otype)
+        if wanted is None:
+            raise TemplateError(
+                f"output '{name}' has unknown type '{decl['type']}'", path=f"{path}.type"
+            )
+        if value is not None and not _is(value, wanted):
+            raise TemplateError(
+                f"output '{name}' is declared {decl['type']} but its value is {type_name(value)}",
+                path=f"{path}.value",
+            )
+        return {"type": OUTPUT_TYPES[otype], "value": value}
 
     # -- reference() ------------------------------------------------------------------------------
     def reference_target(self, target: str) -> tuple[str, Instance | None]:
