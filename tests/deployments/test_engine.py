@@ -13,6 +13,7 @@ import pytest
 from amlite.config import Settings
 from amlite.deployments.engine import DeploymentRequestError
 from amlite.deployments.service import Deployments
+from amlite.deployments.template.evaluator import Scope
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.errors import Conflict
 from amlite.services.assets import Assets
@@ -425,7 +426,7 @@ def test_hostile_templates_get_a_clear_400(
 
 def test_cancel_stops_before_the_next_resource(service: Deployments, store: Store) -> None:
     plan = service.engine.plan(
-        __import__("amlite.deployments.template.evaluator", fromlist=["Scope"]).Scope(SUB, RG, "c"),
+        Scope(SUB, RG, "c"),
         job_template(),
         {"ws": {"value": "ws1"}, "n": {"value": 3}},
     )

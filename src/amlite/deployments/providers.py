@@ -8,6 +8,7 @@ through ``Assets.put``. So validation, errors and no-op rules are those of the R
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,10 @@ def classify(sub: str, rg: str, rtype: str, name: str, label: str) -> Target:
     names = name.split("/")
     provider = parts[0].lower()
     if provider == "microsoft.resources" and [p.lower() for p in parts[1:]] == ["deployments"]:
+        if not re.match(r"^[-\w\._\(\)]{1,64}$", names[0]):
+            raise ValidationFailed.one(
+                "name", f"{label}: '{names[0]}' is not a valid deployment name (at most 64)"
+            )
         return Target("deployments", None, names[0])
     if provider == PROVIDER.lower() and len(parts) >= 2 and parts[1].lower() == "workspaces":
         ws = check_workspace(sub, rg, names[0])

@@ -217,7 +217,7 @@ class Evaluation:
             return self.outer.variable(name)
         copies = self._var_decls.get("copy")
         loops = (
-            {c.get("name", "").lower(): c for c in copies if isinstance(c, dict)}
+            {str(c.get("name", "")).lower(): c for c in copies if isinstance(c, dict)}
             if isinstance(copies, list)
             else {}
         )

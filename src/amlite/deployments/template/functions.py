@@ -17,6 +17,9 @@ from typing import Any, Protocol
 
 from amlite.deployments.template.hashing import arm_guid, unique_string
 
+MAX_STRING = 131_072
+"""The longest string padLeft() makes (ARM limits templates to 4 MB)."""
+
 
 class FunctionError(Exception):
     pass
@@ -416,7 +419,10 @@ def _pad_left(_: FunctionContext, a: list[Any]) -> str:
     fill = _want("padLeft", a[2], str) if len(a) > 2 else " "
     if len(fill) != 1:
         raise FunctionError("padLeft() pads with exactly one character")
-    return text.rjust(_want("padLeft", a[1], int), fill)
+    width = _want("padLeft", a[1], int)
+    if width > MAX_STRING:
+        raise FunctionError(f"padLeft() width {width} is over the limit of {MAX_STRING}")
+    return text.rjust(width, fill)
 
 
 def _index_of(last: bool) -> Fn:
