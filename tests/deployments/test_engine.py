@@ -319,7 +319,13 @@ def test_running_deployment_cannot_be_overwritten_or_deleted_and_restart_fails_i
             SUB,
             RG,
             "interrupted",
-            {"properties": {"template": job_template(), "mode": "Incremental"}},
+            {
+                "properties": {
+                    "template": job_template(),
+                    "parameters": {"ws": {"value": "ws1"}},
+                    "mode": "Incremental",
+                }
+            },
         )
     workspaces = Workspaces(store)
     jobs = Jobs(store, Settings(home=tmp_path / "home"), workspaces, "http://127.0.0.1:1")

@@ -148,21 +148,21 @@ class Deployments:
         check_deployment_name(name)
         props = _request(body)
         key = f"{sub}/{rg}".lower()
-        existing = self._store.get_deployment(key, name)
-        if existing is not None and existing.state in ACTIVE:
-            raise Conflict(
-                f"the deployment '{name}' is still running and cannot be overwritten: wait for "
-                "it or cancel it",
-                target="deploymentName",
-            )
         scope = Scope(sub, rg, name)
         plan = self.engine.plan(scope, props["template"], props.get("parameters"))
-        record = self._store.put_deployment(
-            key, name, "Accepted", self._initial(scope, plan, props)
-        )
-        future = self._pool.submit(self._run, record, plan)
-        with self._lock:
-            self._futures[(key, name)] = future
+        with self._lock:  # one check-and-replace at a time: two PUTs of a name never interleave
+            existing = self._store.get_deployment(key, name)
+            if existing is not None and existing.state in ACTIVE:
+                raise Conflict(
+                    f"the deployment '{name}' is still running and cannot be overwritten: "
+                    "wait for it or cancel it",
+                    target="deploymentName",
+                )
+            record = self._store.put_deployment(
+                key, name, "Accepted", self._initial(scope, plan, props)
+            )
+            self._cancel.discard((key, name))
+            self._futures[(key, name)] = self._pool.submit(self._run, record, plan)
         return self.wire(record), existing is None
 
     def _initial(self, scope: Scope, plan: Plan, props: dict[str, Any]) -> dict[str, Any]:
@@ -192,8 +192,8 @@ class Deployments:
         key, name = record.scope_key, record.name
         body = dict(record.body)
         body["provisioningState"] = "Running"
-        self._store.update_deployment(key, name, "Running", body)
         try:
+            self._store.update_deployment(key, name, "Running", body)
             outcome = self.engine.execute(
                 plan,
                 lambda op: self._save_op(record.seq, op),
