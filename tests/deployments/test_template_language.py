@@ -382,3 +382,18 @@ def test_reference_reads_deployed_resources_through_the_reader() -> None:
     out = ev.outputs()
     assert out["s"]["value"] == "Completed"
     assert out["full"]["value"].endswith("/jobs/a")
+
+
+def test_depends_on_must_name_a_resource_unless_its_condition_left_it_out() -> None:
+    bad = {"resources": [job("ws/a", dependsOn=["ws/nothing"])]}
+    with pytest.raises(TemplateError) as err:
+        Evaluation(bad, None, SCOPE)
+    assert "dependsOn names 'ws/nothing', which is not a resource or copy loop" in str(err.value)
+    assert err.value.path == "resources[0].dependsOn[0]"
+    ok = {
+        "resources": [
+            job("ws/maybe", condition="[equals(1, 2)]"),
+            job("ws/a", dependsOn=[f"[resourceId('{JOBS}', 'ws', 'maybe')]", "ws/maybe"]),
+        ]
+    }
+    assert [i.name for i in Evaluation(ok, None, SCOPE).order] == ["ws/a"]

@@ -113,6 +113,8 @@ class Evaluation:
         self.deployed: set[str] = set()
         """Instance keys the engine has deployed (reference() to others is refused)."""
         self.instances: list[Instance] = []
+        self._skipped: set[str] = set()
+        """Ids, names and loops of resources whose condition left them out."""
         self._by_key: dict[str, Instance] = {}
         if outer is None:
             for name in self._param_decls:
@@ -413,6 +415,7 @@ class Evaluation:
                     f"condition must be a Boolean, got {type_name(cond)}", path=f"{path}.condition"
                 )
             if not cond:
+                self._left_out(path, decl, copy, loop)
                 return None
         rtype = self.value(decl["type"], f"{path}.type", copy)
         name = self.value(decl["name"], f"{path}.name", copy)
@@ -478,12 +481,32 @@ class Evaluation:
                 )
             inst.depends_on.extend(k for k in keys if k != inst.key)
 
+    def _left_out(
+        self, path: str, decl: dict[str, Any], copy: dict[str, int], loop: str | None
+    ) -> None:
+        """Remember what a resource left out by its condition is called: depending on it is
+        allowed (and ignored), as in ARM."""
+        skipped = self._skipped
+        if loop:
+            skipped.add(loop.lower())
+        try:
+            rtype = self.value(decl["type"], f"{path}.type", copy)
+            name = self.value(decl["name"], f"{path}.name", copy)
+        except TemplateError:
+            return
+        if isinstance(rtype, str) and isinstance(name, str):
+            segments, names = rtype.split("/"), name.split("/")
+            tail = "".join(f"/{k}/{n}" for k, n in zip(segments[1:], names, strict=False))
+            skipped.add(f"{self.scope.resource_group_id}/providers/{segments[0]}{tail}".lower())
+            skipped.add(name.lower())
+            skipped.add(names[-1].lower())
+
     def _declared_name(self, target: str) -> bool:
         """True when ``target`` names a conditional resource that was left out."""
         if self.language_v2:
             resources = self.template.get("resources", {})
             return isinstance(resources, dict) and target.split("[")[0] in resources
-        return True
+        return target.lower() in self._skipped
 
     def _match(self, target: str) -> list[str] | None:
         low = target.lower()
