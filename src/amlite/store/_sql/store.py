@@ -14,6 +14,7 @@ from amlite.domain.status import JobStatus, check_transition
 from amlite.errors import Conflict, InvalidTransition, NotFound
 from amlite.store._base import JobRecord, NewJob, StatusEvent, Store
 from amlite.store._sql.assets import AssetsAndTokens
+from amlite.store._sql.deployments import DeploymentTables
 from amlite.store._sql.engine import make_engine, read_tx, write_tx
 from amlite.store._sql.migrate import ensure_schema
 from amlite.store._sql.records import insert_ignoring_conflict, job_record, tag_rows
@@ -21,7 +22,7 @@ from amlite.store._sql.tables import job_tags, jobs, status_events, utcnow, work
 from amlite.store._sql.tracking import TrackingTables
 
 
-class SqlStore(AssetsAndTokens, TrackingTables, Store):
+class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, Store):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
