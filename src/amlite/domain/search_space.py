@@ -12,6 +12,13 @@ space). ``to_wire`` always answers with the wire list form. Semantics (for sampl
 ``randint(u)`` is an integer in [0, u); ``uniform(a, b)`` is U(a, b); ``loguniform(a, b)``
 is exp(U(a, b)); ``normal(mu, sigma)`` is N(mu, sigma); ``lognormal`` is exp(N(mu, sigma));
 q-variants round the drawn value: round(x / q) * q.
+
+Names: parameter names follow ``amlite.domain.names.PARAMETER_NAME_PATTERN`` (identifiers,
+optionally ``--``-prefixed, ``-`` allowed), keys of nested options ``NESTED_KEY_PATTERN``.
+
+Size: ``space_size`` counts grid points without enumerating them (one multiplication or
+addition per node of the space). A Grid sweep may hold at most ``GRID_MAX_POINTS`` points;
+Random and Bayesian sampling never enumerate the space, so they have no such limit.
 """
 
 from __future__ import annotations
@@ -21,9 +28,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from amlite.domain.names import (
+    NESTED_KEY_PATTERN,
+    PARAMETER_NAME_PATTERN,
+    is_nested_key,
+    is_parameter_name,
+)
+
 UNIFORM_KINDS = ("uniform", "loguniform", "quniform", "qloguniform")
 NORMAL_KINDS = ("normal", "lognormal", "qnormal", "qlognormal")
 KINDS = ("choice", "randint", *UNIFORM_KINDS, *NORMAL_KINDS)
+
+GRID_MAX_POINTS = 1_000_000
+"""The most points a Grid sweep's search space may hold (nested options counted expanded)."""
+
+PARAMETER_NAME_RULE = (
+    f"must be an identifier, optionally prefixed with --, matching {PARAMETER_NAME_PATTERN}"
+)
 
 
 @dataclass(frozen=True)
@@ -93,6 +114,9 @@ def parse_search_space(raw: Mapping[str, Any]) -> dict[str, Distribution]:
     space: dict[str, Distribution] = {}
     problems: dict[str, str] = {}
     for name, value in raw.items():
+        if not is_parameter_name(name):
+            problems[str(name)] = f"parameter name {name!r} {PARAMETER_NAME_RULE}"
+            continue
         try:
             space[name] = parse_distribution(value)
         except ValueError as exc:
@@ -206,6 +230,11 @@ def _choice(options: list[Any] | tuple[Any, ...]) -> Choice:
         if isinstance(option, Mapping):
             params: dict[str, Any] = {}
             for key, inner in option.items():
+                if not is_nested_key(key):
+                    raise ValueError(
+                        f"key {key!r} of a nested option must be an identifier matching "
+                        f"{NESTED_KEY_PATTERN}"
+                    )
                 params[str(key)] = (
                     parse_distribution(inner) if looks_like_distribution(inner) else inner
                 )
@@ -286,6 +315,17 @@ def _size(dist: Distribution) -> int | None:
         else:
             total += 1
     return total
+
+
+def grid_size_problem(space: Mapping[str, Distribution]) -> str | None:
+    """Why ``space`` is too large for Grid sampling, or None when it fits."""
+    size = space_size(space)
+    if size is None or size <= GRID_MAX_POINTS:
+        return None
+    return (
+        f"the grid has {size:,} points (nested options expanded); Grid sampling allows at "
+        f"most {GRID_MAX_POINTS:,}: use fewer values, or Random sampling"
+    )
 
 
 def is_nested(dist: Distribution) -> bool:
