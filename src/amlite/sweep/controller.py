@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import isodate
+from sqlalchemy.exc import SQLAlchemyError
 
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.placeholders import referenced, substitute_group
@@ -105,6 +106,35 @@ class SweepController:
         self._workspaces: dict[str, WorkspaceRef] = {}
 
     # -- entry points -----------------------------------------------------------------
+    def advance(self, sweep: JobRecord) -> None:
+        """``tick``, isolated: whatever one sweep's step raises (a malformed stored spec, a
+        sampler out of memory) fails that sweep, its trials are canceled and the reason is in
+        its status and history; the scheduler goes on with the other sweeps and jobs. Store
+        errors are not the sweep's fault: they propagate (the scheduler's round retries)."""
+        try:
+            self.tick(sweep)
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:
+            log.exception("sweep %s: its controller step failed", sweep.name)
+            reason = f"the sweep controller failed: {type(exc).__name__}: {exc}"
+            try:
+                self._fail_broken(sweep, reason)
+            except SQLAlchemyError:
+                raise
+            except Exception:  # even failing it failed: try again next round, others go on
+                log.exception("sweep %s: could not be failed", sweep.name)
+
+    def _fail_broken(self, sweep: JobRecord, reason: str) -> None:
+        self.forget(sweep)
+        active = self._store.list_jobs(
+            sweep.workspace_key, parent_name=sweep.name, statuses=TRIAL_ACTIVE, limit=100_000
+        )
+        self._cancel_trials(active, reason)
+        current = self._store.get_job(sweep.workspace_key, sweep.name)
+        if current is not None and not current.status.is_terminal:
+            self._end(current, S.FAILED, reason[:2000])
+
     def tick(self, sweep: JobRecord) -> None:
         """Advance one sweep: start it, score finished trials, stop poor ones, add trials,
         enforce limits, and end it when nothing is left to run."""
