@@ -131,3 +131,33 @@ def test_random_sampling_over_a_huge_space_is_accepted() -> None:
     body = sweep_body(algorithm="Random", searchSpace=_grid(8, 10))
     body[P]["trial"]["command"] = "python train.py"
     parse_job(body)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "echo `cat ${{inputs.iris}}`",
+        "echo ${X:-${{inputs.iris}}}",
+        "echo $(( {inputs.iris} ))",
+        "cat <<EOF\n${{inputs.iris}}\nEOF",
+        "echo 'unterminated ${{inputs.iris}}",
+    ],
+)
+def test_placeholders_where_no_quoting_is_safe_are_refused(command: str) -> None:
+    found = violations(command_body(command=command, outputDataBindings={}))
+    assert {t for t, _ in found} == {f"{P}.command"}, found
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "python t.py --data '${{inputs.iris}}' --lr '${{search_space.lr}}'",
+        'echo "--iris-csv: ${{inputs.iris}}" && python t.py "$(ls ${{inputs.iris}})"',
+        "python t.py --batch {search_space.batch} # {inputs.iris} in a comment",
+    ],
+)
+def test_quoted_placeholders_are_accepted(command: str) -> None:
+    body = sweep_body()
+    body[P]["trial"]["command"] = command
+    body[P]["trial"]["inputDataBindings"] = {"iris": DATA}
+    parse_job(body)

@@ -31,7 +31,7 @@ from amlite.data.bindings import (
 )
 from amlite.domain.arm_id import WorkspaceRef, parse_reference, parse_resource_id
 from amlite.domain.names import ASSET_NAME_PATTERN, is_asset_name
-from amlite.domain.placeholders import substitute
+from amlite.domain.placeholders import PlaceholderContextError, substitute
 from amlite.errors import ExecutionError
 from amlite.executors._base import EnvironmentBuild, FileStep, NodeSlot, RunPlan
 from amlite.executors.launchers import launch
@@ -306,6 +306,8 @@ def build_plan(
         )
     except KeyError as exc:
         raise ExecutionError(f"command: placeholder {exc.args[0]} has no value") from exc
+    except PlaceholderContextError as exc:
+        raise ExecutionError(f"command: {exc}") from exc
 
     env: dict[str, str] = {
         str(k): str(v) for k, v in (spec.get("environmentVariables") or {}).items()

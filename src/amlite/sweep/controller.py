@@ -28,7 +28,7 @@ import isodate
 from sqlalchemy.exc import SQLAlchemyError
 
 from amlite.domain.arm_id import WorkspaceRef
-from amlite.domain.placeholders import referenced, substitute_group
+from amlite.domain.placeholders import referenced, shell_word, substitute_group
 from amlite.domain.search_space import Distribution, parse_search_space
 from amlite.domain.status import TERMINAL, JobStatus
 from amlite.errors import Conflict, InvalidTransition
@@ -302,7 +302,7 @@ class SweepController:
         command = substitute_group(str(trial["command"]), "search_space", values)
         used = referenced(str(trial["command"]))["search_space"]
         extra = [
-            f"{name} {format_value(value)}"
+            f"{shell_word(name)} {shell_word(format_value(value))}"
             for name, value in params.items()
             if name.startswith("--") and name not in used
         ]
