@@ -161,3 +161,15 @@ def test_quoted_placeholders_are_accepted(command: str) -> None:
     body[P]["trial"]["command"] = command
     body[P]["trial"]["inputDataBindings"] = {"iris": DATA}
     parse_job(body)
+
+
+def test_astronomical_spaces_are_counted_and_answered_without_error() -> None:
+    """15,000 binary choices: 2^15000 points, a number Python refuses to print in full."""
+    space = {f"p{i}": ["choice", [[0, 1]]] for i in range(15_000)}
+    body = sweep_body(algorithm="Random", searchSpace=space)
+    body[P]["trial"]["command"] = "python train.py"
+    parse_job(body)
+    body[P]["algorithm"] = "Grid"
+    found = violations(body)
+    assert [t for t, _ in found] == [f"{P}.searchSpace"]
+    assert "at least 2^15000 points" in found[0][1]

@@ -317,13 +317,22 @@ def _size(dist: Distribution) -> int | None:
     return total
 
 
+def count_text(n: int, *, grouped: bool = False) -> str:
+    """A point count as text; astronomically large ones (thousands of digits, which Python
+    refuses to print) as a power of two."""
+    if n.bit_length() > 9000:
+        return f"at least 2^{n.bit_length() - 1}"
+    return f"{n:,}" if grouped else str(n)
+
+
 def grid_size_problem(space: Mapping[str, Distribution]) -> str | None:
     """Why ``space`` is too large for Grid sampling, or None when it fits."""
     size = space_size(space)
     if size is None or size <= GRID_MAX_POINTS:
         return None
     return (
-        f"the grid has {size:,} points (nested options expanded); Grid sampling allows at "
+        f"the grid has {count_text(size, grouped=True)} points (nested options expanded); "
+        f"Grid sampling allows at "
         f"most {GRID_MAX_POINTS:,}: use fewer values, or Random sampling"
     )
 

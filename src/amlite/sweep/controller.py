@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.placeholders import referenced, shell_word, substitute_group
-from amlite.domain.search_space import Distribution, parse_search_space
+from amlite.domain.search_space import Distribution, count_text, parse_search_space
 from amlite.domain.status import TERMINAL, JobStatus
 from amlite.errors import Conflict, InvalidTransition
 from amlite.store import JobRecord, NewJob, Store
@@ -223,7 +223,8 @@ class SweepController:
             return self._store.get_job(sweep.workspace_key, sweep.name) or sweep
         runtime = {**sweep.runtime, "startedAt": time.time(), "nextIndex": 0}
         self._store.set_runtime(sweep.workspace_key, sweep.name, runtime)
-        props = {"space_size": str(memory.plan.space_size)} if memory.plan.space_size else {}
+        size = memory.plan.space_size
+        props = {"space_size": count_text(size)} if size else {}
         props["primary_metric"] = memory.plan.metric
         props["max_total_trials"] = str(memory.plan.max_total)
         props["max_concurrent_trials"] = str(memory.plan.max_concurrent)
