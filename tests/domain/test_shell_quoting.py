@@ -100,6 +100,8 @@ def test_plain_values_stay_readable() -> None:
         "(( P > 1 )) && echo big",
         "cat <<EOF\nP\nEOF\n",
         "cat <<'EOF'\nP\nEOF\n",
+        "cat <<-EOF\n\tP\n\tEOF\n",
+        "cat <<END!\nP\nEND!\necho P",
     ],
 )
 def test_placeholders_where_no_quoting_is_safe_are_refused(template: str) -> None:

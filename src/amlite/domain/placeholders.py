@@ -112,13 +112,14 @@ def _scan(command: str) -> tuple[list[Site], str | None]:
     out: list[Site] = []
     stack: list[list[object]] = [["plain", 0]]
     heredocs: list[tuple[str, bool]] = []
+    lost = False  # a here-document whose delimiter the scanner cannot read: refuse the rest
     i, n = 0, len(command)
     while i < n:
         top = stack[-1]
         kind = top[0]
         m = _PATTERN.match(command, i)
         if m is not None:
-            out.append(Site(m, str(kind)))
+            out.append(Site(m, "heredoc" if lost else str(kind)))
             i = m.end()
             continue
         c = command[i]
@@ -157,7 +158,9 @@ def _scan(command: str) -> tuple[list[Site], str | None]:
                 stack.append(["comment", 0])
             elif two == "<<" and not command.startswith("<<<", i):
                 h = _HEREDOC.match(command, i)
-                if h is not None:
+                if h is None:
+                    lost = True
+                else:
                     heredocs.append((h.group(3), h.group(1) == "-"))
                     i = h.end()
                     continue
