@@ -1,5 +1,6 @@
-"""Binding and search-space names that could leave the run directory or reach the shell are
-refused at PUT, each at the field that holds it."""
+"""Hostile names, search spaces and commands are refused at PUT, each at the field that holds
+it: binding and parameter names that could leave the run directory or reach the shell,
+oversized or too deeply nested search spaces, placeholders no quoting can make safe."""
 
 from __future__ import annotations
 
@@ -173,3 +174,28 @@ def test_astronomical_spaces_are_counted_and_answered_without_error() -> None:
     found = violations(body)
     assert [t for t, _ in found] == [f"{P}.searchSpace"]
     assert "at least 2^15000 points" in found[0][1]
+
+
+@pytest.mark.parametrize("depth", [17, 200])
+def test_deeply_nested_search_spaces_are_refused(depth: int) -> None:
+    nested: Any = ["choice", [[1, 2]]]
+    constant: Any = 1
+    for _ in range(depth):
+        nested = ["choice", [[{"k": nested}, 3]]]
+        constant = {"a": [constant]}
+    for space in ({"x": nested}, {"x": ["choice", [[constant]]]}):
+        body = sweep_body(algorithm="Random")
+        body[P]["searchSpace"] = space
+        body[P]["trial"]["command"] = "python train.py"
+        found = violations(body)
+        assert [t for t, _ in found] == [f"{P}.searchSpace.x"]
+        assert "16 levels deep" in found[0][1]
+
+
+def test_nesting_within_the_limit_is_accepted() -> None:
+    nested: Any = ["choice", [[1, 2]]]
+    for _ in range(16):
+        nested = ["choice", [[{"k": nested}, 3]]]
+    body = sweep_body(algorithm="Grid", searchSpace={"x": nested})
+    body[P]["trial"]["command"] = "python train.py"
+    parse_job(body)

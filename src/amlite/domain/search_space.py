@@ -39,6 +39,9 @@ UNIFORM_KINDS = ("uniform", "loguniform", "quniform", "qloguniform")
 NORMAL_KINDS = ("normal", "lognormal", "qnormal", "qlognormal")
 KINDS = ("choice", "randint", *UNIFORM_KINDS, *NORMAL_KINDS)
 
+MAX_NESTING = 16
+"""How deep choices may nest in choice options, and JSON constants in options may nest."""
+
 GRID_MAX_POINTS = 1_000_000
 """The most points a Grid sweep's search space may hold (nested options counted expanded)."""
 
@@ -126,12 +129,16 @@ def parse_search_space(raw: Mapping[str, Any]) -> dict[str, Distribution]:
     return space
 
 
-def parse_distribution(value: Any) -> Distribution:
-    """One distribution from its wire list or YAML object form; ValueError when malformed."""
+def parse_distribution(value: Any, depth: int = 0) -> Distribution:
+    """One distribution from its wire list or YAML object form; ValueError when malformed.
+
+    ``depth``: how many choice options this one is nested in (at most ``MAX_NESTING``)."""
+    if depth > MAX_NESTING:
+        raise ValueError(f"choices nest in choice options at most {MAX_NESTING} levels deep")
     if isinstance(value, list | tuple):
-        return _from_wire(value)
+        return _from_wire(value, depth)
     if isinstance(value, Mapping):
-        return _from_object(value)
+        return _from_object(value, depth)
     raise ValueError(
         'must be a distribution such as ["uniform", [0, 1]] or {"type": "uniform", ...}'
     )
@@ -152,7 +159,7 @@ def looks_like_distribution(value: Any) -> bool:
     return False
 
 
-def _from_wire(value: list[Any] | tuple[Any, ...]) -> Distribution:
+def _from_wire(value: list[Any] | tuple[Any, ...], depth: int) -> Distribution:
     if len(value) != 2 or not isinstance(value[0], str) or not isinstance(value[1], list | tuple):
         raise ValueError('the list form is ["<distribution>", [<arguments>]]')
     kind = _kind(value[0])
@@ -160,7 +167,7 @@ def _from_wire(value: list[Any] | tuple[Any, ...]) -> Distribution:
     if kind == "choice":
         if len(args) != 1 or not isinstance(args[0], list | tuple):
             raise ValueError('choice takes one argument, the list of options: ["choice", [[a, b]]]')
-        return _choice(args[0])
+        return _choice(args[0], depth)
     arity = {"randint": 1}.get(kind, 3 if kind.startswith("q") else 2)
     if len(args) != arity:
         raise ValueError(
@@ -186,7 +193,7 @@ _OBJECT_KEYS = {
 }
 
 
-def _from_object(value: Mapping[str, Any]) -> Distribution:
+def _from_object(value: Mapping[str, Any], depth: int) -> Distribution:
     fields = {str(k).lower(): v for k, v in value.items()}
     if not fields:
         raise ValueError("empty distribution: give a type and its arguments")
@@ -203,7 +210,7 @@ def _from_object(value: Mapping[str, Any]) -> Distribution:
     if kind == "choice":
         if not isinstance(fields["values"], list | tuple):
             raise ValueError("choice values must be a list")
-        return _choice(fields["values"])
+        return _choice(fields["values"], depth)
     if kind == "randint":
         return _randint(fields["upper"])
     a, b = (fields[k] for k in wanted[:2])
@@ -222,7 +229,28 @@ def _number(value: Any, what: str) -> float:
     return value
 
 
-def _choice(options: list[Any] | tuple[Any, ...]) -> Choice:
+def _json_depth(value: Any) -> int:
+    """How deep a JSON value nests (a scalar is 0), without recursion."""
+    deepest, todo = 0, [(value, 0)]
+    while todo:
+        item, level = todo.pop()
+        deepest = max(deepest, level)
+        if level > MAX_NESTING:
+            break
+        if isinstance(item, Mapping):
+            todo.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list | tuple):
+            todo.extend((v, level + 1) for v in item)
+    return deepest
+
+
+def _constant(value: Any) -> Any:
+    if _json_depth(value) > MAX_NESTING:
+        raise ValueError(f"a constant in a choice may nest at most {MAX_NESTING} levels deep")
+    return value
+
+
+def _choice(options: list[Any] | tuple[Any, ...], depth: int = 0) -> Choice:
     if not options:
         raise ValueError("choice needs at least one option")
     parsed: list[Any] = []
@@ -235,12 +263,13 @@ def _choice(options: list[Any] | tuple[Any, ...]) -> Choice:
                         f"key {key!r} of a nested option must be an identifier matching "
                         f"{NESTED_KEY_PATTERN}"
                     )
-                params[str(key)] = (
-                    parse_distribution(inner) if looks_like_distribution(inner) else inner
-                )
+                if looks_like_distribution(inner):
+                    params[str(key)] = parse_distribution(inner, depth + 1)
+                else:
+                    params[str(key)] = _constant(inner)
             parsed.append(Nested(params))
         else:
-            parsed.append(option)
+            parsed.append(_constant(option))
     return Choice(tuple(parsed))
 
 
