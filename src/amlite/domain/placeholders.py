@@ -108,18 +108,26 @@ _OPEN = {
 }
 
 
+@dataclass
+class _Frame:
+    """One open context of the scanner; ``depth`` counts nested brackets inside it."""
+
+    kind: str
+    depth: int = 0
+
+
 def _scan(command: str) -> tuple[list[Site], str | None]:
     out: list[Site] = []
-    stack: list[list[object]] = [["plain", 0]]
+    stack = [_Frame("plain")]
     heredocs: list[tuple[str, bool]] = []
     lost = False  # a here-document whose delimiter the scanner cannot read: refuse the rest
     i, n = 0, len(command)
     while i < n:
         top = stack[-1]
-        kind = top[0]
+        kind = top.kind
         m = _PATTERN.match(command, i)
         if m is not None:
-            out.append(Site(m, "heredoc" if lost else str(kind)))
+            out.append(Site(m, "heredoc" if lost else "plain" if kind == "sub" else kind))
             i = m.end()
             continue
         c = command[i]
@@ -129,33 +137,33 @@ def _scan(command: str) -> tuple[list[Site], str | None]:
                 i += 2
                 continue
             if c == "'":
-                stack.append(["single", 0])
+                stack.append(_Frame("single"))
             elif c == '"':
-                stack.append(["double", 0])
+                stack.append(_Frame("double"))
             elif c == "`":
-                stack.append(["backtick", 0])
+                stack.append(_Frame("backtick"))
             elif two == "$'":
-                stack.append(["ansi", 0])
+                stack.append(_Frame("ansi"))
                 i += 1
             elif command.startswith("$((", i) or two == "((":
-                stack.append(["arith", 0])
+                stack.append(_Frame("arith"))
                 i += 2 if two == "((" else 3
                 continue
             elif two == "$(":
-                stack.append(["sub", 0])
+                stack.append(_Frame("sub"))
                 i += 1
             elif two == "${":
-                stack.append(["param", 0])
+                stack.append(_Frame("param"))
                 i += 1
             elif c == "(" and kind == "sub":
-                top[1] = int(str(top[1])) + 1
+                top.depth += 1
             elif c == ")" and kind == "sub":
-                if top[1] == 0:
+                if top.depth == 0:
                     stack.pop()
                 else:
-                    top[1] = int(str(top[1])) - 1
+                    top.depth -= 1
             elif c == "#" and (i == 0 or command[i - 1] in _WORD_START):
-                stack.append(["comment", 0])
+                stack.append(_Frame("comment"))
             elif two == "<<" and not command.startswith("<<<", i):
                 h = _HEREDOC.match(command, i)
                 if h is None:
@@ -178,16 +186,16 @@ def _scan(command: str) -> tuple[list[Site], str | None]:
             if c == '"':
                 stack.pop()
             elif c == "`":
-                stack.append(["backtick", 0])
+                stack.append(_Frame("backtick"))
             elif command.startswith("$((", i):
-                stack.append(["arith", 0])
+                stack.append(_Frame("arith"))
                 i += 3
                 continue
             elif two == "$(":
-                stack.append(["sub", 0])
+                stack.append(_Frame("sub"))
                 i += 1
             elif two == "${":
-                stack.append(["param", 0])
+                stack.append(_Frame("param"))
                 i += 1
         elif kind in ("backtick", "ansi"):
             if c == "\\":
@@ -197,26 +205,26 @@ def _scan(command: str) -> tuple[list[Site], str | None]:
                 stack.pop()
         elif kind == "arith":
             if c == "(":
-                top[1] = int(str(top[1])) + 1
+                top.depth += 1
             elif c == ")":
-                if top[1] == 0 and two == "))":
+                if top.depth == 0 and two == "))":
                     stack.pop()
                     i += 2
                     continue
-                top[1] = int(str(top[1])) - 1
+                top.depth -= 1
         elif kind == "param":
             if c == "{":
-                top[1] = int(str(top[1])) + 1
+                top.depth += 1
             elif c == "}":
-                if top[1] == 0:
+                if top.depth == 0:
                     stack.pop()
                 else:
-                    top[1] = int(str(top[1])) - 1
+                    top.depth -= 1
         elif kind == "comment" and c == "\n":
             stack.pop()
             continue  # the newline is seen again by the context below (heredocs)
         i += 1
-    left_open = [_OPEN[str(k)] for k, _ in stack if k in _OPEN]
+    left_open = [_OPEN[frame.kind] for frame in stack if frame.kind in _OPEN]
     return out, (left_open[-1] if left_open else None)
 
 
@@ -244,7 +252,7 @@ def unterminated(command: str) -> str | None:
 
 def _render(site: Site, value: str) -> str:
     word = shell_word(value)
-    if word == value or site.context == "plain" or site.context == "sub":
+    if word == value or site.context == "plain":
         return word
     if site.context == "single":
         return f"'{word}'"
