@@ -162,3 +162,25 @@ def test_device_members_are_refused(tmp_path: Path, kind: bytes) -> None:
     with pytest.raises(PathEscapeError, match="device"):
         extract_tar_safely(buf, tmp_path / "ds", max_bytes=100)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_seekable_archive_is_refused_from_its_headers_before_anything_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written: list[str] = []
+    real_extract = tarfile.TarFile.extract
+
+    def spy(self: tarfile.TarFile, member: tarfile.TarInfo, *args: object, **kw: object) -> None:
+        written.append(member.name)
+        real_extract(self, member, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tarfile.TarFile, "extract", spy)
+    with pytest.raises(TooLargeError):
+        extract_tar_safely(_many(51), tmp_path / "ds", max_bytes=1000, max_members=50)
+    with pytest.raises(PathEscapeError):
+        extract_tar_safely(
+            _tar([("file", "ok", b"1"), ("file", "../x", b"2")]), tmp_path / "d2", max_bytes=100
+        )
+    assert written == []
+    assert extract_tar_safely(_many(3), tmp_path / "ds", max_bytes=1000, max_members=50) == 3
+    assert written == ["f0", "f1", "f2"]

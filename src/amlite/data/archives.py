@@ -15,6 +15,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -38,6 +39,19 @@ def _check_member(member: tarfile.TarInfo) -> None:
         raise PathEscapeError(f"archive member is a device or fifo: {member.name!r}")
     if (member.issym() or member.islnk()) and member.linkname.startswith("/"):
         raise PathEscapeError(f"archive link points to an absolute path: {member.name!r}")
+
+
+def _checked(tar: tarfile.TarFile, max_bytes: int, max_members: int) -> Iterator[tarfile.TarInfo]:
+    """The members of ``tar``, each checked, within the member count and byte limits."""
+    total = 0
+    for count, member in enumerate(tar, start=1):
+        if count > max_members:
+            raise TooLargeError(f"the archive holds more than {max_members} members")
+        _check_member(member)
+        total += max(member.size, 0)
+        if total > max_bytes:
+            raise TooLargeError(f"archive content exceeds {max_bytes} bytes")
+        yield member
 
 
 def _check_tree(root: str) -> None:
@@ -90,23 +104,23 @@ def extract_tar_safely(
     ``max_bytes`` or number more than ``max_members``; in both cases nothing is written to
     ``dest``.
     """
+    if archive.seekable():  # refuse from the headers alone, before writing anything
+        start = archive.tell()
+        try:
+            with tarfile.open(fileobj=archive, mode="r|*") as tar:
+                for _ in _checked(tar, max_bytes, max_members):
+                    pass  # headers only: nothing is written
+        except tarfile.TarError as exc:
+            raise ValueError(f"not a valid tar archive: {exc}") from exc
+        archive.seek(start)
     base = _nearest_existing(dest.parent)
     tmp = tempfile.mkdtemp(prefix=f".{dest.name}.upload-", dir=base)
     real_tmp = os.path.realpath(tmp)
     files = 0
-    total = 0
-    members = 0
     try:
         try:
             with tarfile.open(fileobj=archive, mode="r|*") as tar:
-                for member in tar:
-                    members += 1
-                    if members > max_members:
-                        raise TooLargeError(f"the archive holds more than {max_members} members")
-                    _check_member(member)
-                    total += max(member.size, 0)
-                    if total > max_bytes:
-                        raise TooLargeError(f"archive content exceeds {max_bytes} bytes")
+                for member in _checked(tar, max_bytes, max_members):
                     try:
                         tar.extract(member, real_tmp, filter="data")
                     except tarfile.FilterError as exc:
