@@ -121,7 +121,7 @@ class Scheduler:
         """One round: reconcile started jobs, then fill free capacity."""
         started = self._reconcile()
         for sweep in self._store.jobs_in_status(LIVE_SWEEPS, job_type="Sweep"):
-            self._sweeps.tick(sweep)
+            self._sweeps.advance(sweep)  # one broken sweep fails alone
         self._dispatch(started)
 
     # -- dispatch ------------------------------------------------------------------------

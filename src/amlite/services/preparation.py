@@ -30,7 +30,8 @@ from amlite.data.bindings import (
     split_azureml_uri,
 )
 from amlite.domain.arm_id import WorkspaceRef, parse_reference, parse_resource_id
-from amlite.domain.placeholders import substitute
+from amlite.domain.names import ASSET_NAME_PATTERN, is_asset_name
+from amlite.domain.placeholders import PlaceholderContextError, substitute
 from amlite.errors import ExecutionError
 from amlite.executors._base import EnvironmentBuild, FileStep, NodeSlot, RunPlan
 from amlite.executors.launchers import launch
@@ -139,6 +140,17 @@ def _place(wd: Path, default: Path, path_on_compute: str | None, what: str) -> P
         raise ExecutionError(f"{what}.pathOnCompute: {exc}") from exc
 
 
+def _binding_dir(run_dir: Path, sub: str, name: str, what: str) -> Path:
+    """``run_dir/sub/name``, the default place of a binding; the name must be a plain word
+    (the API refuses others: this guards jobs stored before that rule)."""
+    if not is_asset_name(name):
+        raise ExecutionError(f"{what}: binding name {name!r} must match {ASSET_NAME_PATTERN}")
+    try:
+        return paths.safe_join(run_dir / sub, name)
+    except paths.PathEscapeError as exc:
+        raise ExecutionError(f"{what}: {exc}") from exc
+
+
 def _code_steps(res: _Resolver, spec: Mapping[str, Any], wd: Path) -> list[FileStep]:
     code_id = spec.get("codeId")
     if not code_id:
@@ -164,6 +176,7 @@ def _bind_inputs(
     out: dict[str, Binding] = {}
     for name, b in (spec.get("inputDataBindings") or {}).items():
         what = f"inputDataBindings.{name}"
+        default = _binding_dir(run_dir, "inputs", name, what)
         data_id = str(b.get("dataId") or "")
         if not data_id:
             raise ExecutionError(f"{what}: no dataId")
@@ -173,7 +186,7 @@ def _bind_inputs(
         else:
             body = res.asset("data", data_id, what).body
             loc = res.location(str(body.get("path") or ""), body.get("datastoreId"), what)
-        mount = _place(wd, run_dir / "inputs" / name, b.get("pathOnCompute"), what)
+        mount = _place(wd, default, b.get("pathOnCompute"), what)
         mode = b.get("mode")
         try:
             direct = (mode or "").lower() == "direct"
@@ -191,9 +204,10 @@ def _bind_outputs(
     out: dict[str, Binding] = {}
     for name, b in (spec.get("outputDataBindings") or {}).items():
         what = f"outputDataBindings.{name}"
+        default = _binding_dir(run_dir, "outputs", name, what)
         rel = b.get("pathOnDatastore") or f"azureml/{job_name}/{name}/"
         _, target = res.on_datastore(b.get("datastoreId"), str(rel), what)
-        mount = _place(wd, run_dir / "outputs" / name, b.get("pathOnCompute"), what)
+        mount = _place(wd, default, b.get("pathOnCompute"), what)
         try:
             out[name] = bind_output(name, target, b.get("mode"), mount)
         except ValueError as exc:
@@ -292,6 +306,8 @@ def build_plan(
         )
     except KeyError as exc:
         raise ExecutionError(f"command: placeholder {exc.args[0]} has no value") from exc
+    except PlaceholderContextError as exc:
+        raise ExecutionError(f"command: {exc}") from exc
 
     env: dict[str, str] = {
         str(k): str(v) for k, v in (spec.get("environmentVariables") or {}).items()
