@@ -119,6 +119,7 @@ def exercise(c: httpx.Client, run: str, i: int) -> tuple[str, bool]:
     return name, True
 
 
+@pytest.mark.timeout(900)  # 300 jobs on a shared, loaded machine
 def test_create_cancel_delete_leaves_no_process_behind(race_server: LiveServer) -> None:
     run = uuid.uuid4().hex
     try:
