@@ -275,7 +275,11 @@ class Scheduler:
         waiting = []
         for orphan in self._orphans:
             backend, runtime, key, name = orphan
-            if backend.executor.report(runtime).alive:
+            try:
+                alive = backend.executor.report(runtime).alive
+            except (AmliteError, OSError):  # a cluster that does not answer: ask again later
+                alive = True
+            if alive:
                 waiting.append(orphan)
             elif self._store.get_job(key, name) is None:
                 shutil.rmtree(run_dir(self._ctx.settings, key, name), ignore_errors=True)
