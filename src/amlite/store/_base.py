@@ -204,6 +204,7 @@ class Store(abc.ABC):
         at: datetime | Sequence[datetime | None] | None = None,
         exit_code: int | None = None,
         runtime: Mapping[str, Any] | None = None,
+        expect: JobStatus | None = None,
     ) -> JobRecord:
         """Move a job to ``new`` if the status table allows it from its current status.
 
@@ -215,6 +216,12 @@ class Store(abc.ABC):
         Atomic compare-and-set: raises ``InvalidTransition`` if the edge is not allowed or
         another writer changed the status first; ``NotFound`` if the job is gone. ``reason``
         (if given) becomes ``status_reason``; ``exit_code`` (if given) is kept.
+
+        ``expect`` (if given) makes it conditional on the status the caller decided on: it
+        raises ``InvalidTransition`` unless the job is still in ``expect`` when the update is
+        applied (``UPDATE ... WHERE status = expect``). Callers that act on what they saw
+        (cancel: kill a process or not) use it, so that exactly one of two racing writers
+        wins and the loser re-reads what won.
         """
 
     @abc.abstractmethod

@@ -184,6 +184,7 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, Store):
         at: datetime | Sequence[datetime | None] | None = None,
         exit_code: int | None = None,
         runtime: Mapping[str, Any] | None = None,
+        expect: JobStatus | None = None,
     ) -> JobRecord:
         path = [new] if isinstance(new, JobStatus) else list(new)
         if not path:
@@ -205,6 +206,10 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, Store):
             if row is None:
                 raise NotFound(f"job {name!r} not found", target=name)
             current = JobStatus(row.status)
+            if expect is not None and current is not expect:
+                raise InvalidTransition(
+                    f"job {name!r} is {current.value}, no longer {JobStatus(expect).value}"
+                )
             step = current
             for status in path:
                 check_transition(step, status)
