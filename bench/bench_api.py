@@ -114,6 +114,11 @@ class BareServer:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(30)
 
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
 
 # -- the load generator -------------------------------------------------------------------
 @dataclass
@@ -122,6 +127,14 @@ class Cell:
     errors: int = 0
     seconds: float = 0.0
     first_error: str = ""
+    cpu_seconds: float = 0.0
+    """CPU time (user + system) the server process used during the cell, warm-up included."""
+    answered: int = 0
+    """Responses during the cell, warm-up included."""
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.cpu_seconds / self.answered if self.answered else float("nan")
 
     @property
     def rate(self) -> float:
@@ -189,6 +202,7 @@ async def _load(
                     reader, writer = await asyncio.open_connection("127.0.0.1", port)
                     continue
                 t1 = time.perf_counter()
+                cell.answered += 1
                 if t0 < measure_from:
                     continue
                 if status in ok:
@@ -204,6 +218,12 @@ async def _load(
     return cell
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (its own threads, not its children)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load(
     port: int,
     make: Callable[[int], bytes],
@@ -211,8 +231,15 @@ def load(
     seconds: float,
     ok: tuple[int, ...] = (200,),
     warmup: float = 0.5,
+    pid: int | None = None,
 ) -> Cell:
-    return asyncio.run(_load(port, make, ok, concurrency, seconds, warmup))
+    """Drive ``port`` for ``seconds`` after ``warmup``; with ``pid``, also the CPU time that
+    server used per request (the figure a loaded machine disturbs least)."""
+    before = cpu_seconds(pid) if pid else 0.0
+    cell = asyncio.run(_load(port, make, ok, concurrency, seconds, warmup))
+    if pid:
+        cell.cpu_seconds = cpu_seconds(pid) - before
+    return cell
 
 
 # -- the run ------------------------------------------------------------------------------
@@ -230,6 +257,11 @@ def terminal_jobs(home: Path) -> int:
     return int(row[0])
 
 
+def pid_of(srv: BenchServer) -> int:
+    assert srv.proc is not None
+    return srv.proc.pid
+
+
 def port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
@@ -241,9 +273,12 @@ class Run:
     drained: dict[tuple[str, int], float] = field(default_factory=dict)
 
 
-def amlite_server(home: Path, src: str | None) -> BenchServer:
+def amlite_server(home: Path, src: str | None, slots: int | None = None) -> BenchServer:
     """An amlite server; ``src``: run the amlite package found there (another commit)."""
-    return BenchServer(home, {"PYTHONPATH": src} if src else None)
+    env = {"PYTHONPATH": src} if src else {}
+    if slots is not None:
+        env["AMLITE_LOCAL_SLOTS"] = str(slots)
+    return BenchServer(home, env)
 
 
 def wait_drained(srv: BenchServer, jobs: int, timeout: float = 300) -> None:
@@ -255,8 +290,8 @@ def wait_drained(srv: BenchServer, jobs: int, timeout: float = 300) -> None:
 def run(
     seconds: float, concurrencies: tuple[int, ...], list_jobs: int, variants: dict[str, str | None]
 ) -> Run:
-    """GET and LIST on one long-lived server per variant (cells in alternation); the PUT cells
-    of each variant on a fresh server of its own."""
+    """GET and LIST on one server per variant, then PUT on a fresh one per variant; the
+    variants' cells in alternation."""
     out = Run(list(variants))
     home = Path(tempfile.mkdtemp(prefix="amlite-bench-api-"))
     body = command_body()
@@ -280,7 +315,9 @@ def run(
             get_bare = request_bytes("GET", "/item", None)
             put_bare_body = json.dumps(ITEM).encode()
             for conc in concurrencies:
-                out.cells["GET bare", conc] = load(bare.port, lambda _: get_bare, conc, seconds)
+                out.cells["GET bare", conc] = load(
+                    bare.port, lambda _: get_bare, conc, seconds, pid=bare.pid
+                )
                 for name, srv in servers.items():
                     get_job = request_bytes("GET", f"{WS}/jobs/seed-00000?{API}", srv.token)
                     list_page = request_bytes("GET", f"{WS}/jobs?{API}&$top=100", srv.token)
@@ -289,14 +326,30 @@ def run(
                         lambda _, r=get_job: r,
                         conc,
                         seconds,  # type: ignore[misc]
+                        pid=pid_of(srv),
                     )
                     out.cells[f"LIST $top=100 [{name}]", conc] = load(
                         port_of(srv.url),
                         lambda _, r=list_page: r,
                         conc,
                         seconds,  # type: ignore[misc]
+                        pid=pid_of(srv),
                     )
                 print(f"reads at concurrency {conc} done", flush=True)
+            for srv in servers.values():
+                srv.__exit__()
+            # the PUT cells on fresh servers (one local slot each: the jobs they queue drain
+            # in the background at the same pace for every variant), in alternation
+            pending = {
+                name: amlite_server(home / f"put-{name}", src, slots=1)
+                for name, src in variants.items()
+            }
+            with concurrent.futures.ThreadPoolExecutor(len(pending)) as pool:
+                started = {name: pool.submit(srv.__enter__) for name, srv in pending.items()}
+                writers = {}
+                for name, future in started.items():
+                    stack.push(pending[name].__exit__)
+                    writers[name] = future.result()
             for conc in concurrencies:
                 tag = f"c{conc}"
                 out.cells["PUT bare", conc] = load(
@@ -307,29 +360,25 @@ def run(
                     conc,
                     seconds,
                     ok=(201,),
+                    pid=bare.pid,
                 )
-            for name, src in variants.items():
-                # a fresh server per variant, stopped after its PUT cells: the jobs they
-                # queue would otherwise keep the machine busy while others are measured
-                with amlite_server(home / f"put-{name}", src) as srv:
-                    token = srv.token
-                    for conc in concurrencies:
-                        tag = f"c{conc}"
-                        before = terminal_jobs(srv.home)
-                        t0 = time.perf_counter()
-                        out.cells[f"PUT job [{name}]", conc] = load(
-                            port_of(srv.url),
-                            lambda i, tag=tag, token=token: request_bytes(  # type: ignore[misc]
-                                "PUT", f"{WS}/jobs/{tag}-{i}?{API}", token, body
-                            ),
-                            conc,
-                            seconds,
-                            ok=(201,),
-                        )
-                        out.drained[name, conc] = (terminal_jobs(srv.home) - before) / (
-                            time.perf_counter() - t0
-                        )
-                print(f"writes of {name} done", flush=True)
+                for name, srv in writers.items():
+                    before = terminal_jobs(srv.home)
+                    t0 = time.perf_counter()
+                    out.cells[f"PUT job [{name}]", conc] = load(
+                        port_of(srv.url),
+                        lambda i, tag=tag, token=srv.token: request_bytes(  # type: ignore[misc]
+                            "PUT", f"{WS}/jobs/{tag}-{i}?{API}", token, body
+                        ),
+                        conc,
+                        seconds,
+                        ok=(201,),
+                        pid=pid_of(srv),
+                    )
+                    out.drained[name, conc] = (terminal_jobs(srv.home) - before) / (
+                        time.perf_counter() - t0
+                    )
+                print(f"writes at concurrency {conc} done", flush=True)
     finally:
         shutil.rmtree(home, ignore_errors=True)
     return out
@@ -341,8 +390,9 @@ def report(result: Run, concurrencies: tuple[int, ...], seconds: float, note: st
         f"## {datetime.now().strftime('%Y-%m-%d %H:%M')} ({cpu} cores, loaded by other "
         f"sessions; {seconds:g} s per cell{'; ' + note if note else ''})",
         "",
-        "| request | concurrency | req/s | p50 ms | p99 ms | errors | ratio to bare (req/s) |",
-        "|---|---|---|---|---|---|---|",
+        "| request | concurrency | req/s | p50 ms | p99 ms | errors | ratio to bare (req/s) "
+        "| server CPU ms/request | ratio to bare (CPU/request) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     rows: list[tuple[str, str | None]] = [("GET bare", None)]
     rows += [(f"GET job [{v}]", "GET bare") for v in result.variants]
@@ -352,9 +402,12 @@ def report(result: Run, concurrencies: tuple[int, ...], seconds: float, note: st
     for name, bare in rows:
         for conc in concurrencies:
             cell = result.cells[name, conc]
-            ratio = ""
+            ratio = cpu_ratio = ""
             if bare is not None and result.cells[bare, conc].rate:
                 ratio = f"{cell.rate / result.cells[bare, conc].rate:.2f}"
+                cpu_ratio = (
+                    f"{cell.cpu_ms_per_request / result.cells[bare, conc].cpu_ms_per_request:.2f}"
+                )
             label = name
             if name.startswith("PUT job"):
                 variant = name[name.index("[") + 1 : -1]
@@ -363,7 +416,8 @@ def report(result: Run, concurrencies: tuple[int, ...], seconds: float, note: st
                 label += f"; first error: {cell.first_error[:80]}"
             lines.append(
                 f"| {label} | {conc} | {cell.rate:.0f} | {cell.pct(0.5):.1f} | "
-                f"{cell.pct(0.99):.1f} | {cell.errors} | {ratio} |"
+                f"{cell.pct(0.99):.1f} | {cell.errors} | {ratio} | "
+                f"{cell.cpu_ms_per_request:.2f} | {cpu_ratio} |"
             )
     return "\n".join(lines) + "\n\n"
 
