@@ -104,7 +104,7 @@ def metric_loop(srv: BenchServer, calls: int) -> float:
     body = {
         "properties": {
             "jobType": "Command",
-            "command": f"{sys.executable} -c \"$AMLITE_LOOP\"",
+            "command": f'{sys.executable} -c "$AMLITE_LOOP"',
             "environmentVariables": {"AMLITE_LOOP": METRIC_LOOP.format(n=calls)},
             "compute": {},
         }
