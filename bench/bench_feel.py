@@ -75,18 +75,14 @@ def stream_runs(srv: BenchServer, src: str | None, runs: int, tmp: Path) -> list
 
 
 def seed_jobs(srv: BenchServer, n: int) -> None:
-    """n jobs that fail at once (they ask for more local nodes than there are): listed like
-    any job, without running n processes."""
-    body = {
-        "properties": {
-            "jobType": "Command",
-            "command": "true",
-            "compute": {"instanceCount": 4096},
-        }
-    }
+    """n jobs, each cancelled while still queued: listed like any job, without running n
+    processes (and without a queue the streamed job would wait behind)."""
+    body = {"properties": {"jobType": "Command", "command": "true", "compute": {}}}
     with srv.client() as c:
         for i in range(n):
-            c.put(f"{WS}/jobs/feel-list-{i:05d}?{API}", json=body).raise_for_status()
+            name = f"feel-list-{i:05d}"
+            c.put(f"{WS}/jobs/{name}?{API}", json=body).raise_for_status()
+            c.post(f"{WS}/jobs/{name}/cancel?{API}").raise_for_status()
 
 
 def list_runs(srv: BenchServer, src: str | None, runs: int, n: int) -> list[float]:
