@@ -12,6 +12,7 @@ import contextlib
 import logging
 import shutil
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,9 @@ STARTED = (S.RUNNING, S.FINALIZING, S.CANCEL_REQUESTED)
 LIVE_SWEEPS = (S.QUEUED, S.RUNNING, S.CANCEL_REQUESTED)
 UNFINISHED_SUBMISSIONS = (S.NOT_STARTED, S.STARTING, S.PREPARING)
 RECONCILE_SECONDS = 1.0
+BURST_WAKES = 2
+"""Wakes during one tick that make a burst (see ``Scheduler._coalesce_pause``)."""
+MAX_COALESCE_SECONDS = 0.05
 
 
 class Scheduler:
@@ -53,6 +57,8 @@ class Scheduler:
         self._slots = slots
         self._on_terminal = on_terminal
         self._wake = threading.Event()
+        self._wakes = 0
+        """How many times ``wake`` was called (to tell a burst of submissions)."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._sweeps = SweepController(store, self)
@@ -74,6 +80,7 @@ class Scheduler:
         self._backends.close()
 
     def wake(self) -> None:
+        self._wakes += 1
         self._wake.set()
 
     def cancel_running(self, job: JobRecord, reason: str) -> None:
@@ -116,10 +123,26 @@ class Scheduler:
         while not self._stop.is_set():
             self._wake.wait(RECONCILE_SECONDS)
             self._wake.clear()
+            wakes, began = self._wakes, time.monotonic()
             try:
                 self.tick()
             except Exception:  # keep scheduling whatever one tick hit
                 log.exception("scheduler tick failed")
+            self._stop.wait(self._coalesce_pause(self._wakes - wakes, time.monotonic() - began))
+
+    @staticmethod
+    def _coalesce_pause(wakes_during_tick: int, tick_seconds: float) -> float:
+        """How long to let wakes pile up before the next tick.
+
+        Wakes are coalesced: each sets one event and the next tick serves all of them. When
+        a burst of them (submissions pouring in) arrived during the tick, wait as long as
+        the tick took (at most ``MAX_COALESCE_SECONDS``) so that one tick serves many of
+        them and the scheduler thread takes at most about half the time from the requests.
+        A lone wake, and the scheduler's own wakes (a trial that ended), tick at once.
+        """
+        if wakes_during_tick < BURST_WAKES:
+            return 0.0
+        return min(tick_seconds, MAX_COALESCE_SECONDS)
 
     def tick(self) -> None:
         """One round: reconcile started jobs, then fill free capacity."""

@@ -13,7 +13,7 @@ from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import ACCEPT_PATH, TERMINAL, JobStatus
 from amlite.errors import Conflict, InvalidTransition, NotFound, ValidationFailed, Violation
 from amlite.services.assets import check_name
-from amlite.services.compute_targets import check_job_on_ray
+from amlite.services.compute_targets import check_job_on_ray, runs_here
 from amlite.services.paging import decode_token
 from amlite.services.references import resolve_references
 from amlite.services.resources import DEFAULT_DATASTORE, job_resource
@@ -64,10 +64,13 @@ class Jobs:
         spec = schemas.parse_job(body)
         self._workspaces.ensure(ws)
         spec, compute = resolve_references(self._store, ws, spec)
-        existing = self._store.get_job(ws.key, name)
-        if existing is not None:
-            return self._update(ws, existing, spec), False
-        check_job_on_ray(self._store, ws.key, spec, compute)
+        if not runs_here(self._store, ws.key, compute):
+            # a Ray compute (or one that no longer exists): an update must not reach out to
+            # the cluster, so look for the job first
+            existing = self._store.get_job(ws.key, name)
+            if existing is not None:
+                return self._update(ws, existing, spec), False
+            check_job_on_ray(self._store, ws.key, spec, compute)
         job = NewJob(
             workspace=ws,
             name=name,
@@ -77,11 +80,10 @@ class Jobs:
             experiment_name=spec.get("experimentName") or "Default",
             compute=compute,
         )
-        try:
-            record = self._store.create_job(job)
-        except Conflict:  # a concurrent PUT of the same name won the race
+        try:  # stored and queued in one transaction
+            record = self._store.create_job(job, then=ACCEPT_PATH)
+        except Conflict:  # the job exists (or a concurrent PUT of the same name won the race)
             return self._update(ws, self._require(ws, name), spec), False
-        record = self._store.transition(ws.key, name, ACCEPT_PATH)
         if self.dispatcher is not None:
             self.dispatcher.wake()
         return job_resource(record, ws, self.public_url), True

@@ -145,8 +145,12 @@ class Store(abc.ABC):
 
     # -- jobs -----------------------------------------------------------------------
     @abc.abstractmethod
-    def create_job(self, job: NewJob, *, at: datetime | None = None) -> JobRecord:
-        """Insert a job in status NotStarted (kept as its first StatusEvent).
+    def create_job(
+        self, job: NewJob, *, at: datetime | None = None, then: Sequence[JobStatus] = ()
+    ) -> JobRecord:
+        """Insert a job in status NotStarted (kept as its first StatusEvent), then move it
+        along ``then`` (each edge checked as ``transition`` does, each kept as a StatusEvent)
+        in the same transaction: a submission is one write.
 
         Raises ``amlite.errors.Conflict`` if a job of that name exists in the workspace.
         """

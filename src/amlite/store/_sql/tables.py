@@ -50,11 +50,16 @@ class UtcDateTime(TypeDecorator[datetime]):
         if isinstance(value, str):  # raw text read back from SQLite
             value = datetime.fromisoformat(value)
         assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return as_utc(value)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """A datetime as ``UtcDateTime`` reads it back: aware, in UTC (naive means UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 # An INTEGER PRIMARY KEY on SQLite (the rowid), BIGINT elsewhere.
