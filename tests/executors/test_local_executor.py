@@ -217,3 +217,29 @@ def test_cancel_after_finish_is_harmless(tmp_path: Path) -> None:
     rep = wait_done(ex, rt)
     ex.cancel(rt, "late")
     assert ex.report(rt).result == rep.result
+
+
+def _cmdline(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+
+
+def test_jobs_started_back_to_back_each_get_a_spare_supervisor(tmp_path: Path) -> None:
+    ex = LocalExecutor(spares=2)
+    try:
+        ex.start(make_plan(tmp_path / "a", "true"))  # nothing waits yet: a cold start
+        wait_until(lambda: len(ex._spares) == 2, timeout=60)
+        spares = {p.pid for p in ex._spares}
+        plans = [make_plan(tmp_path / name, "echo ran") for name in ("b", "c")]
+        runtimes = [ex.start(plan) for plan in plans]
+        assert {rt["pid"] for rt in runtimes} == spares  # both handed to a waiting spare
+        assert all(_cmdline(pid)[-2] == "--wait" for pid in spares if Path(f"/proc/{pid}").exists())
+        for plan, rt in zip(plans, runtimes, strict=True):
+            rep = wait_done(ex, rt, timeout=60)
+            assert rep.result is not None and rep.result["outcome"] == "Completed"
+            assert "ran" in std_log(plan)
+        wait_until(lambda: len(ex._spares) == 2, timeout=60)  # refilled in the background
+        left = list(ex._spares)
+    finally:
+        ex.close()
+    for spare in left:
+        assert spare.poll() is not None  # a closed executor lets its spares go
