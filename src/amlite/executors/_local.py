@@ -160,6 +160,8 @@ class LocalExecutor(Executor):
             with contextlib.suppress(OSError, ValueError):
                 proc.stdout.read()
                 proc.stdout.close()
+        else:
+            proc.wait()
         if self._on_exit is not None:
             with contextlib.suppress(Exception):
                 self._on_exit(run_dir)

@@ -107,6 +107,8 @@ class SqlStore(AssetsAndTokens, TrackingTables, Store):
         path: Sequence[JobStatus],
         runtime: Mapping[str, Any],
     ) -> list[JobRecord]:
+        if any(job.workspace.key != workspace_key for job in trials):
+            raise ValueError("trials belong to their sweep's workspace")
         statuses = [JobStatus.NOT_STARTED, *path]
         for before, after in pairwise(statuses):
             check_transition(before, after)
@@ -141,7 +143,7 @@ class SqlStore(AssetsAndTokens, TrackingTables, Store):
             events: list[dict[str, Any]] = []
             tags: list[dict[str, Any]] = []
             for job in trials:
-                if job.name in existing or job.workspace.key != workspace_key:
+                if job.name in existing:
                     continue
                 existing.add(job.name)
                 record = JobRecord(
