@@ -40,7 +40,7 @@ class BenchServer:
             [sys.executable, "-c", _LAUNCH], env=env, stdout=log, stderr=log
         )
         info = self.home / "server.json"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a busy machine can take a minute to import the server
         while time.monotonic() < deadline:
             if info.exists():
                 try:
