@@ -60,7 +60,8 @@ class Scheduler:
         """Whether the next tick reads every started job (set by ``wake``)."""
         self._ended: set[str] = set()
         """Run directories whose supervisor ended since the last tick read them."""
-        self._ended_lock = threading.Lock()
+        self._signals = threading.Lock()
+        """Guards ``_full`` and ``_ended``, set by other threads."""
         self._trial_ended = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -80,12 +81,13 @@ class Scheduler:
         self._backends.close()
 
     def wake(self) -> None:
-        self._full = True
+        with self._signals:
+            self._full = True
         self._wake.set()
 
     def run_ended(self, run_dir: str) -> None:
         """A supervisor ended (the executors call this): read its report at once."""
-        with self._ended_lock:
+        with self._signals:
             self._ended.add(run_dir)
         self._wake.set()
 
@@ -122,7 +124,8 @@ class Scheduler:
         while not self._stop.is_set():
             woken = self._wake.wait(RECONCILE_SECONDS)
             self._wake.clear()
-            full, self._full = self._full or not woken, False
+            with self._signals:
+                full, self._full = self._full or not woken, False
             try:
                 self.tick(full=full)
             except Exception:  # keep scheduling whatever one tick hit
@@ -131,7 +134,7 @@ class Scheduler:
     def tick(self, full: bool = True) -> None:
         """One round: reconcile started jobs (all of them when ``full``, else those whose
         supervisor ended), then let the sweeps add trials, then fill free capacity."""
-        with self._ended_lock:
+        with self._signals:
             ended, self._ended = self._ended, set()
         if full:
             self._sweeps.refresh()
