@@ -43,7 +43,7 @@ class Server:
         ctx = RuntimeContext(
             settings=settings, tracking_uri=f"{self.public_url}/mlflow", server_url=self.public_url
         )
-        executor = LocalExecutor(on_exit=lambda _run_dir: self.scheduler.wake())
+        executor = LocalExecutor(on_exit=lambda run_dir: self.scheduler.run_ended(run_dir))
         self.scheduler = Scheduler(
             self.store, executor, ctx, slots=settings.slots, on_terminal=self._on_terminal
         )

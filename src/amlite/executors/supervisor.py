@@ -1,7 +1,10 @@
 """The job supervisor: a standalone, stdlib-only script that runs one ``RunPlan``.
 
-Started as ``python -S -E supervisor.py RUN_DIR`` in its own session, so it starts fast and
-keeps running when the server stops. It must not import amlite. Files in ``RUN_DIR``:
+Started as ``python -S -E supervisor.py [--notify] RUN_DIR`` in its own session, so it starts
+fast and keeps running when the server stops. It must not import amlite. With ``--notify``
+its standard output is a pipe the server reads: the supervisor closes it as soon as
+``result.json`` is in place, before syncing that file to disk and exiting, so the server
+notices the end without waiting for either. Files in ``RUN_DIR``:
 
 - reads ``plan.json`` (``RunPlan.to_json()``) and, on cancel, ``cancel_reason``. A cancel
   arrives as SIGTERM or as the ``cancel_reason`` file appearing (looked for every
@@ -90,13 +93,35 @@ class SystemLog:
 # -- files -------------------------------------------------------------------------------
 
 
-def write_json_atomic(path: str, data: dict[str, Any]) -> None:
+def write_json_atomic(path: str, data: dict[str, Any], *, sync: bool = True) -> None:
     tmp = f"{path}.tmp.{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f)
         f.flush()
-        os.fsync(f.fileno())
+        if sync:
+            os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def sync_file(path: str) -> None:
+    """Flush a file and its directory entry to disk."""
+    for target, flags in ((path, os.O_RDONLY), (os.path.dirname(path) or ".", os.O_RDONLY)):
+        with contextlib.suppress(OSError):
+            fd = os.open(target, flags)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+def take_notify_fd() -> int:
+    """Keep the server's pipe (standard output) on a private descriptor that no child
+    inherits, and point standard output at /dev/null."""
+    fd = os.dup(1)  # non-inheritable (PEP 446)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    return fd
 
 
 def append_event(run_dir: str, status: str) -> None:
@@ -601,10 +626,15 @@ def wait_for_run_dir() -> str | None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        sys.stderr.write("usage: supervisor.py RUN_DIR | --wait\n")
+    args = argv[1:]
+    notify = bool(args) and args[0] == "--notify"
+    if notify:
+        args = args[1:]
+    if len(args) != 1:
+        sys.stderr.write("usage: supervisor.py [--notify] RUN_DIR | --wait\n")
         return 2
-    given = wait_for_run_dir() if argv[1] == "--wait" else argv[1]
+    notify_fd = take_notify_fd() if notify else None
+    given = wait_for_run_dir() if args[0] == "--wait" else args[0]
     if given is None:
         return 0
     run_dir = os.path.abspath(given)
@@ -627,7 +657,11 @@ def main(argv: list[str]) -> int:
             "reason": f"supervisor error: {exc!r}",
             "finishedAt": now_iso(),
         }
-    write_json_atomic(os.path.join(run_dir, "result.json"), res)
+    result_path = os.path.join(run_dir, "result.json")
+    write_json_atomic(result_path, res, sync=notify_fd is None)
+    if notify_fd is not None:
+        os.close(notify_fd)  # the server reads the result now
+        sync_file(result_path)
     return 0
 
 
