@@ -40,6 +40,8 @@ class LiveServer:
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.token = ""
+        self.env: dict[str, str] = {}
+        """Extra variables of the server's environment."""
 
     def start(self) -> LiveServer:
         env = dict(os.environ, AMLITE_HOME=str(self.home))
@@ -48,6 +50,7 @@ class LiveServer:
             env["AMLITE_DATABASE_URL"] = self.database_url
         if self.slots:
             env["AMLITE_LOCAL_SLOTS"] = str(self.slots)
+        env.update(self.env)
         self.home.mkdir(parents=True, exist_ok=True)
         info = self.home / "server.json"
         info.unlink(missing_ok=True)
