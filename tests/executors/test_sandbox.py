@@ -12,7 +12,7 @@ from amlite_runhelp import make_plan, std_log, wait_done, wait_until
 from amlite.config import Settings
 from amlite.executors._base import FileStep, RunPlan, SandboxSpec
 from amlite.executors._local import LocalExecutor
-from amlite.executors.sandbox import SandboxUnavailable, job_sandbox
+from amlite.executors.sandbox import SandboxUnavailable, hidden_dirs, job_sandbox
 from amlite.executors.supervisor import job_environ
 from amlite.services.environments import resolve_environment
 from support.sandbox import bwrap_or_skip
@@ -170,7 +170,8 @@ def test_the_mode_is_chosen_from_the_settings(
         job_sandbox(Settings(home=home, job_sandbox="docker"))
     program = bwrap_or_skip()
     spec = job_sandbox(Settings(home=home))
-    assert spec == SandboxSpec("bwrap", program=program, hide=[str(home)])
+    assert spec == SandboxSpec("bwrap", program=program, hide=hidden_dirs(Settings(home=home)))
+    assert str(home) in spec.hide and str(Path.home()) in spec.hide
     monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap there
     assert job_sandbox(Settings(home=home)).mode == "none"
     with pytest.raises(SandboxUnavailable, match="not on PATH"):

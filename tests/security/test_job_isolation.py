@@ -46,6 +46,7 @@ attempt("wal", lambda: read(os.path.join(home, "amlite.db-wal"), "rb"))
 attempt("plans", lambda: {p: read(p) for p in glob.glob(home + "/runs/*/*/*/*/plan.json")})
 attempt("victim_plan", lambda: read(os.environ["PROBE_VICTIM_PLAN"]))
 attempt("own_plan", lambda: read(os.environ["PROBE_OWN_PLAN"]))
+attempt("pgpass", lambda: read(os.environ["PROBE_USER_HOME"] + "/.pgpass"))
 attempt("server_environ", lambda: read("/proc/%s/environ" % server_pid, "rb"))
 attempt("server_cmdline", lambda: read("/proc/%s/cmdline" % server_pid, "rb"))
 attempt("via_proc_root", lambda: read("/proc/%s/root%s/token" % (server_pid, home)))
@@ -109,6 +110,7 @@ def test_a_job_reaches_none_of_the_servers_secrets(server: LiveServer) -> None:
         "PROBE_VICTIM_PLAN": str(_plan_path(server.home, "victim")),
         "PROBE_OWN_PLAN": str(_plan_path(server.home, "victim")).replace("victim", "attacker"),
         "PROBE_LIST": f"{WS}/jobs?{API}",
+        "PROBE_USER_HOME": str(server.home.parent / "userhome"),
     }
     body = command_body("python attack.py", codeId=code, environmentVariables=env)
     assert c.put(job_url("attacker"), json=body).status_code == 201
@@ -124,7 +126,8 @@ def test_a_job_reaches_none_of_the_servers_secrets(server: LiveServer) -> None:
     assert server.token not in text and victim_token not in text
     assert "SQLite format" not in text and db[:100].decode("latin-1") not in text
     assert found["listing"] == ["runs"], found["listing"]  # the home is empty but its runs path
-    for key in ("token", "db", "wal", "victim_plan", "own_plan", "via_proc_root"):
+    assert "pgpass-secret" not in text
+    for key in ("token", "db", "wal", "victim_plan", "own_plan", "via_proc_root", "pgpass"):
         assert str(found[key]).startswith("ERROR"), (key, found[key])
     assert found["plans"] == {}
     assert str(found["server_environ"]).startswith("ERROR")

@@ -82,6 +82,13 @@ class LiveServer:
             time.sleep(0.05)
         return self
 
+    def job_dir(self, name: str) -> Path:
+        """The working directory of job ``name`` (the current directory of its command): the
+        place a test and a sandboxed job both see (the job's ``/tmp`` is its own)."""
+        found = list(self.home.glob(f"runs/*/*/*/{name}/wd"))
+        assert len(found) == 1, found
+        return found[0]
+
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token or self.token}"}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)

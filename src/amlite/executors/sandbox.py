@@ -16,9 +16,11 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
+from pathlib import Path
 
 from amlite.config import Settings
 from amlite.executors._base import SandboxSpec
+from amlite.executors.supervisor import BWRAP_ISOLATION
 
 log = logging.getLogger("amlite.sandbox")
 
@@ -31,8 +33,7 @@ class SandboxUnavailable(RuntimeError):
 
 def _probe(program: str) -> str | None:
     """None if ``program`` can build the sandbox the supervisor uses; else what failed."""
-    argv = [program, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    argv += ["--unshare-pid", "--cap-drop", "ALL", "true"]
+    argv = [program, *BWRAP_ISOLATION, "true"]
     try:
         done = subprocess.run(argv, capture_output=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -70,4 +71,17 @@ def job_sandbox(settings: Settings) -> SandboxSpec:
             problem,
         )
         return SandboxSpec("none")
-    return SandboxSpec("bwrap", program=program, hide=[str(settings.home)])
+    return SandboxSpec("bwrap", program=program, hide=hidden_dirs(settings))
+
+
+def hidden_dirs(settings: Settings) -> list[str]:
+    """The server's home and its user's home directory (``~/.pgpass``, ``~/.ssh``, cloud
+    credentials): the supervisor binds back what the job owns and the Python it runs with."""
+    dirs = [settings.home.resolve()]
+    try:
+        user_home = Path.home().resolve()
+    except (RuntimeError, KeyError):
+        user_home = None
+    if user_home is not None and user_home != Path("/") and user_home.is_dir():
+        dirs.insert(0, user_home)
+    return sorted({str(d) for d in dirs})

@@ -23,7 +23,7 @@ A plan with a ``sandbox`` of mode ``bwrap`` runs every process of the command, a
 environment build, under bubblewrap (``sandbox_argv``): the server's home is an empty tmpfs
 except the job's working directory, inputs, outputs and mounts (bind mounts, read-only for
 read-only inputs) and its venv (read-only); ``/tmp`` is the run's own ``tmp``; the process sees
-only its own processes and holds no capabilities. Whatever the mode, the job's environment holds
+only its own processes and IPC objects and holds no capabilities. Whatever the mode, the job's environment holds
 none of the server's settings (``job_environ``). See docs/security.md.
 """
 
@@ -361,12 +361,32 @@ def run_logged(argv: list[str], log_path: str, log: SystemLog) -> None:
 # -- the sandbox -------------------------------------------------------------------------
 
 
+BWRAP_ISOLATION = (
+    *("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"),
+    *("--unshare-pid", "--unshare-ipc", "--cap-drop", "ALL"),
+)
+"""The host read-only, a fresh ``/dev`` and ``/proc``, the job's own pid and IPC namespaces,
+no capabilities: the base of every sandbox (the server probes ``bwrap`` with it)."""
+
+
 def sandboxed(plan: dict[str, Any]) -> bool:
     return ((plan.get("sandbox") or {}).get("mode") or "none") == "bwrap"
 
 
 def _depth(path: str) -> int:
     return len([p for p in os.path.normpath(path).split(os.sep) if p])
+
+
+def _python_prefixes(plan: dict[str, Any]) -> set[str]:
+    """The installation directories of this Python (and of its venv, if any) and of the
+    interpreter an environment is built from."""
+    exes = [sys.executable] + ([plan["environment"]["python"]] if plan.get("environment") else [])
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    for exe in exes:
+        real = os.path.realpath(shutil.which(exe) or exe)
+        prefixes.add(os.path.dirname(os.path.dirname(real)))
+        prefixes.add(os.path.dirname(os.path.dirname(os.path.abspath(exe))))
+    return {p for p in prefixes if p and os.path.isdir(p) and p != os.sep}
 
 
 def sandbox_argv(plan: dict[str, Any], writable: list[str] | None = None) -> list[str]:
@@ -396,8 +416,12 @@ def sandbox_argv(plan: dict[str, Any], writable: list[str] | None = None) -> lis
             if step["op"] in ("mount", "mount_ro"):
                 flag = "--bind" if step["op"] == "mount" else "--ro-bind"
                 mounts.append((flag, step["src"], step["dst"]))
-    argv = [box.get("program") or "bwrap", "--ro-bind", "/", "/", "--dev", "/dev"]
-    argv += ["--proc", "/proc", "--unshare-pid", "--cap-drop", "ALL"]
+    hidden = [h.rstrip(os.sep) + os.sep for h in box.get("hide") or []]
+    for prefix in _python_prefixes(plan):  # the interpreters the job runs with stay visible
+        below = prefix.rstrip(os.sep) + os.sep
+        if any(below.startswith(h) and below != h for h in hidden):
+            mounts.append(("--ro-bind", prefix, prefix))
+    argv = [box.get("program") or "bwrap", *BWRAP_ISOLATION]
     for flag, src, dst in sorted(mounts, key=lambda m: _depth(m[2])):  # parents first
         argv += [flag, dst] if flag == "--tmpfs" else [flag, src, dst]
     return [*argv, "--chdir", chdir, "--"]
