@@ -177,3 +177,30 @@ def test_the_mode_is_chosen_from_the_settings(
     with pytest.raises(SandboxUnavailable, match="not on PATH"):
         job_sandbox(Settings(home=home, job_sandbox="bwrap"))
     assert os.environ["PATH"] == str(tmp_path)
+
+
+def test_outputs_replaced_by_links_to_the_home_copy_nothing(tmp_path: Path) -> None:
+    """The supervisor copies ``./outputs`` and ``./logs`` outside the sandbox after the job:
+    a job that made them links into the hidden home must not get the home copied out."""
+    home = _home(tmp_path)
+    run = home / "runs" / "mine"
+    artifacts = run / "artifacts"  # make_plan's layout
+    wd = run / "run" / "wd"
+    finalize = [
+        FileStep("copy_into", str(wd / "outputs"), str(artifacts / "outputs")),
+        FileStep("copy_into", str(wd / "logs"), str(artifacts / "logs")),
+        FileStep("copy_into", str(wd / "up"), str(artifacts / "up")),
+    ]
+    command = (
+        "ln -s $H outputs && ln -s $H/token logs && mkdir -p real && ln -s $H real/inner"
+        " && ln -s real/inner up"
+    )
+    plan = make_plan(run, command, env={"H": str(home)}, finalize=finalize)
+    result = _run(plan, _boxed(home))
+    assert result["outcome"] == "Failed", (result, std_log(plan))  # its outputs are lost
+    assert "symbolic link" in str(result["reason"])
+    copied = [p for p in artifacts.rglob("*") if p.is_file() and not p.is_symlink()]
+    assert not any("amla_admin_secret" in p.read_text(errors="replace") for p in copied)
+    assert not (artifacts / "outputs" / "token").exists()
+    syslog = (artifacts / "system_logs" / "supervisor.log").read_text()
+    assert "not copied" in syslog

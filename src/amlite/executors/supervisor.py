@@ -157,10 +157,25 @@ def _mount_point(src: str, dst: str) -> None:
         open(dst, "ab").close()
 
 
-def run_step(step: dict[str, str], sandboxed: bool = False) -> None:
+def _job_made_link(src: str, confine: str) -> bool:
+    """Whether ``src``, a path the job controls, is or goes through a symlink, or leads out of
+    ``confine`` (its run directory): copying it from outside the sandbox would copy what the
+    link points to (the server's home) into the job's artifacts."""
+    real = os.path.realpath(src)
+    root = os.path.realpath(confine)
+    inside = real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+    return os.path.islink(src) or not inside or real != os.path.abspath(src)
+
+
+def run_step(step: dict[str, str], sandboxed: bool = False, confine: str | None = None) -> None:
     """Perform one file step; in a sandbox a mount only makes its mount point (the bind
-    mount itself is in ``sandbox_argv``)."""
+    mount itself is in ``sandbox_argv``). ``confine``: the run directory, for the steps
+    after the command, whose sources the job controls (a ``copy_into`` source that is a
+    link is not copied)."""
     op, src, dst = step["op"], step["src"], step["dst"]
+    job_made = op == "copy_into" and confine is not None and os.path.lexists(src)
+    if job_made and _job_made_link(src, confine or ""):
+        raise ValueError(f"{src} is a symbolic link or leads through one: not copied")
     if op in ("mount", "mount_ro") and sandboxed:
         _mount_point(src, dst)
         return
@@ -663,7 +678,7 @@ def supervise(run_dir: str) -> dict[str, Any]:
         shutil.rmtree(os.path.join(run_dir, "tmp"), ignore_errors=True)
         for step in plan.get("finalize") or []:
             try:
-                run_step(step)
+                run_step(step, boxed, confine=run_dir)
             except Exception as exc:
                 log.write(f"finalize step {step} failed: {exc!r}")
                 if outcome == "Completed":
