@@ -20,11 +20,13 @@ they all are on cancel or timeout. Stopping a group also stops the groups of its
 (``mpirun`` puts each rank in a group of its own).
 
 A plan with a ``sandbox`` of mode ``bwrap`` runs every process of the command, and the
-environment build, under bubblewrap (``sandbox_argv``): the server's home is an empty tmpfs
-except the job's working directory, inputs, outputs and mounts (bind mounts, read-only for
-read-only inputs) and its venv (read-only); ``/tmp`` is the run's own ``tmp``; the process sees
-only its own processes and IPC objects and holds no capabilities. Whatever the mode, the job's environment holds
-none of the server's settings (``job_environ``). See docs/security.md.
+environment build, under bubblewrap (``sandbox_argv``): the server's home (and its user's) is
+an empty tmpfs except the job's working directory, inputs, outputs and mounts (bind mounts,
+read-only for read-only inputs) and its venv (read-only); ``/tmp`` is the run's own ``tmp``;
+the job sees only its own processes and IPC objects and holds no capabilities. Whatever the
+mode, the job's environment holds none of the server's settings (``job_environ``), and what
+the job left in its output folders is copied out only if it is not a link (``run_step``).
+See docs/security.md.
 """
 
 from __future__ import annotations
