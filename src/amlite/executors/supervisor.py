@@ -425,6 +425,8 @@ def sandbox_argv(plan: dict[str, Any], writable: list[str] | None = None) -> lis
         chdir = plan["working_dir"]
         own = [plan["working_dir"]]
         own += [os.path.join(run_dir, sub) for sub in ("inputs", "outputs", "home")]
+        # the per-rank logs a launcher inside the sandbox writes itself (``mpirun`` ranks)
+        own.append(os.path.join(plan["artifacts_dir"], "user_logs"))
         mounts += [("--bind", d, d) for d in own if os.path.isdir(d)]
         env = plan.get("environment")
         if env:
