@@ -53,7 +53,7 @@ def test_a_finished_jobs_token_is_read_only(server: LiveServer, end: str) -> Non
     if end == "cancel":
         c.post(f"{WS}/jobs/r1/cancel?{API}")
     else:
-        (plan.parent / "wd" / "go").touch()
+        (server.job_dir("r1") / "go").touch()
     final = wait_terminal(c, "r1")["properties"]["status"]
     assert final == ("Canceled" if end == "cancel" else "Completed")
 

@@ -85,7 +85,10 @@ class LiveServer:
     def job_dir(self, name: str) -> Path:
         """The working directory of job ``name`` (the current directory of its command): the
         place a test and a sandboxed job both see (the job's ``/tmp`` is its own)."""
-        found = list(self.home.glob(f"runs/*/*/*/{name}/wd"))
+        deadline = time.monotonic() + 30  # its supervisor makes it as the job starts
+        while not (found := list(self.home.glob(f"runs/*/*/*/{name}/wd"))):
+            assert time.monotonic() < deadline, f"job {name} has no working directory"
+            time.sleep(0.05)
         assert len(found) == 1, found
         return found[0]
 

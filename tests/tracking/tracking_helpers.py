@@ -55,7 +55,7 @@ def running_job_token(server: LiveServer, name: str, **props: Any) -> str:
 
 
 def stop_waiting_job(server: LiveServer, name: str) -> None:
-    (next(server.home.glob(f"runs/*/*/*/{name}/wd")) / "stop").touch()
+    (server.job_dir(name) / "stop").touch()
     wait_terminal(server.client(), name)
 
 
