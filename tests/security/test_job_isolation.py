@@ -125,7 +125,8 @@ def test_a_job_reaches_none_of_the_servers_secrets(server: LiveServer) -> None:
     # nothing secret was read: not the admin token, not the victim's, not the database
     assert server.token not in text and victim_token not in text
     assert "SQLite format" not in text and db[:100].decode("latin-1") not in text
-    assert found["listing"] == ["runs"], found["listing"]  # the home is empty but its runs path
+    # the home is empty but for the paths to the job's own directories (run, user_logs)
+    assert found["listing"] == ["datastores", "runs"], found["listing"]
     assert "pgpass-secret" not in text
     for key in ("token", "db", "wal", "victim_plan", "own_plan", "via_proc_root", "pgpass"):
         assert str(found[key]).startswith("ERROR"), (key, found[key])
