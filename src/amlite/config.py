@@ -7,6 +7,7 @@
 | AMLITE_LOCAL_SLOTS    | how many jobs the local compute runs at once     | the machine's CPU count     |
 | AMLITE_URL            | the server the CLI talks to                      | from $AMLITE_HOME/server.json |
 | AMLITE_MAX_UPLOAD_MB  | the largest upload the server accepts            | 1024                        |
+| AMLITE_JOB_SANDBOX    | `auto`, `bwrap` or `none` (docs/security.md)     | auto                        |
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Settings:
     database_url: str | None = None
     local_slots: int = 0
     max_upload_bytes: int = 1024 * 1024 * 1024
+    job_sandbox: str = "auto"
 
     @classmethod
     def from_env(cls, home: Path | None = None) -> Settings:
@@ -37,6 +39,7 @@ class Settings:
             database_url=env.get("AMLITE_DATABASE_URL") or None,
             local_slots=slots,
             max_upload_bytes=max_mb * 1024 * 1024,
+            job_sandbox=env.get("AMLITE_JOB_SANDBOX") or "auto",
         )
 
     @property

@@ -7,6 +7,7 @@ the server; everything the server needs to know later is in the run directory.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from amlite.executors._base import Executor, RunPlan, RunReport
+from amlite.executors._base import Executor, RunPlan, RunReport, SandboxSpec
 from amlite.executors.procs import is_same_process_alive, process_start_time
 from amlite.executors.run_files import (
     prepare_run_dir,
@@ -26,6 +27,7 @@ from amlite.executors.run_files import (
     request_cancel,
     run_dir_of,
 )
+from amlite.executors.supervisor import job_environ
 
 SUPERVISOR = str(Path(__file__).with_name("supervisor.py"))
 SPARES = 2
@@ -45,6 +47,9 @@ class LocalExecutor(Executor):
     executor started has written its result (it closes its standard output, a pipe, before
     syncing the result to disk and exiting) or has died, so the scheduler can react
     without polling.
+
+    ``sandbox`` confines every job this executor starts (``amlite.executors.sandbox``); the
+    supervisors never inherit the server's settings (``job_environ``).
     """
 
     def __init__(
@@ -53,8 +58,10 @@ class LocalExecutor(Executor):
         *,
         spare: bool = True,
         spares: int = SPARES,
+        sandbox: SandboxSpec | None = None,
     ) -> None:
         self._on_exit = on_exit
+        self._sandbox = sandbox
         self._keep = max(0, spares) if spare else 0
         self._spares: list[subprocess.Popen[bytes]] = []
         self._lock = threading.Lock()
@@ -63,6 +70,8 @@ class LocalExecutor(Executor):
         self._refiller: threading.Thread | None = None
 
     def start(self, plan: RunPlan) -> dict[str, Any]:
+        if plan.sandbox is None and self._sandbox is not None:
+            plan = dataclasses.replace(plan, sandbox=self._sandbox)
         run_dir = prepare_run_dir(plan)
         proc = self._assign_spare(run_dir) or self._spawn(run_dir)
         runtime = {
@@ -97,9 +106,13 @@ class LocalExecutor(Executor):
         args = [sys.executable, "-S", "-E", SUPERVISOR, "--notify"]
         args.append(str(run_dir) if run_dir else "--wait")
         err_path = run_dir / "supervisor.stderr" if run_dir else os.devnull
+        env = job_environ(os.environ)
+        if "AMLITE_KILL_GRACE_SECONDS" in os.environ:  # the supervisor's own setting
+            env["AMLITE_KILL_GRACE_SECONDS"] = os.environ["AMLITE_KILL_GRACE_SECONDS"]
         with open(err_path, "ab") as err:
             return subprocess.Popen(
                 args,
+                env=env,
                 stdin=subprocess.PIPE if run_dir is None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=err,
