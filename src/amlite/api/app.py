@@ -12,7 +12,9 @@ from amlite import __version__
 from amlite.api.auth import Authenticator
 from amlite.api.deps import Runtime
 from amlite.api.errors import install_error_handlers
+from amlite.api.head import HeadAsGet
 from amlite.api.paths import CanonicalPaths
+from amlite.api.plain_urls import PlainUrls
 from amlite.api.routes import assets, files, health, jobs, tracking, ui
 from amlite.config import Settings
 from amlite.executors._local import LocalExecutor
@@ -82,4 +84,6 @@ class Server:
         for module in (health, jobs, assets, files, tracking, ui):
             app.include_router(module.router)
         app.add_middleware(CanonicalPaths)
+        app.add_middleware(HeadAsGet)
+        app.add_middleware(PlainUrls)
         return app
