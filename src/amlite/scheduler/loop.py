@@ -25,6 +25,7 @@ from amlite.scheduler.capacity import NeverFits
 from amlite.services.preparation import RuntimeContext, build_plan
 from amlite.services.tokens import mint_job_token
 from amlite.store import JobRecord, NewJob, Store
+from amlite.store.availability import unavailable_reason
 from amlite.sweep.controller import SweepController
 
 log = logging.getLogger("amlite.scheduler")
@@ -34,6 +35,7 @@ STARTED = (S.RUNNING, S.FINALIZING, S.CANCEL_REQUESTED)
 LIVE_SWEEPS = (S.QUEUED, S.RUNNING, S.CANCEL_REQUESTED)
 UNFINISHED_SUBMISSIONS = (S.NOT_STARTED, S.STARTING, S.PREPARING)
 RECONCILE_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 30.0
 
 
 class Scheduler:
@@ -109,13 +111,30 @@ class Scheduler:
             self._finish(job, S.CANCELED, reason)
 
     def _run(self) -> None:
+        outage: str | None = None  # why the database is unavailable, while it is
+        delay = RECONCILE_SECONDS
         while not self._stop.is_set():
-            self._wake.wait(RECONCILE_SECONDS)
+            if outage is None:
+                self._wake.wait(RECONCILE_SECONDS)
+            else:  # back off: wake-ups do not help a database that is away
+                self._stop.wait(delay)
             self._wake.clear()
             try:
                 self.tick()
-            except Exception:  # keep scheduling whatever one tick hit
-                log.exception("scheduler tick failed")
+            except Exception as exc:  # keep scheduling whatever one tick hit
+                reason = unavailable_reason(exc)
+                if reason is None:
+                    log.exception("scheduler tick failed")
+                    continue
+                if outage is None:  # one line per change of state, not one per tick
+                    log.warning("database unavailable, scheduling paused: %s", reason)
+                    delay = RECONCILE_SECONDS
+                outage = reason
+                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+                continue
+            if outage is not None:
+                log.warning("database available again, scheduling resumed")
+                outage = None
 
     def tick(self) -> None:
         """One round: reconcile started jobs, then fill free capacity."""
