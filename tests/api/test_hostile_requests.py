@@ -158,7 +158,7 @@ def test_huge_integer_in_a_json_body_is_a_400_naming_its_path(conn: Conn) -> Non
     [
         ({"command": "echo a\u0000b"}, "properties.command"),
         ({"environmentVariables": {"A": "x\u0000y"}}, "properties.environmentVariables.A"),
-        ({"environmentVariables": {"A\u0000": "x"}}, "properties.environmentVariables.A\\u0000"),
+        ({"environmentVariables": {"A\u0000": "x"}}, "properties.environmentVariables.A\\x00"),
         ({"displayName": "a\u0000"}, "properties.displayName"),
         ({"tags": {"t": "\u0000"}}, "properties.tags.t"),
     ],

@@ -13,18 +13,21 @@ they read (the body dependencies depend on the principal).
   convert more than 4,300 digits anyway, with a ValueError);
 * non-finite numbers (``NaN``, ``Infinity``, ``1e999``) unless the caller allows them (MLflow
   clients send them as metric values);
-* NUL in any string or key (``amlite.domain.text``; the wire models refuse the other control
-  characters field by field).
+* control characters in any string or key (``amlite.domain.text``: NUL and the C0 controls
+  but tab and line breaks; MLflow bodies, whose values are free text, refuse only NUL, which
+  no store can hold).
 
-The checks cost nothing on ordinary bodies: the tree is walked only when the parse saw a
-huge integer or a non-finite number, the body holds more brackets than the depth limit, or an
-escaped NUL.
+The checks cost next to nothing on ordinary bodies: the tree is walked only when the parse
+saw a huge integer or a non-finite number, the body holds more brackets than the depth limit,
+or an escape that can stand for a control character (``\\u0000``-``\\u001f``, ``\\b``, ``\\f``;
+a raw control character is not valid JSON).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from fastapi import Request
@@ -40,6 +43,9 @@ MAX_JSON_DEPTH = 64
 
 MAX_INT_DIGITS = 20
 """The most digits (sign included) a JSON integer may have: every int64 fits."""
+
+_CONTROL_ESCAPE = re.compile(rb"\\(?:u00[01][0-9a-fA-F]|[bf])")
+"""An escape in JSON text that may stand for a control character (a cheap first look)."""
 
 
 def check_declared_size(request: Request, limit: int, target: str = "body") -> None:
@@ -80,8 +86,9 @@ class _NonFinite(float):
     """A number that is NaN or infinite, kept until it is reported."""
 
 
-def parse_json(raw: bytes, *, allow_non_finite: bool = False) -> Any:
-    """The JSON value in ``raw``; ValidationFailed naming the path of what is refused."""
+def parse_json(raw: bytes, *, allow_non_finite: bool = False, free_text: bool = False) -> Any:
+    """The JSON value in ``raw``; ValidationFailed naming the path of what is refused.
+    ``free_text`` lets strings hold control characters other than NUL (MLflow values)."""
     if not raw.strip():
         raise ValidationFailed.one("body", "a JSON body is required")
     flags = _Flagged()
@@ -115,8 +122,8 @@ def parse_json(raw: bytes, *, allow_non_finite: bool = False) -> Any:
     except ValueError as exc:  # defensive: any other conversion limit of the parser
         raise ValidationFailed.one("body", f"unreadable JSON: {exc}") from None
     brackets = raw.count(b"[") + raw.count(b"{")
-    if flags.seen or brackets > MAX_JSON_DEPTH or b"\\u0000" in raw:
-        _check_tree(value)
+    if flags.seen or brackets > MAX_JSON_DEPTH or _CONTROL_ESCAPE.search(raw):
+        _check_tree(value, free_text)
     return value
 
 
@@ -126,7 +133,13 @@ def _path(parent: str, key: str | int) -> str:
     return f"{parent}.{key}" if parent else key
 
 
-def _check_tree(root: Any) -> None:
+def _text_problem(text: str, free_text: bool) -> str | None:
+    if free_text:
+        return "must not contain a NUL character" if "\x00" in text else None
+    return control_char_problem(text)
+
+
+def _check_tree(root: Any, free_text: bool) -> None:
     """Walk the parsed value (iteratively: no recursion to exhaust) and refuse the first
     problem found, naming its JSON path."""
     stack: list[tuple[Any, str, int]] = [(root, "", 0)]
@@ -142,8 +155,9 @@ def _check_tree(root: Any) -> None:
         if isinstance(value, _NonFinite):
             raise ValidationFailed.one(target, "must be a finite number")
         if isinstance(value, str):
-            if "\x00" in value:
-                raise ValidationFailed.one(target, "must not contain a NUL character")
+            problem = _text_problem(value, free_text)
+            if problem:
+                raise ValidationFailed.one(target, problem)
             continue
         if isinstance(value, dict | list):
             if depth >= MAX_JSON_DEPTH:
@@ -152,19 +166,10 @@ def _check_tree(root: Any) -> None:
                 )
             if isinstance(value, dict):
                 for key, item in value.items():
-                    if "\x00" in key:
-                        raise ValidationFailed.one(
-                            _path(path, key.replace("\x00", "\\u0000")),
-                            "a key must not contain a NUL character",
-                        )
+                    problem = _text_problem(key, free_text)
+                    if problem:
+                        shown = key.encode("unicode_escape").decode("ascii")
+                        raise ValidationFailed.one(_path(path, shown), f"a key {problem}")
                     stack.append((item, _path(path, key), depth + 1))
             else:
                 stack.extend((item, _path(path, i), depth + 1) for i, item in enumerate(value))
-
-
-def refuse_control_chars(text: str, target: str) -> str:
-    """``text`` if it follows ``amlite.domain.text``'s rule, else ValidationFailed at ``target``."""
-    problem = control_char_problem(text)
-    if problem:
-        raise ValidationFailed.one(target, problem)
-    return text

@@ -20,13 +20,10 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
-    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
-
-from amlite.domain.text import control_char_problem
 
 #: Marks the tag of a discriminated-union member inside an error location, so the
 #: location can be turned back into a JSON path (see ``arm.loc_to_target``).
@@ -105,42 +102,9 @@ class WireModel(BaseModel):
             out[canonical] = value
         return out
 
-    @field_validator("*", mode="after")
-    @classmethod
-    def _plain_text(cls, value: Any) -> Any:
-        """Every string of every field (map keys and list items included) follows
-        ``amlite.domain.text``: no NUL, no control character but tab and line breaks."""
-        found = _text_problem(value, "")
-        if found is not None:
-            at, problem = found
-            raise violation(problem, at or None)
-        return value
-
     def wire(self) -> dict[str, Any]:
         """The model as a JSON-ready dict in the spec's casing, without absent fields."""
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
-
-
-def _text_problem(value: Any, at: str) -> tuple[str, str] | None:
-    """(sub-path, problem) of the first string in ``value`` that breaks the text rule.
-    Nested models are skipped: they checked their own fields."""
-    if isinstance(value, str):
-        problem = control_char_problem(value)
-        return (at, problem) if problem else None
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            sub = f"{at}.{key}" if at else str(key)
-            if isinstance(key, str) and (problem := control_char_problem(key)):
-                return (sub.replace("\x00", "\\u0000"), f"a key {problem}")
-            found = _text_problem(item, sub)
-            if found is not None:
-                return found
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            found = _text_problem(item, f"{at}[{i}]")
-            if found is not None:
-                return found
-    return None
 
 
 def _enum_canonicaliser(values: tuple[str, ...]) -> Callable[[Any], str]:

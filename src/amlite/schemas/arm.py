@@ -54,7 +54,7 @@ def loc_to_target(loc: Sequence[int | str], at: str | None = None) -> str:
         else:
             target = f"{target}.{part}" if target else part
     if at:
-        target = f"{target}{at}" if at.startswith("[") else (f"{target}.{at}" if target else at)
+        target = f"{target}.{at}" if target else at
     return target or "body"
 
 

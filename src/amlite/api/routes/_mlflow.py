@@ -110,7 +110,7 @@ async def mlflow_body(
     bad JSON or no object is a 400; the limits of ``amlite.api.bodies``, with MLflow's
     ``NaN``/``Infinity`` metric values allowed)."""
     raw = await read_capped(request, MAX_JSON_BYTES)
-    return require_object(parse_json(raw, allow_non_finite=True))
+    return require_object(parse_json(raw, allow_non_finite=True, free_text=True))
 
 
 def query(request: Request, *names: str) -> str:
