@@ -112,23 +112,41 @@ class PostgresServer:
         last: PostgresUnavailable | None = None
         for _attempt in range(3):  # the free port may be taken between probing and binding
             self.port = _free_port()
-            options = (
-                f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
-            )
             try:
-                self._run(
-                    str(self.bindir / "pg_ctl"), "-D", str(self.data_dir),
-                    "-l", str(self.root / "server.log"), "-w", "-t", "30", "-o", options, "start",
-                )  # fmt: skip
+                self._launch()
             except PostgresUnavailable as exc:
                 last = exc
                 continue
-            pid_file = (self.data_dir / "postmaster.pid").read_text().split("\n")
-            self.pid = int(pid_file[0])
             return self
         assert last is not None
         raise last
+
+    def _launch(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+        )
+        self._run(
+            str(self.bindir / "pg_ctl"), "-D", str(self.data_dir),
+            "-l", str(self.root / "server.log"), "-w", "-t", "30", "-o", options, "start",
+        )  # fmt: skip
+        pid_file = (self.data_dir / "postmaster.pid").read_text().split("\n")
+        self.pid = int(pid_file[0])
+
+    def pause(self) -> None:
+        """Stop the postmaster (fast shutdown, by its PID) and keep the cluster's files."""
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGINT)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and _alive(self.pid):
+                time.sleep(0.02)
+            if _alive(self.pid):
+                os.kill(self.pid, signal.SIGKILL)
+            self.pid = None
+
+    def resume(self) -> None:
+        """Start the paused cluster again, on the same port."""
+        self._launch()
 
     def stop(self) -> None:
         """Fast shutdown of the postmaster by its PID, then remove the cluster's files."""

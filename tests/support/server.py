@@ -78,7 +78,7 @@ class LiveServer:
         else:
             raise RuntimeError("server did not start in time")
         self.token = (self.home / "token").read_text().strip()
-        while httpx.get(f"{self.url}/health").status_code != 200:
+        while httpx.get(f"{self.url}/health").status_code not in (200, 503):  # 503: no database
             time.sleep(0.05)
         return self
 

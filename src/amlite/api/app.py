@@ -12,7 +12,9 @@ from amlite import __version__
 from amlite.api.auth import Authenticator
 from amlite.api.deps import Runtime
 from amlite.api.errors import install_error_handlers
+from amlite.api.head import HeadAsGet
 from amlite.api.paths import CanonicalPaths
+from amlite.api.plain_urls import PlainUrls
 from amlite.api.routes import assets, deployments, files, health, jobs, tracking, ui
 from amlite.config import Settings
 from amlite.deployments.service import Deployments
@@ -90,4 +92,6 @@ class Server:
         for module in (health, jobs, assets, files, tracking, ui, deployments):
             app.include_router(module.router)
         app.add_middleware(CanonicalPaths)
+        app.add_middleware(HeadAsGet)
+        app.add_middleware(PlainUrls)
         return app

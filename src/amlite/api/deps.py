@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Depends, Request
 
 from amlite import API_VERSION
 from amlite.api.auth import Authenticator, Principal
+from amlite.api.bodies import MAX_JSON_BYTES, parse_json, read_capped
 from amlite.config import Settings
 from amlite.domain.arm_id import WorkspaceRef
-from amlite.errors import PayloadTooLarge, ValidationFailed
+from amlite.errors import ValidationFailed
 from amlite.services.assets import Assets
 from amlite.services.jobs import Jobs
 from amlite.services.workspaces import check_workspace
 from amlite.store import Store
+from amlite.store.availability import AvailabilityProbe
 
 WS_PREFIX = (
     "/subscriptions/{subscription}/resourceGroups/{resource_group}"
     "/providers/Microsoft.MachineLearningServices/workspaces/{workspace}"
 )
-MAX_JSON_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -33,6 +33,7 @@ class Runtime:
     assets: Assets
     authenticate: Authenticator
     public_url: str
+    availability: AvailabilityProbe = field(default_factory=AvailabilityProbe)
 
 
 def runtime(request: Request) -> Runtime:
@@ -59,16 +60,10 @@ def workspace(subscription: str, resource_group: str, workspace: str) -> Workspa
     return check_workspace(subscription, resource_group, workspace)
 
 
-async def json_body(request: Request) -> Any:
-    raw = await request.body()
-    if len(raw) > MAX_JSON_BYTES:
-        raise PayloadTooLarge(f"the body is larger than {MAX_JSON_BYTES} bytes", target="body")
-    if not raw.strip():
-        raise ValidationFailed.one("body", "a JSON body is required")
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValidationFailed.one("body", f"malformed JSON: {exc}") from None
+async def json_body(request: Request, _: Principal = Depends(principal)) -> Any:
+    """The JSON body of a request, read only once the caller is authenticated (see
+    ``amlite.api.bodies`` for the limits)."""
+    return parse_json(await read_capped(request, MAX_JSON_BYTES))
 
 
 def query_ci(request: Request, name: str) -> str | None:

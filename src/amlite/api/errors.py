@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from amlite import schemas
 from amlite.errors import InvalidTransition, RequestError, ValidationFailed, Violation
+from amlite.store.availability import RETRY_AFTER_SECONDS, STORE_ERRORS, unavailable_reason
 
 log = logging.getLogger("amlite.api")
 
@@ -19,10 +20,41 @@ def envelope(code: str, message: str, target: str | None = None) -> dict[str, ob
     return {"error": {"code": code, "message": message, "target": target, "details": []}}
 
 
+def challenge(message: str) -> dict[str, str]:
+    """The ``WWW-Authenticate`` header of a 401 (RFC 6750, as ARM sends it)."""
+    description = message.replace("\\", "").replace('"', "'")
+    return {
+        "WWW-Authenticate": (
+            f'Bearer realm="amlite", error="invalid_token", error_description="{description}"'
+        )
+    }
+
+
+def unavailable_headers() -> dict[str, str]:
+    return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestError)
     async def _request_error(_: Request, exc: RequestError) -> JSONResponse:
-        return JSONResponse(schemas.error_envelope(exc), status_code=exc.status_code)
+        headers = challenge(exc.message) if exc.status_code == 401 else None
+        return JSONResponse(
+            schemas.error_envelope(exc), status_code=exc.status_code, headers=headers
+        )
+
+    async def _store_error(request: Request, exc: Exception) -> JSONResponse:
+        reason = unavailable_reason(exc)
+        if reason is None:
+            return await _unexpected(request, exc)
+        log.warning("%s %s: %s", request.method, request.url.path, reason)
+        return JSONResponse(
+            envelope("ServiceUnavailable", f"{reason}; try again later", "database"),
+            status_code=503,
+            headers=unavailable_headers(),
+        )
+
+    for store_error in STORE_ERRORS:
+        app.add_exception_handler(store_error, _store_error)
 
     @app.exception_handler(RequestValidationError)
     async def _fastapi_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -54,11 +86,13 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return JSONResponse(
-            envelope(
-                "InternalServerError", f"amlite hit an unexpected error: {type(exc).__name__}"
-            ),
-            status_code=500,
-        )
+    async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        return await _unexpected(request, exc)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(
+        envelope("InternalServerError", f"amlite hit an unexpected error: {type(exc).__name__}"),
+        status_code=500,
+    )

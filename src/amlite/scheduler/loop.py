@@ -31,6 +31,7 @@ from amlite.scheduler.capacity import NeverFits
 from amlite.services.preparation import RuntimeContext, build_plan
 from amlite.services.tokens import mint_job_token
 from amlite.store import JobRecord, Store
+from amlite.store.availability import unavailable_reason
 from amlite.sweep.controller import SweepController
 
 log = logging.getLogger("amlite.scheduler")
@@ -43,6 +44,7 @@ RECONCILE_SECONDS = 1.0
 BURST_WAKES = 2
 """Wakes during one tick that make a burst (see ``Scheduler._coalesce_pause``)."""
 MAX_COALESCE_SECONDS = 0.05
+MAX_BACKOFF_SECONDS = 30.0
 
 
 class Scheduler:
@@ -133,16 +135,34 @@ class Scheduler:
             self._finish(job, S.CANCELED, reason)
 
     def _run(self) -> None:
+        outage: str | None = None  # why the database is unavailable, while it is
+        delay = RECONCILE_SECONDS
         while not self._stop.is_set():
-            woken = self._wake.wait(RECONCILE_SECONDS)
+            if outage is None:
+                woken = self._wake.wait(RECONCILE_SECONDS)
+            else:  # back off: wake-ups do not help a database that is away
+                self._stop.wait(delay)
+                woken = False
             self._wake.clear()
             wakes, began = self._wakes, time.monotonic()
             with self._signals:
                 full, self._full = self._full or not woken, False
             try:
                 self.tick(full=full)
-            except Exception:  # keep scheduling whatever one tick hit
-                log.exception("scheduler tick failed")
+            except Exception as exc:  # keep scheduling whatever one tick hit
+                reason = unavailable_reason(exc)
+                if reason is None:
+                    log.exception("scheduler tick failed")
+                    continue
+                if outage is None:  # one line per change of state, not one per tick
+                    log.warning("database unavailable, scheduling paused: %s", reason)
+                    delay = RECONCILE_SECONDS
+                outage = reason
+                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+                continue
+            if outage is not None:
+                log.warning("database available again, scheduling resumed")
+                outage = None
             self._stop.wait(self._coalesce_pause(self._wakes - wakes, time.monotonic() - began))
 
     @staticmethod

@@ -2,7 +2,9 @@
 
 ``CommandJob.timeout`` and ``TrialComponent.timeout`` allow at most seconds precision,
 ``SweepJob.timeout`` at most minutes precision. Years and months are refused: their
-length depends on the calendar. Durations must be positive.
+length depends on the calendar. Durations must be positive and at most ``MAX_DURATION``
+(ten years, ``P3650D``): a longer timeout means "none" in practice, and any deadline computed
+from it stays far inside the dates Python and the stores can hold.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from amlite.errors import ValidationFailed
 from amlite.schemas._base import violation
 
 Precision = Literal["seconds", "minutes"]
+MAX_DURATION = timedelta(days=3650)
 
 
 def duration_seconds(value: object, precision: Precision) -> float:
@@ -26,6 +29,8 @@ def duration_seconds(value: object, precision: Precision) -> float:
     text = value.strip()
     try:
         parsed = isodate.parse_duration(text)
+    except OverflowError:
+        raise ValueError(_too_long(value)) from None
     except (isodate.ISO8601Error, ValueError, TypeError):
         raise ValueError(f"'{value}' is not an ISO 8601 duration such as 'PT1H30M'") from None
     if isinstance(parsed, isodate.Duration):
@@ -37,6 +42,8 @@ def duration_seconds(value: object, precision: Precision) -> float:
     if not isinstance(parsed, timedelta):  # pragma: no cover - isodate returns one of the two
         raise ValueError(f"'{value}' is not an ISO 8601 duration")
     seconds = parsed.total_seconds()
+    if parsed > MAX_DURATION:
+        raise ValueError(_too_long(value))
     if seconds <= 0:
         raise ValueError(f"'{value}' must be a positive duration")
     if precision == "seconds" and parsed.microseconds:
@@ -44,6 +51,10 @@ def duration_seconds(value: object, precision: Precision) -> float:
     if precision == "minutes" and (parsed.microseconds or parsed.seconds % 60):
         raise ValueError(f"'{value}' is over-precise: at most minutes precision is supported")
     return seconds
+
+
+def _too_long(value: str) -> str:
+    return f"'{value[:60]}' is too long: at most P{MAX_DURATION.days}D (ten years)"
 
 
 def normalize_duration(value: str, *, precision: Precision, target: str) -> float:

@@ -135,6 +135,9 @@ class OperationRecord:
 
 
 class Store(abc.ABC):
+    def probe_writable(self) -> None:  # noqa: B027 - a store that is always there
+        """Raise when the store cannot be written now (``amlite.store.availability``)."""
+
     # -- workspaces ---------------------------------------------------------------
     @abc.abstractmethod
     def ensure_workspace(self, workspace: WorkspaceRef) -> None:

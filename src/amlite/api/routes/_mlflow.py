@@ -7,23 +7,26 @@ input. ``MlflowRoute`` does the conversion for every route of a router that uses
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from amlite.api.deps import MAX_JSON_BYTES, runtime
+from amlite.api.auth import Principal
+from amlite.api.bodies import MAX_JSON_BYTES, parse_json, read_capped
+from amlite.api.deps import principal, runtime
+from amlite.api.errors import challenge, unavailable_headers
 from amlite.errors import RequestError
 from amlite.services.mlflow_wire import (
     INTERNAL_ERROR,
     INVALID_PARAMETER_VALUE,
     PERMISSION_DENIED,
     RESOURCE_DOES_NOT_EXIST,
+    TEMPORARILY_UNAVAILABLE,
     UNAUTHENTICATED,
     MlflowError,
     invalid,
@@ -31,6 +34,7 @@ from amlite.services.mlflow_wire import (
 )
 from amlite.services.tracking import Tracking
 from amlite.services.workspaces import check_workspace
+from amlite.store.availability import unavailable_reason
 
 log = logging.getLogger("amlite.api.mlflow")
 
@@ -44,7 +48,18 @@ def mlflow_error_response(exc: Exception) -> JSONResponse:
     if isinstance(exc, RequestError):
         code = _CODE_OF_STATUS.get(exc.status_code, INVALID_PARAMETER_VALUE)
         status = exc.status_code if exc.status_code in (401, 403, 404, 413) else 400
-        return JSONResponse({"error_code": code, "message": exc.message}, status_code=status)
+        headers = challenge(exc.message) if status == 401 else None
+        return JSONResponse(
+            {"error_code": code, "message": exc.message}, status_code=status, headers=headers
+        )
+    reason = unavailable_reason(exc)
+    if reason is not None:
+        log.warning("MLflow route: %s", reason)
+        return JSONResponse(
+            {"error_code": TEMPORARILY_UNAVAILABLE, "message": f"{reason}; try again later"},
+            status_code=503,
+            headers=unavailable_headers(),
+        )
     if isinstance(exc, RequestValidationError):
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
@@ -88,19 +103,12 @@ def tracking(request: Request) -> Tracking:
     return Tracking(rt.store, rt.settings, scope)
 
 
-async def mlflow_body(request: Request) -> Mapping[str, Any]:
-    """The JSON object of a POST (MLflow's rules: bad JSON or no object is a 400)."""
-    raw = await request.body()
-    if len(raw) > MAX_JSON_BYTES:
-        raise MlflowError(
-            INVALID_PARAMETER_VALUE, f"the body is larger than {MAX_JSON_BYTES} bytes", 413
-        )
-    if not raw.strip():
-        raise invalid("a JSON body is required")
-    try:
-        return require_object(json.loads(raw))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise invalid(f"malformed JSON: {exc}") from None
+async def mlflow_body(request: Request, _: Principal = Depends(principal)) -> Mapping[str, Any]:
+    """The JSON object of a POST, read only once the caller is authenticated (MLflow's rules:
+    bad JSON or no object is a 400; the limits of ``amlite.api.bodies``, with MLflow's
+    ``NaN``/``Infinity`` metric values allowed)."""
+    raw = await read_capped(request, MAX_JSON_BYTES)
+    return require_object(parse_json(raw, allow_non_finite=True, free_text=True))
 
 
 def query(request: Request, *names: str) -> str:

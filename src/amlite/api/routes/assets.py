@@ -18,6 +18,7 @@ from amlite.api.deps import (
     runtime,
     workspace,
 )
+from amlite.api.params import query_int
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.services.assets import PLAIN_KINDS, VERSIONED_KINDS, Page
 from amlite.services.paging import next_link
@@ -36,8 +37,7 @@ def _page(request: Request, page: Page) -> dict[str, Any]:
 
 
 def _top(request: Request) -> int | None:
-    top = query_ci(request, "$top") or query_ci(request, "count")
-    return int(top) if top and top.isdigit() else None
+    return query_int(request, "$top", "count")
 
 
 def _add_kind(kind: str, versioned: bool) -> None:

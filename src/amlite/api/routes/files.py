@@ -12,7 +12,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from amlite.api.auth import Principal
+from amlite.api.bodies import check_declared_size
 from amlite.api.deps import WS_PREFIX, api_version, principal, query_ci, runtime, workspace
+from amlite.api.params import INT64_MAX, query_int
 from amlite.data.paths import (
     PathEscapeError,
     TooLargeError,
@@ -51,6 +53,7 @@ async def upload_archive(
     """Extract a ``.tar.gz`` body into ``path`` on the datastore; all of it or nothing."""
     who.require_admin()
     limit = runtime(request).settings.max_upload_bytes
+    check_declared_size(request, limit, "upload")
     root = await run_in_threadpool(_root, request, ws, name)
     relative = query_ci(request, "path") or ""
     dest = _resolve(root, relative, "path") if relative else root
@@ -83,6 +86,7 @@ async def put_file(
 ) -> Response:
     who.require_admin()
     limit = runtime(request).settings.max_upload_bytes
+    check_declared_size(request, limit, "upload")
     root = await run_in_threadpool(_root, request, ws, name)
     dest = _resolve(root, path, "path")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -117,10 +121,7 @@ def get_file(
     file = _resolve(root, path, "path")
     if not file.is_file():
         raise NotFound(f"no file '{path}' on datastore {name}", target="path")
-    offset_raw = query_ci(request, "offset") or "0"
-    if not offset_raw.isdigit():
-        raise ValidationFailed.one("offset", "must be a non-negative integer")
-    offset = int(offset_raw)
+    offset = query_int(request, "offset", maximum=INT64_MAX) or 0
     with file.open("rb") as f:
         size = os.fstat(f.fileno()).st_size
         f.seek(min(offset, size))

@@ -17,6 +17,7 @@ from amlite.api.deps import (
     runtime,
     workspace,
 )
+from amlite.api.params import query_int
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.errors import NotFound
 from amlite.services.paging import next_link
@@ -56,14 +57,13 @@ def list_jobs(
 ) -> dict[str, Any]:
     who.require_admin()
     rt = runtime(request)
-    top = query_ci(request, "$top")
     page = rt.jobs.list(
         ws,
         job_type=query_ci(request, "jobType"),
         tag=query_ci(request, "tag"),
         tags=query_ci(request, "tags"),
         skiptoken=query_ci(request, "$skiptoken"),
-        top=int(top) if top and top.isdigit() else None,
+        top=query_int(request, "$top"),
         parent_name=query_ci(request, "parentJobName"),
         experiment=query_ci(request, "experimentName"),
         status=query_ci(request, "status"),

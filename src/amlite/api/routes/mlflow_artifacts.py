@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from amlite.api.auth import Principal
+from amlite.api.bodies import check_declared_size
 from amlite.api.deps import principal, runtime
 from amlite.api.routes._mlflow import MlflowRoute, query, tracking
 from amlite.services.mlflow_wire import RESOURCE_DOES_NOT_EXIST, MlflowError
@@ -33,10 +34,11 @@ async def upload_artifact(
     who: Principal = Depends(principal),
     tr: Tracking = Depends(tracking),
 ) -> dict[str, Any]:
+    limit = runtime(request).settings.max_upload_bytes
+    check_declared_size(request, limit, "artifact")
     _, target = await run_in_threadpool(lambda: tr.artifact_target(who, path, write=True))
     if target.is_dir():
         raise MlflowError("INVALID_PARAMETER_VALUE", f"{path!r} is a folder of artifacts")
-    limit = runtime(request).settings.max_upload_bytes
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
     try:

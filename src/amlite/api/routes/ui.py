@@ -16,10 +16,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from amlite.api.auth import Principal
-from amlite.api.deps import WS_PREFIX, api_version, principal, query_ci, runtime, workspace
+from amlite.api.deps import WS_PREFIX, api_version, principal, runtime, workspace
+from amlite.api.params import query_int
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import JobStatus
-from amlite.errors import ValidationFailed
 from amlite.services.resources import iso
 
 router = APIRouter()
@@ -143,12 +143,8 @@ def trial_summary(
 
 
 def _bounded(request: Request, key: str, default: int, most: int) -> int:
-    raw = query_ci(request, key)
-    if raw is None:
-        return default
-    if not raw.isdigit():
-        raise ValidationFailed.one(key, "must be a non-negative integer")
-    return min(int(raw), most)
+    value = query_int(request, key)
+    return default if value is None else min(value, most)
 
 
 def _finite(value: Any) -> float | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.pool import StaticPool
 
 BUSY_TIMEOUT_MS = 30_000
@@ -67,6 +67,15 @@ def _sqlite_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        # A connection SQLite opened while the file was not writable stays read-only for
+        # good: treat the error as a disconnect, so the pool drops its connections and the
+        # next use opens fresh ones (writable again once the file is).
+        message = str(context.original_exception).lower()
+        if "readonly database" in message or "unable to open database" in message:
+            context.is_disconnect = True
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

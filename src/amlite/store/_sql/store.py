@@ -55,6 +55,12 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, Store):
     def close(self) -> None:
         self._engine.dispose()
 
+    def probe_writable(self) -> None:
+        """A write transaction that changes nothing: raises when the database is out of
+        reach or read-only (a plain read succeeds on a read-only SQLite file)."""
+        with write_tx(self._engine) as conn:
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0")
+
     # -- workspaces -----------------------------------------------------------------------
     def ensure_workspace(self, workspace: WorkspaceRef) -> None:
         with write_tx(self._engine) as conn:
