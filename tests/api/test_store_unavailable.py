@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from amlite.store.availability import PROBE_EVERY_SECONDS
 from support.postgres import PostgresServer, PostgresUnavailable
 from support.server import LiveServer, command_body, job_url, wait_terminal
 
@@ -57,6 +58,8 @@ def _assert_unavailable(srv: LiveServer) -> None:
         assert error["code"] == "ServiceUnavailable" and error["target"] == "database"
         resp = c.post(f"{MLFLOW}/runs/set-tag", json={"run_id": "x", "key": "k", "value": "v"})
         assert resp.status_code in (503, 404), resp.text  # 404: the run lookup may still read
+        # /health probes at most every PROBE_EVERY_SECONDS (cached between): it says so soon
+        _wait(lambda: c.get("/health").status_code == 503, timeout=PROBE_EVERY_SECONDS + 10)
         health = c.get("/health")
         assert health.status_code == 503, health.text
         assert health.json()["status"] == "unavailable"

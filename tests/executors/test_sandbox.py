@@ -96,7 +96,7 @@ def test_mounts_are_bind_mounts_read_only_when_asked(tmp_path: Path) -> None:
     (data / "in.txt").write_text("input")
     target = home / "datastores" / "ds" / "out"
     run = home / "runs" / "mine"
-    ro, rw = run / "inputs" / "ro", run / "outputs" / "out"
+    ro, rw = run / "run" / "inputs" / "ro", run / "run" / "outputs" / "out"  # make_plan's run dir
     steps = [
         FileStep("mount_ro", str(data), str(ro)),
         FileStep("mkdir", "", str(target)),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import pytest
@@ -146,7 +145,7 @@ def test_jobs_named_and_experiment_names(store: Store) -> None:
     assert store.experiment_names(OTHER.key) == ["exp-c"]
 
 
-def test_a_thousand_points_are_one_fast_transaction(store: Store) -> None:
+def test_a_thousand_points_are_one_executemany_per_call(store: Store) -> None:
     store.create_job(job("j1"))
     points = [MetricPoint("loss", float(i), step=i, timestamp=i) for i in range(1000)]
     assert isinstance(store, SqlStore)
@@ -160,14 +159,12 @@ def test_a_thousand_points_are_one_fast_transaction(store: Store) -> None:
 
     event.listen(store.engine, "before_cursor_execute", seen)
     try:
-        started = time.perf_counter()
         for _ in range(5):
             store.log_metrics(WS.key, "j1", points)
-        elapsed = time.perf_counter() - started
     finally:
         event.remove(store.engine, "before_cursor_execute", seen)
     assert executes == [True] * 5, "each call is one executemany"
-    assert 5000 / elapsed > 20_000, f"{5000 / elapsed:.0f} points/s"
+    # the rate itself is measured in bench/bench_tracking.py (no timed unit tests)
     history = store.metric_history(WS.key, "j1", "loss")
     assert len(history) == 5000 and [p.value for p in history[:3]] == [0.0, 1.0, 2.0]
 

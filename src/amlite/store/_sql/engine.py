@@ -76,6 +76,10 @@ def _sqlite_engine(url: str) -> Engine:
         message = str(context.original_exception).lower()
         if "readonly database" in message or "unable to open database" in message:
             context.is_disconnect = True
+            # SQLite shares one mapping of the WAL index per file among all the connections
+            # of a process: while any of them (an idle reader in the pool) stays open, new
+            # ones stay read-only too. The next write closes them all first (``write_tx``).
+            _STALE.add(engine)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -112,6 +116,8 @@ def _enable_wal(cursor: sqlite3.Cursor) -> None:
 
 _WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 """The writer lock of each SQLite engine (see ``write_tx``)."""
+_STALE: weakref.WeakSet[Engine] = weakref.WeakSet()
+"""SQLite engines whose connections must all be closed before the next write."""
 
 
 @contextmanager
@@ -124,10 +130,14 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
     unlucky ones wait for up to seconds; the lock queues them instead. Other processes
     still meet ``busy_timeout``.
     """
-    with _WRITERS.get(engine) or contextlib.nullcontext(), engine.connect() as conn:
-        conn.execution_options(**{_WRITE_OPTION: True})
-        with conn.begin():
-            yield conn
+    with _WRITERS.get(engine) or contextlib.nullcontext():
+        if engine in _STALE:
+            _STALE.discard(engine)
+            engine.dispose()
+        with engine.connect() as conn:
+            conn.execution_options(**{_WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
 
 
 @contextmanager
