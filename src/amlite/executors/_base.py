@@ -20,7 +20,7 @@ import abc
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-StepOp = Literal["mkdir", "copy", "link", "download", "copy_into"]
+StepOp = Literal["mkdir", "copy", "link", "download", "copy_into", "blob_download", "blob_upload"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,10 @@ class FileStep:
       a missing ``src`` is skipped.
     - ``link``: symlink ``dst`` -> ``src`` (mounts of local datastores).
     - ``download``: fetch http(s) URL ``src`` to file ``dst``.
+    - ``blob_download``: ``src`` is ``{container URL}?{SAS}#{path}``: the blob ``path`` to file
+      ``dst``, or every blob below ``path/`` into directory ``dst``.
+    - ``blob_upload``: every regular file below ``src`` to blobs below ``dst`` (same URL
+      form); a missing ``src`` is skipped.
     """
 
     op: StepOp
