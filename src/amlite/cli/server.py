@@ -33,4 +33,11 @@ def server(
     settings = Settings.from_env()
     if default_datastore:
         settings = dataclasses.replace(settings, default_datastore=default_datastore)
+    try:
+        from amlite.services.datastores import configured_default
+
+        configured_default(settings)
+    except ValueError as exc:
+        output.error(f"--default-datastore: {exc}")
+        raise typer.Exit(2) from exc
     run_server(settings, host, port)
