@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,16 @@ import httpx
 import pytest
 
 from support.azurite import ACCOUNT, KEY, Azurite
-from support.server import API, WS, LiveServer, command_body, history, job_url, wait_terminal
+from support.server import (
+    API,
+    WS,
+    LiveServer,
+    command_body,
+    history,
+    job_url,
+    wait_status,
+    wait_terminal,
+)
 
 TRAIN = """\
 import os, sys
@@ -212,3 +222,26 @@ def test_a_missing_blob_input_fails_the_job_naming_it(
         reason = history(c, "missing")["reason"] or ""
     assert done["properties"]["status"] == "Failed"
     assert "inputDataBindings.gone" in reason and "does not exist" in reason, reason
+
+
+def test_logs_of_a_running_job_are_read_live_then_from_the_container(
+    blob_server: LiveServer, azurite: Azurite
+) -> None:
+    log = f"{WS}/datastores/workspaceblobstore/files/ExperimentRun/dcid.live/user_logs/std_log.txt"
+    script = "import time; print('hello-live', flush=True); time.sleep(60)"
+    with blob_server.client() as c:
+        assert c.put(job_url("live"), json=command_body(f'python -c "{script}"')).status_code in (
+            200,
+            201,
+        )
+        wait_status(c, "live", "Running", timeout=60)
+        deadline = time.monotonic() + 60
+        while b"hello-live" not in (resp := c.get(f"{log}?{API}")).content:
+            assert time.monotonic() < deadline, resp.text
+            time.sleep(0.2)
+        assert not blob_names(azurite, "ws-default", "ExperimentRun/dcid.live/")
+        assert c.post(f"{WS}/jobs/live/cancel?{API}").status_code in (200, 202)
+        done = wait_terminal(c, "live", timeout=60)
+        assert done["properties"]["status"] == "Canceled"
+        stored = blob_names(azurite, "ws-default", "ExperimentRun/dcid.live/")
+        assert b"hello-live" in stored["ExperimentRun/dcid.live/user_logs/std_log.txt"]
