@@ -136,6 +136,11 @@ def test_a_job_whose_code_and_data_live_only_in_containers(
         assert c.get(f"{ds}/files/data/nothing.csv?{API}").status_code == 404
         bad = c.get(f"{ds}/list?{API}&path=../../etc")
         assert bad.status_code == 400 and bad.json()["error"]["target"] == "path"
+        evil = c.post(
+            f"{ds}/upload?{API}&path=y", content=tar_gz({"ok.txt": "1", "../evil.txt": "2"})
+        )
+        assert evil.status_code == 400 and evil.json()["error"]["target"] == "body", evil.text
+        assert not blob_names(azurite, "team-data", "y/")  # all of it or nothing
         assert c.put(f"{ds}/files/x/single.txt?{API}", content=b"one").status_code == 201
         assert blob_names(azurite, "team-data", "x/")["x/single.txt"] == b"one"
 

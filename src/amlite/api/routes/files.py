@@ -31,10 +31,13 @@ def _backend(request: Request, ws: WorkspaceRef, name: str) -> DatastoreBackend:
 
 
 def _call(target: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """``fn(*args)``, with a bad path as a 400 naming ``target`` and storage errors as 503."""
+    """``fn(*args)``, with a bad path as a 400 naming ``target`` (unless ``target`` is empty)
+    and storage errors as 503."""
     try:
         return fn(*args, **kwargs)
     except PathEscapeError as exc:
+        if not target:
+            raise
         raise ValidationFailed.one(target, str(exc)) from None
     except AzureUnavailable as exc:
         raise ServiceUnavailable(str(exc)) from None
@@ -58,6 +61,7 @@ async def upload_archive(
     limit = runtime(request).settings.max_upload_bytes
     backend = await run_in_threadpool(_backend, request, ws, name)
     relative = query_ci(request, "path") or ""
+    _call("path", blob_name, relative)
     with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as spool:
         size = 0
         async for chunk in request.stream():
@@ -68,9 +72,9 @@ async def upload_archive(
         spool.seek(0)
         try:
             count = await run_in_threadpool(
-                _call, "path", backend.extract_archive, spool, relative, limit
+                _call, "", backend.extract_archive, spool, relative, limit
             )
-        except ValidationFailed:
+        except ServiceUnavailable:
             raise
         except PathEscapeError as exc:
             raise ValidationFailed.one("body", f"the archive is refused: {exc}") from None
