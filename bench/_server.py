@@ -40,7 +40,7 @@ class BenchServer:
             [sys.executable, "-c", _LAUNCH], env=env, stdout=log, stderr=log
         )
         info = self.home / "server.json"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # a loaded machine may take a minute to start it
         while time.monotonic() < deadline:
             if info.exists():
                 try:

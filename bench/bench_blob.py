@@ -38,7 +38,7 @@ def _tree_bytes(root: Path) -> int:
 
 def amlite_download(container: AzureBlobContainer, dst: Path) -> None:
     url = container.signed_url("data", write=False, valid_for=timedelta(hours=1))
-    supervisor.run_step({"op": "blob_download", "src": url, "dst": str(dst)})
+    supervisor.run_step({"op": "blob_download", "src": url, "dst": str(dst)}, str(dst.parent))
 
 
 def sdk_download(container: AzureBlobContainer, dst: Path) -> None:

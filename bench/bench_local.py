@@ -27,6 +27,9 @@ from pathlib import Path
 
 from _server import API, WS, BenchServer
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from support.ray_cluster import RAY_ENV, _free_port, stop_sessions
+
 RESULTS = Path(__file__).parent / "results" / "local_executor.md"
 
 
@@ -93,34 +96,53 @@ def drain(srv: BenchServer, n: int) -> float:
 
 
 def ray_peer(n: int) -> tuple[list[float], str]:
-    """Wall time of `ray job submit -- true` against a local Ray head, n times."""
+    """Wall time of `ray job submit -- true` against a local Ray head, n times.
+
+    The head runs in a session of its own on free ports; only that session's processes
+    (and their descendants) are stopped afterwards, by pid: never `ray stop`, which would
+    end every Ray process on the machine, other users' clusters included.
+    """
     ray = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
     if ray is None:
         return [], "ray not installed (pip install -e '.[ray]')"
     tmp = tempfile.mkdtemp(prefix="ray-bench-")
-    env_args = ["--temp-dir", tmp, "--include-dashboard=true", "--dashboard-host=127.0.0.1"]
-    # the same auth mode on the head and every client: token auth off for a local head
-    os.environ["RAY_AUTH_MODE"] = "disabled"
-    subprocess.run(
-        [ray, "start", "--head", "--num-cpus=2", *env_args], check=True, capture_output=True
+    dashboard = f"http://127.0.0.1:{_free_port()}"
+    env_args = [
+        f"--temp-dir={tmp}",
+        f"--port={_free_port()}",
+        "--include-dashboard=true",
+        "--dashboard-host=127.0.0.1",
+        f"--dashboard-port={dashboard.rsplit(':', 1)[1]}",
+        f"--ray-client-server-port={_free_port()}",
+        f"--dashboard-agent-listen-port={_free_port()}",
+    ]
+    env = {**os.environ, **RAY_ENV}  # the same auth mode on the head and every client
+    head = subprocess.Popen(
+        [ray, "start", "--head", "--num-cpus=2", *env_args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     times: list[float] = []
-    submit = [ray, "job", "submit", "--address", "http://127.0.0.1:8265", "--", "true"]
+    submit = [ray, "job", "submit", "--address", dashboard, "--", "true"]
     try:
+        if head.wait(120) != 0:
+            return [], "ray start --head failed"
         for _ in range(10):  # the job server may need a moment after `ray start`
-            if subprocess.run(submit, capture_output=True).returncode == 0:
+            if subprocess.run(submit, capture_output=True, env=env).returncode == 0:
                 break
             time.sleep(2)
         else:
             return [], "ray job submit kept failing against the local head"
         for _ in range(n):
             t0 = time.time()
-            done = subprocess.run(submit, capture_output=True, text=True)
+            done = subprocess.run(submit, capture_output=True, text=True, env=env)
             if done.returncode != 0:
                 return times, f"ray job submit failed: {done.stderr.strip()[-200:]}"
             times.append((time.time() - t0) * 1000)
     finally:
-        subprocess.run([ray, "stop", "--force"], capture_output=True)
+        stop_sessions([head.pid])
         shutil.rmtree(tmp, ignore_errors=True)
     return times, "ray job submit (waits for the job), local head, 2 CPUs"
 

@@ -126,3 +126,61 @@ def test_not_a_tar(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         extract_tar_safely(io.BytesIO(b"not a tar at all" * 100), tmp_path / "d", max_bytes=10)
     assert list(tmp_path.iterdir()) == []
+
+
+def _many(count: int) -> io.BytesIO:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for i in range(count):
+            tar.addfile(tarfile.TarInfo(f"f{i}"), io.BytesIO(b""))
+    buf.seek(0)
+    return buf
+
+
+def test_too_many_members_is_refused_before_extracting_them_all(tmp_path: Path) -> None:
+    dest = tmp_path / "ds"
+    with pytest.raises(TooLargeError, match="more than 50 members"):
+        extract_tar_safely(_many(51), dest, max_bytes=1000, max_members=50)
+    assert list(tmp_path.iterdir()) == []
+    assert extract_tar_safely(_many(50), dest, max_bytes=1000, max_members=50) == 50
+
+
+def test_member_cap_has_a_default() -> None:
+    from amlite.data.archives import MAX_MEMBERS
+
+    assert 1000 <= MAX_MEMBERS <= 100_000
+
+
+@pytest.mark.parametrize("kind", [tarfile.CHRTYPE, tarfile.BLKTYPE])
+def test_device_members_are_refused(tmp_path: Path, kind: bytes) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo("dev")
+        info.type, info.devmajor, info.devminor = kind, 1, 3
+        tar.addfile(info)
+    buf.seek(0)
+    with pytest.raises(PathEscapeError, match="device"):
+        extract_tar_safely(buf, tmp_path / "ds", max_bytes=100)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_seekable_archive_is_refused_from_its_headers_before_anything_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written: list[str] = []
+    real_extract = tarfile.TarFile.extract
+
+    def spy(self: tarfile.TarFile, member: tarfile.TarInfo, *args: object, **kw: object) -> None:
+        written.append(member.name)
+        real_extract(self, member, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tarfile.TarFile, "extract", spy)
+    with pytest.raises(TooLargeError):
+        extract_tar_safely(_many(51), tmp_path / "ds", max_bytes=1000, max_members=50)
+    with pytest.raises(PathEscapeError):
+        extract_tar_safely(
+            _tar([("file", "ok", b"1"), ("file", "../x", b"2")]), tmp_path / "d2", max_bytes=100
+        )
+    assert written == []
+    assert extract_tar_safely(_many(3), tmp_path / "ds", max_bytes=1000, max_members=50) == 3
+    assert written == ["f0", "f1", "f2"]

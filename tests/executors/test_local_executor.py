@@ -184,7 +184,9 @@ def test_preparation_error_fails_clearly(tmp_path: Path) -> None:
     ex = LocalExecutor()
     missing = tmp_path / "nope"
     plan = make_plan(
-        tmp_path, "touch ran", prepare=[FileStep("copy", str(missing), str(tmp_path / "x"))]
+        tmp_path,
+        "touch ran",
+        prepare=[FileStep("copy", str(missing), str(tmp_path / "run" / "x"))],
     )
     rep = wait_done(ex, ex.start(plan))
     assert rep.result is not None and rep.result["outcome"] == "Failed"
@@ -217,3 +219,27 @@ def test_cancel_after_finish_is_harmless(tmp_path: Path) -> None:
     rep = wait_done(ex, rt)
     ex.cancel(rt, "late")
     assert ex.report(rt).result == rep.result
+
+
+def test_steps_may_not_write_outside_the_run_dir(tmp_path: Path) -> None:
+    """Defence in depth: a plan built from a hostile name cannot copy, link or download
+    outside the run directory, nor use '..' anywhere."""
+    ex = LocalExecutor()
+    src = tmp_path / "data.txt"
+    src.write_text("secret")
+    outside = tmp_path / "outside"
+    for i, (op, climb) in enumerate(
+        [("copy", True), ("copy", False), ("link", False), ("download", False), ("mkdir", True)]
+    ):
+        run = tmp_path / f"p{i}" / "run"
+        dst = run / "inputs" / ".." / ".." / ".." / "outside" if climb else outside
+        source = "http://127.0.0.1:9/x" if op == "download" else str(src)
+        plan = make_plan(tmp_path / f"p{i}", "touch ran", prepare=[FileStep(op, source, str(dst))])
+        rep = wait_done(ex, ex.start(plan))
+        assert rep.result is not None and rep.result["outcome"] == "Failed", op
+        assert (
+            "outside the run directory" in rep.result["reason"]
+            or "plain absolute" in (rep.result["reason"])
+        ), rep.result
+        assert not os.path.lexists(outside)
+        assert not (Path(plan.working_dir) / "ran").exists()

@@ -392,3 +392,22 @@ dependencies:
     )  # type: ignore[arg-type]
     assert plan.environment is not None and plan.environment.dir == a.dir
     assert plan.environment.dir.startswith(str(settings.envs_dir))
+
+
+@pytest.mark.parametrize("name", ["../../../../tmp/x", "..", "a/b", "", "a\x00b"])
+def test_binding_names_may_not_leave_the_run_dir(
+    store: FakeStore, settings: Settings, ctx: RuntimeContext, tmp_path: Path, name: str
+) -> None:
+    """Defence in depth: a stored job whose binding name slipped past the API fails to plan."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "f.txt").write_text("x")
+    spec = {
+        "command": "true",
+        "inputDataBindings": {name: {"dataId": str(data), "mode": "Download"}},
+    }
+    with pytest.raises(ExecutionError, match="inputDataBindings"):
+        build_plan(store, job(spec), token="t", ctx=ctx)  # type: ignore[arg-type]
+    spec = {"command": "true", "outputDataBindings": {name: {"mode": "Upload"}}}
+    with pytest.raises(ExecutionError, match="outputDataBindings"):
+        build_plan(store, job(spec), token="t", ctx=ctx)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from store_helpers import OTHER_WS, WS, new_job
 
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import JobStatus
-from amlite.errors import Conflict, NotFound
+from amlite.errors import Conflict, InvalidTransition, NotFound
 from amlite.store import Store
 from amlite.store._sql.store import SqlStore
 from amlite.store._sql.tables import metrics
@@ -191,3 +191,26 @@ def test_delete_cascades_to_metrics(store: Store) -> None:
     store.delete_job(WS.key, "j1")
     with store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(metrics)).scalar() == 0
+
+
+def test_create_and_queue_in_one_write(store: Store) -> None:
+    """A submission is one transaction: the job arrives Queued, with every status on the
+    way kept, and the record returned is the one a read gives."""
+    spec = {"command": "python t.py", "tags": {"k": "v"}, "nested": {"x": [1, 2.5, None]}}
+    at = datetime(2024, 5, 1, 12, 0, tzinfo=UTC).astimezone(timezone(timedelta(hours=-3)))
+    path = (JobStatus.STARTING, JobStatus.PREPARING, JobStatus.QUEUED)
+    created = store.create_job(new_job("j1", spec=spec, priority=2), at=at, then=path)
+    assert created == store.get_job(WS.key, "j1")
+    assert created.status is JobStatus.QUEUED
+    assert created.created_at.utcoffset() == timedelta(0)
+    assert [e.status for e in store.status_history(WS.key, "j1")] == [
+        JobStatus.NOT_STARTED,
+        *path,
+    ]
+    assert [j.name for j in store.list_jobs(WS.key, tag="k")] == ["j1"]
+
+
+def test_create_along_a_refused_path_writes_nothing(store: Store) -> None:
+    with pytest.raises(InvalidTransition):
+        store.create_job(new_job("j1"), then=(JobStatus.RUNNING,))
+    assert store.get_job(WS.key, "j1") is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -110,6 +111,54 @@ def test_concurrent_transitions_have_one_winner(
             store.transition(WS.key, f"race{r}", status)
         assert _race(store, f"race{r}", targets) == ["lost"] * (len(targets) - 1) + ["won"]
         assert len(store.status_history(WS.key, f"race{r}")) == len(start) + 2
+
+
+def test_expect_applies_only_from_the_status_the_caller_decided_on(store: Store) -> None:
+    store.create_job(new_job("j1"))
+    store.transition(WS.key, "j1", [S.STARTING, S.PREPARING, S.QUEUED])
+    # a cancel that saw Queued while the scheduler moved the job to Running loses, though
+    # Running -> CancelRequested is an allowed edge
+    store.transition(WS.key, "j1", S.RUNNING, runtime={"pid": 1}, expect=S.QUEUED)
+    with pytest.raises(InvalidTransition):
+        store.transition(WS.key, "j1", [S.CANCEL_REQUESTED, S.CANCELED], expect=S.QUEUED)
+    job = store.get_job(WS.key, "j1")
+    assert job is not None and job.status is S.RUNNING and job.runtime == {"pid": 1}
+    done = store.transition(WS.key, "j1", S.CANCEL_REQUESTED, expect=S.RUNNING)
+    assert done.status is S.CANCEL_REQUESTED
+    with pytest.raises(NotFound):
+        store.transition(WS.key, "nope", S.STARTING, expect=S.NOT_STARTED)
+
+
+def test_start_and_cancel_race_has_one_winner(store: Store) -> None:
+    """The scheduler's Queued -> Running and a cancel's Queued -> Canceled, both expecting
+    Queued, at once: exactly one applies, whatever the interleaving."""
+    for r in range(8):
+        name = f"sc{r}"
+        store.create_job(new_job(name))
+        store.transition(WS.key, name, [S.STARTING, S.PREPARING, S.QUEUED])
+        barrier = threading.Barrier(2)
+        won: list[S] = []
+
+        def attempt(
+            path: list[S],
+            name: str = name,
+            barrier: threading.Barrier = barrier,
+            won: list[S] = won,
+        ) -> None:
+            barrier.wait()
+            with contextlib.suppress(InvalidTransition):
+                won.append(store.transition(WS.key, name, path, expect=S.QUEUED).status)
+
+        threads = [
+            threading.Thread(target=attempt, args=([S.RUNNING],)),
+            threading.Thread(target=attempt, args=([S.CANCEL_REQUESTED, S.CANCELED],)),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        job = store.get_job(WS.key, name)
+        assert job is not None and len(won) == 1 and job.status is won[0]
 
 
 def test_queued_jobs_by_priority_then_submission(store: Store) -> None:

@@ -182,22 +182,28 @@ class RayTestCluster:
         return sorted(str(n["node_id"]) for n in self._nodes())
 
     def stop(self) -> None:
-        table = _proc_table()
-        ours = {pid for pid, (_, sid) in table.items() if sid in self.sessions}
-        grew = True
-        while grew:  # descendants that started sessions of their own
-            more = {pid for pid, (ppid, _) in table.items() if ppid in ours} - ours
-            grew = bool(more)
-            ours |= more
-        ours.discard(os.getpid())
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            for pid in ours:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, sig)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and any(_alive(p) for p in ours):
-                time.sleep(0.1)
+        stop_sessions(self.sessions)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def stop_sessions(sessions: list[int]) -> None:
+    """End the processes of these sessions (``ray start`` runs started with
+    ``start_new_session``) and their descendants, by pid: nothing else on the machine."""
+    table = _proc_table()
+    ours = {pid for pid, (_, sid) in table.items() if sid in sessions}
+    grew = True
+    while grew:  # descendants that started sessions of their own
+        more = {pid for pid, (ppid, _) in table.items() if ppid in ours} - ours
+        grew = bool(more)
+        ours |= more
+    ours.discard(os.getpid())
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in ours:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(p) for p in ours):
+            time.sleep(0.1)
 
 
 def _alive(pid: int) -> bool:

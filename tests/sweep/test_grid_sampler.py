@@ -89,3 +89,64 @@ def test_bad_index_and_empty_space() -> None:
         grid.propose(-1, [])
     with pytest.raises(ValueError, match="empty"):
         GridSampler({})
+
+
+def _nested_space(params: int, options: int) -> dict[str, object]:
+    """One choice of two nested options, each a grid of ``params`` choices of ``options``:
+    2 * options**params points from a body of a few hundred bytes."""
+    inner = {f"p{i}": ["choice", [list(range(options))]] for i in range(params)}
+    return {"model": ["choice", [[{"name": "a", **inner}, {"name": "b", **inner}]]]}
+
+
+def test_a_huge_nested_grid_is_counted_and_walked_without_materialising_it() -> None:
+    import tracemalloc
+
+    space = parse_search_space(_nested_space(params=8, options=10))  # 2 * 10**8 points
+    tracemalloc.start()
+    try:
+        grid = GridSampler(space)
+        assert grid.size() == 2 * 10**8 == space_size(space)
+        last = grid.point(2 * 10**8 - 1)
+        first = grid.point(0)
+        middle = grid.point(10**8 + 12_345_678)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000  # bytes: nothing proportional to the grid
+    assert first == {"model": {"name": "a", **{f"p{i}": 0 for i in range(8)}}}
+    assert last == {"model": {"name": "b", **{f"p{i}": 9 for i in range(8)}}}
+    assert middle == {
+        "model": {
+            "name": "b",
+            "p0": 1,
+            "p1": 2,
+            "p2": 3,
+            "p3": 4,
+            "p4": 5,
+            "p5": 6,
+            "p6": 7,
+            "p7": 8,
+        }
+    }
+    assert grid.point(2 * 10**8) is None
+
+
+def test_lazy_points_match_the_cartesian_product_order() -> None:
+    import itertools
+
+    raw = {
+        "a": [
+            "choice",
+            [[1, {"k": "n", "x": ["choice", [[1, 2, 3]]], "y": ["choice", [[7, 8]]]}, 2]],
+        ],
+        "b": ["choice", [["u", "v"]]],
+        "c": ["choice", [[{"c": 0}, {"deep": ["choice", [[{"z": ["choice", [[5, 6]]]}, 9]]]}]]],
+    }
+    grid = GridSampler(parse_search_space(raw))
+    a_values = [1, *({"k": "n", "x": x, "y": y} for x in (1, 2, 3) for y in (7, 8)), 2]
+    c_values = [{"c": 0}, {"deep": {"z": 5}}, {"deep": {"z": 6}}, {"deep": 9}]
+    expected = [
+        {"a": a, "b": b, "c": c} for a, b, c in itertools.product(a_values, ["u", "v"], c_values)
+    ]
+    assert grid.size() == len(expected) == 8 * 2 * 4
+    assert [grid.point(i) for i in range(len(expected))] == expected

@@ -13,8 +13,9 @@ from amlite.api.auth import Authenticator
 from amlite.api.deps import Runtime
 from amlite.api.errors import install_error_handlers
 from amlite.api.paths import CanonicalPaths
-from amlite.api.routes import assets, files, health, jobs, tracking, ui
+from amlite.api.routes import assets, deployments, files, health, jobs, tracking, ui
 from amlite.config import Settings
+from amlite.deployments.service import Deployments
 from amlite.executors._local import LocalExecutor
 from amlite.scheduler.loop import Scheduler
 from amlite.services.assets import Assets
@@ -51,6 +52,7 @@ class Server:
             self.store, executor, ctx, slots=settings.slots, on_terminal=self._on_terminal
         )
         self.jobs.dispatcher = self.scheduler
+        self.deployments = Deployments(self.store, self.jobs, self.assets, workspaces)
         self.runtime = Runtime(
             settings=settings,
             store=self.store,
@@ -82,8 +84,9 @@ class Server:
             openapi_url="/openapi.json",
         )
         app.state.runtime = self.runtime
+        app.state.deployments = self.deployments
         install_error_handlers(app)
-        for module in (health, jobs, assets, files, tracking, ui):
+        for module in (health, jobs, assets, files, tracking, ui, deployments):
             app.include_router(module.router)
         app.add_middleware(CanonicalPaths)
         return app

@@ -27,6 +27,12 @@ _CANONICAL = {
         "upload",
         "deletion",
         "history",
+        "Microsoft.Resources",
+        "deployments",
+        "operations",
+        "operationStatuses",
+        "validate",
+        "whatIf",
     )
 }
 _FIXED_POSITIONS = (0, 2, 4, 5, 6, 8, 10)

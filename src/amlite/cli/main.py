@@ -7,6 +7,7 @@ import typer
 
 from amlite.cli import metrics as _metrics  # noqa: F401  (registers `job metrics`)
 from amlite.cli.assets import code_app, data_app, environment_app
+from amlite.cli.deployments import app as deployment_app
 from amlite.cli.infra import compute_app, datastore_app
 from amlite.cli.jobs import app as job_app
 from amlite.cli.run import run
@@ -25,6 +26,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(environment_app, name="environment")
 app.add_typer(datastore_app, name="datastore")
 app.add_typer(compute_app, name="compute")
+app.add_typer(deployment_app, name="deployment")
 app.command("server")(server)
 app.command("run")(run)
 

@@ -2,6 +2,11 @@
 
 The archive is extracted into a temporary directory next to ``dest`` and checked as a whole;
 only then is its content moved into ``dest``. A bad archive leaves ``dest`` untouched.
+
+Limits: the members' sizes add up to at most ``max_bytes``, and an archive holds at most
+``max_members`` members (``MAX_MEMBERS`` by default: files, directories and links alike),
+because extracting many empty files costs time and inodes even when the bytes are few.
+Refused members: absolute paths, ``..``, devices and fifos, links pointing outside.
 """
 
 from __future__ import annotations
@@ -10,10 +15,14 @@ import os
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from amlite.data._errors import PathEscapeError, TooLargeError
+
+MAX_MEMBERS = 10_000
+"""The most members an uploaded archive may hold (a code snapshot or a data folder)."""
 
 
 def _inside(path: str, root: str) -> bool:
@@ -30,6 +39,19 @@ def _check_member(member: tarfile.TarInfo) -> None:
         raise PathEscapeError(f"archive member is a device or fifo: {member.name!r}")
     if (member.issym() or member.islnk()) and member.linkname.startswith("/"):
         raise PathEscapeError(f"archive link points to an absolute path: {member.name!r}")
+
+
+def _checked(tar: tarfile.TarFile, max_bytes: int, max_members: int) -> Iterator[tarfile.TarInfo]:
+    """The members of ``tar``, each checked, within the member count and byte limits."""
+    total = 0
+    for count, member in enumerate(tar, start=1):
+        if count > max_members:
+            raise TooLargeError(f"the archive holds more than {max_members} members")
+        _check_member(member)
+        total += max(member.size, 0)
+        if total > max_bytes:
+            raise TooLargeError(f"archive content exceeds {max_bytes} bytes")
+        yield member
 
 
 def _check_tree(root: str) -> None:
@@ -72,26 +94,33 @@ def _merge(src: str, dest: Path) -> None:
             os.replace(os.path.join(dirpath, f), t)
 
 
-def extract_tar_safely(archive: BinaryIO, dest: Path, *, max_bytes: int) -> int:
+def extract_tar_safely(
+    archive: BinaryIO, dest: Path, *, max_bytes: int, max_members: int = MAX_MEMBERS
+) -> int:
     """Extract a tar (gzip/bz2/xz or plain) stream into ``dest``; return the files written.
 
     Raises ``PathEscapeError`` if any member would escape ``dest`` (absolute, ``..``, links
     pointing out, devices) and ``TooLargeError`` if the members add up to more than
-    ``max_bytes``; in both cases nothing is written to ``dest``.
+    ``max_bytes`` or number more than ``max_members``; in both cases nothing is written to
+    ``dest``.
     """
+    if archive.seekable():  # refuse from the headers alone, before writing anything
+        start = archive.tell()
+        try:
+            with tarfile.open(fileobj=archive, mode="r|*") as tar:
+                for _ in _checked(tar, max_bytes, max_members):
+                    pass  # headers only: nothing is written
+        except tarfile.TarError as exc:
+            raise ValueError(f"not a valid tar archive: {exc}") from exc
+        archive.seek(start)
     base = _nearest_existing(dest.parent)
     tmp = tempfile.mkdtemp(prefix=f".{dest.name}.upload-", dir=base)
     real_tmp = os.path.realpath(tmp)
     files = 0
-    total = 0
     try:
         try:
             with tarfile.open(fileobj=archive, mode="r|*") as tar:
-                for member in tar:
-                    _check_member(member)
-                    total += max(member.size, 0)
-                    if total > max_bytes:
-                        raise TooLargeError(f"archive content exceeds {max_bytes} bytes")
+                for member in _checked(tar, max_bytes, max_members):
                     try:
                         tar.extract(member, real_tmp, filter="data")
                     except tarfile.FilterError as exc:

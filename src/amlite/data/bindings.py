@@ -87,6 +87,13 @@ def output_mode(mode: str | None) -> str:
     raise ValueError(f"unknown output mode {mode!r}")
 
 
+def _child(directory: Path, name: str) -> Path:
+    """``directory / name`` for a single file name; anything that could climb is refused."""
+    if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise ValueError(f"not a plain file name: {name!r}")
+    return directory / name
+
+
 def _url_file_name(url: str) -> str:
     name = posixpath.basename(unquote(urlparse(url).path.rstrip("/")))
     return name if name not in ("", ".", "..") else "data"
@@ -101,7 +108,7 @@ def bind_input(name: str, location: Location, mode: str | None, mount_point: Pat
     if kind == "direct":
         return Binding(path=location.uri)
     if location.url is not None:
-        dst = mount_point / _url_file_name(location.url)
+        dst = _child(mount_point, _url_file_name(location.url))
         notes = (
             [f"input {name}: an http(s) URL cannot be mounted; downloading it"]
             if (kind == "mount")
@@ -121,7 +128,7 @@ def bind_input(name: str, location: Location, mode: str | None, mount_point: Pat
     op: StepOp = "copy" if kind == "download" else "link"
     if src.is_dir():
         return Binding(path=str(mount_point), prepare=[FileStep(op, str(src), str(mount_point))])
-    dst = mount_point / src.name
+    dst = _child(mount_point, src.name)
     return Binding(
         path=str(dst),
         prepare=[FileStep("mkdir", "", str(mount_point)), FileStep(op, str(src), str(dst))],

@@ -12,6 +12,13 @@ space). ``to_wire`` always answers with the wire list form. Semantics (for sampl
 ``randint(u)`` is an integer in [0, u); ``uniform(a, b)`` is U(a, b); ``loguniform(a, b)``
 is exp(U(a, b)); ``normal(mu, sigma)`` is N(mu, sigma); ``lognormal`` is exp(N(mu, sigma));
 q-variants round the drawn value: round(x / q) * q.
+
+Names: parameter names follow ``amlite.domain.names.PARAMETER_NAME_PATTERN`` (identifiers,
+optionally ``--``-prefixed, ``-`` allowed), keys of nested options ``NESTED_KEY_PATTERN``.
+
+Size: ``space_size`` counts grid points without enumerating them (one multiplication or
+addition per node of the space). A Grid sweep may hold at most ``GRID_MAX_POINTS`` points;
+Random and Bayesian sampling never enumerate the space, so they have no such limit.
 """
 
 from __future__ import annotations
@@ -21,9 +28,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from amlite.domain.names import (
+    NESTED_KEY_PATTERN,
+    PARAMETER_NAME_PATTERN,
+    is_nested_key,
+    is_parameter_name,
+)
+
 UNIFORM_KINDS = ("uniform", "loguniform", "quniform", "qloguniform")
 NORMAL_KINDS = ("normal", "lognormal", "qnormal", "qlognormal")
 KINDS = ("choice", "randint", *UNIFORM_KINDS, *NORMAL_KINDS)
+
+MAX_NESTING = 16
+"""How deep choices may nest in choice options, and JSON constants in options may nest."""
+
+GRID_MAX_POINTS = 1_000_000
+"""The most points a Grid sweep's search space may hold (nested options counted expanded)."""
+
+PARAMETER_NAME_RULE = (
+    f"must be an identifier, optionally prefixed with --, matching {PARAMETER_NAME_PATTERN}"
+)
 
 
 @dataclass(frozen=True)
@@ -93,6 +117,9 @@ def parse_search_space(raw: Mapping[str, Any]) -> dict[str, Distribution]:
     space: dict[str, Distribution] = {}
     problems: dict[str, str] = {}
     for name, value in raw.items():
+        if not is_parameter_name(name):
+            problems[str(name)] = f"parameter name {name!r} {PARAMETER_NAME_RULE}"
+            continue
         try:
             space[name] = parse_distribution(value)
         except ValueError as exc:
@@ -102,12 +129,16 @@ def parse_search_space(raw: Mapping[str, Any]) -> dict[str, Distribution]:
     return space
 
 
-def parse_distribution(value: Any) -> Distribution:
-    """One distribution from its wire list or YAML object form; ValueError when malformed."""
+def parse_distribution(value: Any, depth: int = 0) -> Distribution:
+    """One distribution from its wire list or YAML object form; ValueError when malformed.
+
+    ``depth``: how many choice options this one is nested in (at most ``MAX_NESTING``)."""
+    if depth > MAX_NESTING:
+        raise ValueError(f"choices nest in choice options at most {MAX_NESTING} levels deep")
     if isinstance(value, list | tuple):
-        return _from_wire(value)
+        return _from_wire(value, depth)
     if isinstance(value, Mapping):
-        return _from_object(value)
+        return _from_object(value, depth)
     raise ValueError(
         'must be a distribution such as ["uniform", [0, 1]] or {"type": "uniform", ...}'
     )
@@ -128,7 +159,7 @@ def looks_like_distribution(value: Any) -> bool:
     return False
 
 
-def _from_wire(value: list[Any] | tuple[Any, ...]) -> Distribution:
+def _from_wire(value: list[Any] | tuple[Any, ...], depth: int) -> Distribution:
     if len(value) != 2 or not isinstance(value[0], str) or not isinstance(value[1], list | tuple):
         raise ValueError('the list form is ["<distribution>", [<arguments>]]')
     kind = _kind(value[0])
@@ -136,7 +167,7 @@ def _from_wire(value: list[Any] | tuple[Any, ...]) -> Distribution:
     if kind == "choice":
         if len(args) != 1 or not isinstance(args[0], list | tuple):
             raise ValueError('choice takes one argument, the list of options: ["choice", [[a, b]]]')
-        return _choice(args[0])
+        return _choice(args[0], depth)
     arity = {"randint": 1}.get(kind, 3 if kind.startswith("q") else 2)
     if len(args) != arity:
         raise ValueError(
@@ -162,7 +193,7 @@ _OBJECT_KEYS = {
 }
 
 
-def _from_object(value: Mapping[str, Any]) -> Distribution:
+def _from_object(value: Mapping[str, Any], depth: int) -> Distribution:
     fields = {str(k).lower(): v for k, v in value.items()}
     if not fields:
         raise ValueError("empty distribution: give a type and its arguments")
@@ -179,7 +210,7 @@ def _from_object(value: Mapping[str, Any]) -> Distribution:
     if kind == "choice":
         if not isinstance(fields["values"], list | tuple):
             raise ValueError("choice values must be a list")
-        return _choice(fields["values"])
+        return _choice(fields["values"], depth)
     if kind == "randint":
         return _randint(fields["upper"])
     a, b = (fields[k] for k in wanted[:2])
@@ -198,7 +229,28 @@ def _number(value: Any, what: str) -> float:
     return value
 
 
-def _choice(options: list[Any] | tuple[Any, ...]) -> Choice:
+def _json_depth(value: Any) -> int:
+    """How deep a JSON value nests (a scalar is 0), without recursion."""
+    deepest, todo = 0, [(value, 0)]
+    while todo:
+        item, level = todo.pop()
+        deepest = max(deepest, level)
+        if level > MAX_NESTING:
+            break
+        if isinstance(item, Mapping):
+            todo.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list | tuple):
+            todo.extend((v, level + 1) for v in item)
+    return deepest
+
+
+def _constant(value: Any) -> Any:
+    if _json_depth(value) > MAX_NESTING:
+        raise ValueError(f"a constant in a choice may nest at most {MAX_NESTING} levels deep")
+    return value
+
+
+def _choice(options: list[Any] | tuple[Any, ...], depth: int = 0) -> Choice:
     if not options:
         raise ValueError("choice needs at least one option")
     parsed: list[Any] = []
@@ -206,12 +258,18 @@ def _choice(options: list[Any] | tuple[Any, ...]) -> Choice:
         if isinstance(option, Mapping):
             params: dict[str, Any] = {}
             for key, inner in option.items():
-                params[str(key)] = (
-                    parse_distribution(inner) if looks_like_distribution(inner) else inner
-                )
+                if not is_nested_key(key):
+                    raise ValueError(
+                        f"key {key!r} of a nested option must be an identifier matching "
+                        f"{NESTED_KEY_PATTERN}"
+                    )
+                if looks_like_distribution(inner):
+                    params[str(key)] = parse_distribution(inner, depth + 1)
+                else:
+                    params[str(key)] = _constant(inner)
             parsed.append(Nested(params))
         else:
-            parsed.append(option)
+            parsed.append(_constant(option))
     return Choice(tuple(parsed))
 
 
@@ -286,6 +344,26 @@ def _size(dist: Distribution) -> int | None:
         else:
             total += 1
     return total
+
+
+def count_text(n: int, *, grouped: bool = False) -> str:
+    """A point count as text; astronomically large ones (thousands of digits, which Python
+    refuses to print) as a power of two."""
+    if n.bit_length() > 9000:
+        return f"at least 2^{n.bit_length() - 1}"
+    return f"{n:,}" if grouped else str(n)
+
+
+def grid_size_problem(space: Mapping[str, Distribution]) -> str | None:
+    """Why ``space`` is too large for Grid sampling, or None when it fits."""
+    size = space_size(space)
+    if size is None or size <= GRID_MAX_POINTS:
+        return None
+    return (
+        f"the grid has {count_text(size, grouped=True)} points (nested options expanded); "
+        f"Grid sampling allows at "
+        f"most {GRID_MAX_POINTS:,}: use fewer values, or Random sampling"
+    )
 
 
 def is_nested(dist: Distribution) -> bool:

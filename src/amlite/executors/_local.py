@@ -113,8 +113,11 @@ class LocalExecutor(Executor):
                 self._on_exit(run_dir)
 
     def cancel(self, runtime: dict[str, Any], reason: str) -> None:
-        if not request_cancel(run_dir_of(runtime), reason):
-            return
+        try:
+            if not request_cancel(run_dir_of(runtime), reason):
+                return
+        except OSError:  # the run directory is gone (deleted while starting): signal anyway
+            pass
         pid = int(runtime.get("pid") or 0)
         if is_same_process_alive(pid, runtime.get("pidStart")):
             with contextlib.suppress(ProcessLookupError):

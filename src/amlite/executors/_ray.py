@@ -149,8 +149,11 @@ class RayExecutor(Executor):
         return self._runtime([asdict(n) for n in plan.nodes], run_dir, sid)
 
     def cancel(self, runtime: dict[str, Any], reason: str) -> None:
-        if not request_cancel(run_dir_of(runtime), reason):
-            return
+        try:
+            if not request_cancel(run_dir_of(runtime), reason):
+                return
+        except OSError:  # the run directory is gone (deleted while starting): signal anyway
+            pass
         sid = str(runtime.get("submissionId") or "")
         timer = threading.Timer(STOP_AFTER_SECONDS, self._stop_if_running, args=(sid,))
         timer.daemon = True

@@ -290,7 +290,28 @@ def step_text(step: dict[str, str]) -> str:
     return f"{step['op']} {step['src'].split('?', 1)[0]} -> {step['dst'].split('?', 1)[0]}"
 
 
-def run_step(step: dict[str, str]) -> None:
+_IN_RUN_OPS = ("copy", "link", "download", "blob_download")
+"""File operations whose destination is always inside the run directory."""
+
+
+def check_step(step: dict[str, str], run_dir: str) -> None:
+    """Defence in depth against a plan whose paths were built from hostile names: every
+    destination is an absolute path without ``..`` or NUL, and a ``copy``, ``link`` or
+    ``download`` lands inside the run directory (its parent resolved through any links)."""
+    dst = step["src"] if step["op"] == "blob_upload" else step["dst"]  # the other is a URL
+    if "\0" in dst or "\0" in step["src"]:
+        raise ValueError(f"{step['op']}: a path holds a NUL byte")
+    if not os.path.isabs(dst) or ".." in dst.split(os.sep):
+        raise ValueError(f"{step['op']}: destination {dst!r} is not a plain absolute path")
+    if step["op"] in _IN_RUN_OPS:
+        root = os.path.realpath(run_dir)
+        parent = os.path.realpath(os.path.dirname(dst))
+        if parent != root and not parent.startswith(root + os.sep):
+            raise ValueError(f"{step['op']}: destination {dst!r} is outside the run directory")
+
+
+def run_step(step: dict[str, str], run_dir: str) -> None:
+    check_step(step, run_dir)
     op, src, dst = step["op"], step["src"], step["dst"]
     if op == "mkdir":
         os.makedirs(dst, exist_ok=True)
@@ -681,7 +702,7 @@ def supervise(run_dir: str) -> dict[str, Any]:
         try:
             for step in plan.get("prepare") or []:
                 check_cancel()
-                run_step(step)
+                run_step(step, run_dir)
             venv = None
             if plan.get("environment"):
                 check_cancel()
@@ -711,7 +732,7 @@ def supervise(run_dir: str) -> dict[str, Any]:
         append_event(run_dir, "Finalizing")
         for step in plan.get("finalize") or []:
             try:
-                run_step(step)
+                run_step(step, run_dir)
             except Exception as exc:
                 log.write(f"finalize step {step_text(step)} failed: {exc!r}")
                 if outcome == "Completed":

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from amlite.data.paths import run_dir
 from amlite.domain.status import ACCEPT_PATH, JobStatus
-from amlite.errors import AmliteError, Conflict, InvalidTransition
+from amlite.errors import AmliteError, Conflict, InvalidTransition, NotFound
 from amlite.executors._base import Executor, NodeSlot, RunReport
 from amlite.executors.ray_cluster import RayUnavailable
 from amlite.scheduler.backends import Backend, Backends
@@ -34,6 +36,9 @@ STARTED = (S.RUNNING, S.FINALIZING, S.CANCEL_REQUESTED)
 LIVE_SWEEPS = (S.QUEUED, S.RUNNING, S.CANCEL_REQUESTED)
 UNFINISHED_SUBMISSIONS = (S.NOT_STARTED, S.STARTING, S.PREPARING)
 RECONCILE_SECONDS = 1.0
+BURST_WAKES = 2
+"""Wakes during one tick that make a burst (see ``Scheduler._coalesce_pause``)."""
+MAX_COALESCE_SECONDS = 0.05
 
 
 class Scheduler:
@@ -52,9 +57,14 @@ class Scheduler:
         self._slots = slots
         self._on_terminal = on_terminal
         self._wake = threading.Event()
+        self._wakes = 0
+        """How many times ``wake`` was called (to tell a burst of submissions)."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._sweeps = SweepController(store, self)
+        self._orphans: list[tuple[Backend, dict[str, Any], str, str]] = []
+        """Processes started for a job deleted while it was starting: stopped, and their run
+        directory removed once they are gone."""
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -70,6 +80,7 @@ class Scheduler:
         self._backends.close()
 
     def wake(self) -> None:
+        self._wakes += 1
         self._wake.set()
 
     def cancel_running(self, job: JobRecord, reason: str) -> None:
@@ -99,9 +110,9 @@ class Scheduler:
         was_started = job.status in (S.RUNNING, S.FINALIZING)
         try:
             job = self._store.transition(
-                job.workspace_key, job.name, S.CANCEL_REQUESTED, reason=reason
+                job.workspace_key, job.name, S.CANCEL_REQUESTED, reason=reason, expect=job.status
             )
-        except InvalidTransition:
+        except (InvalidTransition, NotFound):  # cancelled or deleted by a user meanwhile
             return
         if was_started and job.runtime.get("runDir"):
             self._backends.for_job(job).executor.cancel(job.runtime, reason)
@@ -112,16 +123,33 @@ class Scheduler:
         while not self._stop.is_set():
             self._wake.wait(RECONCILE_SECONDS)
             self._wake.clear()
+            wakes, began = self._wakes, time.monotonic()
             try:
                 self.tick()
             except Exception:  # keep scheduling whatever one tick hit
                 log.exception("scheduler tick failed")
+            self._stop.wait(self._coalesce_pause(self._wakes - wakes, time.monotonic() - began))
+
+    @staticmethod
+    def _coalesce_pause(wakes_during_tick: int, tick_seconds: float) -> float:
+        """How long to let wakes pile up before the next tick.
+
+        Wakes are coalesced: each sets one event and the next tick serves all of them. When
+        a burst of them (submissions pouring in) arrived during the tick, wait as long as
+        the tick took (at most ``MAX_COALESCE_SECONDS``) so that one tick serves many of
+        them and the scheduler thread takes at most about half the time from the requests.
+        A lone wake, and the scheduler's own wakes (a trial that ended), tick at once.
+        """
+        if wakes_during_tick < BURST_WAKES:
+            return 0.0
+        return min(tick_seconds, MAX_COALESCE_SECONDS)
 
     def tick(self) -> None:
         """One round: reconcile started jobs, then fill free capacity."""
+        self._clear_orphans()
         started = self._reconcile()
         for sweep in self._store.jobs_in_status(LIVE_SWEEPS, job_type="Sweep"):
-            self._sweeps.tick(sweep)
+            self._sweeps.advance(sweep)  # one broken sweep fails alone
         self._dispatch(started)
 
     # -- dispatch ------------------------------------------------------------------------
@@ -225,11 +253,17 @@ class Scheduler:
                 return False
         backend.clear_trouble("submit")
         try:
-            self._store.transition(key, name, S.RUNNING, runtime={**job.runtime, **runtime})
-        except InvalidTransition:  # cancelled (or claimed elsewhere) while it was starting
+            self._store.transition(
+                key, name, S.RUNNING, runtime={**job.runtime, **runtime}, expect=S.QUEUED
+            )
+        except (InvalidTransition, NotFound):
+            # cancelled or deleted while it was starting: that transition won, and nothing
+            # but this thread knows the process, so it stops it here
             current = self._store.get_job(key, name)
-            if current is not None and current.status in (S.CANCEL_REQUESTED, S.CANCELED):
-                backend.executor.cancel(runtime, current.status_reason or "canceled by user")
+            why = current.status_reason if current is not None else None
+            backend.executor.cancel(runtime, why or "canceled by user")
+            if current is None:
+                self._orphans.append((backend, runtime, key, name))
             return False
         return True
 
@@ -258,6 +292,21 @@ class Scheduler:
             if not self._apply(job, report):
                 active.append(job if job.runtime.get("runDir") else _with_runtime(job, runtime))
         return active
+
+    def _clear_orphans(self) -> None:
+        """Remove the run directory of each stopped orphan whose job is still gone."""
+        waiting = []
+        for orphan in self._orphans:
+            backend, runtime, key, name = orphan
+            try:
+                alive = backend.executor.report(runtime).alive
+            except (AmliteError, OSError):  # a cluster that does not answer: ask again later
+                alive = True
+            if alive:
+                waiting.append(orphan)
+            elif self._store.get_job(key, name) is None:
+                shutil.rmtree(run_dir(self._ctx.settings, key, name), ignore_errors=True)
+        self._orphans = waiting
 
     def _recover(self, job: JobRecord, executor: Executor) -> dict[str, Any] | None:
         """Adopt a supervisor that a stopped server started but did not record."""
@@ -306,7 +355,10 @@ class Scheduler:
         finalizing: datetime | None = None,
     ) -> None:
         """Move a job to a terminal status, with the statuses on the way (CancelRequested,
-        Finalizing at the time the supervisor reported it) in one transaction."""
+        Finalizing at the time the supervisor reported it) in one transaction.
+
+        Only from the status ``job`` was read in: if a user cancelled it meanwhile, the
+        decision was taken on a stale record, and the next round decides again."""
         key, name = job.workspace_key, job.name
         end = at or datetime.now(UTC)
         path, times = [target], [end]
@@ -318,8 +370,10 @@ class Scheduler:
             times.insert(0, finalizing or end)
         try:
             job = self._store.transition(
-                key, name, path, reason=reason, at=times, exit_code=exit_code
+                key, name, path, reason=reason, at=times, exit_code=exit_code, expect=job.status
             )
+        except NotFound:  # deleted meanwhile
+            return
         except InvalidTransition:
             log.warning(
                 "job %s: could not move from %s to %s", name, job.status.value, target.value

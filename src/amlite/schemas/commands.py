@@ -2,7 +2,9 @@
 
 Accepted spellings: ``${{inputs.x}}``, ``{inputs.x}``, ``${{outputs.x}}``, ``{outputs.x}``,
 ``${{search_space.x}}`` and ``{search_space.x}``. (Substitution at run time lives in
-``amlite.domain.placeholders``; this module only validates.)
+``amlite.domain.placeholders``; this module only validates.) A placeholder where no shell
+quoting of its value is safe (backticks, ``$'...'``, ``${...}``, arithmetic, here-documents)
+and a command that leaves a quote open are refused too.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
+from amlite.domain.placeholders import context_problems
 from amlite.errors import Violation
 
 _PLACEHOLDER = re.compile(
@@ -56,4 +59,5 @@ def check_command(
                 )
         elif name not in names[kind]:
             problems.append(Violation(target, f"'{kind}.{name}' names no {_WHAT[kind]}"))
+    problems += [Violation(target, message) for message in context_problems(command)]
     return problems

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator
 
+from amlite.domain.names import ASSET_NAME_PATTERN, is_asset_name
 from amlite.domain.skus import parse_instance_type
 from amlite.errors import Violation
 from amlite.schemas._base import (
@@ -168,3 +169,23 @@ def binding_names(
     inputs: dict[str, InputDataBinding] | None, outputs: dict[str, OutputDataBinding] | None
 ) -> tuple[set[str], set[str]]:
     return set(inputs or {}), set(outputs or {})
+
+
+def binding_name_problems(
+    inputs: dict[str, InputDataBinding] | None,
+    outputs: dict[str, OutputDataBinding] | None,
+    path: str,
+) -> list[Violation]:
+    """Binding names must be plain words (``ASSET_NAME_PATTERN``): each becomes a directory
+    of the run, an environment variable and a placeholder."""
+    found: list[Violation] = []
+    for field_name, bindings in (("inputDataBindings", inputs), ("outputDataBindings", outputs)):
+        for name in bindings or {}:
+            if not is_asset_name(name):
+                found.append(
+                    Violation(
+                        f"{path}.{field_name}",
+                        f"binding name {name!r} must match {ASSET_NAME_PATTERN}",
+                    )
+                )
+    return found

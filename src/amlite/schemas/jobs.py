@@ -22,6 +22,7 @@ from amlite.schemas.job_parts import (
     InputDataBinding,
     JobBase,
     OutputDataBinding,
+    binding_name_problems,
     binding_names,
     pytorch_problems,
 )
@@ -54,6 +55,7 @@ class CommandJob(JobBase):
             self.command, f"{path}.command", inputs=inputs, outputs=outputs, search_space=None
         )
         found += pytorch_problems(self.distribution, self.compute, f"{path}.distribution")
+        found += binding_name_problems(self.input_data_bindings, self.output_data_bindings, path)
         return found
 
 

@@ -6,9 +6,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, model_validator
 
+from amlite.domain.names import is_parameter_name
 from amlite.domain.search_space import (
+    PARAMETER_NAME_RULE,
     Choice,
     Distribution,
+    grid_size_problem,
     is_nested,
     parse_distribution,
     space_size,
@@ -32,6 +35,7 @@ from amlite.schemas.job_parts import (
     Identity,
     JobBase,
     TrialComponent,
+    binding_name_problems,
     binding_names,
     pytorch_problems,
 )
@@ -146,6 +150,9 @@ class SweepJob(JobBase):
         found += pytorch_problems(
             self.trial.distribution, self.compute, f"{path}.trial.distribution"
         )
+        found += binding_name_problems(
+            self.trial.input_data_bindings, self.trial.output_data_bindings, f"{path}.trial"
+        )
         return found
 
 
@@ -155,6 +162,8 @@ def _algorithm_problems(
     found: list[Violation] = []
     for name, dist in space.items():
         at = f"{target}.{name}"
+        if not is_parameter_name(name):
+            found.append(Violation(at, f"parameter name {name!r} {PARAMETER_NAME_RULE}"))
         if algorithm == "Grid" and space_size({name: dist}) is None:
             found.append(
                 Violation(at, f"Grid sampling supports only choice parameters, not {dist.kind}")
@@ -172,4 +181,8 @@ def _algorithm_problems(
                 found.append(
                     Violation(at, "Bayesian sampling does not support nested distributions")
                 )
+    if algorithm == "Grid" and not found:
+        too_large = grid_size_problem(space)
+        if too_large:
+            found.append(Violation(target, too_large))
     return found

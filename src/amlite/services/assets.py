@@ -9,6 +9,7 @@ from typing import Any
 
 from amlite import schemas
 from amlite.domain.arm_id import WorkspaceRef
+from amlite.domain.names import ASSET_NAME_PATTERN, is_asset_name
 from amlite.errors import NotFound, ValidationFailed
 from amlite.services.compute_targets import check_ray_compute
 from amlite.services.paging import decode_token
@@ -18,7 +19,6 @@ from amlite.store import Store
 
 VERSIONED_KINDS = ("codes", "data", "environments")
 PLAIN_KINDS = ("datastores", "computes")
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$")
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,254}$")
 PAGE_SIZE = 100
 
@@ -30,10 +30,8 @@ class Page:
 
 
 def check_name(name: str, target: str = "name") -> None:
-    if not _NAME.match(name):
-        raise ValidationFailed.one(
-            target, f"'{name}' must match ^[a-zA-Z0-9][a-zA-Z0-9\\-_]{{0,254}}$"
-        )
+    if not is_asset_name(name):
+        raise ValidationFailed.one(target, f"'{name}' must match {ASSET_NAME_PATTERN}")
 
 
 def check_version(version: str) -> None:

@@ -52,6 +52,14 @@ def target_of(store: Store, workspace_key: str, compute: str) -> ComputeTarget:
     )
 
 
+def runs_here(store: Store, workspace_key: str, compute: str) -> bool:
+    """True for a compute that exists and runs on this machine (not a Ray cluster)."""
+    try:
+        return not target_of(store, workspace_key, compute).is_ray
+    except ValueError:
+        return False
+
+
 def check_ray_compute(resource: Mapping[str, Any]) -> None:
     """A Ray compute's address must answer when it is registered (400 naming it)."""
     props = resource.get("properties") or {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -14,7 +13,7 @@ from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import ACCEPT_PATH, TERMINAL, JobStatus
 from amlite.errors import Conflict, InvalidTransition, NotFound, ValidationFailed, Violation
 from amlite.services.assets import check_name
-from amlite.services.compute_targets import check_job_on_ray
+from amlite.services.compute_targets import check_job_on_ray, runs_here
 from amlite.services.datastores import remove_blob_artifacts
 from amlite.services.paging import decode_token
 from amlite.services.references import resolve_references
@@ -66,10 +65,13 @@ class Jobs:
         spec = schemas.parse_job(body)
         self._workspaces.ensure(ws)
         spec, compute = resolve_references(self._store, ws, spec)
-        existing = self._store.get_job(ws.key, name)
-        if existing is not None:
-            return self._update(ws, existing, spec), False
-        check_job_on_ray(self._store, ws.key, spec, compute)
+        if not runs_here(self._store, ws.key, compute):
+            # a Ray compute (or one that no longer exists): an update must not reach out to
+            # the cluster, so look for the job first
+            existing = self._store.get_job(ws.key, name)
+            if existing is not None:
+                return self._update(ws, existing, spec), False
+            check_job_on_ray(self._store, ws.key, spec, compute)
         job = NewJob(
             workspace=ws,
             name=name,
@@ -79,11 +81,10 @@ class Jobs:
             experiment_name=spec.get("experimentName") or "Default",
             compute=compute,
         )
-        try:
-            record = self._store.create_job(job)
-        except Conflict:  # a concurrent PUT of the same name won the race
+        try:  # stored and queued in one transaction
+            record = self._store.create_job(job, then=ACCEPT_PATH)
+        except Conflict:  # the job exists (or a concurrent PUT of the same name won the race)
             return self._update(ws, self._require(ws, name), spec), False
-        record = self._store.transition(ws.key, name, ACCEPT_PATH)
         if self.dispatcher is not None:
             self.dispatcher.wake()
         return job_resource(record, ws, self.public_url), True
@@ -174,40 +175,57 @@ class Jobs:
     # -- cancel / delete -----------------------------------------------------------------
     def cancel(self, ws: WorkspaceRef, name: str, reason: str = "canceled by user") -> None:
         """Cancel a job: at once if it is not running yet, else through its supervisor."""
-        job = self._require(ws, name)
-        for _ in range(5):  # the status may move under us; retry on a lost race
-            if job.status in TERMINAL or job.status is JobStatus.CANCEL_REQUESTED:
-                return
-            was_started = job.status in (JobStatus.RUNNING, JobStatus.FINALIZING)
+        self._cancel(ws, name, reason)
+
+    def _cancel(
+        self, ws: WorkspaceRef, name: str, reason: str, *, delete: bool = False
+    ) -> JobRecord:
+        """Cancel (and with ``delete``, mark for removal once terminal); the job as it is now.
+
+        One conditional transition decides, expecting the status the job was seen in, so it
+        races the scheduler's own (Queued → Running) and exactly one wins; the loser acts on
+        what won. A job not started yet goes to Canceled in one step: if the scheduler was
+        starting its process meanwhile, its Running transition fails and it stops what it
+        started. A started job goes to CancelRequested and its process is signalled with the
+        runtime that transition returns. If the scheduler won, the next round sees Running.
+        Every lost round means the status moved forward, so the rounds are few.
+        """
+        for _ in JobStatus:
+            job = self._require(ws, name)
+            if job.status in TERMINAL:
+                return job
+            marked = {**job.runtime, "deleteRequested": True} if delete else None
+            if job.status is JobStatus.CANCEL_REQUESTED:  # already being stopped
+                if marked is not None and not job.runtime.get("deleteRequested"):
+                    self._store.set_runtime(ws.key, name, marked)
+                return job
+            started = job.status in (JobStatus.RUNNING, JobStatus.FINALIZING)
+            path = [JobStatus.CANCEL_REQUESTED]
+            if not started:
+                path.append(JobStatus.CANCELED)
             try:
                 job = self._store.transition(
-                    ws.key, name, JobStatus.CANCEL_REQUESTED, reason=reason
+                    ws.key, name, path, reason=reason, runtime=marked, expect=job.status
                 )
             except InvalidTransition:
-                job = self._require(ws, name)
-                continue
-            if not was_started:
-                with contextlib.suppress(InvalidTransition):  # the scheduler may finish it first
-                    self._store.transition(ws.key, name, JobStatus.CANCELED, reason=reason)
-            elif job.runtime.get("runDir") and self.dispatcher is not None:
+                continue  # the scheduler moved it first: decide again on what it did
+            if started and job.runtime.get("runDir") and self.dispatcher is not None:
                 self.dispatcher.cancel_running(job, reason)
-            # else: a sweep (its controller cancels the trials), or a job the scheduler is
-            # starting right now and cancels once started
+            # a started job without runDir is a sweep: its controller cancels the trials
             if self.dispatcher is not None:
                 self.dispatcher.wake()
-            return
+            return job
+        return self._require(ws, name)
 
     def delete(self, ws: WorkspaceRef, name: str) -> bool:
-        """Cancel the job and remove its records once it is terminal. True when already gone."""
-        job = self._store.get_job(ws.key, name)
-        if job is None:
+        """Cancel the job (its process is always stopped) and remove its records once it is
+        terminal. True when it is gone (or never existed)."""
+        try:
+            job = self._cancel(ws, name, "deleted by user", delete=True)
+        except NotFound:
             return True
         if job.status not in TERMINAL:
-            self._store.set_runtime(ws.key, name, {**job.runtime, "deleteRequested": True})
-            self.cancel(ws, name, reason="deleted by user")
-            job = self._require(ws, name)
-            if job.status not in TERMINAL:
-                return False
+            return False  # the scheduler purges it when it ends (``deleteRequested``)
         self.purge(ws.key, name)
         return True
 

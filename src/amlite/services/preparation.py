@@ -32,7 +32,8 @@ from amlite.data.bindings import (
 )
 from amlite.data.blob_bindings import bind_blob_input, bind_blob_output, write_validity
 from amlite.domain.arm_id import WorkspaceRef, parse_reference, parse_resource_id
-from amlite.domain.placeholders import substitute
+from amlite.domain.names import ASSET_NAME_PATTERN, is_asset_name
+from amlite.domain.placeholders import PlaceholderContextError, substitute
 from amlite.errors import ExecutionError
 from amlite.executors._base import EnvironmentBuild, FileStep, NodeSlot, RunPlan
 from amlite.executors.launchers import launch
@@ -195,6 +196,17 @@ def _place(wd: Path, default: Path, path_on_compute: str | None, what: str) -> P
         raise ExecutionError(f"{what}.pathOnCompute: {exc}") from exc
 
 
+def _binding_dir(run_dir: Path, sub: str, name: str, what: str) -> Path:
+    """``run_dir/sub/name``, the default place of a binding; the name must be a plain word
+    (the API refuses others: this guards jobs stored before that rule)."""
+    if not is_asset_name(name):
+        raise ExecutionError(f"{what}: binding name {name!r} must match {ASSET_NAME_PATTERN}")
+    try:
+        return paths.safe_join(run_dir / sub, name)
+    except paths.PathEscapeError as exc:
+        raise ExecutionError(f"{what}: {exc}") from exc
+
+
 def _code_steps(res: _Resolver, spec: Mapping[str, Any], wd: Path) -> list[FileStep]:
     code_id = spec.get("codeId")
     if not code_id:
@@ -230,6 +242,7 @@ def _bind_inputs(
     out: dict[str, Binding] = {}
     for name, b in (spec.get("inputDataBindings") or {}).items():
         what = f"inputDataBindings.{name}"
+        default = _binding_dir(run_dir, "inputs", name, what)
         data_id = str(b.get("dataId") or "")
         if not data_id:
             raise ExecutionError(f"{what}: no dataId")
@@ -242,7 +255,7 @@ def _bind_inputs(
             data_path, data_store = str(body.get("path") or ""), body.get("datastoreId")
             blob = res.blob_location(data_path, data_store, what)
             loc = res.location(data_path, data_store, what)
-        mount = _place(wd, run_dir / "inputs" / name, b.get("pathOnCompute"), what)
+        mount = _place(wd, default, b.get("pathOnCompute"), what)
         mode = b.get("mode")
         if blob is not None and (mode or "").lower() != "direct":
             exists, is_file = blob.probe(what)
@@ -274,8 +287,9 @@ def _bind_outputs(
     out: dict[str, Binding] = {}
     for name, b in (spec.get("outputDataBindings") or {}).items():
         what = f"outputDataBindings.{name}"
+        default = _binding_dir(run_dir, "outputs", name, what)
         rel = b.get("pathOnDatastore") or f"azureml/{job_name}/{name}/"
-        mount = _place(wd, run_dir / "outputs" / name, b.get("pathOnCompute"), what)
+        mount = _place(wd, default, b.get("pathOnCompute"), what)
         blob = res.blob(b.get("datastoreId"), str(rel), what)
         if blob is not None:
             out[name] = blob.signed(
@@ -389,6 +403,8 @@ def build_plan(
         )
     except KeyError as exc:
         raise ExecutionError(f"command: placeholder {exc.args[0]} has no value") from exc
+    except PlaceholderContextError as exc:
+        raise ExecutionError(f"command: {exc}") from exc
 
     env: dict[str, str] = {
         str(k): str(v) for k, v in (spec.get("environmentVariables") or {}).items()

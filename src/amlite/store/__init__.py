@@ -6,9 +6,11 @@ The store never sees wire models: it keeps plain dicts (the validated, normalize
 
 from amlite.store._base import (
     AssetRecord,
+    DeploymentRecord,
     JobRecord,
     MetricPoint,
     NewJob,
+    OperationRecord,
     StatusEvent,
     Store,
     TokenRecord,
@@ -24,9 +26,11 @@ def open_store(url: str) -> Store:
 
 __all__ = [
     "AssetRecord",
+    "DeploymentRecord",
     "JobRecord",
     "MetricPoint",
     "NewJob",
+    "OperationRecord",
     "StatusEvent",
     "Store",
     "TokenRecord",

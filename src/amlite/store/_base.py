@@ -105,6 +105,35 @@ class TokenRecord:
         return self.job_name is None
 
 
+@dataclass(frozen=True)
+class DeploymentRecord:
+    """A deployment of a template to a resource group (``Microsoft.Resources/deployments``)."""
+
+    seq: int
+    scope_key: str
+    """``{subscription}/{resourceGroup}``, lowercased."""
+    name: str
+    state: str
+    """Its provisioningState: Accepted, Running, Succeeded, Failed or Canceled."""
+    body: dict[str, Any]
+    """What GET answers in ``properties`` (parameters with secure values removed, outputs,
+    error, ...) plus amlite's bookkeeping under ``_amlite``."""
+    created_at: datetime
+    modified_at: datetime
+
+
+@dataclass(frozen=True)
+class OperationRecord:
+    """One resource operation of a deployment."""
+
+    position: int
+    operation_id: str
+    resource_id: str
+    body: dict[str, Any]
+    """The operation's ``properties`` on the wire."""
+    modified_at: datetime
+
+
 class Store(abc.ABC):
     # -- workspaces ---------------------------------------------------------------
     @abc.abstractmethod
@@ -116,8 +145,12 @@ class Store(abc.ABC):
 
     # -- jobs -----------------------------------------------------------------------
     @abc.abstractmethod
-    def create_job(self, job: NewJob, *, at: datetime | None = None) -> JobRecord:
-        """Insert a job in status NotStarted (kept as its first StatusEvent).
+    def create_job(
+        self, job: NewJob, *, at: datetime | None = None, then: Sequence[JobStatus] = ()
+    ) -> JobRecord:
+        """Insert a job in status NotStarted (kept as its first StatusEvent), then move it
+        along ``then`` (each edge checked as ``transition`` does, each kept as a StatusEvent)
+        in the same transaction: a submission is one write.
 
         Raises ``amlite.errors.Conflict`` if a job of that name exists in the workspace.
         """
@@ -175,6 +208,7 @@ class Store(abc.ABC):
         at: datetime | Sequence[datetime | None] | None = None,
         exit_code: int | None = None,
         runtime: Mapping[str, Any] | None = None,
+        expect: JobStatus | None = None,
     ) -> JobRecord:
         """Move a job to ``new`` if the status table allows it from its current status.
 
@@ -186,6 +220,12 @@ class Store(abc.ABC):
         Atomic compare-and-set: raises ``InvalidTransition`` if the edge is not allowed or
         another writer changed the status first; ``NotFound`` if the job is gone. ``reason``
         (if given) becomes ``status_reason``; ``exit_code`` (if given) is kept.
+
+        ``expect`` (if given) makes it conditional on the status the caller decided on: it
+        raises ``InvalidTransition`` unless the job is still in ``expect`` when the update is
+        applied (``UPDATE ... WHERE status = expect``). Callers that act on what they saw
+        (cancel: kill a process or not) use it, so that exactly one of two racing writers
+        wins and the loser re-reads what won.
         """
 
     @abc.abstractmethod
@@ -328,6 +368,52 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def has_admin_token(self) -> bool: ...
+
+    # -- deployments --------------------------------------------------------------------
+    @abc.abstractmethod
+    def put_deployment(
+        self, scope_key: str, name: str, state: str, body: Mapping[str, Any]
+    ) -> DeploymentRecord:
+        """Create the deployment, or replace one of that name (its operations are removed)."""
+
+    @abc.abstractmethod
+    def get_deployment(self, scope_key: str, name: str) -> DeploymentRecord | None: ...
+
+    @abc.abstractmethod
+    def update_deployment(
+        self, scope_key: str, name: str, state: str, body: Mapping[str, Any]
+    ) -> DeploymentRecord:
+        """Replace state and body; ``NotFound`` if the deployment is gone."""
+
+    @abc.abstractmethod
+    def list_deployments(
+        self, scope_key: str, *, after_seq: int | None = None, limit: int = 100
+    ) -> list[DeploymentRecord]:
+        """Deployments of a resource group, oldest first."""
+
+    @abc.abstractmethod
+    def deployments_in_states(self, states: Collection[str]) -> list[DeploymentRecord]:
+        """Every deployment (all resource groups) in one of ``states``."""
+
+    @abc.abstractmethod
+    def delete_deployment(self, scope_key: str, name: str) -> bool:
+        """Remove the record and its operations (not the resources). False if it did not exist."""
+
+    @abc.abstractmethod
+    def put_operation(
+        self,
+        deployment_seq: int,
+        position: int,
+        operation_id: str,
+        resource_id: str,
+        body: Mapping[str, Any],
+    ) -> None:
+        """Create or replace operation ``position`` of a deployment."""
+
+    @abc.abstractmethod
+    def list_operations(
+        self, deployment_seq: int, *, after_position: int | None = None, limit: int = 100
+    ) -> list[OperationRecord]: ...
 
     # -- lifecycle ----------------------------------------------------------------------
     @abc.abstractmethod

@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import isodate
+from sqlalchemy.exc import SQLAlchemyError
 
 from amlite.domain.arm_id import WorkspaceRef
-from amlite.domain.placeholders import referenced, substitute_group
-from amlite.domain.search_space import Distribution, parse_search_space
+from amlite.domain.placeholders import referenced, shell_word, substitute_group
+from amlite.domain.search_space import Distribution, count_text, parse_search_space
 from amlite.domain.status import TERMINAL, JobStatus
 from amlite.errors import Conflict, InvalidTransition
 from amlite.store import JobRecord, NewJob, Store
@@ -105,6 +106,35 @@ class SweepController:
         self._workspaces: dict[str, WorkspaceRef] = {}
 
     # -- entry points -----------------------------------------------------------------
+    def advance(self, sweep: JobRecord) -> None:
+        """``tick``, isolated: whatever one sweep's step raises (a malformed stored spec, a
+        sampler out of memory) fails that sweep, its trials are canceled and the reason is in
+        its status and history; the scheduler goes on with the other sweeps and jobs. Store
+        errors are not the sweep's fault: they propagate (the scheduler's round retries)."""
+        try:
+            self.tick(sweep)
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:
+            log.exception("sweep %s: its controller step failed", sweep.name)
+            reason = f"the sweep controller failed: {type(exc).__name__}: {exc}"
+            try:
+                self._fail_broken(sweep, reason)
+            except SQLAlchemyError:
+                raise
+            except Exception:  # even failing it failed: try again next round, others go on
+                log.exception("sweep %s: could not be failed", sweep.name)
+
+    def _fail_broken(self, sweep: JobRecord, reason: str) -> None:
+        self.forget(sweep)
+        active = self._store.list_jobs(
+            sweep.workspace_key, parent_name=sweep.name, statuses=TRIAL_ACTIVE, limit=100_000
+        )
+        self._cancel_trials(active, reason)
+        current = self._store.get_job(sweep.workspace_key, sweep.name)
+        if current is not None and not current.status.is_terminal:
+            self._end(current, S.FAILED, reason[:2000])
+
     def tick(self, sweep: JobRecord) -> None:
         """Advance one sweep: start it, score finished trials, stop poor ones, add trials,
         enforce limits, and end it when nothing is left to run."""
@@ -193,7 +223,8 @@ class SweepController:
             return self._store.get_job(sweep.workspace_key, sweep.name) or sweep
         runtime = {**sweep.runtime, "startedAt": time.time(), "nextIndex": 0}
         self._store.set_runtime(sweep.workspace_key, sweep.name, runtime)
-        props = {"space_size": str(memory.plan.space_size)} if memory.plan.space_size else {}
+        size = memory.plan.space_size
+        props = {"space_size": count_text(size)} if size else {}
         props["primary_metric"] = memory.plan.metric
         props["max_total_trials"] = str(memory.plan.max_total)
         props["max_concurrent_trials"] = str(memory.plan.max_concurrent)
@@ -272,7 +303,7 @@ class SweepController:
         command = substitute_group(str(trial["command"]), "search_space", values)
         used = referenced(str(trial["command"]))["search_space"]
         extra = [
-            f"{name} {format_value(value)}"
+            f"{shell_word(name)} {shell_word(format_value(value))}"
             for name, value in params.items()
             if name.startswith("--") and name not in used
         ]

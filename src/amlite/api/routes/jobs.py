@@ -18,6 +18,7 @@ from amlite.api.deps import (
     workspace,
 )
 from amlite.domain.arm_id import WorkspaceRef
+from amlite.errors import NotFound
 from amlite.services.paging import next_link
 
 router = APIRouter(dependencies=[Depends(api_version)])
@@ -94,9 +95,14 @@ def delete_job(
     ws: WorkspaceRef = Depends(workspace),
     who: Principal = Depends(principal),
 ) -> Response:
+    """202 + ``Location`` while the job is cancelled and removed; 204 if there is no such job
+    (ARM's contract: deleting what does not exist succeeds, so SDK pollers end cleanly)."""
     who.require_admin()
     rt = runtime(request)
-    rt.jobs.record(ws, name)  # 404 for a job that does not exist
+    try:
+        rt.jobs.record(ws, name)
+    except NotFound:
+        return Response(status_code=204)
     rt.jobs.delete(ws, name)
     return _deletion_pending(rt.public_url, request)
 

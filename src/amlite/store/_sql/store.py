@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -14,14 +16,22 @@ from amlite.domain.status import JobStatus, check_transition
 from amlite.errors import Conflict, InvalidTransition, NotFound
 from amlite.store._base import JobRecord, NewJob, StatusEvent, Store
 from amlite.store._sql.assets import AssetsAndTokens
+from amlite.store._sql.deployments import DeploymentTables
 from amlite.store._sql.engine import make_engine, read_tx, write_tx
 from amlite.store._sql.migrate import ensure_schema
 from amlite.store._sql.records import insert_ignoring_conflict, job_record, tag_rows
-from amlite.store._sql.tables import job_tags, jobs, status_events, utcnow, workspaces
+from amlite.store._sql.tables import (
+    as_utc,
+    job_tags,
+    jobs,
+    status_events,
+    utcnow,
+    workspaces,
+)
 from amlite.store._sql.tracking import TrackingTables
 
 
-class SqlStore(AssetsAndTokens, TrackingTables, Store):
+class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, Store):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
@@ -56,18 +66,24 @@ class SqlStore(AssetsAndTokens, TrackingTables, Store):
         return WorkspaceRef(row.subscription, row.resource_group, row.workspace)
 
     # -- jobs -----------------------------------------------------------------------------
-    def create_job(self, job: NewJob, *, at: datetime | None = None) -> JobRecord:
+    def create_job(
+        self, job: NewJob, *, at: datetime | None = None, then: Sequence[JobStatus] = ()
+    ) -> JobRecord:
         now = at or utcnow()
+        path = [JobStatus.NOT_STARTED, *then]
+        for step, status in itertools.pairwise(path):
+            check_transition(step, status)
+        spec = dict(job.spec)
         values: dict[str, Any] = {
             "workspace_key": job.workspace.key,
             "name": job.name,
             "job_type": job.job_type,
-            "status": JobStatus.NOT_STARTED.value,
+            "status": path[-1].value,
             "priority": job.priority,
             "experiment_name": job.experiment_name,
             "parent_name": job.parent_name,
             "compute": job.compute,
-            "spec": dict(job.spec),
+            "spec": spec,
             "runtime": {},
             "system_properties": {},
             "status_reason": None,
@@ -78,23 +94,38 @@ class SqlStore(AssetsAndTokens, TrackingTables, Store):
         try:
             with write_tx(self._engine) as conn:
                 _ensure_workspace(conn, job.workspace)
-                inserted = conn.execute(jobs.insert().values(**values)).inserted_primary_key
+                inserted = conn.execute(jobs.insert(), values).inserted_primary_key
                 assert inserted is not None
                 seq = int(inserted[0])
                 tags = tag_rows(seq, job.spec.get("tags"))
                 if tags:
                     conn.execute(job_tags.insert(), tags)
                 conn.execute(
-                    status_events.insert().values(
-                        job_seq=seq, status=JobStatus.NOT_STARTED.value, at=now, reason=None
-                    )
+                    status_events.insert(),
+                    [
+                        {"job_seq": seq, "status": status.value, "at": now, "reason": None}
+                        for status in path
+                    ],
                 )
-                row = conn.execute(select(jobs).where(jobs.c.seq == seq)).one()
         except IntegrityError as exc:
             raise Conflict(
                 f"a job named {job.name!r} already exists in this workspace", target="name"
             ) from exc
-        return job_record(row)
+        # the record as written, as a SELECT would read it back (no second round trip)
+        return JobRecord(
+            seq=seq,
+            workspace_key=job.workspace.key,
+            name=job.name,
+            job_type=job.job_type,
+            status=path[-1],
+            priority=job.priority,
+            experiment_name=job.experiment_name,
+            parent_name=job.parent_name,
+            compute=job.compute,
+            spec=json.loads(json.dumps(spec)),
+            created_at=as_utc(now),
+            modified_at=as_utc(now),
+        )
 
     def get_job(self, workspace_key: str, name: str) -> JobRecord | None:
         with read_tx(self._engine) as conn:
@@ -183,6 +214,7 @@ class SqlStore(AssetsAndTokens, TrackingTables, Store):
         at: datetime | Sequence[datetime | None] | None = None,
         exit_code: int | None = None,
         runtime: Mapping[str, Any] | None = None,
+        expect: JobStatus | None = None,
     ) -> JobRecord:
         path = [new] if isinstance(new, JobStatus) else list(new)
         if not path:
@@ -204,6 +236,10 @@ class SqlStore(AssetsAndTokens, TrackingTables, Store):
             if row is None:
                 raise NotFound(f"job {name!r} not found", target=name)
             current = JobStatus(row.status)
+            if expect is not None and current is not expect:
+                raise InvalidTransition(
+                    f"job {name!r} is {current.value}, no longer {JobStatus(expect).value}"
+                )
             step = current
             for status in path:
                 check_transition(step, status)

@@ -50,11 +50,16 @@ class UtcDateTime(TypeDecorator[datetime]):
         if isinstance(value, str):  # raw text read back from SQLite
             value = datetime.fromisoformat(value)
         assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return as_utc(value)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """A datetime as ``UtcDateTime`` reads it back: aware, in UTC (naive means UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 # An INTEGER PRIMARY KEY on SQLite (the rowid), BIGINT elsewhere.
@@ -179,4 +184,37 @@ tokens = Table(
     Column("job_seq", SeqType, ForeignKey("jobs.seq", ondelete="CASCADE"), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_tokens_job_seq", "job_seq"),
+)
+
+# Deployments (Microsoft.Resources/deployments) of a resource group and their operations.
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),
+    Column("scope_key", String(400), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("state", String(50), nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("modified_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("scope_key", "name", name="uq_deployments_scope_name"),
+    Index("ix_deployments_scope_seq", "scope_key", "seq"),
+    Index("ix_deployments_state", "state"),
+    sqlite_autoincrement=True,
+)
+
+deployment_operations = Table(
+    "deployment_operations",
+    metadata,
+    Column(
+        "deployment_seq",
+        SeqType,
+        ForeignKey("deployments.seq", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("position", Integer, primary_key=True),
+    Column("operation_id", String(64), nullable=False),
+    Column("resource_id", Text, nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("modified_at", UtcDateTime(), nullable=False),
 )

@@ -2,43 +2,99 @@
 
 Order: parameters in declaration order, each one's options in their listed order, the last
 parameter varying fastest (``itertools.product`` order). For ``{a: [1, 2, 3], b: [x, y]}``
-the trials are (1, x), (1, y), (2, x), (2, y), (3, x), (3, y). Trial ``index`` is computed
-directly (mixed radix), so nothing is materialized and the history is not needed.
+the trials are (1, x), (1, y), (2, x), (2, y), (3, x), (3, y).
 
 Nested options: a choice option that is a dict becomes a dict value. Its constants are kept;
 inner ``choice`` distributions are expanded in place (the option contributes the product of
 its inner choices, in the same order), so ``choice({"opt": "sgd"}, {"opt": "adam",
 "beta": choice(0.9, 0.99)})`` gives three values: ``{"opt": "sgd"}``,
-``{"opt": "adam", "beta": 0.9}``, ``{"opt": "adam", "beta": 0.99}``. This matches
-``space_size``. Any other distribution kind raises ValueError.
+``{"opt": "adam", "beta": 0.9}``, ``{"opt": "adam", "beta": 0.99}``. A grid point count is
+therefore the product over parameters of each parameter's value count, where a choice counts
+one per plain option plus, for a nested option, the product of its inner choices' counts
+(``space_size``). Any other distribution kind raises ValueError.
+
+Nothing is materialised: only the value count of every choice and option is kept (one
+integer per node of the search space), and trial ``index`` is decoded directly: mixed radix
+over the parameters, then, inside a choice, the option whose range holds the digit, and the
+same decoding again inside a nested option. A grid of 10^8 points costs what its spec costs.
 """
 
 from __future__ import annotations
 
-import itertools
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from amlite.domain.search_space import Choice, Distribution, Nested
 from amlite.sweep.samplers._base import Sampler, TrialOutcome
 
 
-def _choice_values(dist: Distribution) -> list[Any]:
-    """Every grid value of one choice parameter, in order."""
+@dataclass(frozen=True)
+class _Axis:
+    """One choice seen as a grid axis: its options, where each option's values start, and
+    the counted shape of each nested option (None for a plain option)."""
+
+    options: tuple[Any, ...]
+    starts: tuple[int, ...]
+    nested: tuple[_Grid | None, ...]
+    size: int
+
+    def value(self, k: int) -> Any:
+        """The ``k``-th value of this axis (0 <= k < size)."""
+        position = bisect_right(self.starts, k) - 1
+        inner = self.nested[position]
+        if inner is None:
+            return self.options[position]
+        return inner.point(k - self.starts[position])
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """A product of axes (parameters or a nested option's keys); constants are kept."""
+
+    names: tuple[str, ...]
+    axes: tuple[_Axis | None, ...]  # None: a constant of a nested option
+    constants: tuple[Any, ...]
+    size: int
+
+    def point(self, index: int) -> dict[str, Any]:
+        """The ``index``-th point (0 <= index < size): mixed radix, the last axis fastest."""
+        picks: list[Any] = [None] * len(self.names)
+        rest = index
+        for i in range(len(self.names) - 1, -1, -1):
+            axis = self.axes[i]
+            if axis is None:
+                picks[i] = self.constants[i]
+            else:
+                rest, digit = divmod(rest, axis.size)
+                picks[i] = axis.value(digit)
+        return dict(zip(self.names, picks, strict=True))
+
+
+def _axis(dist: Distribution) -> _Axis:
     if not isinstance(dist, Choice):  # _check_kinds has rejected this already
         raise ValueError(f"Grid sampling supports choice only, got {dist.kind}")
-    values: list[Any] = []
+    starts: list[int] = []
+    nested: list[_Grid | None] = []
+    total = 0
     for option in dist.options:
-        values.extend(_nested_values(option) if isinstance(option, Nested) else [option])
-    return values
+        starts.append(total)
+        inner = _grid(option.params) if isinstance(option, Nested) else None
+        nested.append(inner)
+        total += 1 if inner is None else inner.size
+    return _Axis(dist.options, tuple(starts), tuple(nested), total)
 
 
-def _nested_values(option: Nested) -> list[dict[str, Any]]:
-    keys = list(option.params)
-    axes: list[list[Any]] = [
-        _choice_values(v) if isinstance(v, Distribution) else [v] for v in option.params.values()
-    ]
-    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*axes)]
+def _grid(params: Mapping[str, Any]) -> _Grid:
+    names = tuple(params)
+    axes = tuple(_axis(v) if isinstance(v, Distribution) else None for v in params.values())
+    constants = tuple(None if isinstance(v, Distribution) else v for v in params.values())
+    size = 1
+    for axis in axes:
+        if axis is not None:
+            size *= axis.size
+    return _Grid(names, axes, constants, size)
 
 
 class GridSampler(Sampler):
@@ -49,28 +105,18 @@ class GridSampler(Sampler):
 
     def __init__(self, space: Mapping[str, Distribution]) -> None:
         super().__init__(space)
-        self._names = list(self.space)
-        self._axes = [_choice_values(d) for d in self.space.values()]
+        self._grid = _grid(self.space)
 
     def size(self) -> int:
-        total = 1
-        for axis in self._axes:
-            total *= len(axis)
-        return total
+        return self._grid.size
 
     def point(self, index: int) -> dict[str, Any] | None:
         """The ``index``-th grid point, or None when ``index`` is past the end."""
         if index < 0:
             raise ValueError(f"trial index must be >= 0, got {index}")
-        if index >= self.size():
+        if index >= self._grid.size:
             return None
-        picks: list[Any] = []
-        rest = index
-        for axis in reversed(self._axes):
-            rest, position = divmod(rest, len(axis))
-            picks.append(axis[position])
-        picks.reverse()
-        return dict(zip(self._names, picks, strict=True))
+        return self._grid.point(index)
 
     def propose(self, index: int, history: Sequence[TrialOutcome]) -> dict[str, Any] | None:
         return self.point(index)

@@ -1,0 +1,179 @@
+"""Where people feel the API's speed (issue 10, part 5), against a live server on loopback:
+
+- ``amlite job create -f job.yml --stream`` of a trivial job (``command: "true"``): wall
+  time of the CLI process, from start to its final status line (median of N);
+- ``amlite job list`` of 1,000 jobs (``--max 1000``): wall time of the CLI process;
+- a job that calls ``mlflow.log_metric`` 1,000 times (the plain ``mlflow`` client inside
+  the job, against amlite's tracking API): calls/s as the job measured it.
+
+``--variant NAME=SRC`` also runs the amlite package in SRC (e.g. another commit's ``src``,
+from ``git archive``) as NAME, server and CLI, in the same run: read the ratios, the
+machine is shared.
+
+Run: ``.venv/bin/python bench/bench_feel.py`` (a few minutes). Results are appended to
+``bench/results/feel.md``. The MLflow-server peer of the metric loop is in
+``bench_tracking.py`` (single ``log_metric`` calls/s against ``mlflow server``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+from _server import API, WS, BenchServer
+
+RESULTS = Path(__file__).parent / "results" / "feel.md"
+METRIC_LOOP = (
+    "import time, mlflow\n"
+    "t = time.perf_counter()\n"
+    "for i in range({n}):\n"
+    "    mlflow.log_metric('loss', 1.0 / (i + 1), step=i)\n"
+    "print('CALLS_PER_S', {n} / (time.perf_counter() - t))\n"
+)
+
+
+def cli(srv: BenchServer, src: str | None, *args: str) -> tuple[float, str]:
+    """Run the amlite CLI (of ``src``, or this checkout's) against ``srv``: (ms, stdout)."""
+    env = dict(os.environ, AMLITE_URL=srv.url, AMLITE_TOKEN=srv.token, AMLITE_HOME=str(srv.home))
+    env.update(AMLITE_SUBSCRIPTION=WS.split("/")[2], AMLITE_RESOURCE_GROUP="bench")
+    env["AMLITE_WORKSPACE"] = "bench"
+    if src:
+        env["PYTHONPATH"] = src
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "amlite.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    ms = (time.perf_counter() - t0) * 1000
+    if done.returncode != 0:
+        raise RuntimeError(f"amlite {' '.join(args)} failed: {done.stderr[-500:]}")
+    return ms, done.stdout
+
+
+def stream_runs(srv: BenchServer, src: str | None, runs: int, tmp: Path) -> list[float]:
+    times = []
+    for i in range(runs):
+        doc = tmp / f"job-{i}.yml"
+        doc.write_text(f"command: 'true'\nname: feel-stream-{i}\ncompute: local\n")
+        ms, out = cli(srv, src, "job", "create", "-f", str(doc), "--stream")
+        if "Completed" not in out:
+            raise RuntimeError(f"the streamed job did not complete: {out[-300:]}")
+        times.append(ms)
+    return times
+
+
+def seed_jobs(srv: BenchServer, n: int) -> None:
+    """n jobs, each cancelled while still queued: listed like any job, without running n
+    processes (and without a queue the streamed job would wait behind)."""
+    body = {"properties": {"jobType": "Command", "command": "true", "compute": {}}}
+    with srv.client() as c:
+        for i in range(n):
+            name = f"feel-list-{i:05d}"
+            c.put(f"{WS}/jobs/{name}?{API}", json=body).raise_for_status()
+            c.post(f"{WS}/jobs/{name}/cancel?{API}").raise_for_status()
+
+
+def list_runs(srv: BenchServer, src: str | None, runs: int, n: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        ms, out = cli(srv, src, "job", "list", "--max", str(n))
+        if out.count("feel-") < n:  # the listed jobs and the streamed ones, newest first
+            raise RuntimeError(f"job list showed {out.count('feel-')} of {n} jobs")
+        times.append(ms)
+    return times
+
+
+def metric_loop(srv: BenchServer, calls: int) -> float:
+    name = f"feel-metrics-{calls}"
+    body = {
+        "properties": {
+            "jobType": "Command",
+            "command": f'{sys.executable} -c "$AMLITE_LOOP"',
+            "environmentVariables": {"AMLITE_LOOP": METRIC_LOOP.format(n=calls)},
+            "compute": {},
+        }
+    }
+    with srv.client() as c:
+        c.put(f"{WS}/jobs/{name}?{API}", json=body).raise_for_status()
+        deadline = time.monotonic() + 600
+        while True:
+            status = c.get(f"{WS}/jobs/{name}?{API}").json()["properties"]["status"]
+            if status in ("Completed", "Failed", "Canceled"):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(name)
+            time.sleep(0.5)
+    log = "".join(p.read_text() for p in srv.home.rglob("std_log*.txt") if name in str(p))
+    found = re.search(r"CALLS_PER_S ([0-9.]+)", log)
+    if status != "Completed" or found is None:
+        raise RuntimeError(f"the metric job ended {status}: {log[-500:]}")
+    return float(found.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--list-jobs", type=int, default=1000)
+    parser.add_argument("--metric-calls", type=int, default=1000)
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=SRC")
+    args = parser.parse_args()
+    variants: dict[str, str | None] = {}
+    for item in args.variant:
+        name, _, src = item.partition("=")
+        variants[name] = str(Path(src).resolve())
+    variants["this"] = None
+    results: dict[str, dict[str, float]] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="amlite-bench-feel-"))
+    try:
+        for name, src in variants.items():
+            env = {"PYTHONPATH": src} if src else None
+            with BenchServer(tmp / name, env) as srv:
+                seed_jobs(srv, args.list_jobs)
+                streams = stream_runs(srv, src, args.runs, tmp)
+                lists = list_runs(srv, src, args.runs, args.list_jobs)
+                calls = metric_loop(srv, args.metric_calls)
+            results[name] = {
+                "stream": statistics.median(streams),
+                "list": statistics.median(lists),
+                "calls": calls,
+            }
+            print(name, results[name], flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    lines = [
+        f"## {datetime.now().strftime('%Y-%m-%d %H:%M')} ({os.cpu_count()} cores, loaded by "
+        f"other sessions; medians of {args.runs} CLI runs)",
+        "",
+        "| measure | " + " | ".join(results) + " |",
+        "|---|" + "---|" * len(results),
+        "| `amlite job create --stream` of a `true` job, wall ms | "
+        + " | ".join(f"{r['stream']:.0f}" for r in results.values())
+        + " |",
+        f"| `amlite job list --max {args.list_jobs}`, wall ms | "
+        + " | ".join(f"{r['list']:.0f}" for r in results.values())
+        + " |",
+        f"| `mlflow.log_metric` x {args.metric_calls} inside a job, calls/s | "
+        + " | ".join(f"{r['calls']:.0f}" for r in results.values())
+        + " |",
+    ]
+    text = "\n".join(lines) + "\n\n"
+    print(text)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with RESULTS.open("a") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()

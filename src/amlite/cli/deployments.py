@@ -1,0 +1,429 @@
+"""``amlite deployment create|validate|what-if|show|list|delete|cancel``, like
+``az deployment group``: deploy an ARM template (or a Bicep file / Terraform AzAPI files,
+compiled to one) to a resource group and follow each resource's operation."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from amlite.cli import output
+from amlite.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_CANCELED,
+    EXIT_FAILED,
+    BadInput,
+    Cli,
+    OutputOpt,
+    SubscriptionOpt,
+    reporting,
+)
+from amlite.client import AmliteClient
+
+DEPLOYMENTS_API = "2021-04-01"
+TERMINAL = ("Succeeded", "Failed", "Canceled")
+
+app = typer.Typer(
+    help="Deploy ARM templates, Bicep files and Terraform AzAPI files to a resource group "
+    "(like `az deployment group`).",
+    no_args_is_help=True,
+)
+
+GroupReq = Annotated[str, typer.Option("--resource-group", "-g", help="Resource group.")]
+NameOpt = Annotated[
+    str | None, typer.Option("--name", "-n", help="Deployment name (default: the file's name).")
+]
+FileOpt = Annotated[
+    Path,
+    typer.Option(
+        "--template-file",
+        "-f",
+        help="ARM template (.json), Bicep file (.bicep) or Terraform (.tf file or folder).",
+    ),
+]
+ParamsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--parameters",
+        "-p",
+        help="k=v, @params.json or params.bicepparam; repeat for several.",
+    ),
+]
+
+
+# -- reading templates and parameters ----------------------------------------------------------
+def load_template(path: Path) -> dict[str, Any]:
+    """The ARM template JSON of ``path``: a JSON template, or compiled from Bicep / Terraform."""
+    if not path.exists():
+        raise BadInput(f"{path}: no such file or folder")
+    suffix = path.suffix.lower()
+    if suffix == ".bicep":
+        try:
+            compile_file = importlib.import_module("amlite.deployments.bicep").compile_file
+        except (ImportError, AttributeError) as exc:
+            raise BadInput(
+                f"{path}: Bicep files need amlite's Bicep compiler (amlite.deployments.bicep), "
+                f"which this installation lacks ({exc})"
+            ) from None
+        return dict(compile_file(path))
+    if suffix == ".tf" or path.is_dir():
+        try:
+            terraform = importlib.import_module("amlite.deployments.terraform")
+        except ImportError as exc:
+            raise BadInput(
+                f"{path}: Terraform files need amlite's AzAPI reader "
+                f"(amlite.deployments.terraform), which this installation lacks ({exc})"
+            ) from None
+        convert = getattr(terraform, "compile_path", None)
+        if convert is None:
+            raise BadInput(f"{path}: amlite.deployments.terraform has no compile_path()")
+        return dict(convert(path))
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(f"{path}: not a JSON template: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}: a template is a JSON object")
+    return data
+
+
+def _typed(value: str, ptype: str) -> Any:
+    """A ``k=v`` value as the template declares the parameter (as ``az`` does)."""
+    kind = ptype.lower()
+    if kind in ("string", "securestring"):
+        return value
+    try:
+        if kind == "int":
+            return int(value)
+        if kind == "bool":
+            if value.lower() not in ("true", "false"):
+                raise ValueError(value)
+            return value.lower() == "true"
+        return json.loads(value)
+    except ValueError:
+        raise BadInput(f"parameter value {value!r} is not a valid {ptype}") from None
+
+
+def parse_parameters(items: list[str] | None, template: dict[str, Any]) -> dict[str, Any]:
+    """``--parameters`` values to ``{name: {"value": ...}}``; later ones win."""
+    declared = template.get("parameters") or {}
+    types = {k.lower(): str((v or {}).get("type", "string")) for k, v in declared.items()}
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if item.startswith("@") or item.lower().endswith((".json", ".bicepparam")):
+            path = Path(item[1:] if item.startswith("@") else item)
+            out.update(_parameters_file(path))
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise BadInput(f"{item!r}: expected name=value, @file.json or file.bicepparam")
+        key = key.strip()
+        out[key] = {"value": _typed(value, types.get(key.lower(), "string"))}
+    return out
+
+
+def _parameters_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise BadInput(f"{path}: no such parameters file")
+    if path.suffix.lower() == ".bicepparam":
+        try:
+            bicep = importlib.import_module("amlite.deployments.bicep")
+        except ImportError as exc:
+            raise BadInput(
+                f"{path}: .bicepparam files need amlite's Bicep compiler ({exc})"
+            ) from None
+        compile_params = getattr(bicep, "compile_params", None)
+        if compile_params is None:
+            raise BadInput(f"{path}: amlite.deployments.bicep has no compile_params()")
+        data: Any = compile_params(path)
+    else:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadInput(f"{path}: not JSON: {exc}") from None
+    if isinstance(data, dict) and isinstance(data.get("parameters"), dict):
+        data = data["parameters"]  # a deploymentParameters file
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}: parameters are a JSON object")
+    return {
+        k: v if isinstance(v, dict) and ("value" in v or "reference" in v) else {"value": v}
+        for k, v in data.items()
+    }
+
+
+# -- talking to the server -----------------------------------------------------------------------
+class _Api:
+    def __init__(self, cli: Cli, resource_group: str) -> None:
+        self.client: AmliteClient = cli.client()
+        sub = cli.workspace_ref.subscription
+        self.base = (
+            f"/subscriptions/{sub}/resourceGroups/{resource_group}"
+            "/providers/Microsoft.Resources/deployments"
+        )
+
+    def url(self, name: str = "", action: str = "") -> str:
+        path = self.base + (f"/{name}" if name else "") + (f"/{action}" if action else "")
+        return f"{path}?api-version={DEPLOYMENTS_API}"
+
+    def call(self, method: str, name: str = "", action: str = "", body: Any = None) -> Any:
+        response = self.client.request(method, self.url(name, action), json_body=body)
+        return response.json() if response.content else {}
+
+    def pages(self, first: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        page = self.client.request("GET", first).json()
+        while True:
+            items.extend(page.get("value") or [])
+            if not page.get("nextLink"):
+                return items
+            page = self.client.request("GET", page["nextLink"]).json()
+
+
+def _request(template: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+    return {"properties": {"template": template, "parameters": parameters, "mode": "Incremental"}}
+
+
+def _prepare(file: Path, params: list[str] | None, name: str | None) -> tuple[str, dict[str, Any]]:
+    template = load_template(file)
+    return name or file.stem, _request(template, parse_parameters(params, template))
+
+
+_MARK = {"Succeeded": "[green]✓[/green]", "Failed": "[red]✗[/red]", "Running": "[yellow]…[/yellow]"}
+
+
+def _follow(api: _Api, name: str, quiet: bool) -> dict[str, Any]:
+    """Poll the deployment, printing each operation as its state changes."""
+    seen: dict[str, str] = {}
+    while True:
+        deployment = api.call("GET", name)
+        state = deployment["properties"]["provisioningState"]
+        if not quiet:
+            for op in api.pages(api.url(name, "operations")):
+                props = op["properties"]
+                op_state = props["provisioningState"]
+                if seen.get(op["operationId"]) == op_state:
+                    continue
+                seen[op["operationId"]] = op_state
+                target = props["targetResource"]
+                line = f"{_MARK.get(op_state, op_state)} {target['resourceType']} {target['resourceName']}"
+                if op_state != "Running":
+                    line += f"  {props.get('statusCode', '')}"
+                output.console.print(line)
+                error = (props.get("statusMessage") or {}).get("error")
+                if error:
+                    output.console.print(
+                        f"    [red]{error.get('code')}[/red]: {error.get('message')}"
+                    )
+                    for detail in error.get("details") or []:
+                        output.console.print(
+                            f"      {detail.get('target') or '-'}: {detail.get('message')}"
+                        )
+        if state in TERMINAL:
+            return dict(deployment)
+        time.sleep(0.3)
+
+
+def _outcome(cli: Cli, deployment: dict[str, Any]) -> None:
+    props = deployment["properties"]
+    state = props["provisioningState"]
+    if cli.json:
+        output.print_json(deployment)
+    else:
+        colour = {"Succeeded": "green", "Failed": "red"}.get(state, "yellow")
+        output.console.print(
+            f"deployment {deployment['name']}: [{colour}]{state}[/{colour}] ({props.get('duration', '')})"
+        )
+        for key, out in (props.get("outputs") or {}).items():
+            shown = json.dumps(out["value"]) if "value" in out else "(secure)"
+            output.console.print(f"  output {key} = {shown}")
+        error = props.get("error")
+        if error:
+            output.error(f"{error.get('code')}: {error.get('message')}")
+            for detail in error.get("details") or []:
+                output.err_console.print(
+                    f"  {detail.get('target') or '-'}: {detail.get('message')}"
+                )
+    if state == "Failed":
+        raise typer.Exit(EXIT_FAILED)
+    if state == "Canceled":
+        raise typer.Exit(EXIT_CANCELED)
+
+
+# -- commands --------------------------------------------------------------------------------------
+@app.command("create")
+def create(
+    resource_group: GroupReq,
+    file: FileOpt,
+    name: NameOpt = None,
+    parameters: ParamsOpt = None,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once accepted.")] = False,
+    output_: OutputOpt = "table",
+    subscription: SubscriptionOpt = None,
+) -> None:
+    """Deploy a template and follow each resource's operation until the deployment ends."""
+    cli = Cli(output=output_, subscription=subscription)
+    with reporting():
+        name, body = _prepare(file, parameters, name)
+        api = _Api(cli, resource_group)
+        accepted = api.call("PUT", name, body=body)
+        if no_wait:
+            cli.emit(accepted, lambda d: output.console.print(f"deployment {d['name']}: accepted"))
+            return
+        deployment = _follow(api, name, quiet=cli.json)
+    _outcome(cli, deployment)
+
+
+@app.command("validate")
+def validate(
+    resource_group: GroupReq,
+    file: FileOpt,
+    name: NameOpt = None,
+    parameters: ParamsOpt = None,
+    output_: OutputOpt = "table",
+    subscription: SubscriptionOpt = None,
+) -> None:
+    """Check a template and its parameters without deploying anything."""
+    cli = Cli(output=output_, subscription=subscription)
+    with reporting():
+        name, body = _prepare(file, parameters, name)
+        result = _Api(cli, resource_group).call("POST", name, "validate", body)
+
+    def human(data: dict[str, Any]) -> None:
+        resources = data["properties"].get("validatedResources") or []
+        output.console.print(f"[green]valid[/green]: {len(resources)} resource(s)")
+        for res in resources:
+            output.console.print(f"  {res['id']}")
+
+    cli.emit(result, human)
+
+
+_CHANGE = {
+    "Create": "[green]+ Create[/green]",
+    "Modify": "[yellow]~ Modify[/yellow]",
+    "NoChange": "= NoChange",
+    "Unsupported": "[magenta]! Unsupported[/magenta]",
+    "Ignore": "* Ignore",
+}
+
+
+@app.command("what-if")
+def what_if(
+    resource_group: GroupReq,
+    file: FileOpt,
+    name: NameOpt = None,
+    parameters: ParamsOpt = None,
+    output_: OutputOpt = "table",
+    subscription: SubscriptionOpt = None,
+) -> None:
+    """Show what a deployment would create or change, per resource and property."""
+    cli = Cli(output=output_, subscription=subscription)
+    with reporting():
+        name, body = _prepare(file, parameters, name)
+        result = _Api(cli, resource_group).call("POST", name, "whatIf", body)
+
+    def human(data: dict[str, Any]) -> None:
+        for change in data["properties"]["changes"]:
+            output.console.print(
+                f"{_CHANGE.get(change['changeType'], change['changeType'])}  {change['resourceId']}"
+            )
+            if change.get("unsupportedReason"):
+                output.console.print(f"    {change['unsupportedReason']}")
+            for delta in change.get("delta") or []:
+                before = json.dumps(delta.get("before")) if "before" in delta else "(none)"
+                after = json.dumps(delta.get("after"))
+                output.console.print(f"    {delta['path']}: {before} => {after}")
+
+    cli.emit(result, human)
+
+
+@app.command("show")
+def show(
+    resource_group: GroupReq,
+    name: Annotated[str, typer.Option("--name", "-n", help="Deployment name.")],
+    output_: OutputOpt = "json",
+    subscription: SubscriptionOpt = None,
+) -> None:
+    """Show a deployment (JSON by default)."""
+    cli = Cli(output=output_, subscription=subscription)
+    with reporting():
+        deployment = _Api(cli, resource_group).call("GET", name)
+
+    def human(d: dict[str, Any]) -> None:
+        props = d["properties"]
+        output.details(
+            d["name"],
+            [
+                ("state", props["provisioningState"]),
+                ("timestamp", props.get("timestamp")),
+                ("duration", props.get("duration")),
+                ("resources", len(props.get("outputResources") or [])),
+                ("error", (props.get("error") or {}).get("message")),
+            ],
+        )
+
+    cli.emit(deployment, human)
+
+
+@app.command("list")
+def list_(
+    resource_group: GroupReq,
+    output_: OutputOpt = "table",
+    subscription: SubscriptionOpt = None,
+) -> None:
+    """List the deployments of a resource group."""
+    cli = Cli(output=output_, subscription=subscription)
+    with reporting():
+        api = _Api(cli, resource_group)
+        items = api.pages(api.url())
+
+    def human(rows: list[dict[str, Any]]) -> None:
+        output.table(
+            None,
+            ["name", "state", "timestamp", "duration", "resources"],
+            [
+                [
+                    d["name"],
+                    d["properties"]["provisioningState"],
+                    str(d["properties"].get("timestamp", "")),
+                    str(d["properties"].get("duration", "")),
+                    str(len(d["properties"].get("outputResources") or [])),
+                ]
+                for d in rows
+            ],
+        )
+
+    cli.emit(items, human)
+
+
+@app.command("delete")
+def delete(
+    resource_group: GroupReq,
+    name: Annotated[str, typer.Option("--name", "-n", help="Deployment name.")],
+    subscription: SubscriptionOpt = None,
+) -> None:
+    """Delete a deployment's record (the resources it created are kept, as in Azure)."""
+    cli = Cli(subscription=subscription)
+    with reporting():
+        _Api(cli, resource_group).call("DELETE", name)
+    output.console.print(f"deployment {name}: deleted")
+
+
+@app.command("cancel")
+def cancel(
+    resource_group: GroupReq,
+    name: Annotated[str, typer.Option("--name", "-n", help="Deployment name.")],
+    subscription: SubscriptionOpt = None,
+) -> None:
+    """Cancel a running deployment (resources already created are kept)."""
+    cli = Cli(subscription=subscription)
+    with reporting():
+        _Api(cli, resource_group).call("POST", name, "cancel")
+    output.console.print(f"deployment {name}: cancel requested")
+
+
+__all__ = ["EXIT_BAD_INPUT", "app", "load_template", "parse_parameters"]
