@@ -52,6 +52,7 @@ class BenchServer:
                     break
             time.sleep(0.05)
         else:
+            self.__exit__()  # do not leave it running
             raise RuntimeError("server did not start")
         self.token = (self.home / "token").read_text().strip()
         while httpx.get(f"{self.url}/health").status_code != 200:

@@ -10,9 +10,10 @@
                 supervisor log (``command: ...`` line -> ``command ended`` line: ``bash -c``
                 + python start + sleep + exit), the same span the Ray trainable times around
                 its ``subprocess.run``;
-   - ideal    = sum(cmd) / C (C = 2 concurrent trials); ratio = wall / ideal (target <= 1.3);
+   - ideal    = sum(cmd) / C (C = 2 concurrent trials, ``--concurrency``; the server then
+                runs with ``AMLITE_LOCAL_SLOTS=C``); ratio = wall / ideal (target <= 1.1);
    - overhead per trial = (C * wall - sum(cmd)) / N: slot time per trial not spent inside the
-                trial's command (target <= 10 ms).
+                trial's command (target <= 5 ms).
 
    Also a breakdown from each trial's history and supervisor log (means, ms): created ->
    Running (dispatch: plan, token, supervisor Popen), Running -> command start (supervisor
@@ -52,6 +53,7 @@ from _server import API, WS, BenchServer
 
 RESULTS = Path(__file__).parent / "results" / "sweep.md"
 C = 2
+"""maxConcurrentTrials and AMLITE_LOCAL_SLOTS of the overhead run (``--concurrency``)."""
 TRIAL = 'python -c "import time; x = {x}; y = {y}; time.sleep(0.05)"'
 AML_TRIAL = TRIAL.format(x="${{search_space.x}}", y="${{search_space.y}}")
 SPACE = {"x": ["uniform", [0.0, 1.0]], "y": ["uniform", [0.0, 1.0]]}
@@ -201,7 +203,14 @@ def ray_run(n: int, reuse_actors: bool | None) -> dict[str, Any] | str:
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     try:
         t0 = time.time()
-        ray.init(num_cpus=C, include_dashboard=False, _temp_dir=tmp, log_to_driver=False)
+        for attempt in range(3):  # the raylet may miss Ray's 30 s start-up bound on a busy machine
+            try:
+                ray.init(num_cpus=C, include_dashboard=False, _temp_dir=tmp, log_to_driver=False)
+                break
+            except Exception:
+                ray.shutdown()
+                if attempt == 2:
+                    raise
         init_s = time.time() - t0
         tuner = tune.Tuner(
             tune.with_resources(tune.with_parameters(_ray_trainable, env=env), {"cpu": 1}),
@@ -324,18 +333,20 @@ def profile_run(n: int, command: str, use_cprofile: bool = True) -> None:
 
     prof = cProfile.Profile()
     ticks: list[float] = []
+    cpu: list[float] = []
     original = Scheduler.tick
 
-    def tick(self: Scheduler) -> None:
-        t0 = time.perf_counter()
+    def tick(self: Scheduler, *args: Any, **kwargs: Any) -> None:
+        t0, c0 = time.perf_counter(), time.thread_time()
         if use_cprofile:
             prof.enable()
         try:
-            original(self)
+            original(self, *args, **kwargs)
         finally:
             if use_cprofile:
                 prof.disable()
             ticks.append(time.perf_counter() - t0)
+            cpu.append(time.thread_time() - c0)
 
     Scheduler.tick = tick  # type: ignore[method-assign]
     from sqlalchemy import event
@@ -380,7 +391,8 @@ def profile_run(n: int, command: str, use_cprofile: bool = True) -> None:
     print(
         f"{n} trials of {command!r}: wall {wall:.1f} s; {len(ticks)} scheduler ticks, "
         f"{total:.2f} s in tick = {total / n * 1000:.1f} ms per trial; "
-        f"tick median {statistics.median(ticks) * 1000:.1f} ms, max {max(ticks) * 1000:.1f} ms"
+        f"tick median {statistics.median(ticks) * 1000:.1f} ms, max {max(ticks) * 1000:.1f} ms; "
+        f"scheduler thread CPU in tick {sum(cpu) / n * 1000:.2f} ms per trial"
     )
     print(
         "SQL from the scheduler thread per trial:",
@@ -426,9 +438,9 @@ def report(args: argparse.Namespace, aml: dict | None, ray_res: Any, scale: dict
             + (f"{r['sum_cmd']:.1f} s ({r['cmd_median'] * 1000:.0f} ms)" if r else "-")
             + " | |",
             f"| ideal = sum / {C} | {aml['ideal']:.1f} s | {rv('ideal', '{:.1f} s')} | |",
-            f"| **wall / ideal** | **{aml['ratio']:.2f}** | {rv('ratio', '{:.2f}')} | ≤ 1.3 |",
+            f"| **wall / ideal** | **{aml['ratio']:.2f}** | {rv('ratio', '{:.2f}')} | ≤ 1.1 |",
             f"| **overhead per trial** | **{aml['overhead_ms']:.1f} ms** | "
-            f"{rv('overhead_ms', '{:.1f} ms')} | ≤ 10 ms |",
+            f"{rv('overhead_ms', '{:.1f} ms')} | ≤ 5 ms |",
             f"| wall / ideal with history times (Running → Completed) | {aml['ratio_hist']:.2f} "
             f"(sum {aml['sum_hist']:.1f} s) | | |",
             f"| peak concurrent trials | {aml['peak']} | | {C} |",
@@ -485,8 +497,10 @@ def report(args: argparse.Namespace, aml: dict | None, ray_res: Any, scale: dict
 
 
 def main() -> None:
+    global C
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=2, help="of the overhead run")
     parser.add_argument("--scale-trials", type=int, default=10_000)
     parser.add_argument("--scale-slots", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="100 trials, 1,000 for scale")
@@ -509,6 +523,7 @@ def main() -> None:
         "--no-cprofile", action="store_true", help="with --profile: time ticks and count SQL only"
     )
     args = parser.parse_args()
+    C = args.concurrency
     if args.profile:
         profile_run(args.profile, AML_TRIAL, not args.no_cprofile)
         return

@@ -17,6 +17,13 @@ if ! command -v mpirun >/dev/null; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q openmpi-bin libopenmpi-dev >/dev/null
 fi
 .venv/bin/python -c 'import mpi4py' 2>/dev/null || .venv/bin/python -m pip install -q mpi4py
+# the job sandbox (docs/security.md): its tests fail instead of skipping when
+# AMLITE_REQUIRE_SANDBOX=1
+if ! command -v bwrap >/dev/null; then
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  $SUDO apt-get update -q >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap >/dev/null
+fi
 # the Ray backend (docs/ray.md): its tests start a real 2-node Ray cluster on this machine
 .venv/bin/python -c 'import ray.dashboard' 2>/dev/null || .venv/bin/python -m pip install -q -e '.[ray]'
 # blob datastores (docs/datastores.md): the Azure SDK and Azurite (npm, into git-ignored .ci/node)
@@ -27,6 +34,7 @@ export AMLITE_REQUIRE_RAY="${AMLITE_REQUIRE_RAY:-1}"
 export AMLITE_REQUIRE_DISTRIBUTED="${AMLITE_REQUIRE_DISTRIBUTED:-1}"
 export AMLITE_REQUIRE_POSTGRES="${AMLITE_REQUIRE_POSTGRES:-1}"
 export AMLITE_REQUIRE_BROWSER="${AMLITE_REQUIRE_BROWSER:-1}"
+export AMLITE_REQUIRE_SANDBOX="${AMLITE_REQUIRE_SANDBOX:-1}"
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
 .venv/bin/mypy

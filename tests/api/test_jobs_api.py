@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import httpx
 
@@ -14,6 +13,7 @@ from support.server import (
     command_body,
     history,
     job_url,
+    upload_code,
     wait_status,
     wait_terminal,
 )
@@ -221,13 +221,13 @@ print(*codes)
 """
 
 
-def test_a_jobs_own_token_reaches_only_that_job(server: LiveServer, tmp_path: Path) -> None:
-    probe = tmp_path / "probe.py"
-    probe.write_text(PROBE)
+def test_a_jobs_own_token_reaches_only_that_job(server: LiveServer) -> None:
     with server.client() as c:
+        code = upload_code(c, "probe", {"probe.py": PROBE})  # the job sees no host /tmp
         assert c.put(job_url("other"), json=command_body("true")).status_code == 201
-        cmd = f"python {probe} {server.url} {WS} {API}"
-        assert c.put(job_url("tok"), json=command_body(cmd)).status_code == 201
+        cmd = f"python probe.py {server.url} {WS} {API}"
+        body = command_body(cmd, codeId=code)
+        assert c.put(job_url("tok"), json=body).status_code == 201
         assert wait_terminal(c, "tok")["properties"]["status"] == "Completed"
         log = c.get(
             f"{WS}/datastores/workspaceblobstore/files/ExperimentRun/dcid.tok/user_logs/std_log.txt?{API}"

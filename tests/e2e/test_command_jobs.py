@@ -165,18 +165,38 @@ def test_non_zero_exit_fails_with_the_exit_code(server: LiveServer) -> None:
         assert "about to fail" in read_artifact(c, "boom", "user_logs/std_log.txt")
 
 
-def test_timeout_kills_the_whole_process_tree(server: LiveServer, tmp_path: Path) -> None:
-    marker = tmp_path / "grandchild.pid"
-    cmd = f"bash -c 'trap \"\" TERM; echo $$ > {marker}; sleep 300' & sleep 300"
+def test_timeout_kills_the_whole_process_tree(server: LiveServer) -> None:
+    # the grandchild is found by its command line: in the sandbox its $$ is another pid
+    unique = f"{300 + os.getpid() % 1000 / 1000:.3f}"
+    cmd = f"bash -c 'trap \"\" TERM; touch started; sleep {unique}' & sleep 300"
     with server.client() as c:
-        put_ok(c, job_url("slow"), command_body(cmd, timeout="PT2S"))
+        put_ok(c, job_url("slow"), command_body(cmd, timeout="PT5S"))
+        started = server.home / "runs"
+        deadline = time.monotonic() + 30
+        while not list(started.glob("*/*/*/slow/wd/started")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _pids_running("sleep", unique), "the grandchild did not start"
         done = wait_terminal(c, "slow", timeout=60)
         assert done["properties"]["status"] == "Canceled"
         events = history(c, "slow")
         assert "timeout" in (events["reason"] or "")
-        pid = int(marker.read_text())
         time.sleep(0.5)
-        assert not _alive(pid), "the grandchild that ignored SIGTERM survived the timeout"
+        assert not _pids_running("sleep", unique), "the grandchild ignoring SIGTERM survived"
+
+
+def _pids_running(*argv: str) -> list[int]:
+    """Live (not zombie) processes whose command line is ``argv``."""
+    want = ("\0".join(argv) + "\0").encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if f.read() == want and _alive(int(entry)):
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
 
 
 def _alive(pid: int) -> bool:
@@ -190,14 +210,13 @@ def _alive(pid: int) -> bool:
 def test_a_server_killed_mid_job_is_reconciled_on_restart(
     server: LiveServer, tmp_path: Path
 ) -> None:
-    flag = tmp_path / "go"
-    cmd = f"while [ ! -f {flag} ]; do sleep 0.05; done; echo survived"
+    cmd = "while [ ! -f go ]; do sleep 0.05; done; echo survived"
     with server.client() as c:
         put_ok(c, job_url("survivor"), command_body(cmd))
         put_ok(c, job_url("queued-later"), command_body("echo second"))
         wait_status(c, "survivor", "Running")
     server.kill()
-    flag.write_text("1")  # the job finishes while no server runs
+    (server.job_dir("survivor") / "go").write_text("1")  # it finishes while no server runs
     time.sleep(0.5)
     server.start()
     with server.client() as c:
@@ -242,13 +261,13 @@ def test_priority_orders_the_queue(tmp_path: Path) -> None:
             put_ok(
                 c,
                 job_url("blocker"),
-                command_body(f"while [ ! -f {tmp_path}/go ]; do sleep 0.05; done"),
+                command_body("while [ ! -f go ]; do sleep 0.05; done"),
             )
             wait_status(c, "blocker", "Running")
             put_ok(c, job_url("low"), command_body("true", priority=1))
             put_ok(c, job_url("high"), command_body("true", priority=5))
             put_ok(c, job_url("mid"), command_body("true", priority=3))
-            (tmp_path / "go").write_text("")
+            (srv.job_dir("blocker") / "go").write_text("")
             for name in ("low", "high", "mid"):
                 wait_terminal(c, name)
 
@@ -282,11 +301,11 @@ def test_upload_refuses_path_traversal_and_writes_nothing(server: LiveServer) ->
 
 def test_a_multi_process_job_waits_for_enough_slots_and_says_why(tmp_path: Path) -> None:
     srv = LiveServer(tmp_path / "home", slots=2).start()
-    gate = tmp_path / "go"
     try:
         with srv.client() as c:
-            put_ok(c, job_url("one"), command_body(f"while [ ! -f {gate} ]; do sleep 0.05; done"))
+            put_ok(c, job_url("one"), command_body("while [ ! -f go ]; do sleep 0.05; done"))
             wait_status(c, "one", "Running")
+            gate = srv.job_dir("one") / "go"
             dist = command_body(
                 "echo rank $RANK", distribution={"distributionType": "PyTorch", "processCount": 2}
             )

@@ -218,7 +218,43 @@ def rank_pids(server: LiveServer, job: str, count: int) -> list[int]:
     while len([p for p in folder.glob("*") if not p.name.endswith(".tmp")]) < count:
         assert time.monotonic() < deadline, "the ranks did not all start"
         time.sleep(0.05)
-    return [int((folder / str(r)).read_text()) for r in range(count)]
+    # the pids the ranks wrote are those of their sandbox's pid namespace: find each rank's
+    # shell on the host by its environment
+    found = _rank_shells(job)
+    assert sorted(found) == [str(r) for r in range(count)], found
+    return [found[str(r)] for r in range(count)]
+
+
+def _rank_shells(job: str) -> dict[str, int]:
+    """Rank -> host pid of the ``bash`` of each rank of ``job``."""
+    return {
+        env[b"RANK"].decode(): pid
+        for pid, (argv0, env) in _job_table(job).items()
+        if argv0 == b"bash" and b"RANK" in env
+    }
+
+
+def _job_processes(job: str) -> list[int]:
+    """Host pids of the live processes of ``job`` (found by ``AZUREML_RUN_ID``)."""
+    return [pid for pid in _job_table(job) if alive(pid)]
+
+
+def _job_table(job: str) -> dict[int, tuple[bytes, dict[bytes, bytes]]]:
+    """pid -> (argv[0], environment) of every process whose ``AZUREML_RUN_ID`` is ``job``."""
+    table: dict[int, tuple[bytes, dict[bytes, bytes]]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv0 = f.read().split(b"\0")[0]
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = dict(item.split(b"=", 1) for item in f.read().split(b"\0") if b"=" in item)
+        except OSError:
+            continue
+        if env.get(b"AZUREML_RUN_ID") == job.encode():
+            table[int(entry)] = (argv0, env)
+    return table
 
 
 def alive(pid: int) -> bool:
@@ -239,9 +275,8 @@ def test_a_failing_rank_fails_the_job_and_stops_the_others(server: LiveServer) -
         events = history(c, "onefails")
         assert events["exitCode"] == 4
         assert events["reason"] == "rank 2 exited with code 4; the other processes were stopped"
-    pids = rank_pids(server, "onefails", 2)
-    for pid in pids:
-        assert not alive(pid), "a rank outlived the failed job"
+    assert len(list(next(server.home.glob("runs/*/*/*/onefails/wd")).glob("pids/?"))) >= 2
+    assert not _job_processes("onefails"), "a rank outlived the failed job"
 
 
 def test_cancel_stops_every_rank(server: LiveServer) -> None:
@@ -260,6 +295,7 @@ def test_cancel_stops_every_rank(server: LiveServer) -> None:
         assert done["properties"]["status"] == "Canceled"
     for pid in pids:
         assert not alive(pid), "a rank outlived the canceled job"
+    assert not _job_processes("stopall")
 
 
 @pytest.fixture

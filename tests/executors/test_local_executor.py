@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -243,3 +244,52 @@ def test_steps_may_not_write_outside_the_run_dir(tmp_path: Path) -> None:
         ), rep.result
         assert not os.path.lexists(outside)
         assert not (Path(plan.working_dir) / "ran").exists()
+
+
+def _cmdline(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+
+
+def test_jobs_started_back_to_back_each_get_a_spare_supervisor(tmp_path: Path) -> None:
+    ex = LocalExecutor(spares=2)
+    try:
+        ex.start(make_plan(tmp_path / "a", "true"))  # nothing waits yet: a cold start
+        wait_until(lambda: len(ex._spares) == 2, timeout=60)
+        spares = {p.pid for p in ex._spares}
+        plans = [make_plan(tmp_path / name, "echo ran") for name in ("b", "c")]
+        runtimes = [ex.start(plan) for plan in plans]
+        assert {rt["pid"] for rt in runtimes} == spares  # both handed to a waiting spare
+        assert all(_cmdline(pid)[-2] == "--wait" for pid in spares if Path(f"/proc/{pid}").exists())
+        for plan, rt in zip(plans, runtimes, strict=True):
+            rep = wait_done(ex, rt, timeout=60)
+            assert rep.result is not None and rep.result["outcome"] == "Completed"
+            assert "ran" in std_log(plan)
+        wait_until(lambda: len(ex._spares) == 2, timeout=60)  # refilled in the background
+        left = list(ex._spares)
+    finally:
+        ex.close()
+    for spare in left:
+        assert spare.poll() is not None  # a closed executor lets its spares go
+
+
+def test_on_exit_comes_with_the_result_even_if_the_job_left_a_daemon(tmp_path: Path) -> None:
+    """The supervisor's pipe to the server is its own: a process the command leaves behind
+    in another session does not hold it open, and the result is there when it closes."""
+    seen: list[bool] = []
+    done = threading.Event()
+    ex = LocalExecutor(
+        on_exit=lambda run_dir: (seen.append(Path(run_dir, "result.json").exists()), done.set())
+    )
+    daemon = tmp_path / "daemon.pid"
+    plan = make_plan(tmp_path, f"setsid sleep 60 > /dev/null 2>&1 < /dev/null & echo $! > {daemon}")
+    try:
+        ex.start(plan)
+        assert done.wait(50)  # well before the daemon's 60 s
+        assert seen == [True]
+        result = json.loads(Path(plan.run_dir, "result.json").read_text())
+        assert result["outcome"] == "Completed"
+    finally:
+        ex.close()
+        if daemon.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(daemon.read_text()), signal.SIGKILL)

@@ -32,7 +32,7 @@ def _run_ticks(
     # each tick "takes" 1 s on the loop's clock
     monkeypatch.setattr(loop, "time", SimpleNamespace(monotonic=lambda: next(clock)))
 
-    def tick() -> None:
+    def tick(full: bool = True) -> None:
         for _ in range(next(ticks)):
             scheduler.wake()
 

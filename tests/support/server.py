@@ -45,6 +45,8 @@ class LiveServer:
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.token = ""
+        self.env: dict[str, str] = {}
+        """Extra variables of the server's environment."""
 
     def start(self) -> LiveServer:
         env = dict(os.environ, AMLITE_HOME=str(self.home), **self.extra_env)
@@ -53,6 +55,7 @@ class LiveServer:
             env["AMLITE_DATABASE_URL"] = self.database_url
         if self.slots:
             env["AMLITE_LOCAL_SLOTS"] = str(self.slots)
+        env.update(self.env)
         self.home.mkdir(parents=True, exist_ok=True)
         info = self.home / "server.json"
         info.unlink(missing_ok=True)
@@ -83,6 +86,16 @@ class LiveServer:
         while httpx.get(f"{self.url}/health").status_code != 200:
             time.sleep(0.05)
         return self
+
+    def job_dir(self, name: str) -> Path:
+        """The working directory of job ``name`` (the current directory of its command): the
+        place a test and a sandboxed job both see (the job's ``/tmp`` is its own)."""
+        deadline = time.monotonic() + 30  # its supervisor makes it as the job starts
+        while not (found := list(self.home.glob(f"runs/*/*/*/{name}/wd"))):
+            assert time.monotonic() < deadline, f"job {name} has no working directory"
+            time.sleep(0.05)
+        assert len(found) == 1, found
+        return found[0]
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token or self.token}"}

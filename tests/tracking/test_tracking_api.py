@@ -6,7 +6,17 @@ from __future__ import annotations
 import time
 
 import httpx
-from tracking_helpers import ARTIFACTS, ML, SCOPED1, SCOPED2, WS2, job_token, mlflow_error, run_job
+from tracking_helpers import (
+    ARTIFACTS,
+    ML,
+    SCOPED1,
+    SCOPED2,
+    WS2,
+    mlflow_error,
+    run_job,
+    running_job_token,
+    stop_waiting_job,
+)
 
 from support.server import API, WS, LiveServer, job_url, read_artifact
 
@@ -194,8 +204,8 @@ def test_bad_input_is_400_in_mlflow_shape(server: LiveServer) -> None:
 
 def test_job_token_reaches_only_its_own_run(server: LiveServer) -> None:
     admin = server.client()
-    token_a = job_token(admin, "ja", experimentName="expA")
-    job_token(admin, "jb")
+    token_a = running_job_token(server, "ja", experimentName="expA")
+    running_job_token(server, "jb")
     a = server.client(token_a)
     point = {"key": "m", "value": 1.0, "step": 0, "timestamp": 1}
     assert a.post(f"{ML}/runs/log-metric", json={"run_id": "ja", **point}).status_code == 200
@@ -226,6 +236,13 @@ def test_job_token_reaches_only_its_own_run(server: LiveServer) -> None:
         ]
         == 1.0
     )
+    # once ja ended its token only reads (tests/security/test_token_revocation.py)
+    stop_waiting_job(server, "ja")
+    stop_waiting_job(server, "jb")
+    mlflow_error(
+        a.post(f"{ML}/runs/log-metric", json={"run_id": "ja", **point}), 403, "PERMISSION_DENIED"
+    )
+    assert a.get(f"{ML}/runs/get", params={"run_id": "ja"}).status_code == 200
 
 
 def test_admin_run_ids_across_workspaces(server: LiveServer) -> None:

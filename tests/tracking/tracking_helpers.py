@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 
-from support.server import WS, command_body, job_url, read_artifact, wait_terminal
+from support.server import (
+    WS,
+    LiveServer,
+    command_body,
+    job_url,
+    wait_status,
+    wait_terminal,
+)
 
 ML = "/mlflow/api/2.0/mlflow"
 ARTIFACTS = "/mlflow/api/2.0/mlflow-artifacts/artifacts"
@@ -19,7 +27,8 @@ SCOPED1 = (
 SCOPED2 = (
     "/mlflow/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg2/workspaces/ws2"
 )
-TOKEN_JOB = 'mkdir -p outputs && printf %s "$MLFLOW_TRACKING_TOKEN" > outputs/token'
+WAITING_JOB = "for i in $(seq 600); do [ -e stop ] && break; sleep 0.1; done"
+"""Runs until told to stop (a ``stop`` file in its working directory), at most 60 s."""
 
 
 def run_job(
@@ -33,11 +42,21 @@ def run_job(
     return {}
 
 
-def job_token(c: httpx.Client, name: str, **props: Any) -> str:
-    """Run a job that hands back its own token (through its outputs)."""
-    done = run_job(c, name, TOKEN_JOB, **props)
-    assert done["properties"]["status"] == "Completed", done
-    return read_artifact(c, name, "outputs/token").strip()
+def running_job_token(server: LiveServer, name: str, **props: Any) -> str:
+    """Start a job that waits (``WAITING_JOB``) and return its token, read from its plan as
+    the server's user can; the token writes while the job runs."""
+    c = server.client()
+    resp = c.put(job_url(name), json=command_body(WAITING_JOB, **props))
+    assert resp.status_code == 201, resp.text
+    wait_status(c, name, "Running")
+    plan = next(server.home.glob(f"runs/*/*/*/{name}/plan.json"))
+    token: str = json.loads(plan.read_text())["env"]["AZUREML_RUN_TOKEN"]
+    return token
+
+
+def stop_waiting_job(server: LiveServer, name: str) -> None:
+    (server.job_dir(name) / "stop").touch()
+    wait_terminal(server.client(), name)
 
 
 def mlflow_error(resp: httpx.Response, status: int, code: str) -> str:

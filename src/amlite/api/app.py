@@ -17,9 +17,11 @@ from amlite.api.routes import assets, deployments, files, health, jobs, tracking
 from amlite.config import Settings
 from amlite.deployments.service import Deployments
 from amlite.executors._local import LocalExecutor
+from amlite.executors.sandbox import job_sandbox
 from amlite.scheduler.loop import Scheduler
 from amlite.services.assets import Assets
 from amlite.services.datastores import check_default_reachable, configured_default
+from amlite.services.home import secure_home
 from amlite.services.jobs import Jobs
 from amlite.services.preparation import RuntimeContext
 from amlite.services.tokens import ensure_admin_token
@@ -33,11 +35,12 @@ class Server:
     """Everything one amlite server runs: the store, the services and the scheduler."""
 
     def __init__(self, settings: Settings, public_url: str, store: Store | None = None) -> None:
-        settings.home.mkdir(parents=True, exist_ok=True)
+        secure_home(settings)
         self.settings = settings
         self.public_url = public_url.rstrip("/")
         self.store = store or open_store(settings.db_url)
         self.admin_token = ensure_admin_token(self.store, settings.token_file)
+        secure_home(settings)  # the database files it just made
         default_datastore = configured_default(settings)
         if default_datastore is not None:
             check_default_reachable(settings, default_datastore)
@@ -47,7 +50,9 @@ class Server:
         ctx = RuntimeContext(
             settings=settings, tracking_uri=f"{self.public_url}/mlflow", server_url=self.public_url
         )
-        executor = LocalExecutor(on_exit=lambda _run_dir: self.scheduler.wake())
+        executor = LocalExecutor(
+            on_exit=lambda run_dir: self.scheduler.run_ended(run_dir), sandbox=job_sandbox(settings)
+        )
         self.scheduler = Scheduler(
             self.store, executor, ctx, slots=settings.slots, on_terminal=self._on_terminal
         )

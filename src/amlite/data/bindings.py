@@ -1,10 +1,12 @@
 """Data bindings: where an input or output appears for the job and which file steps make it so.
 
-Input modes: ``Download`` copies before the start; ``Mount`` / ``ReadOnlyMount`` /
-``ReadWriteMount`` (and no mode) link to the datastore path; ``Direct`` passes the URI;
-``EvalMount`` / ``EvalDownload`` act as ``Mount`` / ``Download``. An http(s) URL cannot be
-mounted, so it is downloaded. Output modes: ``ReadWriteMount`` (default) links to the datastore
-directory; ``Upload`` writes locally and copies to the datastore when the job ends.
+Input modes: ``Download`` copies before the start; ``ReadOnlyMount`` / ``Mount`` /
+``EvalMount`` (and no mode: Azure's default is a read-only mount) mount the datastore path
+read-only, ``ReadWriteMount`` writable; ``Direct`` passes the URI; ``EvalDownload`` acts as
+``Download``. An http(s) URL cannot be mounted, so it is downloaded. Output modes:
+``ReadWriteMount`` (default) mounts the datastore directory writable; ``Upload`` writes locally
+and copies to the datastore when the job ends. A mount is a bind mount in the job's sandbox and
+a symlink without one (then nothing makes it read-only: docs/security.md).
 """
 
 from __future__ import annotations
@@ -66,12 +68,14 @@ def local_path_of(value: str) -> Path | None:
 
 
 def input_mode(mode: str | None) -> str:
-    """``download``, ``mount`` or ``direct`` for a wire input mode."""
+    """``download``, ``mount`` (read-only), ``rw_mount`` or ``direct`` for a wire input mode."""
     m = (mode or "mount").lower()
     if m in ("download", "evaldownload"):
         return "download"
-    if m in ("mount", "readonlymount", "readwritemount", "evalmount"):
+    if m in ("mount", "readonlymount", "evalmount"):
         return "mount"
+    if m == "readwritemount":
+        return "rw_mount"
     if m == "direct":
         return "direct"
     raise ValueError(f"unknown input mode {mode!r}")
@@ -111,7 +115,7 @@ def bind_input(name: str, location: Location, mode: str | None, mount_point: Pat
         dst = _child(mount_point, _url_file_name(location.url))
         notes = (
             [f"input {name}: an http(s) URL cannot be mounted; downloading it"]
-            if (kind == "mount")
+            if (kind in ("mount", "rw_mount"))
             else []
         )
         return Binding(
@@ -125,7 +129,7 @@ def bind_input(name: str, location: Location, mode: str | None, mount_point: Pat
     if location.local is None:
         raise ValueError(f"input {name}: nothing to bind")
     src = location.local
-    op: StepOp = "copy" if kind == "download" else "link"
+    op: StepOp = "copy" if kind == "download" else "mount_ro" if kind == "mount" else "mount"
     if src.is_dir():
         return Binding(path=str(mount_point), prepare=[FileStep(op, str(src), str(mount_point))])
     dst = _child(mount_point, src.name)
@@ -143,7 +147,7 @@ def bind_output(name: str, target: Path, mode: str | None, mount_point: Path) ->
             path=str(mount_point),
             prepare=[
                 FileStep("mkdir", "", str(target)),
-                FileStep("link", str(target), str(mount_point)),
+                FileStep("mount", str(target), str(mount_point)),
             ],
         )
     return Binding(

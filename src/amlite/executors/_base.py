@@ -20,7 +20,17 @@ import abc
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-StepOp = Literal["mkdir", "copy", "link", "download", "copy_into", "blob_download", "blob_upload"]
+StepOp = Literal[
+    "mkdir",
+    "copy",
+    "link",
+    "mount",
+    "mount_ro",
+    "download",
+    "copy_into",
+    "blob_download",
+    "blob_upload",
+]
 
 
 @dataclass(frozen=True)
@@ -31,7 +41,9 @@ class FileStep:
     - ``copy``: copy file or directory ``src`` to ``dst`` (dst replaced).
     - ``copy_into``: copy the contents of directory ``src`` into directory ``dst`` (merge);
       a missing ``src`` is skipped.
-    - ``link``: symlink ``dst`` -> ``src`` (mounts of local datastores).
+    - ``mount`` / ``mount_ro``: make datastore path ``src`` appear at ``dst``, writable or
+      read-only: a bind mount in a sandbox (``SandboxSpec``), a symlink without one.
+    - ``link``: symlink ``dst`` -> ``src`` (plans of older servers: a ``mount``).
     - ``download``: fetch http(s) URL ``src`` to file ``dst``.
     - ``blob_download``: ``src`` is ``{container URL}?{SAS}#{path}``: the blob ``path`` to file
       ``dst``, or every blob below ``path/`` into directory ``dst``.
@@ -90,6 +102,20 @@ class NodeSlot:
 
 
 @dataclass(frozen=True)
+class SandboxSpec:
+    """How the supervisor confines the job's processes (and its environment build); see
+    ``amlite.executors.sandbox`` and docs/security.md."""
+
+    mode: Literal["bwrap", "none"]
+    program: str = ""
+    """The ``bwrap`` executable (mode ``bwrap``)."""
+    hide: list[str] = field(default_factory=list)
+    """Directories the job must not see (the server's home): an empty tmpfs in their place;
+    the job's own paths under them are bound back (working directory, inputs, outputs,
+    mounts, its environment's venv read-only)."""
+
+
+@dataclass(frozen=True)
 class RunPlan:
     job_id: str
     """The job's ARM id, for logs."""
@@ -118,6 +144,8 @@ class RunPlan:
 
     nodes: list[NodeSlot] = field(default_factory=list)
     """Where a cluster backend placed the job, node 0 first; empty on the local executor."""
+    sandbox: SandboxSpec | None = None
+    """None: the job runs unconfined, as the supervisor's user (cluster backends)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -131,6 +159,8 @@ class RunPlan:
         data["environment"] = EnvironmentBuild(**env) if env else None
         data["processes"] = [ProcessSpec(**p) for p in data.get("processes") or []]
         data["nodes"] = [NodeSlot(**n) for n in data.get("nodes") or []]
+        box = data.get("sandbox")
+        data["sandbox"] = SandboxSpec(**box) if box else None
         return cls(**data)
 
 

@@ -7,6 +7,7 @@ the server; everything the server needs to know later is in the run directory.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from amlite.executors._base import Executor, RunPlan, RunReport
+from amlite.executors._base import Executor, RunPlan, RunReport, SandboxSpec
 from amlite.executors.procs import is_same_process_alive, process_start_time
 from amlite.executors.run_files import (
     prepare_run_dir,
@@ -26,28 +27,51 @@ from amlite.executors.run_files import (
     request_cancel,
     run_dir_of,
 )
+from amlite.executors.supervisor import job_environ
 
 SUPERVISOR = str(Path(__file__).with_name("supervisor.py"))
+SPARES = 2
+"""How many spare supervisors wait for a job: two jobs ending at about the same time (a
+sweep at maxConcurrentTrials 2) both find one."""
 
 
 class LocalExecutor(Executor):
     """Runs each plan under ``python -S -E supervisor.py RUN_DIR``.
 
-    To keep Python's start-up (~20 ms) off each job's path, one spare supervisor is started
-    ahead of time (``supervisor.py --wait``, its imports done) and told its run directory on
-    stdin when a job starts. A spare exits when its stdin closes (the server stopped).
+    To keep Python's start-up (~20 ms) off each job's path, ``spares`` spare supervisors are
+    started ahead of time (``supervisor.py --wait``, their imports done) and one is told its
+    run directory on stdin when a job starts. They are started again by a background thread,
+    off the starting job's path. A spare exits when its stdin closes (the server stopped).
 
     ``on_exit(run_dir)`` is called from a daemon thread as soon as a supervisor this
-    executor started ends, so the scheduler can react without polling.
+    executor started has written its result (it closes its standard output, a pipe, before
+    syncing the result to disk and exiting) or has died, so the scheduler can react
+    without polling.
+
+    ``sandbox`` confines every job this executor starts (``amlite.executors.sandbox``); the
+    supervisors never inherit the server's settings (``job_environ``).
     """
 
-    def __init__(self, on_exit: Callable[[str], None] | None = None, *, spare: bool = True) -> None:
+    def __init__(
+        self,
+        on_exit: Callable[[str], None] | None = None,
+        *,
+        spare: bool = True,
+        spares: int = SPARES,
+        sandbox: SandboxSpec | None = None,
+    ) -> None:
         self._on_exit = on_exit
-        self._keep_spare = spare
-        self._spare: subprocess.Popen[bytes] | None = None
+        self._sandbox = sandbox
+        self._keep = max(0, spares) if spare else 0
+        self._spares: list[subprocess.Popen[bytes]] = []
         self._lock = threading.Lock()
+        self._want = threading.Event()
+        self._closed = False
+        self._refiller: threading.Thread | None = None
 
     def start(self, plan: RunPlan) -> dict[str, Any]:
+        if plan.sandbox is None and self._sandbox is not None:
+            plan = dataclasses.replace(plan, sandbox=self._sandbox)
         run_dir = prepare_run_dir(plan)
         proc = self._assign_spare(run_dir) or self._spawn(run_dir)
         runtime = {
@@ -62,55 +86,99 @@ class LocalExecutor(Executor):
             name=f"amlite-wait-{proc.pid}",
             daemon=True,
         ).start()
-        if self._keep_spare:
-            self._refill()
+        if self._keep:
+            self._want_spares()
         return runtime
 
     def close(self) -> None:
-        """Let the spare supervisor go (it exits when its stdin closes)."""
+        """Let the spare supervisors go (each exits when its stdin closes)."""
         with self._lock:
-            spare, self._spare = self._spare, None
-        if spare is not None and spare.stdin is not None:
-            with contextlib.suppress(OSError):
-                spare.stdin.close()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                spare.wait(5)
+            self._closed = True
+            spares, self._spares = self._spares, []
+            refiller = self._refiller
+        self._want.set()
+        if refiller is not None:
+            refiller.join(10)
+        for spare in spares:
+            _release(spare)
 
     def _spawn(self, run_dir: Path | None) -> subprocess.Popen[bytes]:
-        args = [sys.executable, "-S", "-E", SUPERVISOR, str(run_dir) if run_dir else "--wait"]
+        args = [sys.executable, "-S", "-E", SUPERVISOR, "--notify"]
+        args.append(str(run_dir) if run_dir else "--wait")
         err_path = run_dir / "supervisor.stderr" if run_dir else os.devnull
+        env = job_environ(os.environ)
+        if "AMLITE_KILL_GRACE_SECONDS" in os.environ:  # the supervisor's own setting
+            env["AMLITE_KILL_GRACE_SECONDS"] = os.environ["AMLITE_KILL_GRACE_SECONDS"]
         with open(err_path, "ab") as err:
             return subprocess.Popen(
                 args,
+                env=env,
                 stdin=subprocess.PIPE if run_dir is None else subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
                 stderr=err,
                 start_new_session=True,
                 close_fds=True,
             )
 
     def _assign_spare(self, run_dir: Path) -> subprocess.Popen[bytes] | None:
+        while True:
+            with self._lock:
+                if not self._spares:
+                    return None
+                spare = self._spares.pop(0)
+            if spare.poll() is not None or spare.stdin is None:
+                continue
+            try:
+                spare.stdin.write(f"{run_dir}\n".encode())
+                spare.stdin.close()
+            except OSError:
+                continue
+            return spare
+
+    def _want_spares(self) -> None:
         with self._lock:
-            spare, self._spare = self._spare, None
-        if spare is None or spare.poll() is not None or spare.stdin is None:
-            return None
-        try:
-            spare.stdin.write(f"{run_dir}\n".encode())
-            spare.stdin.close()
-        except OSError:
-            return None
-        return spare
+            if self._closed:
+                return
+            if self._refiller is None:
+                self._refiller = threading.Thread(
+                    target=self._refill, name="amlite-spares", daemon=True
+                )
+                self._refiller.start()
+        self._want.set()
 
     def _refill(self) -> None:
-        with self._lock:
-            if self._spare is None:
-                self._spare = self._spawn(None)
+        """Keep ``spares`` spare supervisors waiting (a background thread)."""
+        while True:
+            self._want.wait()
+            self._want.clear()
+            while True:
+                with self._lock:
+                    if self._closed:
+                        return
+                    if len(self._spares) >= self._keep:
+                        break
+                try:
+                    spare = self._spawn(None)
+                except OSError:
+                    break  # jobs start cold until the next one asks again
+                with self._lock:
+                    if not self._closed:
+                        self._spares.append(spare)
+                        continue
+                _release(spare)
+                return
 
     def _wait(self, proc: subprocess.Popen[bytes], run_dir: str) -> None:
-        proc.wait()
+        if proc.stdout is not None:  # end of file: the result is written, or it died
+            with contextlib.suppress(OSError, ValueError):
+                proc.stdout.read()
+                proc.stdout.close()
+        else:
+            proc.wait()
         if self._on_exit is not None:
             with contextlib.suppress(Exception):
                 self._on_exit(run_dir)
+        proc.wait()
 
     def cancel(self, runtime: dict[str, Any], reason: str) -> None:
         try:
@@ -146,3 +214,14 @@ class LocalExecutor(Executor):
         # read the result after the liveness check: a supervisor that ends in between
         # has written its result before exiting
         return RunReport(events=read_events(run_dir), result=read_result(run_dir), alive=alive)
+
+
+def _release(spare: subprocess.Popen[bytes]) -> None:
+    """Close a spare's stdin, which makes it exit, and reap it."""
+    if spare.stdin is not None:
+        with contextlib.suppress(OSError):
+            spare.stdin.close()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        spare.wait(5)
+    if spare.stdout is not None:
+        spare.stdout.close()

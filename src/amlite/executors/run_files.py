@@ -17,8 +17,13 @@ STALE = ("events.jsonl", "result.json", "cancel_reason", "supervisor.pid")
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write ``path`` whole or not at all, readable by its owner only (a plan holds the
+    job's token)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(data, indent=1))
+    os.chmod(tmp, 0o600)
     os.replace(tmp, path)
 
 
@@ -32,7 +37,7 @@ def run_dir_of(runtime: dict[str, Any]) -> Path:
 def prepare_run_dir(plan: RunPlan) -> Path:
     """A clean run directory holding ``plan.json``, and a fresh working directory."""
     run_dir = Path(plan.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     for name in STALE:
         with contextlib.suppress(FileNotFoundError):
             (run_dir / name).unlink()

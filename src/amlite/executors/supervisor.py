@@ -1,7 +1,10 @@
 """The job supervisor: a standalone, stdlib-only script that runs one ``RunPlan``.
 
-Started as ``python -S -E supervisor.py RUN_DIR`` in its own session, so it starts fast and
-keeps running when the server stops. It must not import amlite. Files in ``RUN_DIR``:
+Started as ``python -S -E supervisor.py [--notify] RUN_DIR`` in its own session, so it starts
+fast and keeps running when the server stops. It must not import amlite. With ``--notify``
+its standard output is a pipe the server reads: the supervisor closes it as soon as
+``result.json`` is in place, before syncing that file to disk and exiting, so the server
+notices the end without waiting for either. Files in ``RUN_DIR``:
 
 - reads ``plan.json`` (``RunPlan.to_json()``) and, on cancel, ``cancel_reason``. A cancel
   arrives as SIGTERM or as the ``cancel_reason`` file appearing (looked for every
@@ -18,6 +21,15 @@ A distributed plan lists its ``processes`` (name, log, extra env, argv): they al
 in its own process group; the first one to fail fails the job and the others are stopped, as
 they all are on cancel or timeout. Stopping a group also stops the groups of its descendants
 (``mpirun`` puts each rank in a group of its own).
+
+A plan with a ``sandbox`` of mode ``bwrap`` runs every process of the command, and the
+environment build, under bubblewrap (``sandbox_argv``): the server's home (and its user's) is
+an empty tmpfs except the job's working directory, inputs, outputs and mounts (bind mounts,
+read-only for read-only inputs) and its venv (read-only); ``/tmp`` is the run's own ``tmp``;
+the job sees only its own processes and IPC objects and holds no capabilities. Whatever the
+mode, the job's environment holds none of the server's settings (``job_environ``), and what
+the job left in its output folders is copied out only if it is not a link (``run_step``).
+See docs/security.md.
 """
 
 from __future__ import annotations
@@ -39,8 +51,21 @@ KILL_GRACE_SECONDS = float(os.environ.get("AMLITE_KILL_GRACE_SECONDS") or 3.0)
 CANCEL_POLL_SECONDS = 0.25
 """How often waits look for the ``cancel_reason`` file."""
 
-_SECRET_PREFIX = "AMLITE_"
-"""Server variables holding a token never reach the job (the plan carries the job's own)."""
+SERVER_ONLY_PREFIXES = ("AMLITE_",)
+"""The server's settings (home, database URL with its password, tokens) never reach a job;
+the plan's ``env`` carries what the job may know (its own token, ``AMLITE_URL``)."""
+SERVER_ONLY_NAMES = frozenset({"PGPASSWORD", "PGPASSFILE"})
+"""libpq's password variables, which a PostgreSQL store may be configured with."""
+
+
+def job_environ(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+    """``environ`` without the server's settings and secrets: what a job's processes (and
+    the supervisor itself) inherit."""
+    return {
+        k: v
+        for k, v in environ.items()
+        if not k.startswith(SERVER_ONLY_PREFIXES) and k not in SERVER_ONLY_NAMES
+    }
 
 
 def now_iso() -> str:
@@ -90,13 +115,35 @@ class SystemLog:
 # -- files -------------------------------------------------------------------------------
 
 
-def write_json_atomic(path: str, data: dict[str, Any]) -> None:
+def write_json_atomic(path: str, data: dict[str, Any], *, sync: bool = True) -> None:
     tmp = f"{path}.tmp.{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f)
         f.flush()
-        os.fsync(f.fileno())
+        if sync:
+            os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def sync_file(path: str) -> None:
+    """Flush a file and its directory entry to disk."""
+    for target, flags in ((path, os.O_RDONLY), (os.path.dirname(path) or ".", os.O_RDONLY)):
+        with contextlib.suppress(OSError):
+            fd = os.open(target, flags)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+def take_notify_fd() -> int:
+    """Keep the server's pipe (standard output) on a private descriptor that no child
+    inherits, and point standard output at /dev/null."""
+    fd = os.dup(1)  # non-inheritable (PEP 446)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    return fd
 
 
 def append_event(run_dir: str, status: str) -> None:
@@ -290,7 +337,7 @@ def step_text(step: dict[str, str]) -> str:
     return f"{step['op']} {step['src'].split('?', 1)[0]} -> {step['dst'].split('?', 1)[0]}"
 
 
-_IN_RUN_OPS = ("copy", "link", "download", "blob_download")
+_IN_RUN_OPS = ("copy", "link", "download", "mount", "mount_ro", "blob_download")
 """File operations whose destination is always inside the run directory."""
 
 
@@ -310,9 +357,46 @@ def check_step(step: dict[str, str], run_dir: str) -> None:
             raise ValueError(f"{step['op']}: destination {dst!r} is outside the run directory")
 
 
-def run_step(step: dict[str, str], run_dir: str) -> None:
+def _mount_point(src: str, dst: str) -> None:
+    """An empty directory (or file) at ``dst`` for a bind mount of ``src``."""
+    if not os.path.exists(src):
+        raise FileNotFoundError(f"{src} does not exist")
+    if os.path.lexists(dst) and (os.path.islink(dst) or os.path.isdir(src) != os.path.isdir(dst)):
+        _remove(dst)
+    os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+    if os.path.isdir(src):
+        os.makedirs(dst, exist_ok=True)
+    elif not os.path.exists(dst):
+        open(dst, "ab").close()
+
+
+def _job_made_link(src: str, confine: str) -> bool:
+    """Whether ``src``, a path the job controls, is or goes through a symlink, or leads out of
+    ``confine`` (its run directory): copying it from outside the sandbox would copy what the
+    link points to (the server's home) into the job's artifacts."""
+    real = os.path.realpath(src)
+    root = os.path.realpath(confine)
+    inside = real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+    return os.path.islink(src) or not inside or real != os.path.abspath(src)
+
+
+def run_step(
+    step: dict[str, str], run_dir: str, sandboxed: bool = False, confine: str | None = None
+) -> None:
+    """Perform one file step; in a sandbox a mount only makes its mount point (the bind
+    mount itself is in ``sandbox_argv``). ``confine``: the run directory, for the steps
+    after the command, whose sources the job controls (a ``copy_into`` source that is a
+    link is not copied)."""
     check_step(step, run_dir)
     op, src, dst = step["op"], step["src"], step["dst"]
+    job_made = op == "copy_into" and confine is not None and os.path.lexists(src)
+    if job_made and _job_made_link(src, confine or ""):
+        raise ValueError(f"{src} is a symbolic link or leads through one: not copied")
+    if op in ("mount", "mount_ro") and sandboxed:
+        _mount_point(src, dst)
+        return
+    if op in ("mount", "mount_ro"):
+        op = "link"
     if op == "mkdir":
         os.makedirs(dst, exist_ok=True)
     elif op == "copy":
@@ -478,10 +562,11 @@ def check_cancel() -> None:
 
 def run_logged(argv: list[str], log_path: str, log: SystemLog) -> None:
     """Run a build command in its own group, output appended to ``log_path``; cancellable."""
-    log.write("$ " + " ".join(argv))
+    log.write("$ " + " ".join(argv[argv.index("--") + 1 :] if "--" in argv else argv))
     with open(log_path, "ab") as out:
         proc = subprocess.Popen(
             argv,
+            env=job_environ(os.environ),
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -504,16 +589,90 @@ def run_logged(argv: list[str], log_path: str, log: SystemLog) -> None:
         terminate_group(proc, KILL_GRACE_SECONDS)
         raise Canceled()
     if code != 0:
-        raise RuntimeError(f"{argv[0]} {argv[1]} exited with code {code} (see {log_path})")
+        shown = argv[argv.index("--") + 1 :] if "--" in argv else argv
+        raise RuntimeError(f"{shown[0]} {shown[1]} exited with code {code} (see {log_path})")
+
+
+# -- the sandbox -------------------------------------------------------------------------
+
+
+BWRAP_ISOLATION = (
+    *("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"),
+    *("--unshare-pid", "--unshare-ipc", "--cap-drop", "ALL"),
+)
+"""The host read-only, a fresh ``/dev`` and ``/proc``, the job's own pid and IPC namespaces,
+no capabilities: the base of every sandbox (the server probes ``bwrap`` with it)."""
+
+
+def sandboxed(plan: dict[str, Any]) -> bool:
+    return ((plan.get("sandbox") or {}).get("mode") or "none") == "bwrap"
+
+
+def _depth(path: str) -> int:
+    return len([p for p in os.path.normpath(path).split(os.sep) if p])
+
+
+def _python_prefixes(plan: dict[str, Any]) -> set[str]:
+    """The installation directories of this Python (and of its venv, if any) and of the
+    interpreter an environment is built from."""
+    exes = [sys.executable] + ([plan["environment"]["python"]] if plan.get("environment") else [])
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    for exe in exes:
+        real = os.path.realpath(shutil.which(exe) or exe)
+        prefixes.add(os.path.dirname(os.path.dirname(real)))
+        prefixes.add(os.path.dirname(os.path.dirname(os.path.abspath(exe))))
+    return {p for p in prefixes if p and os.path.isdir(p) and p != os.sep}
+
+
+def sandbox_argv(plan: dict[str, Any], writable: list[str] | None = None) -> list[str]:
+    """The ``bwrap`` command line (without the command) of ``plan``'s sandbox: the host's
+    filesystem read-only; the hidden directories empty except what the job owns, bound back
+    in; a fresh ``/dev`` and ``/proc`` (its own pid namespace); the run's ``tmp`` as ``/tmp``;
+    no capabilities. ``writable``: what an environment build writes (its venv) instead of the
+    job's own directories."""
+    box = plan["sandbox"]
+    run_dir = plan["run_dir"]
+    tmp = os.path.join(run_dir, "tmp")
+    os.makedirs(tmp, exist_ok=True)
+    mounts: list[tuple[str, str, str]] = [("--tmpfs", "", h) for h in box.get("hide") or []]
+    mounts.append(("--bind", tmp, "/tmp"))
+    if writable is not None:
+        mounts += [("--bind", w, w) for w in writable]
+        chdir = "/"
+    else:
+        chdir = plan["working_dir"]
+        own = [plan["working_dir"]]
+        own += [os.path.join(run_dir, sub) for sub in ("inputs", "outputs", "home")]
+        # the per-rank logs a launcher inside the sandbox writes itself (``mpirun`` ranks)
+        own.append(os.path.join(plan["artifacts_dir"], "user_logs"))
+        mounts += [("--bind", d, d) for d in own if os.path.isdir(d)]
+        env = plan.get("environment")
+        if env:
+            mounts.append(("--ro-bind", env["dir"], env["dir"]))
+        for step in plan.get("prepare") or []:
+            if step["op"] in ("mount", "mount_ro"):
+                flag = "--bind" if step["op"] == "mount" else "--ro-bind"
+                mounts.append((flag, step["src"], step["dst"]))
+    hidden = [h.rstrip(os.sep) + os.sep for h in box.get("hide") or []]
+    for prefix in _python_prefixes(plan):  # the interpreters the job runs with stay visible
+        below = prefix.rstrip(os.sep) + os.sep
+        if any(below.startswith(h) and below != h for h in hidden):
+            mounts.append(("--ro-bind", prefix, prefix))
+    argv = [box.get("program") or "bwrap", *BWRAP_ISOLATION]
+    for flag, src, dst in sorted(mounts, key=lambda m: _depth(m[2])):  # parents first
+        argv += [flag, dst] if flag == "--tmpfs" else [flag, src, dst]
+    return [*argv, "--chdir", chdir, "--"]
 
 
 # -- environments ------------------------------------------------------------------------
 
 
-def build_environment(env: dict[str, Any], system_logs: str, log: SystemLog) -> str:
-    """Make (or reuse) the cached venv; return its directory."""
+def build_environment(plan: dict[str, Any], system_logs: str, log: SystemLog) -> str:
+    """Make (or reuse) the cached venv; return its directory. The build (pip installing the
+    job's requirements) runs in the job's sandbox, able to write the venv only."""
     import fcntl
 
+    env = plan["environment"]
     venv = env["dir"]
     for note in env.get("notes") or []:
         log.write(f"environment: {note}")
@@ -532,16 +691,18 @@ def build_environment(env: dict[str, Any], system_logs: str, log: SystemLog) -> 
                 return venv
             if os.path.exists(venv):
                 shutil.rmtree(venv)
+            os.makedirs(venv)
+            box = sandbox_argv(plan, writable=[venv]) if sandboxed(plan) else []
             reqs = list(env.get("requirements") or [])
             log.write(f"environment: building {venv} with {env['python']}")
             argv = [env["python"], "-m", "venv"]
             if not reqs:
                 argv.append("--without-pip")
-            run_logged([*argv, venv], build_log, log)
+            run_logged([*box, *argv, venv], build_log, log)
             if reqs:
                 pip = os.path.join(venv, "bin", "pip")
                 run_logged(
-                    [pip, "install", "--disable-pip-version-check", "--no-input", *reqs],
+                    [*box, pip, "install", "--disable-pip-version-check", "--no-input", *reqs],
                     build_log,
                     log,
                 )
@@ -557,10 +718,11 @@ def build_environment(env: dict[str, Any], system_logs: str, log: SystemLog) -> 
 
 
 def command_env(plan: dict[str, Any], venv: str | None) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not (k.startswith(_SECRET_PREFIX) and "TOKEN" in k)
-    }
+    env = job_environ(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
+    if sandboxed(plan):  # the host's HOME and TMPDIR are read-only or hidden in the sandbox
+        env["HOME"] = os.path.join(plan["run_dir"], "home")
+        env.pop("TMPDIR", None)
     if venv:
         bin_dir = os.path.join(venv, "bin")
         env["VIRTUAL_ENV"] = venv
@@ -601,10 +763,11 @@ def start_processes(
     already started are stopped and StartError says which."""
     specs = process_specs(plan)
     procs: list[subprocess.Popen[bytes]] = []
+    box = sandbox_argv(plan) if sandboxed(plan) else []
     for spec in specs:
         log_path = os.path.join(plan["artifacts_dir"], spec["log"])
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
-        argv = spec.get("argv") or ["bash", "-c", plan["command"]]
+        argv = [*box, *(spec.get("argv") or ["bash", "-c", plan["command"]])]
         try:
             with open(log_path, "ab", buffering=0) as out:
                 proc = subprocess.Popen(
@@ -699,14 +862,18 @@ def supervise(run_dir: str) -> dict[str, Any]:
             return result(None, "Failed", plan["fail_reason"])
         append_event(run_dir, "Running")
         code: int | None = None
+        boxed = sandboxed(plan)
+        log.write("sandbox: " + ("bwrap" if boxed else "none (the job runs unconfined)"))
         try:
+            if boxed:
+                os.makedirs(os.path.join(run_dir, "home"), exist_ok=True)
             for step in plan.get("prepare") or []:
                 check_cancel()
-                run_step(step, run_dir)
+                run_step(step, run_dir, boxed)
             venv = None
             if plan.get("environment"):
                 check_cancel()
-                venv = build_environment(plan["environment"], system_logs, log)
+                venv = build_environment(plan, system_logs, log)
             check_cancel()
             ended = run_command(plan, command_env(plan, venv), log)
             code, why, who = ended.code, ended.why, ended.failed
@@ -730,9 +897,10 @@ def supervise(run_dir: str) -> dict[str, Any]:
         else:
             outcome, reason = "Failed", f"{who} exited with code {code}{others}"
         append_event(run_dir, "Finalizing")
+        shutil.rmtree(os.path.join(run_dir, "tmp"), ignore_errors=True)
         for step in plan.get("finalize") or []:
             try:
-                run_step(step, run_dir)
+                run_step(step, run_dir, boxed, confine=run_dir)
             except Exception as exc:
                 log.write(f"finalize step {step_text(step)} failed: {exc!r}")
                 if outcome == "Completed":
@@ -771,10 +939,15 @@ def wait_for_run_dir() -> str | None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        sys.stderr.write("usage: supervisor.py RUN_DIR | --wait\n")
+    args = argv[1:]
+    notify = bool(args) and args[0] == "--notify"
+    if notify:
+        args = args[1:]
+    if len(args) != 1:
+        sys.stderr.write("usage: supervisor.py [--notify] RUN_DIR | --wait\n")
         return 2
-    given = wait_for_run_dir() if argv[1] == "--wait" else argv[1]
+    notify_fd = take_notify_fd() if notify else None
+    given = wait_for_run_dir() if args[0] == "--wait" else args[0]
     if given is None:
         return 0
     run_dir = os.path.abspath(given)
@@ -797,7 +970,11 @@ def main(argv: list[str]) -> int:
             "reason": f"supervisor error: {exc!r}",
             "finishedAt": now_iso(),
         }
-    write_json_atomic(os.path.join(run_dir, "result.json"), res)
+    result_path = os.path.join(run_dir, "result.json")
+    write_json_atomic(result_path, res, sync=notify_fd is None)
+    if notify_fd is not None:
+        os.close(notify_fd)  # the server reads the result now
+        sync_file(result_path)
     return 0
 
 

@@ -4,6 +4,10 @@ It wakes when a job is submitted or cancelled, when a supervisor exits, and at l
 a second. All it knows survives in the store and in the run directories, so a restarted
 server picks up exactly where the last one stopped: running jobs are followed again, jobs
 whose supervisor vanished are failed with that reason.
+
+A tick woken only by supervisors ending (``run_ended``) reads the reports of those runs
+alone; a full tick (woken by ``wake``: an API request; or once a second) reads every
+started job's report and lets the sweep controller re-read its sweeps' active trials.
 """
 
 from __future__ import annotations
@@ -19,14 +23,14 @@ from typing import Any
 
 from amlite.data.paths import run_dir
 from amlite.domain.status import ACCEPT_PATH, JobStatus
-from amlite.errors import AmliteError, Conflict, InvalidTransition, NotFound
+from amlite.errors import AmliteError, InvalidTransition, NotFound
 from amlite.executors._base import Executor, NodeSlot, RunReport
 from amlite.executors.ray_cluster import RayUnavailable
 from amlite.scheduler.backends import Backend, Backends
 from amlite.scheduler.capacity import NeverFits
 from amlite.services.preparation import RuntimeContext, build_plan
 from amlite.services.tokens import mint_job_token
-from amlite.store import JobRecord, NewJob, Store
+from amlite.store import JobRecord, Store
 from amlite.sweep.controller import SweepController
 
 log = logging.getLogger("amlite.scheduler")
@@ -52,13 +56,20 @@ class Scheduler:
         on_terminal: Any = None,
     ) -> None:
         self._store = store
-        self._backends = Backends(store, executor, slots, on_exit=lambda _run_dir: self.wake())
+        self._backends = Backends(store, executor, slots, on_exit=self.run_ended)
         self._ctx = ctx
         self._slots = slots
         self._on_terminal = on_terminal
         self._wake = threading.Event()
         self._wakes = 0
         """How many times ``wake`` was called (to tell a burst of submissions)."""
+        self._full = True
+        """Whether the next tick reads every started job (set by ``wake``)."""
+        self._ended: set[str] = set()
+        """Run directories whose supervisor ended since the last tick read them."""
+        self._signals = threading.Lock()
+        """Guards ``_full`` and ``_ended``, set by other threads."""
+        self._trial_ended = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._sweeps = SweepController(store, self)
@@ -80,7 +91,16 @@ class Scheduler:
         self._backends.close()
 
     def wake(self) -> None:
+        with self._signals:
+            self._full = True
         self._wakes += 1
+        self._wake.set()
+
+    def run_ended(self, run_dir: str) -> None:
+        """A supervisor ended (the executors call this): read its report at once.
+        Not counted as a wake: a trial's end ticks at once, never coalesced."""
+        with self._signals:
+            self._ended.add(run_dir)
         self._wake.set()
 
     def cancel_running(self, job: JobRecord, reason: str) -> None:
@@ -98,13 +118,6 @@ class Scheduler:
         except (AmliteError, ValueError, TypeError):
             return self._slots
 
-    def submit_trial(self, job: NewJob) -> JobRecord | None:
-        try:
-            record = self._store.create_job(job)
-        except Conflict:
-            return None  # created before a restart: never twice
-        return self._store.transition(record.workspace_key, record.name, ACCEPT_PATH)
-
     def cancel_job(self, job: JobRecord, reason: str) -> None:
         """Cancel a trial from inside the scheduler thread."""
         was_started = job.status in (S.RUNNING, S.FINALIZING)
@@ -121,11 +134,13 @@ class Scheduler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(RECONCILE_SECONDS)
+            woken = self._wake.wait(RECONCILE_SECONDS)
             self._wake.clear()
             wakes, began = self._wakes, time.monotonic()
+            with self._signals:
+                full, self._full = self._full or not woken, False
             try:
-                self.tick()
+                self.tick(full=full)
             except Exception:  # keep scheduling whatever one tick hit
                 log.exception("scheduler tick failed")
             self._stop.wait(self._coalesce_pause(self._wakes - wakes, time.monotonic() - began))
@@ -144,13 +159,22 @@ class Scheduler:
             return 0.0
         return min(tick_seconds, MAX_COALESCE_SECONDS)
 
-    def tick(self) -> None:
-        """One round: reconcile started jobs, then fill free capacity."""
+    def tick(self, full: bool = True) -> None:
+        """One round: reconcile started jobs (all of them when ``full``, else those whose
+        supervisor ended), then let the sweeps add trials, then fill free capacity."""
+        with self._signals:
+            ended, self._ended = self._ended, set()
         self._clear_orphans()
-        started = self._reconcile()
+        if full:
+            self._sweeps.refresh()
+        started = self._reconcile(None if full else ended)
+        self._trial_ended = False  # trials ended above are seen by the sweeps below
         for sweep in self._store.jobs_in_status(LIVE_SWEEPS, job_type="Sweep"):
             self._sweeps.advance(sweep)  # one broken sweep fails alone
         self._dispatch(started)
+        self._sweeps.score_finished()
+        if self._trial_ended:
+            self._wake.set()  # a trial ended after its sweep's turn: let it start the next
 
     # -- dispatch ------------------------------------------------------------------------
     def queue_reason(self, job: JobRecord) -> str | None:
@@ -197,14 +221,22 @@ class Scheduler:
                 self._fill(backend, computes)
 
     def _queued_on(self, computes: set[tuple[str, str]], limit: int) -> list[JobRecord]:
+        return self._queued_batch(computes, limit)[0]
+
+    def _queued_batch(
+        self, computes: set[tuple[str, str]], limit: int
+    ) -> tuple[list[JobRecord], bool]:
+        """Up to ``limit`` queued jobs on ``computes``, and whether that was all of them."""
         names = {name for _, name in computes}
         batch = self._store.queued_jobs(limit, job_type="Command", computes=names)
-        return [job for job in batch if (job.workspace_key, job.compute) in computes]
+        mine = [job for job in batch if (job.workspace_key, job.compute) in computes]
+        return mine, len(batch) < limit
 
     def _fill(self, backend: Backend, computes: set[tuple[str, str]]) -> None:
         tried: set[tuple[str, str]] = set()
-        while True:
-            batch = self._queued_on(computes, len(tried) + 16)
+        everything = False
+        while not everything:
+            batch, everything = self._queued_batch(computes, len(tried) + 16)
             fresh = [job for job in batch if (job.workspace_key, job.name) not in tried]
             if not fresh:
                 return
@@ -268,10 +300,14 @@ class Scheduler:
         return True
 
     # -- reconcile -----------------------------------------------------------------------
-    def _reconcile(self) -> list[JobRecord]:
-        """Apply what supervisors reported; return the jobs that still hold capacity."""
+    def _reconcile(self, ended: set[str] | None = None) -> list[JobRecord]:
+        """Apply what supervisors reported (only those of the run directories in ``ended``
+        if given); return the jobs that still hold capacity."""
         active: list[JobRecord] = []
         for job in self._store.jobs_in_status(STARTED, job_type="Command"):
+            if ended is not None and job.runtime.get("runDir") not in ended:
+                active.append(job)
+                continue
             try:
                 executor = self._backends.for_job(job).executor
             except ValueError as exc:
@@ -381,7 +417,7 @@ class Scheduler:
             return
         if job.parent_name:
             self._sweeps.trial_finished(job)
-            self._wake.set()  # let the sweep start the next trial at once
+            self._trial_ended = True
         if self._on_terminal is not None:
             self._on_terminal(job)
 

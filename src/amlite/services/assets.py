@@ -99,6 +99,20 @@ class Assets:
             [asset_resource(r, ws) for r in records], records[-1].seq if more and records else None
         )
 
+    def list_secrets(self, ws: WorkspaceRef, name: str) -> dict[str, Any]:
+        """``POST .../datastores/{name}/listSecrets``: the datastore's ``DatastoreSecrets``,
+        which GET and LIST never return (``{"secretsType": ...}`` alone when none were
+        given)."""
+        self._workspaces.ensure(ws)
+        record = self._store.get_asset(ws.key, "datastores", name)
+        if record is None:
+            raise NotFound(f"datastores/{name} does not exist in workspace {ws.workspace}")
+        creds = (record.body.get("contents") or {}).get("credentials") or {}
+        secrets = creds.get("secrets") if isinstance(creds, dict) else None
+        if isinstance(secrets, dict) and secrets.get("secretsType"):
+            return dict(secrets)
+        return {"secretsType": str(creds.get("credentialsType") or "None")}
+
     def delete(self, ws: WorkspaceRef, kind: str, name: str, version: str | None = None) -> bool:
         self._workspaces.ensure(ws)
         return self._store.delete_asset(ws.key, kind, name, version)

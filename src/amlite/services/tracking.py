@@ -3,7 +3,9 @@
 - A run id is a job name; ``experiment_id`` = ``experiment_name`` = the job's experimentName
   (what ``MLFLOW_EXPERIMENT_ID`` already holds in a job).
 - Who may do what: a job's token reads and writes its own run only (any other run id is
-  PERMISSION_DENIED); the admin token reads and writes every run. A job's token looks runs up
+  PERMISSION_DENIED), and writes only until the job ends: once it is Completed, Failed or
+  Canceled its token is read-only (``run_for_write``; every process of the job has ended by
+  then, see docs/security.md); the admin token reads and writes every run. A job's token looks runs up
   in its own workspace. The admin token uses the workspace of a workspace-scoped tracking URI
   (``/mlflow/subscriptions/{s}/resourceGroups/{rg}/workspaces/{w}``) or, on plain ``/mlflow``,
   finds the run id in every workspace and answers 400 when it names jobs in several.
@@ -115,6 +117,10 @@ class Tracking:
             )
         return matches[0]
 
+    def run_for_write(self, caller: Caller, run_id: str) -> JobRecord:
+        """``run`` for a write (metrics, params, tags, run updates, artifacts)."""
+        return _check_writable(caller, self.run(caller, run_id))
+
     def run_info(self, job: JobRecord) -> dict[str, Any]:
         tags = self.store.get_run_tags(job.workspace_key, job.name)
         return self._info(job, tags)
@@ -220,8 +226,11 @@ class Tracking:
         sub, rg, ws = paths.workspace_parts(job.workspace_key)
         return f"{ARTIFACT_SCHEME}/{sub}/{rg}/{ws}/{job.name}"
 
-    def artifact_target(self, caller: Caller, path: str) -> tuple[JobRecord, Path]:
-        """(job, local path) of ``{sub}/{rg}/{ws}/{job}/{file...}`` of an artifact URL."""
+    def artifact_target(
+        self, caller: Caller, path: str, *, write: bool = False
+    ) -> tuple[JobRecord, Path]:
+        """(job, local path) of ``{sub}/{rg}/{ws}/{job}/{file...}`` of an artifact URL; for a
+        ``write`` the run must still accept the caller's writes (``run_for_write``)."""
         parts = path.strip("/").split("/")
         if len(parts) < 4 or not all(parts[:4]):
             raise MlflowError(
@@ -230,6 +239,8 @@ class Tracking:
             )
         key = "/".join(parts[:3]).lower()
         job = self._artifact_run(caller, key, parts[3])
+        if write:
+            _check_writable(caller, job)
         try:
             root = paths.datastore_root(self.settings, key, paths.DEFAULT_DATASTORE)
             outputs = root / paths.artifacts_path(job.name) / "outputs"
@@ -249,6 +260,16 @@ def _workspace_of(store: Store, key: str) -> WorkspaceRef:
     if ws is None:
         raise MlflowError(RESOURCE_DOES_NOT_EXIST, f"workspace {key!r} does not exist")
     return ws
+
+
+def _check_writable(caller: Caller, job: JobRecord) -> JobRecord:
+    """A job's token writes into its run only while the job has not ended."""
+    if caller.job_name is not None and job.status.is_terminal:
+        raise MlflowError(
+            PERMISSION_DENIED,
+            f"job {job.name!r} is {job.status.value}: its token can no longer write to its run",
+        )
+    return job
 
 
 def _no_run(run_id: str) -> MlflowError:

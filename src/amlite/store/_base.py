@@ -159,6 +159,25 @@ class Store(abc.ABC):
     def get_job(self, workspace_key: str, name: str) -> JobRecord | None: ...
 
     @abc.abstractmethod
+    def add_trials(
+        self,
+        workspace_key: str,
+        sweep_name: str,
+        trials: Sequence[NewJob],
+        *,
+        path: Sequence[JobStatus],
+        runtime: Mapping[str, Any],
+    ) -> list[JobRecord]:
+        """Create trials of sweep ``sweep_name`` already moved along ``path`` (e.g. Starting,
+        Preparing, Queued; each status kept as its own event after NotStarted), and merge
+        ``runtime`` into the sweep's runtime, all in one transaction: a crash leaves either
+        every trial and the sweep's bookkeeping, or none of them.
+
+        A trial whose name already exists is skipped and not returned. Raises ``NotFound``
+        if the sweep is gone, ``InvalidTransition`` if ``path`` is not allowed.
+        """
+
+    @abc.abstractmethod
     def list_jobs(
         self,
         workspace_key: str,

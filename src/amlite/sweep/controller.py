@@ -3,12 +3,20 @@
 Everything it knows lives in the store, so a server killed mid-sweep resumes exactly:
 - trial ``n`` is the job ``{sweep}_{n}``; creating it twice is impossible (the name is
   unique), so a crash between "create" and "remember" never runs a trial twice;
-- ``nextIndex`` (in the sweep's runtime) only saves a lookup: it is repaired from the
-  trials that exist;
+- ``nextIndex`` (in the sweep's runtime) is saved in the same transaction that creates the
+  trials below it, so it always matches the trials that exist;
 - Random values depend only on (sweep seed, trial index), so the stream continues where it
   stopped; Grid is positional; Bayesian rebuilds its history from the trials' records;
 - the best trial is recomputed from every trial's metrics when a controller first sees a
   sweep, then kept up to date as trials finish.
+
+Between ticks the controller keeps what it learnt in memory (``_Memory``): the next index,
+the best score, and which trials are still active. Memory can only be behind the store in
+one direction: a trial it counts as active may have ended without it hearing (cancelled
+through the API); then it waits for a slot a little longer, never starts one too many. The
+scheduler calls ``refresh`` when something outside its thread may have changed a sweep (an
+API request, and once a second), and the active trials are read from the store again; so
+are they before a sweep is declared complete, and a restarted server rebuilds all of it.
 
 Samplers and policies are pure (``amlite.sweep.samplers`` / ``.policies``); this module is
 the only part of the sweep that touches the store. Starting and cancelling jobs goes through
@@ -30,7 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.placeholders import referenced, shell_word, substitute_group
 from amlite.domain.search_space import Distribution, count_text, parse_search_space
-from amlite.domain.status import TERMINAL, JobStatus
+from amlite.domain.status import ACCEPT_PATH, TERMINAL, JobStatus
 from amlite.errors import Conflict, InvalidTransition
 from amlite.store import JobRecord, NewJob, Store
 from amlite.sweep.policies import Policy, make_policy
@@ -64,9 +72,6 @@ TRIAL_FIELDS = (
 class TrialOps(Protocol):
     """What the controller needs from the scheduler."""
 
-    def submit_trial(self, job: NewJob) -> JobRecord | None:
-        """Create and queue a trial; None if a job of that name already exists."""
-
     def cancel_job(self, job: JobRecord, reason: str) -> None: ...
 
     def capacity_for(self, sweep: JobRecord) -> int:
@@ -96,6 +101,15 @@ class _Memory:
     plan: _SweepPlan
     scored: bool = False
     evaluated: dict[str, int] = field(default_factory=dict)
+    next_index: int | None = None
+    """The index of the next trial to create; None: read it from the sweep's runtime."""
+    active: dict[str, bool] | None = None
+    """Trials not yet terminal, by name: True once cancel was requested. None: read them
+    from the store on the next tick."""
+    best: float | None = None
+    """The sweep's best score so far (its ``score`` system property)."""
+    unscored: list[JobRecord] = field(default_factory=list)
+    """Trials that ended and are not scored yet (``score_finished``)."""
 
 
 class SweepController:
@@ -148,13 +162,11 @@ class SweepController:
             sweep = self._start(sweep, memory)
         if sweep.status is S.RUNNING and self._timed_out(sweep, memory.plan):
             sweep = self._request_cancel(sweep, f"sweep timeout after {memory.plan.timeout_s:g} s")
-        active = self._store.list_jobs(
-            sweep.workspace_key, parent_name=sweep.name, statuses=TRIAL_ACTIVE, limit=100_000
-        )
         if not memory.scored:
-            self._rescore(sweep, memory.plan)
+            self._rescore(sweep, memory)
             memory.scored = True
         if sweep.status is S.CANCEL_REQUESTED:
+            active = self._load_active(sweep, memory)
             self._cancel_trials(active, sweep.status_reason or "the sweep was canceled")
             if not active:
                 self._end(sweep, S.CANCELED, sweep.status_reason or "canceled by user")
@@ -162,21 +174,42 @@ class SweepController:
         if sweep.status is not S.RUNNING:
             return
         if memory.plan.policy is not None:
-            self._early_terminate(sweep, memory, active)
-        running = [t for t in active if t.status is not S.CANCEL_REQUESTED]
-        created = self._add_trials(sweep, memory.plan, len(running))
-        if created == 0 and not active and self._exhausted(sweep, memory.plan):
+            self._early_terminate(sweep, memory, self._load_active(sweep, memory))
+        elif memory.active is None:
+            self._load_active(sweep, memory)
+        assert memory.active is not None
+        running = sum(1 for cancelling in memory.active.values() if not cancelling)
+        created = self._add_trials(sweep, memory, running)
+        # memory may lag behind the store in one direction only: look before ending
+        if (
+            created == 0
+            and not memory.active
+            and self._exhausted(sweep, memory)
+            and not self._load_active(sweep, memory)
+        ):
             self._end(sweep, S.COMPLETED, None)
 
     def trial_finished(self, trial: JobRecord) -> None:
         """Score a trial that reached a terminal status and update its sweep's best."""
-        sweep = self._store.get_job(trial.workspace_key, trial.parent_name or "")
-        if sweep is None:
-            return
-        memory = self._memory.get((sweep.workspace_key, sweep.name))
+        memory = self._memory.get((trial.workspace_key, trial.parent_name or ""))
         if memory is None:
-            return  # the first tick rescored everything anyway
-        self._score(sweep, memory.plan, trial)
+            return  # the first tick rescores everything anyway
+        if memory.active is not None:
+            memory.active.pop(trial.name, None)
+        if memory.scored:
+            memory.unscored.append(trial)
+
+    def score_finished(self) -> None:
+        """Score the trials that ended since the last call (the scheduler calls this after
+        starting the next trials, so scoring is not on their way)."""
+        for memory in list(self._memory.values()):
+            self._score_pending(memory)
+
+    def refresh(self) -> None:
+        """Something outside the scheduler thread may have changed trials (an API request):
+        read each sweep's active trials from the store again on its next tick."""
+        for memory in self._memory.values():
+            memory.active = None
 
     def forget(self, sweep: JobRecord) -> None:
         self._memory.pop((sweep.workspace_key, sweep.name), None)
@@ -212,7 +245,8 @@ class SweepController:
             timeout_s=isodate.parse_duration(timeout).total_seconds() if timeout else None,
             space_size=size,
         )
-        memory = _Memory(plan)
+        best = sweep.system_properties.get("score")
+        memory = _Memory(plan, best=_float(best))
         self._memory[(sweep.workspace_key, sweep.name)] = memory
         return memory
 
@@ -243,12 +277,23 @@ class SweepController:
         except InvalidTransition:
             return self._store.get_job(sweep.workspace_key, sweep.name) or sweep
 
+    def _load_active(self, sweep: JobRecord, memory: _Memory) -> list[JobRecord]:
+        """The sweep's active trials from the store, remembered."""
+        active = self._store.list_jobs(
+            sweep.workspace_key, parent_name=sweep.name, statuses=TRIAL_ACTIVE, limit=100_000
+        )
+        memory.active = {t.name: t.status is S.CANCEL_REQUESTED for t in active}
+        return active
+
     def _cancel_trials(self, active: list[JobRecord], reason: str) -> None:
         for trial in active:
             if trial.status is not S.CANCEL_REQUESTED:
                 self._ops.cancel_job(trial, reason)
 
     def _end(self, sweep: JobRecord, status: JobStatus, reason: str | None) -> None:
+        memory = self._memory.get((sweep.workspace_key, sweep.name))
+        if memory is not None:
+            self._score_pending(memory)  # the best trial is known before the sweep ends
         path = [status]
         if status is S.CANCELED and sweep.status is not S.CANCEL_REQUESTED:
             path.insert(0, S.CANCEL_REQUESTED)
@@ -261,38 +306,48 @@ class SweepController:
         self.forget(sweep)
 
     # -- trials -------------------------------------------------------------------------
-    def _exhausted(self, sweep: JobRecord, plan: _SweepPlan) -> bool:
-        current = self._store.get_job(sweep.workspace_key, sweep.name) or sweep
-        return int(current.runtime.get("nextIndex") or 0) >= plan.max_total
+    def _next_index(self, sweep: JobRecord, memory: _Memory) -> int:
+        if memory.next_index is None:
+            memory.next_index = int(sweep.runtime.get("nextIndex") or 0)
+        return memory.next_index
 
-    def _add_trials(self, sweep: JobRecord, plan: _SweepPlan, running: int) -> int:
+    def _exhausted(self, sweep: JobRecord, memory: _Memory) -> bool:
+        return self._next_index(sweep, memory) >= memory.plan.max_total
+
+    def _add_trials(self, sweep: JobRecord, memory: _Memory, running: int) -> int:
         """Create trials up to the concurrency and total limits; return how many.
 
-        ``nextIndex`` is saved once at the end: after a crash in between, the trials already
-        created are found by name (``submit_trial`` returns None) and skipped, never re-run.
+        The trials and the sweep's new ``nextIndex`` are written in one transaction, so a
+        crash leaves both or neither: no trial is ever created twice or skipped.
         """
-        created = 0
-        start = index = int(sweep.runtime.get("nextIndex") or 0)
+        plan = memory.plan
+        start = index = self._next_index(sweep, memory)
         history: list[TrialOutcome] | None = None
-        while running < plan.max_concurrent and index < plan.max_total:
+        batch: list[NewJob] = []
+        while running + len(batch) < plan.max_concurrent and index < plan.max_total:
             if history is None and plan.sampler.needs_history:
                 history = self._history(sweep, plan)
             params = plan.sampler.propose(index, history or [])
             if params is None:  # the space is exhausted
                 index = plan.max_total
                 break
-            trial = self._ops.submit_trial(self._trial_job(sweep, plan, index, params))
+            batch.append(self._trial_job(sweep, plan, index, params))
             index += 1
-            if trial is not None:
-                created += 1
-                running += 1
-                if history is not None:
-                    history.append(TrialOutcome(index - 1, params, "running", None))
-        if index != start:
-            self._store.set_runtime(
-                sweep.workspace_key, sweep.name, {**sweep.runtime, "nextIndex": index}
-            )
-        return created
+            if history is not None:
+                history.append(TrialOutcome(index - 1, params, "running", None))
+        if index == start:
+            return 0
+        created = self._store.add_trials(
+            sweep.workspace_key,
+            sweep.name,
+            batch,
+            path=ACCEPT_PATH,
+            runtime={"nextIndex": index},
+        )
+        memory.next_index = index
+        if memory.active is not None:
+            memory.active.update((trial.name, False) for trial in created)
+        return len(created)
 
     def _trial_job(
         self, sweep: JobRecord, plan: _SweepPlan, index: int, params: Mapping[str, Any]
@@ -394,7 +449,8 @@ class SweepController:
                     break
 
     # -- objective ----------------------------------------------------------------------
-    def _rescore(self, sweep: JobRecord, plan: _SweepPlan) -> None:
+    def _rescore(self, sweep: JobRecord, memory: _Memory) -> None:
+        plan = memory.plan
         histories = self._store.metric_histories(sweep.workspace_key, sweep.name, plan.metric)
         trials = self._store.list_jobs(
             sweep.workspace_key, parent_name=sweep.name, statuses=TERMINAL, limit=100_000
@@ -412,8 +468,14 @@ class SweepController:
                 sweep.name,
                 {"best_child_run_id": best[1], "score": format_value(best[0])},
             )
+            memory.best = best[0]
 
-    def _score(self, sweep: JobRecord, plan: _SweepPlan, trial: JobRecord) -> None:
+    def _score_pending(self, memory: _Memory) -> None:
+        while memory.unscored:
+            self._score(memory, memory.unscored.pop(0))
+
+    def _score(self, memory: _Memory, trial: JobRecord) -> None:
+        plan = memory.plan
         points = self._store.metric_history(trial.workspace_key, trial.name, plan.metric)
         score = _best([p.value for p in points], plan.goal)
         if score is None:
@@ -423,13 +485,20 @@ class SweepController:
         )
         if not _eligible(trial):
             return
-        current = sweep.system_properties.get("score")
-        if current is None or _better(score, float(current), plan.goal):
+        if memory.best is None or _better(score, memory.best, plan.goal):
             self._store.set_system_properties(
-                sweep.workspace_key,
-                sweep.name,
+                trial.workspace_key,
+                trial.parent_name or "",
                 {"best_child_run_id": trial.name, "score": format_value(score)},
             )
+            memory.best = score
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _best(values: list[float] | None, goal: str) -> float | None:

@@ -143,6 +143,18 @@ def _add_versions(kind: str, base: str) -> None:
     _route(path + "/{version}", "DELETE", delete_version, f"delete_{kind}_version")
 
 
+@router.post(WS_PREFIX + "/datastores/{name}/listSecrets")
+def list_datastore_secrets(
+    name: str,
+    request: Request,
+    ws: WorkspaceRef = Depends(workspace),
+    who: Principal = Depends(principal),
+) -> dict[str, Any]:
+    """A datastore's secrets: an action of its own, as in ARM (GET never returns them)."""
+    who.require_admin()
+    return runtime(request).assets.list_secrets(ws, name)
+
+
 def _route(path: str, method: str, endpoint: Callable[..., Any], name: str) -> None:
     router.add_api_route(path, endpoint, methods=[method], name=name)
 

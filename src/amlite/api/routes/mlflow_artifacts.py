@@ -3,7 +3,7 @@
 A run's ``artifact_uri`` is ``mlflow-artifacts:/{sub}/{rg}/{ws}/{job}``; the client turns
 ``mlflow.log_artifact("f.txt")`` into ``PUT .../mlflow-artifacts/artifacts/{sub}/{rg}/{ws}/{job}/f.txt``,
 which lands in ``ExperimentRun/dcid.{job}/outputs/f.txt`` on ``workspaceblobstore``. Reads and
-writes follow the run's rules (a job's token: its own run only).
+writes follow the run's rules (a job's token: its own run only, writes until the job ends).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ async def upload_artifact(
     who: Principal = Depends(principal),
     tr: Tracking = Depends(tracking),
 ) -> dict[str, Any]:
-    _, target = await run_in_threadpool(tr.artifact_target, who, path)
+    _, target = await run_in_threadpool(lambda: tr.artifact_target(who, path, write=True))
     if target.is_dir():
         raise MlflowError("INVALID_PARAMETER_VALUE", f"{path!r} is a folder of artifacts")
     limit = runtime(request).settings.max_upload_bytes

@@ -58,7 +58,7 @@ def update_run(
     who: Principal = Depends(principal),
     tr: Tracking = Depends(tracking),
 ) -> dict[str, Any]:
-    job = tr.run(who, run_id_of(body))
+    job = tr.run_for_write(who, run_id_of(body))
     status, run_name = body.get("status"), body.get("run_name")
     if (status is not None and not isinstance(status, str)) or (
         run_name is not None and not isinstance(run_name, str)
@@ -75,7 +75,7 @@ def log_metric(
     tr: Tracking = Depends(tracking),
 ) -> dict[str, Any]:
     point = parse_metric(body)
-    tr.log(tr.run(who, run_id_of(body)), metrics=[point])
+    tr.log(tr.run_for_write(who, run_id_of(body)), metrics=[point])
     return {}
 
 
@@ -86,7 +86,7 @@ def log_batch(
     tr: Tracking = Depends(tracking),
 ) -> dict[str, Any]:
     metrics, params, tags = parse_batch(body)
-    tr.log(tr.run(who, run_id_of(body)), metrics=metrics, params=params, tags=tags)
+    tr.log(tr.run_for_write(who, run_id_of(body)), metrics=metrics, params=params, tags=tags)
     return {}
 
 
@@ -97,7 +97,7 @@ def log_parameter(
     tr: Tracking = Depends(tracking),
 ) -> dict[str, Any]:
     key, value = parse_param(body)
-    tr.log(tr.run(who, run_id_of(body)), params={key: value})
+    tr.log(tr.run_for_write(who, run_id_of(body)), params={key: value})
     return {}
 
 
@@ -108,7 +108,7 @@ def set_tag(
     tr: Tracking = Depends(tracking),
 ) -> dict[str, Any]:
     key, value = parse_tag(body)
-    tr.log(tr.run(who, run_id_of(body)), tags={key: value})
+    tr.log(tr.run_for_write(who, run_id_of(body)), tags={key: value})
     return {}
 
 

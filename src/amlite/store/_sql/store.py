@@ -5,7 +5,9 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, and_, delete, exists, func, select, update
@@ -126,6 +128,99 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, Store):
             created_at=as_utc(now),
             modified_at=as_utc(now),
         )
+
+    def add_trials(
+        self,
+        workspace_key: str,
+        sweep_name: str,
+        trials: Sequence[NewJob],
+        *,
+        path: Sequence[JobStatus],
+        runtime: Mapping[str, Any],
+    ) -> list[JobRecord]:
+        if any(job.workspace.key != workspace_key for job in trials):
+            raise ValueError("trials belong to their sweep's workspace")
+        statuses = [JobStatus.NOT_STARTED, *path]
+        for before, after in pairwise(statuses):
+            check_transition(before, after)
+        final = statuses[-1]
+        now = utcnow()
+        created: list[JobRecord] = []
+        with write_tx(self._engine) as conn:
+            sweep = conn.execute(
+                select(jobs.c.seq, jobs.c.runtime)
+                .where(jobs.c.workspace_key == workspace_key, jobs.c.name == sweep_name)
+                .with_for_update()
+            ).first()
+            if sweep is None:
+                raise NotFound(f"job {sweep_name!r} not found", target=sweep_name)
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.seq == sweep.seq)
+                .values(runtime={**(sweep.runtime or {}), **runtime}, modified_at=now)
+            )
+            names = [job.name for job in trials]
+            existing = (
+                set(
+                    conn.execute(
+                        select(jobs.c.name).where(
+                            jobs.c.workspace_key == workspace_key, jobs.c.name.in_(names)
+                        )
+                    ).scalars()
+                )
+                if names
+                else set()
+            )
+            events: list[dict[str, Any]] = []
+            tags: list[dict[str, Any]] = []
+            for job in trials:
+                if job.name in existing:
+                    continue
+                existing.add(job.name)
+                record = JobRecord(
+                    seq=0,
+                    workspace_key=workspace_key,
+                    name=job.name,
+                    job_type=job.job_type,
+                    status=final,
+                    priority=job.priority,
+                    experiment_name=job.experiment_name,
+                    parent_name=sweep_name,
+                    compute=job.compute,
+                    spec=dict(job.spec),
+                    created_at=now,
+                    modified_at=now,
+                )
+                inserted = conn.execute(
+                    jobs.insert().values(
+                        workspace_key=workspace_key,
+                        name=job.name,
+                        job_type=job.job_type,
+                        status=final.value,
+                        priority=job.priority,
+                        experiment_name=job.experiment_name,
+                        parent_name=sweep_name,
+                        compute=job.compute,
+                        spec=record.spec,
+                        runtime={},
+                        system_properties={},
+                        created_at=now,
+                        modified_at=now,
+                    )
+                ).inserted_primary_key
+                assert inserted is not None
+                seq = int(inserted[0])
+                tags += tag_rows(seq, job.spec.get("tags"))
+                events += [
+                    {"job_seq": seq, "status": status.value, "at": now, "reason": None}
+                    for status in statuses
+                ]
+                created.append(replace(record, seq=seq))
+            if tags:
+                conn.execute(job_tags.insert(), tags)
+            if events:
+                conn.execute(status_events.insert(), events)
+        return created
 
     def get_job(self, workspace_key: str, name: str) -> JobRecord | None:
         with read_tx(self._engine) as conn:
