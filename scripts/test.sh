@@ -26,6 +26,10 @@ if ! command -v bwrap >/dev/null; then
 fi
 # the Ray backend (docs/ray.md): its tests start a real 2-node Ray cluster on this machine
 .venv/bin/python -c 'import ray.dashboard' 2>/dev/null || .venv/bin/python -m pip install -q -e '.[ray]'
+# blob datastores (docs/datastores.md): the Azure SDK and Azurite (npm, into git-ignored .ci/node)
+.venv/bin/python -c 'import azure.storage.blob' 2>/dev/null || .venv/bin/python -m pip install -q -e '.[azure]'
+[ -x .ci/node/node_modules/.bin/azurite-blob ] || npm install -q --prefix .ci/node azurite@3 >/dev/null
+export AMLITE_REQUIRE_AZURITE="${AMLITE_REQUIRE_AZURITE:-1}"
 export AMLITE_REQUIRE_RAY="${AMLITE_REQUIRE_RAY:-1}"
 export AMLITE_REQUIRE_DISTRIBUTED="${AMLITE_REQUIRE_DISTRIBUTED:-1}"
 export AMLITE_REQUIRE_POSTGRES="${AMLITE_REQUIRE_POSTGRES:-1}"

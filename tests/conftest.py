@@ -16,6 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # makes tests/support importable as `support`
 
+from support.azurite import Azurite, AzuriteUnavailable
 from support.postgres import PostgresServer, PostgresUnavailable
 
 
@@ -38,6 +39,24 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    """An Azurite blob emulator for the whole session, stopped by PID at the end; skipped
+    without it (or without the ``[azure]`` extra) unless ``AMLITE_REQUIRE_AZURITE=1``."""
+    try:
+        import azure.storage.blob  # noqa: F401
+
+        emulator = Azurite().start()
+    except (AzuriteUnavailable, ImportError) as exc:
+        if os.environ.get("AMLITE_REQUIRE_AZURITE", "") == "1":
+            pytest.fail(f"Azurite is required (AMLITE_REQUIRE_AZURITE=1): {exc}")
+        pytest.skip(f"Azurite unavailable: {exc}")
+    try:
+        yield emulator
+    finally:
+        emulator.cleanup()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -8,6 +8,8 @@
 | AMLITE_URL            | the server the CLI talks to                      | from $AMLITE_HOME/server.json |
 | AMLITE_MAX_UPLOAD_MB  | the largest upload the server accepts            | 1024                        |
 | AMLITE_JOB_SANDBOX    | `auto`, `bwrap` or `none` (docs/security.md)     | auto                        |
+| AMLITE_DEFAULT_DATASTORE | azureblob://ACCOUNT/CONTAINER?endpoint=...: workspaceblobstore's container | local disk |
+| AMLITE_DEFAULT_DATASTORE_KEY / _SAS | its account key / SAS token (docs/datastores.md) |   |
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ class Settings:
     local_slots: int = 0
     max_upload_bytes: int = 1024 * 1024 * 1024
     job_sandbox: str = "auto"
+    default_datastore: str | None = None
+    default_datastore_key: str | None = field(default=None, repr=False)
+    default_datastore_sas: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, home: Path | None = None) -> Settings:
@@ -40,6 +45,9 @@ class Settings:
             local_slots=slots,
             max_upload_bytes=max_mb * 1024 * 1024,
             job_sandbox=env.get("AMLITE_JOB_SANDBOX") or "auto",
+            default_datastore=env.get("AMLITE_DEFAULT_DATASTORE") or None,
+            default_datastore_key=env.get("AMLITE_DEFAULT_DATASTORE_KEY") or None,
+            default_datastore_sas=env.get("AMLITE_DEFAULT_DATASTORE_SAS") or None,
         )
 
     @property

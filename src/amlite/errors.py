@@ -88,6 +88,13 @@ class PayloadTooLarge(RequestError):
     code = "PayloadTooLarge"
 
 
+class ServiceUnavailable(RequestError):
+    """A backing service (a datastore's storage account) cannot be used right now."""
+
+    status_code = 503
+    code = "ServiceUnavailable"
+
+
 class InvalidTransition(AmliteError):
     """A status change that the status table does not allow."""
 

@@ -32,9 +32,14 @@ class LiveServer:
     """Start, kill and restart an ``amlite server`` process on a given home directory."""
 
     def __init__(
-        self, home: Path, database_url: str | None = None, slots: int | None = None
+        self,
+        home: Path,
+        database_url: str | None = None,
+        slots: int | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.home = home
+        self.extra_env = dict(env or {})
         self.database_url = database_url
         self.slots = slots
         self.proc: subprocess.Popen[bytes] | None = None
@@ -44,7 +49,7 @@ class LiveServer:
         """Extra variables of the server's environment."""
 
     def start(self) -> LiveServer:
-        env = dict(os.environ, AMLITE_HOME=str(self.home))
+        env = dict(os.environ, AMLITE_HOME=str(self.home), **self.extra_env)
         env.pop("AMLITE_URL", None)
         if self.database_url:
             env["AMLITE_DATABASE_URL"] = self.database_url

@@ -22,6 +22,7 @@ from amlite.executors._local import LocalExecutor
 from amlite.executors.sandbox import job_sandbox
 from amlite.scheduler.loop import Scheduler
 from amlite.services.assets import Assets
+from amlite.services.datastores import check_default_reachable, configured_default
 from amlite.services.home import secure_home
 from amlite.services.jobs import Jobs
 from amlite.services.preparation import RuntimeContext
@@ -42,7 +43,10 @@ class Server:
         self.store = store or open_store(settings.db_url)
         self.admin_token = ensure_admin_token(self.store, settings.token_file)
         secure_home(settings)  # the database files it just made
-        workspaces = Workspaces(self.store)
+        default_datastore = configured_default(settings)
+        if default_datastore is not None:
+            check_default_reachable(settings, default_datastore)
+        workspaces = Workspaces(self.store, default_datastore)
         self.jobs = Jobs(self.store, settings, workspaces, self.public_url)
         self.assets = Assets(self.store, workspaces)
         ctx = RuntimeContext(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 import typer
@@ -13,6 +14,15 @@ from amlite.config import Settings
 def server(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8642,
+    default_datastore: Annotated[
+        str | None,
+        typer.Option(
+            "--default-datastore",
+            help="azureblob://ACCOUNT/CONTAINER?endpoint=HOST[:PORT]&protocol=http|https: the "
+            "blob container behind workspaceblobstore (secret from AMLITE_DEFAULT_DATASTORE_KEY "
+            "or AMLITE_DEFAULT_DATASTORE_SAS; see docs/datastores.md).",
+        ),
+    ] = None,
 ) -> None:
     """Run the amlite server (the jobs REST API, scheduler and executors) until stopped."""
     try:
@@ -20,4 +30,14 @@ def server(
     except ImportError as exc:
         output.error(f"the amlite server is not available in this installation: {exc}")
         raise typer.Exit(1) from exc
-    run_server(Settings.from_env(), host, port)
+    settings = Settings.from_env()
+    if default_datastore:
+        settings = dataclasses.replace(settings, default_datastore=default_datastore)
+    try:
+        from amlite.services.datastores import configured_default
+
+        configured_default(settings)
+    except ValueError as exc:
+        output.error(f"--default-datastore: {exc}")
+        raise typer.Exit(2) from exc
+    run_server(settings, host, port)

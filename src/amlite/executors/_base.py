@@ -20,7 +20,17 @@ import abc
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-StepOp = Literal["mkdir", "copy", "link", "mount", "mount_ro", "download", "copy_into"]
+StepOp = Literal[
+    "mkdir",
+    "copy",
+    "link",
+    "mount",
+    "mount_ro",
+    "download",
+    "copy_into",
+    "blob_download",
+    "blob_upload",
+]
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,10 @@ class FileStep:
       read-only: a bind mount in a sandbox (``SandboxSpec``), a symlink without one.
     - ``link``: symlink ``dst`` -> ``src`` (plans of older servers: a ``mount``).
     - ``download``: fetch http(s) URL ``src`` to file ``dst``.
+    - ``blob_download``: ``src`` is ``{container URL}?{SAS}#{path}``: the blob ``path`` to file
+      ``dst``, or every blob below ``path/`` into directory ``dst``.
+    - ``blob_upload``: every regular file below ``src`` to blobs below ``dst`` (same URL
+      form); a missing ``src`` is skipped.
     """
 
     op: StepOp

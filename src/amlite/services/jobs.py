@@ -14,6 +14,7 @@ from amlite.domain.status import ACCEPT_PATH, TERMINAL, JobStatus
 from amlite.errors import Conflict, InvalidTransition, NotFound, ValidationFailed, Violation
 from amlite.services.assets import check_name
 from amlite.services.compute_targets import check_job_on_ray, runs_here
+from amlite.services.datastores import remove_blob_artifacts
 from amlite.services.paging import decode_token
 from amlite.services.references import resolve_references
 from amlite.services.resources import DEFAULT_DATASTORE, job_resource
@@ -238,6 +239,7 @@ class Jobs:
             self._settings, workspace_key, DEFAULT_DATASTORE
         ) / artifacts_path(name)
         shutil.rmtree(artifacts, ignore_errors=True)
+        remove_blob_artifacts(self._store, self._settings, workspace_key, artifacts_path(name))
 
     def _require(self, ws: WorkspaceRef, name: str) -> JobRecord:
         job = self._store.get_job(ws.key, name)

@@ -20,6 +20,7 @@ import isodate
 
 from amlite.config import Settings
 from amlite.data import paths
+from amlite.data.backends import AzureBlobContainer, blob_account, blob_name
 from amlite.data.bindings import (
     Binding,
     Location,
@@ -29,6 +30,7 @@ from amlite.data.bindings import (
     local_path_of,
     split_azureml_uri,
 )
+from amlite.data.blob_bindings import bind_blob_input, bind_blob_output, write_validity
 from amlite.domain.arm_id import WorkspaceRef, parse_reference, parse_resource_id
 from amlite.domain.names import ASSET_NAME_PATTERN, is_asset_name
 from amlite.domain.placeholders import PlaceholderContextError, substitute
@@ -39,6 +41,30 @@ from amlite.services.environments import resolve_environment
 from amlite.store._base import AssetRecord, JobRecord, Store
 
 SWEEP_PREFIX = "AZUREML_SWEEP_"
+
+
+@dataclass(frozen=True)
+class _BlobPath:
+    """A path on a blob datastore."""
+
+    uri: str
+    container: AzureBlobContainer
+    path: str
+
+    def probe(self, what: str) -> tuple[bool, bool]:
+        """(exists, is a single file), asking the storage account."""
+        try:
+            return self.container.exists(self.path)
+        except Exception as exc:
+            raise ExecutionError(f"{what}: the datastore's storage failed: {exc}") from exc
+
+    def signed(self, what: str, bind: Any, *args: Any, **kwargs: Any) -> Binding:
+        try:
+            return bind(*args, **kwargs)
+        except ValueError as exc:
+            raise ExecutionError(f"{what}: {exc}") from exc
+        except Exception as exc:
+            raise ExecutionError(f"{what}: the datastore's storage failed: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -99,6 +125,36 @@ class _Resolver:
             raise ExecutionError(f"{what}: {exc}") from exc
         return paths.datastore_uri(name, rel), local
 
+    def blob(self, datastore_ref: str | None, rel: str, what: str) -> _BlobPath | None:
+        """``rel`` on a blob datastore, or None when the datastore is on local disk."""
+        name = paths.DEFAULT_DATASTORE
+        key = self.ws.key
+        if datastore_ref:
+            ref = parse_reference(datastore_ref, "datastores", self.ws)
+            if ref is None:
+                raise ExecutionError(f"{what}: {datastore_ref!r} is not a datastore reference")
+            name, key = ref.name, ref.workspace.key
+        record = self.store.get_asset(key, "datastores", name)
+        account = blob_account(record.body) if record is not None else None
+        if account is None:
+            return None
+        try:
+            path = blob_name(rel or "")
+        except paths.PathEscapeError as exc:
+            raise ExecutionError(f"{what}: {exc}") from exc
+        return _BlobPath(paths.datastore_uri(name, path), AzureBlobContainer(account), path)
+
+    def blob_location(self, path: str, datastore_ref: str | None, what: str) -> _BlobPath | None:
+        """``location`` for a path on a blob datastore; None for anything else."""
+        if is_http(path) or local_path_of(path) is not None:
+            return None
+        split = split_azureml_uri(path)
+        if split is not None:
+            return self.blob(split[0], split[1], what)
+        if "://" in path:
+            return None
+        return self.blob(datastore_ref, path, what)
+
     def location(self, path: str, datastore_ref: str | None, what: str) -> Location:
         """A data/code ``path`` (azureml://, http(s), file://, absolute, or datastore-relative)."""
         if is_http(path):
@@ -157,6 +213,16 @@ def _code_steps(res: _Resolver, spec: Mapping[str, Any], wd: Path) -> list[FileS
         return [FileStep("mkdir", "", str(wd))]
     body = res.asset("codes", str(code_id), "codeId").body
     path = str(body.get("path") or "")
+    blob = res.blob_location(path, body.get("datastoreId"), "codeId")
+    if blob is not None:
+        exists, is_file = blob.probe("codeId")
+        if not exists:
+            raise ExecutionError(f"codeId: the code snapshot {blob.uri!r} does not exist")
+        bound = blob.signed(
+            "codeId", bind_blob_input, "code", blob.container, blob.path,
+            is_file=is_file, mode="Download", mount_point=wd,
+        )  # fmt: skip
+        return bound.prepare
     loc = res.location(path, body.get("datastoreId"), "codeId")
     if loc.local is None:
         raise ExecutionError(f"codeId: code at {path!r} is not on a local datastore")
@@ -182,12 +248,24 @@ def _bind_inputs(
             raise ExecutionError(f"{what}: no dataId")
         is_uri = is_http(data_id) or local_path_of(data_id) or split_azureml_uri(data_id)
         if is_uri and parse_resource_id(data_id) is None:
+            blob = res.blob_location(data_id, None, what)
             loc = res.location(data_id, None, what)
         else:
             body = res.asset("data", data_id, what).body
-            loc = res.location(str(body.get("path") or ""), body.get("datastoreId"), what)
+            data_path, data_store = str(body.get("path") or ""), body.get("datastoreId")
+            blob = res.blob_location(data_path, data_store, what)
+            loc = res.location(data_path, data_store, what)
         mount = _place(wd, default, b.get("pathOnCompute"), what)
         mode = b.get("mode")
+        if blob is not None and (mode or "").lower() != "direct":
+            exists, is_file = blob.probe(what)
+            if not exists:
+                raise ExecutionError(f"{what}: data {blob.uri!r} does not exist")
+            out[name] = blob.signed(
+                what, bind_blob_input, name, blob.container, blob.path,
+                is_file=is_file, mode=mode, mount_point=mount,
+            )  # fmt: skip
+            continue
         try:
             direct = (mode or "").lower() == "direct"
             if loc.local is not None and not direct and not loc.local.exists():
@@ -199,15 +277,27 @@ def _bind_inputs(
 
 
 def _bind_outputs(
-    res: _Resolver, spec: Mapping[str, Any], job_name: str, run_dir: Path, wd: Path
+    res: _Resolver,
+    spec: Mapping[str, Any],
+    job_name: str,
+    run_dir: Path,
+    wd: Path,
+    timeout_seconds: float | None,
 ) -> dict[str, Binding]:
     out: dict[str, Binding] = {}
     for name, b in (spec.get("outputDataBindings") or {}).items():
         what = f"outputDataBindings.{name}"
         default = _binding_dir(run_dir, "outputs", name, what)
         rel = b.get("pathOnDatastore") or f"azureml/{job_name}/{name}/"
-        _, target = res.on_datastore(b.get("datastoreId"), str(rel), what)
         mount = _place(wd, default, b.get("pathOnCompute"), what)
+        blob = res.blob(b.get("datastoreId"), str(rel), what)
+        if blob is not None:
+            out[name] = blob.signed(
+                what, bind_blob_output, name, blob.container, blob.path,
+                mode=b.get("mode"), mount_point=mount, timeout_seconds=timeout_seconds,
+            )  # fmt: skip
+            continue
+        _, target = res.on_datastore(b.get("datastoreId"), str(rel), what)
         try:
             out[name] = bind_output(name, target, b.get("mode"), mount)
         except ValueError as exc:
@@ -271,7 +361,8 @@ def build_plan(
 
     prepare = _code_steps(res, spec, wd)
     inputs = _bind_inputs(res, spec, run_dir, wd)
-    outputs = _bind_outputs(res, spec, job.name, run_dir, wd)
+    timeout_seconds = _duration_seconds(spec.get("timeout"))
+    outputs = _bind_outputs(res, spec, job.name, run_dir, wd, timeout_seconds)
     finalize: list[FileStep] = []
     notes: list[str] = []
     for binding in [*inputs.values(), *outputs.values()]:
@@ -280,6 +371,12 @@ def build_plan(
         notes.extend(binding.notes)
     for sub in ("outputs", "logs"):
         finalize.append(FileStep("copy_into", str(wd / sub), str(artifacts / sub)))
+    blob_artifacts = res.blob(None, paths.artifacts_path(job.name), "artifacts")
+    if blob_artifacts is not None:  # written here while the job runs, uploaded when it ends
+        url = blob_artifacts.container.signed_url(
+            blob_artifacts.path, write=True, valid_for=write_validity(timeout_seconds)
+        )
+        finalize.append(FileStep("blob_upload", str(artifacts), url))
 
     environment, fail_reason = None, None
     if spec.get("environmentId"):
@@ -330,7 +427,7 @@ def build_plan(
         artifacts_dir=str(artifacts),
         command=command,
         env=env,
-        timeout_seconds=_duration_seconds(spec.get("timeout")),
+        timeout_seconds=timeout_seconds,
         prepare=prepare,
         finalize=finalize,
         environment=environment,

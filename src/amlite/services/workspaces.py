@@ -49,8 +49,10 @@ def check_workspace(sub: str, rg: str, ws: str) -> WorkspaceRef:
 
 
 class Workspaces:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, default_datastore: dict[str, Any] | None = None) -> None:
         self._store = store
+        self._default_datastore = default_datastore
+        """The server's configured ``workspaceblobstore`` (a blob container), if any."""
         self._known: set[str] = set()
         self._lock = threading.Lock()
 
@@ -63,10 +65,11 @@ class Workspaces:
                 return
             self._store.ensure_workspace(workspace)
             key = workspace.key
-            if self._store.get_asset(key, "datastores", DEFAULT_DATASTORE) is None:
-                self._store.put_asset(
-                    key, "datastores", DEFAULT_DATASTORE, None, DEFAULT_DATASTORE_BODY
-                )
+            stored = self._store.get_asset(key, "datastores", DEFAULT_DATASTORE)
+            configured = self._default_datastore
+            if stored is None or (configured is not None and stored.body != configured):
+                body = configured or DEFAULT_DATASTORE_BODY
+                self._store.put_asset(key, "datastores", DEFAULT_DATASTORE, None, body)
             if self._store.get_asset(key, "computes", DEFAULT_COMPUTE) is None:
                 self._store.put_asset(key, "computes", DEFAULT_COMPUTE, None, DEFAULT_COMPUTE_BODY)
             self._known.add(key)

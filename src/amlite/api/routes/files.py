@@ -3,10 +3,9 @@ shared disk (the CLI uploads code and data here, and reads job logs and outputs)
 
 from __future__ import annotations
 
-import os
 import tempfile
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -15,32 +14,41 @@ from amlite.api.auth import Principal
 from amlite.api.bodies import check_declared_size
 from amlite.api.deps import WS_PREFIX, api_version, principal, query_ci, runtime, workspace
 from amlite.api.params import INT64_MAX, query_int
-from amlite.data.paths import (
-    PathEscapeError,
-    TooLargeError,
-    datastore_root,
-    extract_tar_safely,
-    safe_join,
-)
+from amlite.data.backends import AzureUnavailable, DatastoreBackend, blob_name
+from amlite.data.paths import PathEscapeError, TooLargeError
 from amlite.domain.arm_id import WorkspaceRef
-from amlite.errors import NotFound, PayloadTooLarge, ValidationFailed
+from amlite.errors import NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
+from amlite.services.datastores import backend_for
 
 router = APIRouter(dependencies=[Depends(api_version)])
 BASE = WS_PREFIX + "/datastores/{name}"
 MAX_READ = 8 * 1024 * 1024
+T = TypeVar("T")
 
 
-def _root(request: Request, ws: WorkspaceRef, name: str) -> Path:
+def _backend(request: Request, ws: WorkspaceRef, name: str) -> DatastoreBackend:
     rt = runtime(request)
     rt.assets.get(ws, "datastores", name)  # 404 if the datastore does not exist
-    return datastore_root(rt.settings, ws.key, name)
+    return backend_for(rt.store, rt.settings, ws.key, name)
 
 
-def _resolve(root: Path, relative: str, target: str) -> Path:
+def _call(target: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args)``, with a bad path as a 400 naming ``target`` (unless ``target`` is empty)
+    and storage errors as 503."""
     try:
-        return safe_join(root, relative)
+        return fn(*args, **kwargs)
     except PathEscapeError as exc:
+        if not target:
+            raise
         raise ValidationFailed.one(target, str(exc)) from None
+    except AzureUnavailable as exc:
+        raise ServiceUnavailable(str(exc)) from None
+    except Exception as exc:
+        if type(exc).__module__.startswith("azure."):
+            raise ServiceUnavailable(
+                f"the datastore's storage failed: {type(exc).__name__}: {exc}"
+            ) from None
+        raise
 
 
 @router.post(BASE + "/upload")
@@ -54,9 +62,9 @@ async def upload_archive(
     who.require_admin()
     limit = runtime(request).settings.max_upload_bytes
     check_declared_size(request, limit, "upload")
-    root = await run_in_threadpool(_root, request, ws, name)
+    backend = await run_in_threadpool(_backend, request, ws, name)
     relative = query_ci(request, "path") or ""
-    dest = _resolve(root, relative, "path") if relative else root
+    _call("path", blob_name, relative)
     with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as spool:
         size = 0
         async for chunk in request.stream():
@@ -66,7 +74,11 @@ async def upload_archive(
             spool.write(chunk)
         spool.seek(0)
         try:
-            count = await run_in_threadpool(extract_tar_safely, spool, dest, max_bytes=limit)  # type: ignore[arg-type]
+            count = await run_in_threadpool(
+                _call, "", backend.extract_archive, spool, relative, limit
+            )
+        except ServiceUnavailable:
+            raise
         except PathEscapeError as exc:
             raise ValidationFailed.one("body", f"the archive is refused: {exc}") from None
         except TooLargeError as exc:
@@ -87,22 +99,17 @@ async def put_file(
     who.require_admin()
     limit = runtime(request).settings.max_upload_bytes
     check_declared_size(request, limit, "upload")
-    root = await run_in_threadpool(_root, request, ws, name)
-    dest = _resolve(root, path, "path")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".upload-")
-    size = 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise PayloadTooLarge(f"the upload is larger than {limit} bytes", target="body")
-                out.write(chunk)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    backend = await run_in_threadpool(_backend, request, ws, name)
+    _call("path", blob_name, path)
+    with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as spool:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"the upload is larger than {limit} bytes", target="body")
+            spool.write(chunk)
+        spool.seek(0)
+        await run_in_threadpool(_call, "path", backend.write, path, spool)
     return Response(status_code=201)
 
 
@@ -117,15 +124,12 @@ def get_file(
     """The file's bytes from byte ``offset`` (at most 8 MiB a call); header
     ``x-amlite-file-size`` tells the whole size, so a reader can follow a growing log."""
     who.require_admin()
-    root = _root(request, ws, name)
-    file = _resolve(root, path, "path")
-    if not file.is_file():
-        raise NotFound(f"no file '{path}' on datastore {name}", target="path")
+    backend = _backend(request, ws, name)
     offset = query_int(request, "offset", maximum=INT64_MAX) or 0
-    with file.open("rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        f.seek(min(offset, size))
-        data = f.read(MAX_READ)
+    found = _call("path", backend.read, path, offset, MAX_READ)
+    if found is None:
+        raise NotFound(f"no file '{path}' on datastore {name}", target="path")
+    data, size = found
     return Response(
         content=data,
         media_type="application/octet-stream",
@@ -142,18 +146,7 @@ def list_files(
 ) -> dict[str, Any]:
     """Every file below ``path`` (relative paths and sizes)."""
     who.require_admin()
-    root = _root(request, ws, name)
+    backend = _backend(request, ws, name)
     relative = query_ci(request, "path") or ""
-    base = _resolve(root, relative, "path") if relative else root
-    if base.is_file():
-        return {"value": [{"path": base.name, "size": base.stat().st_size}]}
-    items = []
-    if base.is_dir():
-        for dirpath, _dirs, files in os.walk(base):
-            for fname in sorted(files):
-                full = Path(dirpath) / fname
-                if full.is_file() and not full.is_symlink():
-                    rel = full.relative_to(base).as_posix()
-                    items.append({"path": rel, "size": full.stat().st_size})
-    items.sort(key=lambda item: str(item["path"]))
-    return {"value": items}
+    items = _call("path", backend.list_files, relative)
+    return {"value": [{"path": item.path, "size": item.size} for item in items]}
