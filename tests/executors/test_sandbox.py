@@ -204,3 +204,27 @@ def test_outputs_replaced_by_links_to_the_home_copy_nothing(tmp_path: Path) -> N
     assert not (artifacts / "outputs" / "token").exists()
     syslog = (artifacts / "system_logs" / "supervisor.log").read_text()
     assert "not copied" in syslog
+
+
+def test_an_interpreter_under_tmp_stays_visible(tmp_path: Path) -> None:
+    """/tmp in the sandbox is the run's own: an interpreter (a checkout's .venv) that lives
+    under the host's /tmp is bound back in, read-only, after /tmp is replaced."""
+    from amlite.executors.supervisor import sandbox_argv
+
+    assert str(tmp_path).startswith("/tmp/")
+    venv = tmp_path / "checkout" / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text("")
+    run = tmp_path / "run"
+    (run / "wd").mkdir(parents=True)
+    plan = {
+        "sandbox": {"program": "bwrap", "hide": [str(tmp_path / "home")]},
+        "run_dir": str(run),
+        "working_dir": str(run / "wd"),
+        "artifacts_dir": str(tmp_path / "artifacts"),
+        "environment": {"dir": str(tmp_path / "env"), "python": str(venv / "bin" / "python")},
+    }
+    argv = sandbox_argv(plan)
+    pairs = [(argv[i], argv[i + 2]) for i in range(len(argv) - 2) if argv[i].startswith("--")]
+    assert ("--ro-bind", str(venv)) in pairs
+    assert pairs.index(("--bind", "/tmp")) < pairs.index(("--ro-bind", str(venv)))

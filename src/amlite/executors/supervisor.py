@@ -653,7 +653,8 @@ def sandbox_argv(plan: dict[str, Any], writable: list[str] | None = None) -> lis
             if step["op"] in ("mount", "mount_ro"):
                 flag = "--bind" if step["op"] == "mount" else "--ro-bind"
                 mounts.append((flag, step["src"], step["dst"]))
-    hidden = [h.rstrip(os.sep) + os.sep for h in box.get("hide") or []]
+    # what the sandbox covers (the hidden directories, and /tmp, which is the run's own)
+    hidden = [h.rstrip(os.sep) + os.sep for h in [*(box.get("hide") or []), "/tmp"]]
     for prefix in _python_prefixes(plan):  # the interpreters the job runs with stay visible
         below = prefix.rstrip(os.sep) + os.sep
         if any(below.startswith(h) and below != h for h in hidden):
