@@ -27,6 +27,8 @@ PLAN = {
 def test_node_plans_split_processes_and_working_directories() -> None:
     zero = node_plan(PLAN, 0, "/home/runs/j/nodes/0")
     one = node_plan(PLAN, 1, "/home/runs/j/nodes/1")
+    # each node's file steps are confined to the job's run directory, not the node's own
+    assert zero["job_run_dir"] == one["job_run_dir"] == PLAN["run_dir"]
     assert [p["name"] for p in zero["processes"]] == ["rank 0"]
     assert [p["name"] for p in one["processes"]] == ["rank 1"]
     assert zero["working_dir"] == "/home/runs/j/wd"

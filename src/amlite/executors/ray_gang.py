@@ -85,6 +85,9 @@ def node_plan(plan: dict[str, Any], node: int, run_dir: str) -> dict[str, Any]:
     return {
         **plan,
         "run_dir": run_dir,
+        # the job's run directory, which holds every node's working directory: what the
+        # node's file steps are confined to (the node's own run_dir is below it)
+        "job_run_dir": plan.get("job_run_dir") or plan["run_dir"],
         "working_dir": node_wd,
         "prepare": steps("prepare"),
         "finalize": steps("finalize"),

@@ -864,13 +864,16 @@ def supervise(run_dir: str) -> dict[str, Any]:
         append_event(run_dir, "Running")
         code: int | None = None
         boxed = sandboxed(plan)
+        # what file steps are confined to: the job's run directory (a node of a multi-node
+        # Ray job has its own run_dir below it, and its working directory beside that)
+        job_run_dir = plan.get("job_run_dir") or run_dir
         log.write("sandbox: " + ("bwrap" if boxed else "none (the job runs unconfined)"))
         try:
             if boxed:
                 os.makedirs(os.path.join(run_dir, "home"), exist_ok=True)
             for step in plan.get("prepare") or []:
                 check_cancel()
-                run_step(step, run_dir, boxed)
+                run_step(step, job_run_dir, boxed)
             venv = None
             if plan.get("environment"):
                 check_cancel()
@@ -901,7 +904,7 @@ def supervise(run_dir: str) -> dict[str, Any]:
         shutil.rmtree(os.path.join(run_dir, "tmp"), ignore_errors=True)
         for step in plan.get("finalize") or []:
             try:
-                run_step(step, run_dir, boxed, confine=run_dir)
+                run_step(step, job_run_dir, boxed, confine=job_run_dir)
             except Exception as exc:
                 log.write(f"finalize step {step_text(step)} failed: {exc!r}")
                 if outcome == "Completed":
