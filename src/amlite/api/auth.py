@@ -36,12 +36,12 @@ class Authenticator:
         self._store = store
         self._cache: dict[str, Principal] = {}
 
+    def cached(self, request: Request) -> Principal | None:
+        """The caller if its token is one already known (no store read), else None."""
+        return self._cache.get(self._digest(request))
+
     def __call__(self, request: Request) -> Principal:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
-        digest = hash_token(token.strip())
+        digest = self._digest(request)
         principal = self._cache.get(digest)
         if principal is None:
             record = self._store.find_token(digest)
@@ -51,3 +51,11 @@ class Authenticator:
             if principal.is_admin:
                 self._cache[digest] = principal
         return principal
+
+    @staticmethod
+    def _digest(request: Request) -> str:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
+        return hash_token(token.strip())

@@ -93,7 +93,7 @@ class MlflowRoute(APIRoute):
         return handler
 
 
-def tracking(request: Request) -> Tracking:
+async def tracking(request: Request) -> Tracking:
     """The tracking service, scoped to the workspace of a workspace-scoped tracking URI."""
     rt = runtime(request)
     p = request.path_params

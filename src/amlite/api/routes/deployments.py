@@ -21,7 +21,7 @@ _API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
 RETRY_AFTER_SECONDS = 1
 
 
-def deployments_api_version(request: Request, _: Principal = Depends(principal)) -> str:
+async def deployments_api_version(request: Request, _: Principal = Depends(principal)) -> str:
     value = request.query_params.get("api-version")
     if not value:
         raise ValidationFailed.one("api-version", "the api-version query parameter is required")

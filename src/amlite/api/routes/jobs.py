@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse
 
 from amlite.api.auth import Principal
 from amlite.api.deps import (
@@ -18,6 +17,7 @@ from amlite.api.deps import (
     workspace,
 )
 from amlite.api.params import query_int
+from amlite.api.responses import json_response
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.errors import NotFound
 from amlite.services.paging import next_link
@@ -34,10 +34,10 @@ def put_job(
     body: Any = Depends(json_body),
     ws: WorkspaceRef = Depends(workspace),
     who: Principal = Depends(principal),
-) -> JSONResponse:
+) -> Response:
     who.require_admin()
     resource, created = runtime(request).jobs.create_or_update(ws, name, body)
-    return JSONResponse(resource, status_code=201 if created else 200)
+    return json_response(resource, status_code=201 if created else 200)
 
 
 @router.get(JOBS + "/{name}")
@@ -46,15 +46,15 @@ def get_job(
     request: Request,
     ws: WorkspaceRef = Depends(workspace),
     who: Principal = Depends(principal),
-) -> dict[str, Any]:
+) -> Response:
     who.require_job(ws.key, name)
-    return runtime(request).jobs.get(ws, name)
+    return json_response(runtime(request).jobs.get(ws, name))
 
 
 @router.get(JOBS)
 def list_jobs(
     request: Request, ws: WorkspaceRef = Depends(workspace), who: Principal = Depends(principal)
-) -> dict[str, Any]:
+) -> Response:
     who.require_admin()
     rt = runtime(request)
     page = rt.jobs.list(
@@ -73,7 +73,7 @@ def list_jobs(
         if page.next_seq is not None
         else None
     )
-    return {"value": page.value, "nextLink": link}
+    return json_response({"value": page.value, "nextLink": link})
 
 
 @router.post(JOBS + "/{name}/cancel")
@@ -128,18 +128,20 @@ def job_history(
     request: Request,
     ws: WorkspaceRef = Depends(workspace),
     who: Principal = Depends(principal),
-) -> dict[str, Any]:
+) -> Response:
     """amlite extension: every status the job went through, with times, and why it ended."""
     who.require_job(ws.key, name)
     rt = runtime(request)
     record = rt.jobs.record(ws, name)
-    return {
-        "value": rt.jobs.history(ws, name),
-        "status": record.status.value,
-        "reason": record.status_reason,
-        "queueReason": rt.jobs.queue_reason(record),
-        "exitCode": record.exit_code,
-    }
+    return json_response(
+        {
+            "value": rt.jobs.history(ws, name),
+            "status": record.status.value,
+            "reason": record.status_reason,
+            "queueReason": rt.jobs.queue_reason(record),
+            "exitCode": record.exit_code,
+        }
+    )
 
 
 def _deletion_pending(public_url: str, request: Request) -> Response:

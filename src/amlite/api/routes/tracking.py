@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from amlite.api.auth import Principal
 from amlite.api.deps import WS_PREFIX, api_version, principal, runtime, workspace
+from amlite.api.responses import json_response
 from amlite.api.routes import mlflow_artifacts
 from amlite.api.routes._mlflow import MlflowRoute, mlflow_body, query, tracking
 from amlite.domain.arm_id import WorkspaceRef
@@ -47,9 +48,9 @@ Body = Mapping[str, Any]
 @api.get("/runs/get")
 def get_run(
     request: Request, who: Principal = Depends(principal), tr: Tracking = Depends(tracking)
-) -> dict[str, Any]:
+) -> Response:
     job = tr.run(who, query(request, "run_id", "run_uuid"))
-    return {"run": tr.run_json(job)}
+    return json_response({"run": tr.run_json(job)})
 
 
 @api.post("/runs/update")
@@ -57,7 +58,7 @@ def update_run(
     body: Body = Depends(mlflow_body),
     who: Principal = Depends(principal),
     tr: Tracking = Depends(tracking),
-) -> dict[str, Any]:
+) -> Response:
     job = tr.run_for_write(who, run_id_of(body))
     status, run_name = body.get("status"), body.get("run_name")
     if (status is not None and not isinstance(status, str)) or (
@@ -65,7 +66,7 @@ def update_run(
     ):
         raise MlflowError(INVALID_PARAMETER_VALUE, "'status' and 'run_name' must be strings")
     tr.update_run(job, status, run_name)
-    return {"run_info": tr.run_info(job)}
+    return json_response({"run_info": tr.run_info(job)})
 
 
 @api.post("/runs/log-metric")
@@ -73,10 +74,10 @@ def log_metric(
     body: Body = Depends(mlflow_body),
     who: Principal = Depends(principal),
     tr: Tracking = Depends(tracking),
-) -> dict[str, Any]:
+) -> Response:
     point = parse_metric(body)
     tr.log(tr.run_for_write(who, run_id_of(body)), metrics=[point])
-    return {}
+    return json_response({})
 
 
 @api.post("/runs/log-batch")
@@ -84,10 +85,10 @@ def log_batch(
     body: Body = Depends(mlflow_body),
     who: Principal = Depends(principal),
     tr: Tracking = Depends(tracking),
-) -> dict[str, Any]:
+) -> Response:
     metrics, params, tags = parse_batch(body)
     tr.log(tr.run_for_write(who, run_id_of(body)), metrics=metrics, params=params, tags=tags)
-    return {}
+    return json_response({})
 
 
 @api.post("/runs/log-parameter")
@@ -95,10 +96,10 @@ def log_parameter(
     body: Body = Depends(mlflow_body),
     who: Principal = Depends(principal),
     tr: Tracking = Depends(tracking),
-) -> dict[str, Any]:
+) -> Response:
     key, value = parse_param(body)
     tr.log(tr.run_for_write(who, run_id_of(body)), params={key: value})
-    return {}
+    return json_response({})
 
 
 @api.post("/runs/set-tag")
@@ -106,14 +107,14 @@ def set_tag(
     body: Body = Depends(mlflow_body),
     who: Principal = Depends(principal),
     tr: Tracking = Depends(tracking),
-) -> dict[str, Any]:
+) -> Response:
     key, value = parse_tag(body)
     tr.log(tr.run_for_write(who, run_id_of(body)), tags={key: value})
-    return {}
+    return json_response({})
 
 
 @api.post("/runs/create")
-def create_run(_: Principal = Depends(principal)) -> dict[str, Any]:
+def create_run(_: Principal = Depends(principal)) -> Response:
     raise MlflowError(
         INVALID_PARAMETER_VALUE,
         "amlite runs are jobs: submit a job instead of creating a run (inside a job, "
@@ -124,23 +125,23 @@ def create_run(_: Principal = Depends(principal)) -> dict[str, Any]:
 @api.get("/metrics/get-history")
 def metric_history(
     request: Request, who: Principal = Depends(principal), tr: Tracking = Depends(tracking)
-) -> dict[str, Any]:
+) -> Response:
     job = tr.run(who, query(request, "run_id", "run_uuid"))
-    return {"metrics": points_json(tr.history(job, query(request, "metric_key")))}
+    return json_response({"metrics": points_json(tr.history(job, query(request, "metric_key")))})
 
 
 @api.get("/experiments/get")
 def get_experiment(
     request: Request, who: Principal = Depends(principal), tr: Tracking = Depends(tracking)
-) -> dict[str, Any]:
-    return {"experiment": tr.experiment(who, query(request, "experiment_id"))}
+) -> Response:
+    return json_response({"experiment": tr.experiment(who, query(request, "experiment_id"))})
 
 
 @api.get("/experiments/get-by-name")
 def get_experiment_by_name(
     request: Request, who: Principal = Depends(principal), tr: Tracking = Depends(tracking)
-) -> dict[str, Any]:
-    return {"experiment": tr.experiment(who, query(request, "experiment_name"))}
+) -> Response:
+    return json_response({"experiment": tr.experiment(who, query(request, "experiment_name"))})
 
 
 @api.post("/experiments/create")
@@ -148,8 +149,8 @@ def create_experiment(
     body: Body = Depends(mlflow_body),
     who: Principal = Depends(principal),
     tr: Tracking = Depends(tracking),
-) -> dict[str, Any]:
-    return {"experiment_id": tr.create_experiment(who, required_str(body, "name"))}
+) -> Response:
+    return json_response({"experiment_id": tr.create_experiment(who, required_str(body, "name"))})
 
 
 router = APIRouter()
