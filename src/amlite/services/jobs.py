@@ -17,6 +17,7 @@ from amlite.services.compute_targets import check_job_on_ray, runs_here
 from amlite.services.datastores import remove_blob_artifacts
 from amlite.services.paging import decode_token
 from amlite.services.references import resolve_references
+from amlite.services.rendered_jobs import RenderedJobs
 from amlite.services.resources import DEFAULT_DATASTORE, job_resource
 from amlite.services.workspaces import Workspaces
 from amlite.store import JobRecord, NewJob, Store
@@ -37,7 +38,8 @@ class Dispatcher(Protocol):
 
 @dataclass(frozen=True)
 class JobPage:
-    value: list[dict[str, Any]]
+    value: list[bytes]
+    """Each job's ``JobBaseResource``, rendered as JSON."""
     next_seq: int | None
 
 
@@ -55,6 +57,7 @@ class Jobs:
         self._workspaces = workspaces
         self.public_url = public_url
         self.dispatcher = dispatcher
+        self._rendered = RenderedJobs(public_url)
 
     # -- create / update -----------------------------------------------------------------
     def create_or_update(
@@ -119,6 +122,14 @@ class Jobs:
     def get(self, ws: WorkspaceRef, name: str) -> dict[str, Any]:
         return job_resource(self._require(ws, name), ws, self.public_url)
 
+    def get_rendered(self, ws: WorkspaceRef, name: str) -> bytes:
+        """What ``get`` answers, as JSON: rendered again only if the job changed since."""
+        version = self._store.job_version(ws.key, name)
+        page = self._rendered.page([version], ws, self._store.jobs_by_seq) if version else []
+        if not page:
+            raise NotFound(f"job '{name}' does not exist in workspace {ws.workspace}", target="id")
+        return page[0]
+
     def record(self, ws: WorkspaceRef, name: str) -> JobRecord:
         return self._require(ws, name)
 
@@ -153,7 +164,7 @@ class Jobs:
         self._workspaces.ensure(ws)
         before = decode_token(skiptoken)
         limit = max(1, min(top or PAGE_SIZE, PAGE_SIZE))
-        records = self._store.list_jobs(
+        versions = self._store.list_job_versions(
             ws.key,
             job_type=job_type,
             tag=tag,
@@ -165,11 +176,11 @@ class Jobs:
             before_seq=before,
             limit=limit + 1,
         )
-        more = len(records) > limit
-        records = records[:limit]
+        more = len(versions) > limit
+        versions = versions[:limit]
         return JobPage(
-            [job_resource(r, ws, self.public_url) for r in records],
-            records[-1].seq if more and records else None,
+            self._rendered.page(versions, ws, self._store.jobs_by_seq),
+            versions[-1].seq if more and versions else None,
         )
 
     # -- cancel / delete -----------------------------------------------------------------

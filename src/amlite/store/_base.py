@@ -61,6 +61,16 @@ class JobRecord:
 
 
 @dataclass(frozen=True)
+class JobVersion:
+    """Which version of a job a listing saw: enough to tell whether a copy rendered earlier is
+    still current (every write to a job row sets ``modified_at``)."""
+
+    seq: int
+    modified_at: datetime
+    status: JobStatus
+
+
+@dataclass(frozen=True)
 class StatusEvent:
     status: JobStatus
     at: datetime
@@ -202,6 +212,32 @@ class Store(abc.ABC):
         trials of one sweep; ``top_level_only`` drops trials; ``experiment_name`` keeps one
         experiment's jobs.
         """
+
+    @abc.abstractmethod
+    def list_job_versions(
+        self,
+        workspace_key: str,
+        *,
+        job_type: str | None = None,
+        tag: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        parent_name: str | None = None,
+        top_level_only: bool = False,
+        statuses: Iterable[JobStatus] | None = None,
+        experiment_name: str | None = None,
+        before_seq: int | None = None,
+        limit: int = 100,
+    ) -> list[JobVersion]:
+        """What ``list_jobs`` with the same arguments would return, as versions only (a
+        listing whose rows are mostly rendered already reads three columns, not the specs)."""
+
+    @abc.abstractmethod
+    def job_version(self, workspace_key: str, name: str) -> JobVersion | None:
+        """The current version of one job (``None`` if there is no such job)."""
+
+    @abc.abstractmethod
+    def jobs_by_seq(self, seqs: Collection[int]) -> list[JobRecord]:
+        """The jobs with these ``seq`` numbers that still exist, in no particular order."""
 
     @abc.abstractmethod
     def update_job_metadata(

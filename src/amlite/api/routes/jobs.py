@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from pydantic_core import to_json
 
 from amlite.api.auth import Principal
 from amlite.api.deps import (
@@ -48,7 +49,7 @@ def get_job(
     who: Principal = Depends(principal),
 ) -> Response:
     who.require_job(ws.key, name)
-    return json_response(runtime(request).jobs.get(ws, name))
+    return Response(runtime(request).jobs.get_rendered(ws, name), media_type="application/json")
 
 
 @router.get(JOBS)
@@ -73,7 +74,8 @@ def list_jobs(
         if page.next_seq is not None
         else None
     )
-    return json_response({"value": page.value, "nextLink": link})
+    body = b'{"value":[' + b",".join(page.value) + b'],"nextLink":' + to_json(link) + b"}"
+    return Response(body, media_type="application/json")
 
 
 @router.post(JOBS + "/{name}/cancel")

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import JobStatus, check_transition
 from amlite.errors import Conflict, InvalidTransition, NotFound
-from amlite.store._base import JobRecord, NewJob, StatusEvent, Store
+from amlite.store._base import JobRecord, JobVersion, NewJob, StatusEvent, Store
 from amlite.store._sql.assets import AssetsAndTokens
 from amlite.store._sql.deployments import DeploymentTables
 from amlite.store._sql.engine import make_engine, read_tx, write_tx
@@ -247,26 +247,69 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, Store):
         before_seq: int | None = None,
         limit: int = 100,
     ) -> list[JobRecord]:
-        query = select(jobs).where(jobs.c.workspace_key == workspace_key)
-        if before_seq is not None:
-            query = query.where(jobs.c.seq < before_seq)
-        if job_type is not None:
-            query = query.where(func.lower(jobs.c.job_type) == job_type.lower())
-        if tag is not None:
-            query = query.where(_has_tag(tag))
-        for key, value in (tags or {}).items():
-            query = query.where(_has_tag(key, value))
-        if parent_name is not None:
-            query = query.where(jobs.c.parent_name == parent_name)
-        if top_level_only:
-            query = query.where(jobs.c.parent_name.is_(None))
-        if statuses is not None:
-            query = query.where(jobs.c.status.in_([JobStatus(s).value for s in statuses]))
-        if experiment_name is not None:
-            query = query.where(jobs.c.experiment_name == experiment_name)
-        query = query.order_by(jobs.c.seq.desc()).limit(limit)
+        query = _filtered(
+            select(jobs),
+            workspace_key,
+            job_type=job_type,
+            tag=tag,
+            tags=tags,
+            parent_name=parent_name,
+            top_level_only=top_level_only,
+            statuses=statuses,
+            experiment_name=experiment_name,
+            before_seq=before_seq,
+            limit=limit,
+        )
         with read_tx(self._engine) as conn:
             return [job_record(row) for row in conn.execute(query)]
+
+    def list_job_versions(
+        self,
+        workspace_key: str,
+        *,
+        job_type: str | None = None,
+        tag: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        parent_name: str | None = None,
+        top_level_only: bool = False,
+        statuses: Iterable[JobStatus] | None = None,
+        experiment_name: str | None = None,
+        before_seq: int | None = None,
+        limit: int = 100,
+    ) -> list[JobVersion]:
+        query = _filtered(
+            select(jobs.c.seq, jobs.c.modified_at, jobs.c.status),
+            workspace_key,
+            job_type=job_type,
+            tag=tag,
+            tags=tags,
+            parent_name=parent_name,
+            top_level_only=top_level_only,
+            statuses=statuses,
+            experiment_name=experiment_name,
+            before_seq=before_seq,
+            limit=limit,
+        )
+        with read_tx(self._engine) as conn:
+            return [
+                JobVersion(int(seq), modified_at, JobStatus(status))
+                for seq, modified_at, status in conn.execute(query)
+            ]
+
+    def job_version(self, workspace_key: str, name: str) -> JobVersion | None:
+        query = select(jobs.c.seq, jobs.c.modified_at, jobs.c.status).where(
+            jobs.c.workspace_key == workspace_key, jobs.c.name == name
+        )
+        with read_tx(self._engine) as conn:
+            row = conn.execute(query).first()
+        return JobVersion(int(row[0]), row[1], JobStatus(row[2])) if row is not None else None
+
+    def jobs_by_seq(self, seqs: Collection[int]) -> list[JobRecord]:
+        if not seqs:
+            return []
+        with read_tx(self._engine) as conn:
+            rows = conn.execute(select(jobs).where(jobs.c.seq.in_(list(seqs))))
+            return [job_record(row) for row in rows]
 
     def update_job_metadata(
         self,
@@ -462,6 +505,41 @@ def _ensure_workspace(conn: Connection, workspace: WorkspaceRef) -> None:
         },
         ["key"],
     )
+
+
+def _filtered(
+    query: Select[Any],
+    workspace_key: str,
+    *,
+    job_type: str | None,
+    tag: str | None,
+    tags: Mapping[str, str] | None,
+    parent_name: str | None,
+    top_level_only: bool,
+    statuses: Iterable[JobStatus] | None,
+    experiment_name: str | None,
+    before_seq: int | None,
+    limit: int,
+) -> Select[Any]:
+    """``query`` over ``jobs`` narrowed by a listing's filters, newest first."""
+    query = query.where(jobs.c.workspace_key == workspace_key)
+    if before_seq is not None:
+        query = query.where(jobs.c.seq < before_seq)
+    if job_type is not None:
+        query = query.where(func.lower(jobs.c.job_type) == job_type.lower())
+    if tag is not None:
+        query = query.where(_has_tag(tag))
+    for key, value in (tags or {}).items():
+        query = query.where(_has_tag(key, value))
+    if parent_name is not None:
+        query = query.where(jobs.c.parent_name == parent_name)
+    if top_level_only:
+        query = query.where(jobs.c.parent_name.is_(None))
+    if statuses is not None:
+        query = query.where(jobs.c.status.in_([JobStatus(s).value for s in statuses]))
+    if experiment_name is not None:
+        query = query.where(jobs.c.experiment_name == experiment_name)
+    return query.order_by(jobs.c.seq.desc()).limit(limit)
 
 
 def _job_query(workspace_key: str, name: str) -> Select[Any]:
