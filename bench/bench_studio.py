@@ -113,6 +113,13 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=20)
     parser.add_argument("--loads", type=int, default=7)
     parser.add_argument("--screenshot", type=Path)
+    parser.add_argument(
+        "--list-jobs",
+        type=int,
+        default=0,
+        help="also submit this many top-level jobs before the pages are loaded (the jobs list "
+        "then has that many rows to page through; they wait Queued behind two running ones)",
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -125,6 +132,9 @@ def main() -> None:
             print(f"running a {args.trials}-trial sweep ...", flush=True)
             sweep_s = make_sweep(c, "studio", args.trials, args.points)
             print(f"  done in {sweep_s:.1f} s", flush=True)
+            if args.list_jobs:
+                print(f"submitting {args.list_jobs} jobs ...", flush=True)
+                fill_jobs(c, args.list_jobs)
             api_ms = []
             for _ in range(args.loads):
                 t0 = time.perf_counter()
@@ -156,7 +166,20 @@ def main() -> None:
                 page.wait_for_selector("#view[data-ready=true]")
                 page.screenshot(path=str(args.screenshot), full_page=True)
             browser.close()
+        if args.list_jobs:
+            with httpx.Client(base_url=srv.url, headers=headers, timeout=120) as c:
+                running = c.get(f"{WS}/jobs?{API}&status=Running").json()["value"]
+                for job in running:  # they sleep: stop them (the queued ones go with the home)
+                    c.post(f"{WS}/jobs/{job['name']}/cancel?{API}")
     write(args, sweep_s, api_ms, results)
+
+
+def fill_jobs(c: httpx.Client, n: int) -> None:
+    """``n`` top-level jobs that sleep: two run (the local slots), the rest stay Queued, so
+    the list's size, not the machine, is what grows."""
+    body = {"properties": {"jobType": "Command", "command": "sleep 3600", "compute": {}}}
+    for i in range(n):
+        c.put(f"{WS}/jobs/fill{i}?{API}", json=body).raise_for_status()
 
 
 def write(
@@ -166,7 +189,8 @@ def write(
         f"\n## {datetime.now().strftime('%Y-%m-%d %H:%M')} · {args.trials} trials x {args.points} "
         f"metric values · {platform.machine()}, {os.cpu_count()} CPUs",
         "",
-        f"Sweep set-up (not measured by the target): {sweep_s:.1f} s at AMLITE_LOCAL_SLOTS=2.",
+        f"Sweep set-up (not measured by the target): {sweep_s:.1f} s at AMLITE_LOCAL_SLOTS=2."
+        + (f" The jobs list holds {args.list_jobs + 1} top-level jobs." if args.list_jobs else ""),
         "",
         "| page | first render, median (ms) | min | max | loads | target |",
         "|---|---|---|---|---|---|",
