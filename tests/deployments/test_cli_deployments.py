@@ -139,6 +139,19 @@ def test_refused_and_failed_deployments_set_the_exit_code(live: object, tmp_path
     assert failed.exit_code == 1, failed.output
     assert "DeploymentFailed" in failed.output
     assert "'command' cannot change after the job was created" in failed.output
+    # -o json: the deployment's body only (no progress lines), the same exit codes
+    as_json = runner.invoke(
+        app,
+        ["deployment", "create", "-g", "rg1", "-f", str(changed), "-p", "count=1", "-o", "json"],
+    )
+    assert as_json.exit_code == 1, as_json.output
+    body = json.loads(as_json.output)
+    assert body["properties"]["provisioningState"] == "Failed"
+    assert body["properties"]["error"]["code"] == "DeploymentFailed"
+    refused = runner.invoke(
+        app, ["deployment", "validate", "-g", "rg1", "-f", str(tpl), "-p", "count=x", "-o", "json"]
+    )
+    assert refused.exit_code == 2 and "'x' is not a valid int" in refused.output
 
 
 @pytest.mark.skipif(
