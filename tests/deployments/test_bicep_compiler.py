@@ -241,7 +241,7 @@ output versionId string = ws::code::v1.id
 output wsProps object = ws.properties
 """,
     )
-    code, version = t["resources"]
+    version, code = t["resources"]  # children first, as `bicep build` writes them
     assert code == {
         "type": f"{WS}/codes",
         "apiVersion": "2021-03-01-preview",
@@ -322,7 +322,7 @@ resource after '{JOBS}@2021-03-01-preview' = {{
         {"modules/jobs.bicep": module},
     )
     assert "variables" not in t  # a runtime value is inlined, as Bicep does
-    _, mod, after = t["resources"]
+    _, after, mod = t["resources"]  # resources, then modules (as `bicep build`)
     dep_id = (
         "resourceId('Microsoft.Resources/deployments', format('jobs-{0}', parameters('wsName')))"
     )
@@ -654,3 +654,50 @@ output first int = m[0].outputs.doubled
         "reference", ev["outputs"]["first"].resource_id, ("outputs", "doubled", "value")
     )
     assert ev["outputs"]["first"].resource_id.endswith("/deployments/m0")
+
+
+def test_resources_are_emitted_in_the_real_compilers_order(tmp_path: Path) -> None:
+    """As `bicep build` does (Azure/bicep's NestedResources baseline, and the quickstart sweep
+    sample's azuredeploy.json): nested resources first, children before their parent, then the
+    top-level resources in declaration order, then the modules. The order decides where a
+    refused resource's error points (`resources[i]`) and the order amlite deploys in."""
+    (tmp_path / "mod.bicep").write_text("output x string = 'x'\n")
+    template = build(
+        tmp_path,
+        """
+module first 'mod.bicep' = {
+  name: 'first'
+}
+resource basicParent 'My.Rp/parentType@2020-12-01' = {
+  name: 'basicParent'
+  resource basicChild 'childType' = {
+    name: 'basicChild'
+    resource basicGrandchild 'grandchildType' = {
+      name: 'basicGrandchild'
+    }
+  }
+  resource basicSibling 'childType' = {
+    name: 'basicSibling'
+  }
+}
+resource existingParent 'My.Rp/parentType@2020-12-01' existing = {
+  name: 'existingParent'
+  resource existingChild 'childType' = {
+    name: 'existingChild'
+  }
+}
+resource loopParent 'My.Rp/parentType@2020-12-01' = {
+  name: 'loopParent'
+}
+""",
+    )
+    names = [r["name"] for r in template["resources"]]
+    assert names == [
+        "[format('{0}/{1}/{2}', 'basicParent', 'basicChild', 'basicGrandchild')]",
+        "[format('{0}/{1}', 'basicParent', 'basicChild')]",
+        "[format('{0}/{1}', 'basicParent', 'basicSibling')]",
+        "[format('{0}/{1}', 'existingParent', 'existingChild')]",
+        "basicParent",
+        "loopParent",
+        "first",
+    ]

@@ -286,6 +286,7 @@ def test_unknown_resource_types_are_named(service: Deployments, store: Store) ->
     err = refused(service, template, ws="ws1", n=2)
     assert len(err.details) == 1
     assert "Microsoft.Storage/storageAccounts 'st'" in err.details[0]["message"]
+    assert err.details[0]["message"].count("Microsoft.Storage/storageAccounts 'st'") == 1
     assert (
         "cannot deploy resources of type 'Microsoft.Storage/storageAccounts'"
         in err.details[0]["message"]

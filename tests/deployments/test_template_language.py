@@ -10,7 +10,7 @@ import pytest
 from amlite.deployments.template import expressions as ex
 from amlite.deployments.template.errors import ParameterError, TemplateError
 from amlite.deployments.template.evaluator import Evaluation, Scope
-from amlite.deployments.template.hashing import arm_guid, unique_string
+from amlite.deployments.template.hashing import arm_guid, murmur64, unique_string
 
 SCOPE = Scope("00000000-0000-0000-0000-000000000000", "rg1", "dep1")
 JOBS = "Microsoft.MachineLearningServices/workspaces/jobs"
@@ -22,27 +22,55 @@ def value(expr: Any, parameters: dict[str, Any] | None = None, **template: Any) 
     return Evaluation(tpl, parameters, SCOPE).outputs()["o"]["value"]["v"]
 
 
-# -- hashes, against values Azure produced ---------------------------------------------------
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        (("test",), "rbgf3xv4ufgzg"),
-        (("hello", "world"), "a7wkljktk6wne"),
-        (("abc",), "cgtzqvhu4i23s"),
+# -- hashes, against published values ----------------------------------------------------------
+# Each uniqueString vector says where it was published. The ones marked "Microsoft's library"
+# were computed with Azure.Deployments.Expression, the package ARM and Bicep use.
+UNIQUE_STRING_VECTORS = [
+    # takekazuomi/arm-uniquestring README.md: `uniqueString test` run through
+    # Azure.Deployments.Expression (Microsoft's library)
+    (("test",), "rbgf3xv4ufgzg"),
+    # Azure/terraform-provider-azapi, internal/services/functions/unique_string_function_test.go
+    # (Microsoft's AzAPI provider: "an Azure equivalent uniqueString value")
+    (("/subscriptions/00000000-0000-0000-0000-000000000000", "resource-id"), "cwvxuqg24sifi"),
+    # microsoft/commercial-marketplace-offer-deploy, ArmFunctionsTests.cs (Modm.Tests.UnitTests):
+    # Microsoft's library against a value from an ARM template output (an earlier revision of
+    # that test expected "yeygmhukyx3qg" and was corrected to this one)
+    (
         (
-            ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/my-rg",),
-            "bmg7c6xu4tw46",
+            "/subscriptions/31e9f9a0-9fd2-4294-a0a3-0101246d9700/resourceGroups/"
+            "rg-modm201-20230913120256/providers/Microsoft.Compute/virtualMachines/bobjacmodm201",
         ),
-        (("foo", "bar", "baz"), "xzi4ioaxtmth4"),
-    ],
-)
+        "yvjxno3je5on2",
+    ),
+    # JasonWhall/go-azure-uniquestring README.md (reverse-engineered from
+    # Azure.Deployments.Expression); also its hash, checked below
+    (("hello", "world"), "a7wkljktk6wne"),
+    # a bash port's self-test ("verified against Bicep uniqueString() output"), third party
+    (("abc",), "cgtzqvhu4i23s"),
+    (
+        ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/my-rg",),
+        "bmg7c6xu4tw46",
+    ),
+    (("foo", "bar", "baz"), "xzi4ioaxtmth4"),
+]
+
+
+@pytest.mark.parametrize(("args", "expected"), UNIQUE_STRING_VECTORS)
 def test_unique_string_matches_azure(args: tuple[str, ...], expected: str) -> None:
     assert unique_string(*args) == expected
     quoted = ", ".join(f"'{a}'" for a in args)
     assert value(f"[uniqueString({quoted})]") == expected
 
 
+def test_the_murmur_hash_under_unique_string() -> None:
+    # JasonWhall/go-azure-uniquestring README.md: "hello-world" hashes to 571013382255652050
+    assert murmur64(b"hello-world") == 571013382255652050
+
+
 def test_guid_is_a_v5_uuid_of_the_hyphen_joined_arguments() -> None:
+    """No published input -> output pair computed by Azure was found for guid(); this checks
+    the algorithm Microsoft documents (RFC 4122 section 4.3 name-based UUID, the arguments
+    joined with '-', under the ARM namespace) rather than claiming equality with Azure."""
     got = arm_guid("a", "b", "c")
     assert got == str(uuid.uuid5(uuid.UUID("11fb06fb-712d-4ddd-98c7-e71bbd588830"), "a-b-c"))
     assert uuid.UUID(got).version == 5

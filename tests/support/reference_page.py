@@ -15,6 +15,7 @@ from support.shared import SEED_PAGE
 
 SECTIONS = {
     "bicep": ("Bicep resource definition", "ARM template resource definition"),
+    "arm": ("ARM template resource definition", "Terraform (AzAPI provider) resource definition"),
     "terraform": ("Terraform (AzAPI provider) resource definition", "Property values"),
 }
 DEFAULT_VARIANTS = {
@@ -43,10 +44,12 @@ def _section(kind: str) -> list[str]:
 
 
 def snippet(kind: str, variants: dict[str, str] | None = None) -> str:
-    """The resource snippet of ``kind`` ('bicep' or 'terraform'), holes and placeholders filled."""
+    """The resource snippet of ``kind`` ('bicep', 'arm' or 'terraform'), holes and placeholders
+    filled (the ARM one is the JSON text of the resource object)."""
     chosen = {**DEFAULT_VARIANTS, **(variants or {})}
     lines = _section(kind)
-    first = next(i for i, ln in enumerate(lines) if ln.startswith("resource "))
+    start = "{" if kind == "arm" else "resource "
+    first = next(i for i, ln in enumerate(lines) if ln.startswith(start))
     resource, _ = _block(lines, first)
 
     def variant(objects: str) -> list[str]:
@@ -74,4 +77,6 @@ def snippet(kind: str, variants: dict[str, str] | None = None) -> str:
         "any(Azure.Bicep.Types.Concrete.AnyType)", "'any'"
     )  # Bicep: an untyped value
     text = re.sub(r"= \?$", '= "any"', text, flags=re.M)  # Terraform: an untyped value
+    text = re.sub(r'(: )"int"(,?)$', r"\g<1>1\2", text, flags=re.M)  # ARM: typed placeholders
+    text = re.sub(r'(: )"bool"(,?)$', r"\g<1>false\2", text, flags=re.M)
     return text + "\n"

@@ -7,11 +7,13 @@ from __future__ import annotations
 import importlib
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from amlite import API_VERSION
 from amlite.cli import output
 from amlite.cli.common import (
     EXIT_BAD_INPUT,
@@ -23,7 +25,8 @@ from amlite.cli.common import (
     SubscriptionOpt,
     reporting,
 )
-from amlite.client import AmliteClient
+from amlite.client import AmliteClient, ApiError
+from amlite.errors import AmliteError, RequestError
 
 DEPLOYMENTS_API = "2021-04-01"
 TERMINAL = ("Succeeded", "Failed", "Canceled")
@@ -56,9 +59,95 @@ ParamsOpt = Annotated[
 ]
 
 
+VarOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--var",
+        "-var",
+        help="Terraform: name=value for a variable (like terraform -var); repeat for several.",
+    ),
+]
+VarFileOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--var-file",
+        "-var-file",
+        help="Terraform: a .tfvars (or .tfvars.json) file of variable values; repeat for several.",
+    ),
+]
+_VAR_FILE_SUFFIXES = (".tfvars", ".tfvars.json")
+
+
+@dataclass
+class TerraformInputs:
+    """What reaches a Terraform configuration's variables from the command line."""
+
+    variables: dict[str, Any] = field(default_factory=dict)
+    var_files: list[Path] = field(default_factory=list)
+
+
+def is_terraform(path: Path) -> bool:
+    return path.suffix.lower() == ".tf" or path.is_dir()
+
+
+def _terraform() -> Any:
+    try:
+        return importlib.import_module("amlite.deployments.terraform")
+    except ImportError as exc:
+        raise BadInput(
+            "Terraform files need amlite's AzAPI reader (amlite.deployments.terraform), "
+            f"which this installation lacks ({exc})"
+        ) from None
+
+
+def terraform_inputs(
+    parameters: list[str] | None, variables: list[str] | None, var_files: list[Path] | None
+) -> TerraformInputs:
+    """``--parameters`` / ``-var`` / ``-var-file`` of a Terraform deployment: ``k=v`` values
+    (strings, converted to each variable's type as Terraform does), ``.tfvars`` files, and JSON
+    values (``.tfvars.json`` or an ARM parameters file). Files are read first, then the
+    ``k=v`` values, each later one winning."""
+    out = TerraformInputs()
+    values: dict[str, Any] = {}
+    for item in [*(parameters or []), *(variables or [])]:
+        name = item[1:] if item.startswith("@") else item
+        if name.lower().endswith((*_VAR_FILE_SUFFIXES, ".json")) and "=" not in item:
+            _var_file(Path(name), out)
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise BadInput(f"{item!r}: expected name=value, a .tfvars file or @values.json")
+        values[key.strip()] = value
+    for path in var_files or []:
+        _var_file(path, out)
+    out.variables.update(values)
+    return out
+
+
+def _var_file(path: Path, out: TerraformInputs) -> None:
+    if not path.is_file():
+        raise BadInput(f"{path}: no such variables file")
+    if not path.name.lower().endswith(".json"):
+        out.var_files.append(path)
+        return
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(f"{path}: not JSON: {exc}") from None
+    if isinstance(data, dict) and isinstance(data.get("parameters"), dict):
+        data = {  # an ARM parameters file
+            k: v["value"] if isinstance(v, dict) and "value" in v else v
+            for k, v in data["parameters"].items()
+        }
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}: variable values are a JSON object")
+    out.variables.update(data)
+
+
 # -- reading templates and parameters ----------------------------------------------------------
-def load_template(path: Path) -> dict[str, Any]:
-    """The ARM template JSON of ``path``: a JSON template, or compiled from Bicep / Terraform."""
+def load_template(path: Path, terraform: TerraformInputs | None = None) -> dict[str, Any]:
+    """The ARM template JSON of ``path``: a JSON template, or compiled from Bicep / Terraform
+    (with the Terraform variables given on the command line)."""
     if not path.exists():
         raise BadInput(f"{path}: no such file or folder")
     suffix = path.suffix.lower()
@@ -70,19 +159,12 @@ def load_template(path: Path) -> dict[str, Any]:
                 f"{path}: Bicep files need amlite's Bicep compiler (amlite.deployments.bicep), "
                 f"which this installation lacks ({exc})"
             ) from None
-        return dict(compile_file(path))
-    if suffix == ".tf" or path.is_dir():
         try:
-            terraform = importlib.import_module("amlite.deployments.terraform")
-        except ImportError as exc:
-            raise BadInput(
-                f"{path}: Terraform files need amlite's AzAPI reader "
-                f"(amlite.deployments.terraform), which this installation lacks ({exc})"
-            ) from None
-        convert = getattr(terraform, "compile_path", None)
-        if convert is None:
-            raise BadInput(f"{path}: amlite.deployments.terraform has no compile_path()")
-        return dict(convert(path))
+            return dict(compile_file(path))
+        except RequestError as exc:  # a compile error is the user's input: exit 2
+            raise BadInput(exc.message) from None
+    if is_terraform(path):
+        return dict(load_configuration(path, terraform).template)
     try:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -184,13 +266,53 @@ class _Api:
             page = self.client.request("GET", page["nextLink"]).json()
 
 
+def load_configuration(path: Path, terraform: TerraformInputs | None = None) -> Any:
+    """A Terraform file or folder read with its variables; its errors are bad input."""
+    inputs = terraform or TerraformInputs()
+    try:
+        return _terraform().load_configuration([path], inputs.variables, inputs.var_files)
+    except RequestError as exc:
+        raise BadInput(exc.message) from None
+
+
 def _request(template: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
     return {"properties": {"template": template, "parameters": parameters, "mode": "Incremental"}}
 
 
-def _prepare(file: Path, params: list[str] | None, name: str | None) -> tuple[str, dict[str, Any]]:
-    template = load_template(file)
-    return name or file.stem, _request(template, parse_parameters(params, template))
+def _prepare(
+    file: Path,
+    params: list[str] | None,
+    name: str | None,
+    variables: list[str] | None = None,
+    var_files: list[Path] | None = None,
+) -> tuple[str, dict[str, Any]]:
+    if not is_terraform(file):
+        if variables or var_files:
+            raise BadInput(
+                "-var / --var-file set Terraform variables; for an ARM template or a Bicep file "
+                "use --parameters"
+            )
+        template = load_template(file)
+        return name or file.stem, _request(template, parse_parameters(params, template))
+    # Terraform variables are resolved when the files are read (names, count and for_each
+    # depend on them): they shape the template, which has no parameters of its own
+    template = load_template(file, terraform_inputs(params, variables, var_files))
+    default = file.stem if file.is_file() else file.resolve().name
+    return name or default, _request(template, {})
+
+
+def _check_group(template: dict[str, Any], cli: Cli, resource_group: str) -> None:
+    """A Terraform configuration's ids are literal (from ``parent_id``): they must name the
+    resource group deployed to."""
+    group = ((template.get("metadata") or {}).get("terraform") or {}).get("resourceGroupId")
+    if not group:
+        return
+    wanted = f"/subscriptions/{cli.workspace_ref.subscription}/resourceGroups/{resource_group}"
+    if str(group).lower() != wanted.lower():
+        raise BadInput(
+            f"the configuration's resources are in {group} (their parent_id), not in {wanted}: "
+            "deploy it with that --resource-group / --subscription"
+        )
 
 
 _MARK = {"Succeeded": "[green]✓[/green]", "Failed": "[red]✗[/red]", "Running": "[yellow]…[/yellow]"}
@@ -262,13 +384,27 @@ def create(
     name: NameOpt = None,
     parameters: ParamsOpt = None,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once accepted.")] = False,
+    variables: VarOpt = None,
+    var_files: VarFileOpt = None,
+    destroy: Annotated[
+        bool,
+        typer.Option(
+            "--destroy",
+            help="Terraform: delete the resources the file creates (last created first) "
+            "instead of deploying it.",
+        ),
+    ] = False,
     output_: OutputOpt = "table",
     subscription: SubscriptionOpt = None,
 ) -> None:
     """Deploy a template and follow each resource's operation until the deployment ends."""
     cli = Cli(output=output_, subscription=subscription)
+    if destroy:
+        _destroy(cli, resource_group, file, terraform_inputs(parameters, variables, var_files))
+        return
     with reporting():
-        name, body = _prepare(file, parameters, name)
+        name, body = _prepare(file, parameters, name, variables, var_files)
+        _check_group(body["properties"]["template"], cli, resource_group)
         api = _Api(cli, resource_group)
         accepted = api.call("PUT", name, body=body)
         if no_wait:
@@ -278,19 +414,77 @@ def create(
     _outcome(cli, deployment)
 
 
+def _destroy(cli: Cli, resource_group: str, file: Path, inputs: TerraformInputs) -> None:
+    """Delete what a Terraform configuration creates, last created first. There is no state
+    file: the ids come from the configuration read with the same variables. Workspaces are
+    kept (amlite has no workspace deletion); a resource already gone is reported, not an
+    error."""
+    with reporting():
+        if not is_terraform(file):
+            raise BadInput("--destroy is for Terraform files (.tf or a folder of them)")
+        conf = load_configuration(file, inputs)
+        _check_group(conf.template, cli, resource_group)
+        client = cli.client()
+        results: list[dict[str, str]] = []
+        for rid in reversed(conf.resource_ids):
+            address = conf.addresses.get(rid, rid)
+            outcome = "Kept" if _is_workspace(rid) else _delete(client, rid)
+            results.append({"id": rid, "address": address, "result": outcome})
+            if not cli.json:
+                mark = {"Deleted": "[green]-[/green]", "NotFound": "="}.get(outcome, "*")
+                output.console.print(f"{mark} {address}  {outcome}")
+    if cli.json:
+        output.print_json(results)
+    else:
+        deleted = sum(1 for r in results if r["result"] == "Deleted")
+        output.console.print(f"destroyed {deleted} resource(s) of {file}")
+
+
+def _is_workspace(rid: str) -> bool:
+    parts = rid.strip("/").split("/")
+    return len(parts) == 8 and parts[6].lower() == "workspaces"
+
+
+def _delete(client: AmliteClient, rid: str, timeout: float = 120) -> str:
+    """DELETE one resource (following a job's 202 until it is gone): Deleted or NotFound."""
+    try:
+        response = client.request("DELETE", f"{rid}?api-version={API_VERSION}")
+    except ApiError as exc:
+        if exc.status == 404:
+            return "NotFound"
+        raise
+    if response.status_code == 204:
+        return "NotFound"  # ARM's answer for deleting what does not exist
+    deadline = time.monotonic() + timeout
+    while response.status_code == 202 and response.headers.get("Location"):
+        if time.monotonic() > deadline:
+            raise AmliteError(f"{rid} was not deleted within {timeout:.0f}s")
+        time.sleep(0.2)
+        try:
+            response = client.request("GET", response.headers["Location"])
+        except ApiError as exc:
+            if exc.status == 404:
+                break
+            raise
+    return "Deleted"
+
+
 @app.command("validate")
 def validate(
     resource_group: GroupReq,
     file: FileOpt,
     name: NameOpt = None,
     parameters: ParamsOpt = None,
+    variables: VarOpt = None,
+    var_files: VarFileOpt = None,
     output_: OutputOpt = "table",
     subscription: SubscriptionOpt = None,
 ) -> None:
     """Check a template and its parameters without deploying anything."""
     cli = Cli(output=output_, subscription=subscription)
     with reporting():
-        name, body = _prepare(file, parameters, name)
+        name, body = _prepare(file, parameters, name, variables, var_files)
+        _check_group(body["properties"]["template"], cli, resource_group)
         result = _Api(cli, resource_group).call("POST", name, "validate", body)
 
     def human(data: dict[str, Any]) -> None:
@@ -317,13 +511,16 @@ def what_if(
     file: FileOpt,
     name: NameOpt = None,
     parameters: ParamsOpt = None,
+    variables: VarOpt = None,
+    var_files: VarFileOpt = None,
     output_: OutputOpt = "table",
     subscription: SubscriptionOpt = None,
 ) -> None:
     """Show what a deployment would create or change, per resource and property."""
     cli = Cli(output=output_, subscription=subscription)
     with reporting():
-        name, body = _prepare(file, parameters, name)
+        name, body = _prepare(file, parameters, name, variables, var_files)
+        _check_group(body["properties"]["template"], cli, resource_group)
         result = _Api(cli, resource_group).call("POST", name, "whatIf", body)
 
     def human(data: dict[str, Any]) -> None:

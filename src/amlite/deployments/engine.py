@@ -65,7 +65,8 @@ def template_error(err: TemplateError) -> DeploymentRequestError:
 def error_detail(exc: RequestError, label: str) -> dict[str, Any]:
     """The ARM error of a refused resource, its details naming each field."""
     body = schemas.error_envelope(exc)["error"]
-    body["message"] = f"{label}: {body['message']}"
+    if label not in body["message"]:  # classify / check_api_version name it already
+        body["message"] = f"{label}: {body['message']}"
     return dict(body)
 
 

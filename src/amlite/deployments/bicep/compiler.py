@@ -227,6 +227,24 @@ class Compiler:
             self.add_resource(child, sym)
         return sym
 
+    def emission_order(self) -> list[Symbol]:
+        """The order ``bicep build`` writes resources in: every nested resource first (children
+        before their parent, through the whole file), then top-level resources in declaration
+        order, then modules."""
+        nested: list[Symbol] = []
+
+        def visit(sym: Symbol) -> None:
+            for child in sym.children.values():
+                visit(child)
+                nested.append(child)
+
+        top = [sym for sym in self.symbols.values() if "::" not in sym.key]
+        for sym in top:
+            visit(sym)
+        resources = [sym for sym in top if not sym.is_module]
+        modules = [sym for sym in top if sym.is_module]
+        return nested + resources + modules
+
     def qualify_type(self, sym: Symbol, parent: Symbol) -> None:
         assert isinstance(sym.decl, s.ResourceDecl)
         text = sym.decl.type_text
@@ -297,7 +315,7 @@ class Compiler:
         for name in self.vars:
             self.variable(name)
         resources: list[dict[str, Any]] = []
-        for sym in self.symbols.values():
+        for sym in self.emission_order():
             if sym.existing:
                 continue
             resources.append(self.module(sym) if sym.is_module else self.resource(sym))

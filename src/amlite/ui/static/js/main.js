@@ -1,5 +1,7 @@
-// amlite studio: sign-in, routing between the jobs list and job pages, and error pages.
+// amlite studio: sign-in, routing between the jobs list, job pages, deployments and their
+// pages, and error pages.
 import { ApiError, Unauthorized, clearToken, getToken, getWorkspace, setWorkspace } from "./api.js";
+import { renderDeployment, renderDeployments } from "./deployments.js";
 import { clear, h } from "./dom.js";
 import { renderJob } from "./job.js";
 import { renderJobs } from "./jobs.js";
@@ -9,8 +11,12 @@ import { renderSignIn } from "./signin.js";
 const view = document.getElementById("view");
 const form = document.getElementById("workspace-form");
 const signOut = document.getElementById("sign-out");
+const nav = document.getElementById("nav");
 const JOB_ROUTE =
   /^#\/jobs\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.MachineLearningServices\/workspaces\/([^/]+)\/jobs\/([^/?]+)\/?$/i;
+const DEPLOYMENTS_ROUTE = /^#\/deployments(?:\/subscriptions\/([^/]+)\/resourceGroups\/([^/?]+))?\/?$/i;
+const DEPLOYMENT_ROUTE =
+  /^#\/deployments\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Resources\/deployments\/([^/?]+)\/?$/i;
 
 let page = null;
 let signInMessage = "";
@@ -30,8 +36,10 @@ form.addEventListener("submit", (event) => {
   };
   if (!ws.sub || !ws.rg || !ws.ws) return;
   setWorkspace(ws);
-  if (location.hash === "#/" || location.hash === "") route();
-  else location.hash = "#/";
+  // the deployments list follows the resource group; every other page goes to the jobs list
+  const target = location.hash.toLowerCase().startsWith("#/deployments") ? "#/deployments" : "#/";
+  if (location.hash === target || (target === "#/" && location.hash === "")) route();
+  else location.hash = target;
 });
 
 signOut.addEventListener("click", () => {
@@ -85,6 +93,7 @@ async function route() {
   if (!getToken()) {
     form.hidden = true;
     signOut.hidden = true;
+    nav.hidden = true;
     const message = signInMessage;
     signInMessage = "";
     renderSignIn(page, message, () => route());
@@ -92,12 +101,31 @@ async function route() {
   }
   form.hidden = false;
   signOut.hidden = false;
+  nav.hidden = false;
+  const onDeployments = hash.toLowerCase().startsWith("#/deployments");
+  for (const link of nav.querySelectorAll("a")) {
+    link.classList.toggle("current", (link.dataset.section === "deployments") === onDeployments);
+  }
   const job = JOB_ROUTE.exec(hash);
+  const deployment = DEPLOYMENT_ROUTE.exec(hash);
+  const deployments = DEPLOYMENTS_ROUTE.exec(hash);
   try {
     if (job) {
       const ws = { sub: decode(job[1]), rg: decode(job[2]), ws: decode(job[3]) };
       fillWorkspaceForm(ws);
       await renderJob(page, ws, decode(job[4]), { notFound, onError: handleError });
+    } else if (deployment) {
+      const [sub, rg, name] = [decode(deployment[1]), decode(deployment[2]), decode(deployment[3])];
+      fillWorkspaceForm({ ...getWorkspace(), sub, rg });
+      await renderDeployment(page, sub, rg, name, { notFound, onError: handleError });
+    } else if (deployments) {
+      const ws = getWorkspace();
+      if (deployments[1]) {
+        ws.sub = decode(deployments[1]);
+        ws.rg = decode(deployments[2]);
+      }
+      fillWorkspaceForm(ws);
+      await renderDeployments(page, ws, { onError: handleError });
     } else if (hash === "#/" || hash === "#" || hash === "#/jobs" || hash === "#/signin") {
       const ws = getWorkspace();
       fillWorkspaceForm(ws);
