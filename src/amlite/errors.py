@@ -17,6 +17,7 @@ Every layer raises these; only the API layer turns them into HTTP answers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class AmliteError(Exception):
@@ -97,6 +98,16 @@ class ServiceUnavailable(RequestError):
 
 class InvalidTransition(AmliteError):
     """A status change that the status table does not allow."""
+
+
+class JobDocumentError(AmliteError):
+    """A job document that cannot be translated; ``problems`` lists every ``where: what``."""
+
+    def __init__(self, problems: list[str], source: Path | None = None) -> None:
+        self.problems = list(problems)
+        self.source = source
+        where = f"{source}: " if source else ""
+        super().__init__(where + "; ".join(self.problems))
 
 
 class ExecutionError(AmliteError):

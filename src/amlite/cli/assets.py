@@ -21,7 +21,6 @@ from amlite.cli.common import (
 )
 from amlite.cli.submit import environment_body, upload_local
 from amlite.client import AmliteClient
-from amlite.schemas.yaml import InlineEnvironment
 
 _DATASTORE_URI = re.compile(r"^azureml://datastores/(?P<ds>[^/]+)/paths/(?P<path>.*)$", re.I)
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -240,6 +239,8 @@ def create_environment(
     with reporting():
         spec, base = read_spec(file)
         name, version = _identity(spec, name, version)
+        from amlite.schemas.yaml import InlineEnvironment  # lazy: CLI start-up
+
         env = InlineEnvironment(("environmentId",), "environment")
         env.image = image or spec.get("image") or (spec.get("docker") or {}).get("image")
         conda = conda_file or (

@@ -22,8 +22,7 @@ from amlite.client import (
 )
 from amlite.config import Settings
 from amlite.domain.arm_id import WorkspaceRef
-from amlite.errors import AmliteError
-from amlite.schemas.yaml import JobDocumentError
+from amlite.errors import AmliteError, JobDocumentError
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2

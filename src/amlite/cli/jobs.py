@@ -24,7 +24,6 @@ from amlite.cli.follow import follow_job
 from amlite.cli.submit import submit_job
 from amlite.cli.sweeps import fmt_score, is_sweep, sweep_details, sweep_view, trial_table
 from amlite.client import AmliteClient
-from amlite.schemas.yaml import load_job_document
 
 app = typer.Typer(help="Submit and manage jobs.", no_args_is_help=True)
 
@@ -35,6 +34,8 @@ def create_from_file(
     client: AmliteClient, file: Path, name: str | None, sets: dict[str, Any], quiet: bool = False
 ) -> dict[str, Any]:
     """Load, prepare and PUT a job document; the shared path of ``job create`` and ``run``."""
+    from amlite.schemas.yaml import load_job_document  # lazy: a third of the CLI's start-up
+
     doc = load_job_document(file, sets)
 
     def log(msg: str) -> None:

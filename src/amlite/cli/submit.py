@@ -15,14 +15,16 @@ import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from amlite.cli.common import BadInput
 from amlite.client import DEFAULT_DATASTORE, AmliteClient
 from amlite.domain.arm_id import parse_reference
-from amlite.schemas.yaml import InlineEnvironment, JobDocument, set_at
+
+if TYPE_CHECKING:  # the schemas load only when a document is submitted (CLI start-up)
+    from amlite.schemas.yaml import InlineEnvironment, JobDocument
 
 ANONYMOUS_ENVIRONMENT = "CliV2AnonymousEnvironment"
 LOCAL_COMPUTE = "local"
@@ -86,6 +88,8 @@ def submit_job(
 
 def prepare(client: AmliteClient, doc: JobDocument, log: Log | None = None) -> dict[str, Any]:
     """The REST body of ``doc`` with every upload done and every reference resolved."""
+    from amlite.schemas.yaml import set_at  # loaded already: ``doc`` came from the schemas
+
     say = log or (lambda _msg: None)
     missing = [
         f"{u.source}: {u.local_path} does not exist"

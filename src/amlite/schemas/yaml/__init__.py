@@ -26,11 +26,11 @@ compute, distribution, identity), :mod:`.sweep` (sweep settings), :mod:`.duratio
 
 from __future__ import annotations
 
+from amlite.errors import JobDocumentError
 from amlite.schemas.yaml.document import (
     UNSUPPORTED,
     InlineEnvironment,
     JobDocument,
-    JobDocumentError,
     LocalUpload,
     Reference,
     RemoteData,

@@ -12,21 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from amlite.errors import AmliteError
-
 Target = tuple[str, ...]
 
 UNSUPPORTED = "not supported by api-version 2021-03-01-preview"
-
-
-class JobDocumentError(AmliteError):
-    """A job document that cannot be translated; ``problems`` lists every ``where: what``."""
-
-    def __init__(self, problems: list[str], source: Path | None = None) -> None:
-        self.problems = list(problems)
-        self.source = source
-        where = f"{source}: " if source else ""
-        super().__init__(where + "; ".join(self.problems))
 
 
 @dataclass

@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from amlite.schemas.yaml.document import UNSUPPORTED, JobDocument, JobDocumentError, Target
+from amlite.errors import JobDocumentError
+from amlite.schemas.yaml.document import UNSUPPORTED, JobDocument, Target
 from amlite.schemas.yaml.environment import EnvironmentMixin
 from amlite.schemas.yaml.inputs import InputsMixin
 from amlite.schemas.yaml.sweep import _ALGORITHMS, SweepMixin
