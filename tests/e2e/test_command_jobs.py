@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from amlite.executors.supervisor.procs import pid_alive
 from support.server import (
     API,
     WS,
@@ -192,19 +193,11 @@ def _pids_running(*argv: str) -> list[int]:
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if f.read() == want and _alive(int(entry)):
+                    if f.read() == want and pid_alive(int(entry)):
                         found.append(int(entry))
             except OSError:
                 continue
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_a_server_killed_mid_job_is_reconciled_on_restart(

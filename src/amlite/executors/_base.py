@@ -2,13 +2,9 @@
 
 A plan is plain data (JSON-serialisable): the supervisor process executes it without the
 server, so a job keeps running when the server stops, and the server reconciles it when it
-starts again from the files the supervisor leaves in ``run_dir``:
-
-- ``plan.json``       the plan itself (written by ``Executor.start``)
-- ``supervisor.pid``  pid of the supervisor
-- ``events.jsonl``    one JSON object per line: ``{"status": "Running"|"Finalizing", "at": ISO-8601}``
-- ``result.json``     written last: ``{"exitCode": int|None, "outcome": "Completed"|"Failed"|"Canceled",
-                      "reason": str|None, "finishedAt": ISO-8601}``
+starts again from the files the supervisor leaves in ``run_dir`` (``plan.json``,
+``supervisor.pid``, ``events.jsonl``, ``cancel_reason``, ``result.json``: the contract is
+``amlite.executors.supervisor.contract``).
 
 A plan runs one process (``bash -c COMMAND``, logging to ``user_logs/std_log.txt``) unless
 ``processes`` lists several (a distributed job, see ``amlite.executors.launchers``).
