@@ -10,10 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from amlite_runhelp import make_plan
 
 import amlite.executors.supervisor as supervisor_package
-from amlite.executors.supervisor import contract
+from amlite.executors.supervisor import contract, steps
 from amlite.executors.supervisor.contract import RunResult
 from amlite.executors.supervisor.procs import pid_alive, process_start_time
 
@@ -80,3 +81,21 @@ def test_a_copy_of_the_folder_runs_a_plan_without_amlite(tmp_path: Path) -> None
     assert result[:3] == (3, contract.FAILED, "command exited with code 3")
     log = Path(plan.artifacts_dir) / "user_logs" / "std_log.txt"
     assert log.read_text() == "hello\n"
+
+
+def test_file_steps_outside_a_sandbox(tmp_path: Path) -> None:
+    run = str(tmp_path)
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "sub" / "a.txt").write_text("a")
+    steps.run_step({"op": "mkdir", "src": "", "dst": str(tmp_path / "made")}, run)
+    steps.run_step({"op": "copy", "src": str(src), "dst": str(tmp_path / "copied")}, run)
+    steps.run_step({"op": "copy_into", "src": str(src), "dst": str(tmp_path / "made")}, run)
+    steps.run_step({"op": "mount_ro", "src": str(src), "dst": str(tmp_path / "mounted")}, run)
+    assert (tmp_path / "copied" / "sub" / "a.txt").read_text() == "a"
+    assert (tmp_path / "made" / "sub" / "a.txt").read_text() == "a"
+    assert os.readlink(tmp_path / "mounted") == str(src)  # without a sandbox: a symlink
+    with pytest.raises(ValueError, match="unknown file operation 'chmod'"):
+        steps.run_step({"op": "chmod", "src": "", "dst": str(tmp_path / "x")}, run)
+    with pytest.raises(ValueError, match="outside the run directory"):
+        steps.run_step({"op": "copy", "src": str(src), "dst": "/elsewhere/x"}, run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 
 from .blobs import blob_download, blob_upload
 
@@ -76,6 +77,52 @@ def _job_made_link(src: str, confine: str) -> bool:
     return os.path.islink(src) or not inside or real != os.path.abspath(src)
 
 
+def _mkdir(src: str, dst: str) -> None:
+    os.makedirs(dst, exist_ok=True)
+
+
+def _copy(src: str, dst: str) -> None:
+    if not os.path.exists(src):
+        raise FileNotFoundError(f"{src} does not exist")
+    _remove(dst)
+    os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+    if os.path.isdir(src):
+        shutil.copytree(src, dst, symlinks=True)
+    else:
+        shutil.copy2(src, dst)
+
+
+def _copy_into(src: str, dst: str) -> None:
+    if not os.path.exists(src):
+        return
+    os.makedirs(dst, exist_ok=True)
+    if os.path.isdir(src):
+        shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)
+    else:
+        shutil.copy2(src, os.path.join(dst, os.path.basename(src)))
+
+
+def _link(src: str, dst: str) -> None:
+    os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+    if os.path.lexists(dst):
+        _remove(dst)
+    os.symlink(src, dst)
+
+
+OPERATIONS: dict[str, Callable[[str, str], None]] = {
+    "mkdir": _mkdir,
+    "copy": _copy,
+    "copy_into": _copy_into,
+    "link": _link,
+    "mount": _link,  # without a sandbox a mount is a symlink
+    "mount_ro": _link,
+    "download": _download,
+    "blob_download": blob_download,
+    "blob_upload": blob_upload,
+}
+"""What each file operation does (``amlite.domain.file_steps.FileStep`` documents them)."""
+
+
 def run_step(
     step: dict[str, str], run_dir: str, sandboxed: bool = False, confine: str | None = None
 ) -> None:
@@ -91,37 +138,7 @@ def run_step(
     if op in ("mount", "mount_ro") and sandboxed:
         _mount_point(src, dst)
         return
-    if op in ("mount", "mount_ro"):
-        op = "link"
-    if op == "mkdir":
-        os.makedirs(dst, exist_ok=True)
-    elif op == "copy":
-        if not os.path.exists(src):
-            raise FileNotFoundError(f"{src} does not exist")
-        _remove(dst)
-        os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
-        if os.path.isdir(src):
-            shutil.copytree(src, dst, symlinks=True)
-        else:
-            shutil.copy2(src, dst)
-    elif op == "copy_into":
-        if not os.path.exists(src):
-            return
-        os.makedirs(dst, exist_ok=True)
-        if os.path.isdir(src):
-            shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)
-        else:
-            shutil.copy2(src, os.path.join(dst, os.path.basename(src)))
-    elif op == "link":
-        os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
-        if os.path.lexists(dst):
-            _remove(dst)
-        os.symlink(src, dst)
-    elif op == "download":
-        _download(src, dst)
-    elif op == "blob_download":
-        blob_download(src, dst)
-    elif op == "blob_upload":
-        blob_upload(src, dst)
-    else:
+    operation = OPERATIONS.get(op)
+    if operation is None:
         raise ValueError(f"unknown file operation {op!r}")
+    operation(src, dst)
