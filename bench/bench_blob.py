@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from amlite.data.backends import AzureBlobContainer, BlobAccount
-from amlite.executors import supervisor
+from amlite.executors.supervisor import blobs, steps
 from support.azurite import ACCOUNT, KEY, Azurite
 
 RESULTS = Path(__file__).resolve().parent / "results" / "blob.md"
@@ -38,7 +38,7 @@ def _tree_bytes(root: Path) -> int:
 
 def amlite_download(container: AzureBlobContainer, dst: Path) -> None:
     url = container.signed_url("data", write=False, valid_for=timedelta(hours=1))
-    supervisor.run_step({"op": "blob_download", "src": url, "dst": str(dst)}, str(dst.parent))
+    steps.run_step({"op": "blob_download", "src": url, "dst": str(dst)}, str(dst.parent))
 
 
 def sdk_download(container: AzureBlobContainer, dst: Path) -> None:
@@ -110,7 +110,7 @@ def main() -> None:
             RESULTS.write_text(
                 "# Blob datastore: Download input throughput (bench/bench_blob.py)\n\n"
                 "amlite = the supervisor's `blob_download` step (urllib, List Blobs + "
-                f"{supervisor.BLOB_WORKERS} parallel Get Blob, read-only container SAS); SDK = "
+                f"{blobs.BLOB_WORKERS} parallel Get Blob, read-only container SAS); SDK = "
                 f"azcopy-style `azure-storage-blob` download ({WORKERS} files at once, "
                 "`max_concurrency=4` each). Both against one Azurite (blob service, disk "
                 "persistence) on this machine, in the same run, alternating order; MB/s = "

@@ -39,4 +39,8 @@ export AMLITE_REQUIRE_SANDBOX="${AMLITE_REQUIRE_SANDBOX:-1}"
 .venv/bin/ruff format --check src tests bench
 .venv/bin/mypy
 .venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache  # the layers (docs/architecture.md)
-.venv/bin/pytest -q "$@"
+# coverage of the pytest process (docs/architecture.md, "Habits"): reported, not gated; opt-in
+# with AMLITE_COVERAGE=1, since measuring slows the in-process tests by about a third
+cov=()
+[ "${AMLITE_COVERAGE:-0}" = 1 ] && cov=(--cov=amlite --cov-report=term:skip-covered)
+.venv/bin/pytest -q ${cov[@]+"${cov[@]}"} "$@"

@@ -24,6 +24,7 @@ from amlite import API_VERSION
 from amlite.config import Settings
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.errors import AmliteError
+from amlite.executors.supervisor.procs import pid_alive
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 DEFAULT_RESOURCE_GROUP = "amlite"
@@ -85,16 +86,6 @@ def default_workspace(
     )
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def find_server(settings: Settings) -> str:
     """The URL of the running server: AMLITE_URL, else $AMLITE_HOME/server.json if its pid lives."""
     url = os.environ.get("AMLITE_URL")
@@ -105,7 +96,7 @@ def find_server(settings: Settings) -> str:
     except (OSError, ValueError) as exc:
         raise ServerNotFound(NO_SERVER) from exc
     pid = info.get("pid")
-    if not info.get("url") or (isinstance(pid, int) and not _pid_alive(pid)):
+    if not info.get("url") or (isinstance(pid, int) and not pid_alive(pid)):
         raise ServerNotFound(NO_SERVER)
     return str(info["url"])
 

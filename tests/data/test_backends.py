@@ -19,7 +19,7 @@ from amlite.data.backends import (
     default_datastore_body,
 )
 from amlite.data.paths import PathEscapeError
-from amlite.executors import supervisor
+from amlite.executors.supervisor import blobs, steps
 from support.azurite import ACCOUNT, KEY, Azurite
 
 
@@ -130,31 +130,31 @@ def test_supervisor_transfers_with_scoped_sas(
     big = bytes(range(256)) * 40  # 10 KiB: several blocks with the limits below
     (src / "deep" / "big.bin").write_bytes(big)
     (src / "link").symlink_to(src / "small.txt")  # symlinks are not uploaded
-    monkeypatch.setattr(supervisor, "BLOB_SINGLE_PUT", 4096)
-    monkeypatch.setattr(supervisor, "BLOB_BLOCK", 3000)
+    monkeypatch.setattr(blobs, "BLOB_SINGLE_PUT", 4096)
+    monkeypatch.setattr(blobs, "BLOB_BLOCK", 3000)
 
     write_url = container.signed_url("out/run1", write=True, valid_for=timedelta(minutes=5))
-    supervisor.run_step({"op": "blob_upload", "src": str(src), "dst": write_url}, str(tmp_path))
+    steps.run_step({"op": "blob_upload", "src": str(src), "dst": write_url}, str(tmp_path))
     names = {f.path: f.size for f in container.list_files("out/run1")}
     assert names == {"small.txt": 5, "deep/big.bin": len(big)}
 
     read_url = container.signed_url("out/run1", write=False, valid_for=timedelta(minutes=5))
-    supervisor.run_step(
+    steps.run_step(
         {"op": "blob_download", "src": read_url, "dst": str(tmp_path / "dl")}, str(tmp_path)
     )
     assert (tmp_path / "dl" / "deep" / "big.bin").read_bytes() == big
     one = container.signed_url("out/run1/small.txt", write=False, valid_for=timedelta(minutes=5))
-    supervisor.run_step(
+    steps.run_step(
         {"op": "blob_download", "src": one, "dst": str(tmp_path / "one.txt")}, str(tmp_path)
     )
     assert (tmp_path / "one.txt").read_bytes() == b"small"
 
     # a read SAS cannot write, and errors never show the SAS
     with pytest.raises(OSError, match="403") as err:
-        supervisor.run_step({"op": "blob_upload", "src": str(src), "dst": read_url}, str(tmp_path))
+        steps.run_step({"op": "blob_upload", "src": str(src), "dst": read_url}, str(tmp_path))
     assert "sig=" not in str(err.value)
     with pytest.raises(FileNotFoundError):
         nothing = container.signed_url("no/such", write=False, valid_for=timedelta(minutes=5))
-        supervisor.run_step(
+        steps.run_step(
             {"op": "blob_download", "src": nothing, "dst": str(tmp_path / "x")}, str(tmp_path)
         )

@@ -8,10 +8,12 @@ import json
 import os
 import tarfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
+from amlite.executors.supervisor.procs import pid_alive
 from support.server import (
     API,
     WS,
@@ -180,8 +182,19 @@ def test_timeout_kills_the_whole_process_tree(server: LiveServer) -> None:
         assert done["properties"]["status"] == "Canceled"
         events = history(c, "slow")
         assert "timeout" in (events["reason"] or "")
-        time.sleep(0.5)
-        assert not _pids_running("sleep", unique), "the grandchild ignoring SIGTERM survived"
+        assert _until(lambda: not _pids_running("sleep", unique)), (
+            "the grandchild ignoring SIGTERM survived"
+        )
+
+
+def _until(condition: Callable[[], object], timeout: float = 10.0) -> bool:
+    """Whether ``condition`` holds within ``timeout`` seconds (looked at every 20 ms)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def _pids_running(*argv: str) -> list[int]:
@@ -192,19 +205,11 @@ def _pids_running(*argv: str) -> list[int]:
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if f.read() == want and _alive(int(entry)):
+                    if f.read() == want and pid_alive(int(entry)):
                         found.append(int(entry))
             except OSError:
                 continue
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_a_server_killed_mid_job_is_reconciled_on_restart(
@@ -216,8 +221,9 @@ def test_a_server_killed_mid_job_is_reconciled_on_restart(
         put_ok(c, job_url("queued-later"), command_body("echo second"))
         wait_status(c, "survivor", "Running")
     server.kill()
-    (server.job_dir("survivor") / "go").write_text("1")  # it finishes while no server runs
-    time.sleep(0.5)
+    wd = server.job_dir("survivor")
+    (wd / "go").write_text("1")  # it finishes while no server runs
+    assert _until(lambda: (wd.parent / "result.json").exists())
     server.start()
     with server.client() as c:
         done = wait_terminal(c, "survivor", timeout=30)
@@ -311,6 +317,7 @@ def test_a_multi_process_job_waits_for_enough_slots_and_says_why(tmp_path: Path)
             )
             put_ok(c, job_url("two"), dist)
             put_ok(c, job_url("small"), command_body("true"))
+            # a negative check (nothing may start meanwhile): no condition to wait on
             time.sleep(1.5)  # a few scheduler rounds
             assert c.get(job_url("two")).json()["properties"]["status"] == "Queued"
             assert history(c, "two")["queueReason"] == "needs 2 local slots; 1 of 2 free"

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from amlite.executors.supervisor.procs import pid_alive
 from support.server import (
     API,
     WS,
@@ -236,7 +237,7 @@ def _rank_shells(job: str) -> dict[str, int]:
 
 def _job_processes(job: str) -> list[int]:
     """Host pids of the live processes of ``job`` (found by ``AZUREML_RUN_ID``)."""
-    return [pid for pid in _job_table(job) if alive(pid)]
+    return [pid for pid in _job_table(job) if pid_alive(pid)]
 
 
 def _job_table(job: str) -> dict[int, tuple[bytes, dict[bytes, bytes]]]:
@@ -255,14 +256,6 @@ def _job_table(job: str) -> dict[int, tuple[bytes, dict[bytes, bytes]]]:
         if env.get(b"AZUREML_RUN_ID") == job.encode():
             table[int(entry)] = (argv0, env)
     return table
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_a_failing_rank_fails_the_job_and_stops_the_others(server: LiveServer) -> None:
@@ -289,12 +282,12 @@ def test_cancel_stops_every_rank(server: LiveServer) -> None:
         submit(c, "stopall", body)
         wait_status(c, "stopall", "Running")
         pids = rank_pids(server, "stopall", 4)
-        assert all(alive(pid) for pid in pids)
+        assert all(pid_alive(pid) for pid in pids)
         assert c.post(f"{WS}/jobs/stopall/cancel?{API}").status_code == 200
         done = wait_terminal(c, "stopall", timeout=30)
         assert done["properties"]["status"] == "Canceled"
     for pid in pids:
-        assert not alive(pid), "a rank outlived the canceled job"
+        assert not pid_alive(pid), "a rank outlived the canceled job"
     assert not _job_processes("stopall")
 
 

@@ -13,7 +13,7 @@ from amlite_runhelp import make_plan, wait_done, wait_until
 from amlite.executors._base import ProcessSpec, RunPlan
 from amlite.executors._local import LocalExecutor
 from amlite.executors.launchers import launch
-from amlite.executors.procs import is_same_process_alive
+from amlite.executors.supervisor.procs import pid_alive
 
 REQUIRE = os.environ.get("AMLITE_REQUIRE_DISTRIBUTED") == "1"
 
@@ -78,7 +78,7 @@ def test_one_failing_rank_fails_the_job_and_stops_the_others(tmp_path: Path) -> 
     assert rep.result["exitCode"] == 3
     assert rep.result["reason"] == "rank 1 exited with code 3; the other processes were stopped"
     for pid in others:  # rank 2 ignored SIGTERM: it was killed after the grace period
-        assert not is_same_process_alive(pid, None)
+        assert not pid_alive(pid, None)
 
 
 def test_cancel_stops_every_rank(tmp_path: Path) -> None:
@@ -91,7 +91,7 @@ def test_cancel_stops_every_rank(tmp_path: Path) -> None:
     assert rep.result is not None
     assert rep.result["outcome"] == "Canceled" and rep.result["reason"] == "user asked"
     for pid in pids:
-        assert not is_same_process_alive(pid, None)
+        assert not pid_alive(pid, None)
 
 
 def test_timeout_stops_every_rank(tmp_path: Path) -> None:
@@ -103,7 +103,7 @@ def test_timeout_stops_every_rank(tmp_path: Path) -> None:
     assert rep.result is not None
     assert rep.result["outcome"] == "Canceled" and rep.result["reason"] == "timeout after 1 s"
     for pid in pids:
-        assert not is_same_process_alive(pid, None)
+        assert not pid_alive(pid, None)
 
 
 def test_a_process_that_cannot_start_stops_those_started(tmp_path: Path) -> None:
@@ -168,4 +168,4 @@ def test_cancel_stops_mpi_ranks_in_their_own_process_groups(tmp_path: Path) -> N
     rep = wait_done(ex, rt, timeout=20)
     assert rep.result is not None and rep.result["outcome"] == "Canceled"
     for pid in pids:
-        wait_until(lambda pid=pid: not is_same_process_alive(pid, None), timeout=5)
+        wait_until(lambda pid=pid: not pid_alive(pid, None), timeout=5)

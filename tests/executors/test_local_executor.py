@@ -16,11 +16,11 @@ from amlite_runhelp import make_plan, std_log, wait_done, wait_until
 
 from amlite.executors._base import FileStep
 from amlite.executors._local import LocalExecutor
-from amlite.executors.procs import is_same_process_alive, process_start_time
+from amlite.executors.supervisor.procs import pid_alive, process_start_time
 
 
 def _pid_gone(pid: int) -> bool:
-    return not is_same_process_alive(pid, None)
+    return not pid_alive(pid, None)
 
 
 def test_success_logs_events_and_on_exit(tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_timeout_kills_grandchild_that_ignores_sigterm(tmp_path: Path) -> None:
     pid_file = Path(plan.working_dir) / "gc.pid"
     wait_until(lambda: pid_file.exists() and pid_file.read_text().strip() != "")
     grandchild = int(pid_file.read_text())
-    assert is_same_process_alive(grandchild, None)
+    assert pid_alive(grandchild, None)
     rep = wait_done(ex, rt)
     assert rep.result is not None
     assert rep.result["outcome"] == "Canceled"

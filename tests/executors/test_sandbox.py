@@ -13,7 +13,7 @@ from amlite.config import Settings
 from amlite.executors._base import FileStep, RunPlan, SandboxSpec
 from amlite.executors._local import LocalExecutor
 from amlite.executors.sandbox import SandboxUnavailable, hidden_dirs, job_sandbox
-from amlite.executors.supervisor import job_environ
+from amlite.executors.supervisor.jobenv import job_environ
 from amlite.services.environments import resolve_environment
 from support.sandbox import bwrap_or_skip
 
@@ -209,7 +209,7 @@ def test_outputs_replaced_by_links_to_the_home_copy_nothing(tmp_path: Path) -> N
 def test_an_interpreter_under_tmp_stays_visible(tmp_path: Path) -> None:
     """/tmp in the sandbox is the run's own: an interpreter (a checkout's .venv) that lives
     under the host's /tmp is bound back in, read-only, after /tmp is replaced."""
-    from amlite.executors.supervisor import sandbox_argv
+    from amlite.executors.supervisor.bwrap import sandbox_argv
 
     assert str(tmp_path).startswith("/tmp/")
     venv = tmp_path / "checkout" / ".venv"

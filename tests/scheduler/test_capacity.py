@@ -7,16 +7,10 @@ from typing import Any
 
 import pytest
 
+from amlite.domain.demand import Demand, never_fits_reason
 from amlite.domain.resources import GIB, ClusterNode, Resources
-from amlite.scheduler.capacity import (
-    ClusterPool,
-    Demand,
-    LocalPool,
-    NeverFits,
-    demand_of,
-    never_fits_reason,
-    place,
-)
+from amlite.executors.launchers import process_count
+from amlite.scheduler.capacity import ClusterPool, LocalPool, NeverFits, place
 
 NODES = [
     ClusterNode("a", "10.0.0.1", Resources(2, 8 * GIB)),
@@ -26,6 +20,12 @@ NODES = [
 
 def spec(**compute: Any) -> dict[str, Any]:
     return {"jobType": "Command", "command": "true", "compute": compute}
+
+
+def demand_of(job: dict[str, Any]) -> Demand:
+    from amlite.domain.demand import demand_of
+
+    return demand_of(job.get("compute"), lambda: process_count(job))
 
 
 def started(*nodes: dict[str, Any]) -> SimpleNamespace:

@@ -15,4 +15,4 @@ def test_missing_binaries_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_zombie_or_missing_pid_is_not_alive() -> None:
-    assert postgres._alive(2**22 + 12345) is False
+    assert postgres.pid_alive(2**22 + 12345) is False

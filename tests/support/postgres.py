@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from amlite.executors.supervisor.procs import pid_alive
+
 
 class PostgresUnavailable(RuntimeError):
     """This machine cannot run a throwaway PostgreSQL (with the reason)."""
@@ -47,19 +49,6 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie waiting for its reaper counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state not in ("Z", "X")
 
 
 class PostgresServer:
@@ -138,9 +127,9 @@ class PostgresServer:
         if self.pid is not None:
             os.kill(self.pid, signal.SIGINT)
             deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and _alive(self.pid):
+            while time.monotonic() < deadline and pid_alive(self.pid):
                 time.sleep(0.02)
-            if _alive(self.pid):
+            if pid_alive(self.pid):
                 os.kill(self.pid, signal.SIGKILL)
             self.pid = None
 
@@ -154,9 +143,9 @@ class PostgresServer:
             try:
                 os.kill(self.pid, signal.SIGINT)
                 deadline = time.monotonic() + 15
-                while time.monotonic() < deadline and _alive(self.pid):
+                while time.monotonic() < deadline and pid_alive(self.pid):
                     time.sleep(0.02)
-                if _alive(self.pid):
+                if pid_alive(self.pid):
                     os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass

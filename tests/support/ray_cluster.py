@@ -23,6 +23,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from amlite.executors.supervisor.procs import pid_alive
+
 RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 GIB = 1024**3
 
@@ -202,13 +204,5 @@ def stop_sessions(sessions: list[int]) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(_alive(p) for p in ours):
+        while time.monotonic() < deadline and any(pid_alive(p) for p in ours):
             time.sleep(0.1)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"

@@ -65,7 +65,7 @@ class Server:
             store=self.store,
             jobs=self.jobs,
             assets=self.assets,
-            authenticate=Authenticator(self.store),
+            authenticate=Authenticator(self.store.find_token),
             public_url=self.public_url,
         )
 

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from amlite.errors import Forbidden, Unauthorized
-from amlite.services.tokens import hash_token
-from amlite.store import Store
+from amlite.services.tokens import TokenLookup, hash_token
 
 
 @dataclass(frozen=True)
@@ -32,8 +31,9 @@ class Principal:
 
 
 class Authenticator:
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, find_token: TokenLookup) -> None:
+        """``find_token``: the token record of a token hash (``amlite.services.tokens``)."""
+        self._find_token = find_token
         self._cache: dict[str, Principal] = {}
 
     def cached(self, request: Request) -> Principal | None:
@@ -44,7 +44,7 @@ class Authenticator:
         digest = self._digest(request)
         principal = self._cache.get(digest)
         if principal is None:
-            record = self._store.find_token(digest)
+            record = self._find_token(digest)
             if record is None:
                 raise Unauthorized("the bearer token is not valid")
             principal = Principal(record.workspace_key, record.job_name)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from amlite.executors._base import FileStep, StepOp
+from amlite.domain.file_steps import FileStep, StepOp
 
 _AZUREML_URI = re.compile(
     r"^azureml://(?:subscriptions/[^/]+/resource[gG]roups/[^/]+/(?:providers/"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from amlite.data.backends import AzureBlobContainer
 from amlite.data.bindings import Binding, input_mode, output_mode
-from amlite.executors._base import FileStep
+from amlite.domain.file_steps import FileStep
 
 READ_SAS_VALIDITY = timedelta(hours=12)
 """Inputs are downloaded right after the plan is made; a day's margin for a slow start."""

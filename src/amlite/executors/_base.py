@@ -2,13 +2,9 @@
 
 A plan is plain data (JSON-serialisable): the supervisor process executes it without the
 server, so a job keeps running when the server stops, and the server reconciles it when it
-starts again from the files the supervisor leaves in ``run_dir``:
-
-- ``plan.json``       the plan itself (written by ``Executor.start``)
-- ``supervisor.pid``  pid of the supervisor
-- ``events.jsonl``    one JSON object per line: ``{"status": "Running"|"Finalizing", "at": ISO-8601}``
-- ``result.json``     written last: ``{"exitCode": int|None, "outcome": "Completed"|"Failed"|"Canceled",
-                      "reason": str|None, "finishedAt": ISO-8601}``
+starts again from the files the supervisor leaves in ``run_dir`` (``plan.json``,
+``supervisor.pid``, ``events.jsonl``, ``cancel_reason``, ``result.json``: the contract is
+``amlite.executors.supervisor.contract``).
 
 A plan runs one process (``bash -c COMMAND``, logging to ``user_logs/std_log.txt``) unless
 ``processes`` lists several (a distributed job, see ``amlite.executors.launchers``).
@@ -20,40 +16,7 @@ import abc
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-StepOp = Literal[
-    "mkdir",
-    "copy",
-    "link",
-    "mount",
-    "mount_ro",
-    "download",
-    "copy_into",
-    "blob_download",
-    "blob_upload",
-]
-
-
-@dataclass(frozen=True)
-class FileStep:
-    """One file operation the supervisor performs before or after the command.
-
-    - ``mkdir``: create ``dst`` (and parents).
-    - ``copy``: copy file or directory ``src`` to ``dst`` (dst replaced).
-    - ``copy_into``: copy the contents of directory ``src`` into directory ``dst`` (merge);
-      a missing ``src`` is skipped.
-    - ``mount`` / ``mount_ro``: make datastore path ``src`` appear at ``dst``, writable or
-      read-only: a bind mount in a sandbox (``SandboxSpec``), a symlink without one.
-    - ``link``: symlink ``dst`` -> ``src`` (plans of older servers: a ``mount``).
-    - ``download``: fetch http(s) URL ``src`` to file ``dst``.
-    - ``blob_download``: ``src`` is ``{container URL}?{SAS}#{path}``: the blob ``path`` to file
-      ``dst``, or every blob below ``path/`` into directory ``dst``.
-    - ``blob_upload``: every regular file below ``src`` to blobs below ``dst`` (same URL
-      form); a missing ``src`` is skipped.
-    """
-
-    op: StepOp
-    src: str
-    dst: str
+from amlite.domain.file_steps import FileStep
 
 
 @dataclass(frozen=True)

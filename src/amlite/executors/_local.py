@@ -1,7 +1,8 @@
 """The local executor: one supervisor process per job on this machine.
 
-The supervisor (``supervisor.py``, stdlib only) is started in its own session, so jobs outlive
-the server; everything the server needs to know later is in the run directory.
+The supervisor (the ``supervisor`` package, stdlib only, run by path) is started in its own
+session, so jobs outlive the server; everything the server needs to know later is in the run
+directory (``supervisor.contract``).
 """
 
 from __future__ import annotations
@@ -19,27 +20,29 @@ from pathlib import Path
 from typing import Any
 
 from amlite.executors._base import Executor, RunPlan, RunReport, SandboxSpec
-from amlite.executors.procs import is_same_process_alive, process_start_time
 from amlite.executors.run_files import (
+    RUN_DIR,
     prepare_run_dir,
     read_events,
     read_result,
     request_cancel,
     run_dir_of,
 )
-from amlite.executors.supervisor import job_environ
+from amlite.executors.supervisor import ENTRY_POINT as SUPERVISOR
+from amlite.executors.supervisor import contract
+from amlite.executors.supervisor.jobenv import job_environ
+from amlite.executors.supervisor.procs import pid_alive, process_start_time
 
-SUPERVISOR = str(Path(__file__).with_name("supervisor.py"))
 SPARES = 2
 """How many spare supervisors wait for a job: two jobs ending at about the same time (a
 sweep at maxConcurrentTrials 2) both find one."""
 
 
 class LocalExecutor(Executor):
-    """Runs each plan under ``python -S -E supervisor.py RUN_DIR``.
+    """Runs each plan under ``python -S -E .../executors/supervisor RUN_DIR``.
 
     To keep Python's start-up (~20 ms) off each job's path, ``spares`` spare supervisors are
-    started ahead of time (``supervisor.py --wait``, their imports done) and one is told its
+    started ahead of time (``supervisor --wait``, their imports done) and one is told its
     run directory on stdin when a job starts. They are started again by a background thread,
     off the starting job's path. A spare exits when its stdin closes (the server stopped).
 
@@ -75,7 +78,7 @@ class LocalExecutor(Executor):
         run_dir = prepare_run_dir(plan)
         proc = self._assign_spare(run_dir) or self._spawn(run_dir)
         runtime = {
-            "runDir": str(run_dir),
+            RUN_DIR: str(run_dir),
             "pid": proc.pid,
             "pidStart": process_start_time(proc.pid),
             "host": socket.gethostname(),
@@ -105,7 +108,7 @@ class LocalExecutor(Executor):
     def _spawn(self, run_dir: Path | None) -> subprocess.Popen[bytes]:
         args = [sys.executable, "-S", "-E", SUPERVISOR, "--notify"]
         args.append(str(run_dir) if run_dir else "--wait")
-        err_path = run_dir / "supervisor.stderr" if run_dir else os.devnull
+        err_path = run_dir / contract.STDERR if run_dir else os.devnull
         env = job_environ(os.environ)
         if "AMLITE_KILL_GRACE_SECONDS" in os.environ:  # the supervisor's own setting
             env["AMLITE_KILL_GRACE_SECONDS"] = os.environ["AMLITE_KILL_GRACE_SECONDS"]
@@ -187,30 +190,27 @@ class LocalExecutor(Executor):
         except OSError:  # the run directory is gone (deleted while starting): signal anyway
             pass
         pid = int(runtime.get("pid") or 0)
-        if is_same_process_alive(pid, runtime.get("pidStart")):
+        if pid_alive(pid, runtime.get("pidStart")):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
 
     def recover(self, run_dir: str) -> dict[str, Any] | None:
         """Runtime of a supervisor a stopped server started but never recorded, read from
         its ``supervisor.pid``; None if no supervisor ever started there."""
-        try:
-            fields = (Path(run_dir) / "supervisor.pid").read_text().split()
-        except OSError:
+        found = contract.read_pid(run_dir)
+        if found is None:
             return None
-        if not fields or not fields[0].isdigit():
-            return None
-        start = int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else None
+        pid, start = found
         return {
-            "runDir": run_dir,
-            "pid": int(fields[0]),
+            RUN_DIR: run_dir,
+            "pid": pid,
             "pidStart": start,
             "host": socket.gethostname(),
         }
 
     def report(self, runtime: dict[str, Any]) -> RunReport:
         run_dir = run_dir_of(runtime)
-        alive = is_same_process_alive(int(runtime.get("pid") or 0), runtime.get("pidStart"))
+        alive = pid_alive(int(runtime.get("pid") or 0), runtime.get("pidStart"))
         # read the result after the liveness check: a supervisor that ends in between
         # has written its result before exiting
         return RunReport(events=read_events(run_dir), result=read_result(run_dir), alive=alive)

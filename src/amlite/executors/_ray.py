@@ -31,6 +31,7 @@ from amlite.domain.resources import Resources
 from amlite.executors._base import Executor, RunPlan, RunReport
 from amlite.executors.ray_cluster import ALIVE, RayCluster, RayUnavailable
 from amlite.executors.run_files import (
+    RUN_DIR,
     prepare_run_dir,
     read_events,
     read_json_file,
@@ -38,9 +39,10 @@ from amlite.executors.run_files import (
     request_cancel,
     run_dir_of,
 )
+from amlite.executors.supervisor import ENTRY_POINT as SUPERVISOR
+from amlite.executors.supervisor import contract
 
 HERE = Path(__file__).parent
-SUPERVISOR = str(HERE / "supervisor.py")
 GANG_DRIVER = str(HERE / "ray_gang.py")
 WATCH_SECONDS = 0.1
 """How often the result files of running jobs are looked for."""
@@ -109,7 +111,7 @@ class RayExecutor(Executor):
     def _watch_loop(self) -> None:
         while not self._stop.wait(WATCH_SECONDS):
             with self._lock:
-                ended = {d for d in self._watched if (d / "result.json").exists()}
+                ended = {d for d in self._watched if (d / contract.RESULT).exists()}
                 self._watched -= ended
             for run_dir in ended:
                 with contextlib.suppress(Exception):
@@ -124,7 +126,7 @@ class RayExecutor(Executor):
             "executor": self.kind,
             "address": self.cluster.address,
             "submissionId": sid,
-            "runDir": str(run_dir),
+            RUN_DIR: str(run_dir),
             "nodes": nodes,
         }
 
@@ -176,7 +178,7 @@ class RayExecutor(Executor):
             return None
         if job is None:  # recorded, never submitted: the job starts again under that id
             return None
-        plan = read_json_file(Path(run_dir) / "plan.json") or {}
+        plan = read_json_file(Path(run_dir) / contract.PLAN) or {}
         return self._runtime(list(plan.get("nodes") or []), Path(run_dir), sid)
 
     def report(self, runtime: dict[str, Any]) -> RunReport:

@@ -6,7 +6,7 @@ runs on. It imports ``ray`` (present on every Ray node) but not amlite. It:
 1. reserves one bundle per node of the job in a placement group (``STRICT_SPREAD``, each
    bundle pinned to the node amlite chose): all nodes are held at once or none is, so two
    multi-node jobs never deadlock on half a cluster each;
-2. runs the supervisor (``supervisor.py``) on every node, in that node's bundle, with the
+2. runs the supervisor (the ``supervisor`` package beside it) on every node, in that node's bundle, with the
    plan of the processes placed there (``ProcessSpec.node``) in ``RUN_DIR/nodes/K``; node 0
    works in the job's working directory, node K in ``WORKING_DIR-nodeK``;
 3. stops the other nodes when one fails, passes a cancel (``RUN_DIR/cancel_reason``) on to
@@ -18,57 +18,20 @@ on one machine it simply is).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
+if __package__:  # imported as amlite.executors.ray_gang
+    from .supervisor import contract
+else:  # run by path: the supervisor package is the folder beside this file
+    import supervisor.contract as contract  # type: ignore[no-redef]
+
 POLL_SECONDS = 0.25
-SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "supervisor.py")
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-def write_json_atomic(path: str, data: dict[str, Any]) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
-
-
-def read_json(path: str) -> dict[str, Any] | None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def read_text(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
-
-def append_event(run_dir: str, status: str) -> None:
-    with open(os.path.join(run_dir, "events.jsonl"), "a", encoding="utf-8") as f:
-        f.write(json.dumps({"status": status, "at": now_iso()}) + "\n")
-
-
-def has_event(run_dir: str, status: str) -> bool:
-    try:
-        with open(os.path.join(run_dir, "events.jsonl"), encoding="utf-8") as f:
-            return any(f'"{status}"' in line for line in f)
-    except OSError:
-        return False
+SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "supervisor")
+"""The supervisor's entry point (the package's folder, run by path)."""
 
 
 def node_plan(plan: dict[str, Any], node: int, run_dir: str) -> dict[str, Any]:
@@ -100,7 +63,7 @@ def run_node(node_run_dir: str, python: str, supervisor: str) -> dict[str, Any]:
     """A Ray task: the supervisor for one node's plan, on the node of its bundle."""
     import subprocess
 
-    with open(os.path.join(node_run_dir, "supervisor.stderr"), "ab") as err:
+    with open(os.path.join(node_run_dir, contract.STDERR), "ab") as err:
         proc = subprocess.Popen(
             [python, "-S", "-E", supervisor, node_run_dir],
             stdin=subprocess.DEVNULL,
@@ -111,16 +74,12 @@ def run_node(node_run_dir: str, python: str, supervisor: str) -> dict[str, Any]:
         proc.wait()
     finally:
         if proc.poll() is None:  # the task itself is being stopped: stop the node too
-            with open(os.path.join(node_run_dir, "cancel_reason"), "w", encoding="utf-8") as f:
-                f.write("the node's Ray task was stopped")
+            contract.request_cancel(node_run_dir, "the node's Ray task was stopped")
             proc.wait()
-    result = read_json(os.path.join(node_run_dir, "result.json"))
+    result = contract.read_result(node_run_dir)
     if result is None:
-        return {
-            "exitCode": proc.returncode,
-            "outcome": "Failed",
-            "reason": f"the supervisor ended with code {proc.returncode} without a result",
-        }
+        why = f"the supervisor ended with code {proc.returncode} without a result"
+        return contract.RunResult.failed(why, proc.returncode).to_json()
     return result
 
 
@@ -132,24 +91,19 @@ class Log:
 
     def write(self, message: str) -> None:
         with open(self.path, "a", encoding="utf-8") as f:
-            f.write(f"{now_iso()} {message}\n")
+            f.write(f"{contract.now_iso()} {message}\n")
 
 
 def combine(results: dict[int, dict[str, Any]], first_bad: int | None) -> dict[str, Any]:
     """The job's result from its nodes': the first node that did not complete decides."""
     if first_bad is None:
-        first = results[min(results)]
-        return {**first, "finishedAt": now_iso()}
-    bad = results[first_bad]
-    reason = bad.get("reason")
-    if bad.get("outcome") == "Failed" and len(results) > 1:
+        first = contract.RunResult.from_json(results[min(results)])
+        return first._replace(finished_at=contract.now_iso()).to_json()
+    bad = contract.RunResult.from_json(results[first_bad])
+    reason = bad.reason
+    if bad.outcome == contract.FAILED and len(results) > 1:
         reason = f"node {first_bad}: {reason}; the other nodes were stopped"
-    return {
-        "exitCode": bad.get("exitCode"),
-        "outcome": bad.get("outcome") or "Failed",
-        "reason": reason,
-        "finishedAt": now_iso(),
-    }
+    return bad._replace(reason=reason, finished_at=contract.now_iso()).to_json()
 
 
 def supervise(run_dir: str) -> dict[str, Any]:
@@ -158,12 +112,11 @@ def supervise(run_dir: str) -> dict[str, Any]:
 
     import ray
 
-    plan = read_json(os.path.join(run_dir, "plan.json"))
+    plan = contract.read_plan(run_dir)
     if plan is None:
-        raise RuntimeError(f"no plan.json in {run_dir}")
+        raise RuntimeError(f"no {contract.PLAN} in {run_dir}")
     log = Log(plan)
     nodes: list[dict[str, Any]] = plan["nodes"]
-    cancel_file = os.path.join(run_dir, "cancel_reason")
 
     def bundle(node: dict[str, Any]) -> dict[str, float]:
         wanted = {"CPU": node["cpus"], "memory": node["memory"], "GPU": node["gpus"]}
@@ -179,9 +132,11 @@ def supervise(run_dir: str) -> dict[str, Any]:
     waited = 0.0
     while not pg.wait(timeout_seconds=1):
         waited += 1
-        if os.path.exists(cancel_file):
+        if contract.cancel_requested(run_dir):
             remove_placement_group(pg)
-            return {"exitCode": None, "outcome": "Canceled", "reason": read_text(cancel_file)}
+            return contract.RunResult(
+                None, contract.CANCELED, contract.cancel_reason(run_dir)
+            ).to_json()
         if waited in (5, 60) or waited % 600 == 0:
             log.write(f"still waiting for the nodes after {waited:g} s (busy with other work?)")
     log.write("all nodes reserved")
@@ -194,10 +149,8 @@ def supervise(run_dir: str) -> dict[str, Any]:
         if not sub["processes"]:
             continue  # e.g. fewer TensorFlow tasks than nodes
         os.makedirs(sub["run_dir"], exist_ok=True)
-        for stale in ("result.json", "cancel_reason", "events.jsonl"):
-            if os.path.exists(os.path.join(sub["run_dir"], stale)):
-                os.unlink(os.path.join(sub["run_dir"], stale))
-        write_json_atomic(os.path.join(sub["run_dir"], "plan.json"), sub)
+        contract.clear_stale(sub["run_dir"])
+        contract.write_plan(sub["run_dir"], sub)
         node_dirs[index] = sub["run_dir"]
         b = bundle(node)
         ref = task.options(
@@ -223,12 +176,13 @@ def supervise(run_dir: str) -> dict[str, Any]:
             try:
                 results[index] = ray.get(ref)
             except Exception as exc:  # the task died (node lost, worker killed)
-                results[index] = {"exitCode": None, "outcome": "Failed", "reason": repr(exc)}
-            if results[index].get("outcome") != "Completed" and first_bad is None:
+                results[index] = contract.RunResult.failed(repr(exc)).to_json()
+            ended = contract.RunResult.from_json(results[index])
+            if ended.outcome != contract.COMPLETED and first_bad is None:
                 first_bad = index
         reason = None
-        if not stopping and os.path.exists(cancel_file):
-            reason = read_text(cancel_file) or "canceled"
+        if not stopping and contract.cancel_requested(run_dir):
+            reason = contract.cancel_reason(run_dir)
         elif not stopping and first_bad is not None and pending:
             reason = f"node {first_bad} failed: stopping the other nodes"
             log.write(reason)
@@ -236,17 +190,21 @@ def supervise(run_dir: str) -> dict[str, Any]:
             stopping = True
             for index, path in node_dirs.items():
                 if index not in results:
-                    with open(os.path.join(path, "cancel_reason"), "w", encoding="utf-8") as f:
-                        f.write(reason)
-        if not finalizing and any(has_event(p, "Finalizing") for p in node_dirs.values()):
+                    contract.request_cancel(path, reason)
+        if not finalizing and any(
+            contract.has_event(p, contract.FINALIZING) for p in node_dirs.values()
+        ):
             finalizing = True
-            append_event(run_dir, "Finalizing")
+            contract.append_event(run_dir, contract.FINALIZING)
     remove_placement_group(pg)
     if not results:
-        return {"exitCode": None, "outcome": "Failed", "reason": "no node had a process to run"}
+        return contract.RunResult.failed("no node had a process to run").to_json()
     result = combine(results, first_bad)
-    if os.path.exists(cancel_file) and result["outcome"] == "Completed":
-        result = {**result, "outcome": "Canceled", "reason": read_text(cancel_file)}
+    if contract.cancel_requested(run_dir) and result["outcome"] == contract.COMPLETED:
+        cancel = contract.RunResult.from_json(result)._replace(
+            outcome=contract.CANCELED, reason=contract.cancel_reason(run_dir)
+        )
+        result = cancel.to_json()
     log.write(f"outcome {result['outcome']}: {result.get('reason') or ''}")
     return result
 
@@ -259,18 +217,18 @@ def main(argv: list[str]) -> int:
 
     def on_sigterm(signum: int, frame: object) -> None:
         # a stop through Ray Jobs: the wait loop passes it on to the nodes
-        path = os.path.join(run_dir, "cancel_reason")
-        if not os.path.exists(path):
-            with open(path, "w", encoding="utf-8") as f:
-                f.write("stopped through Ray Jobs")
+        if not contract.cancel_requested(run_dir):
+            contract.request_cancel(run_dir, "stopped through Ray Jobs")
 
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
         result = supervise(run_dir)
     except BaseException as exc:  # the result must always be written
-        result = {"exitCode": None, "outcome": "Failed", "reason": f"Ray driver error: {exc!r}"}
-    result.setdefault("finishedAt", now_iso())
-    write_json_atomic(os.path.join(run_dir, "result.json"), result)
+        result = contract.RunResult.failed(f"Ray driver error: {exc!r}").to_json()
+    ended = contract.RunResult.from_json(result)
+    contract.write_result(
+        run_dir, ended._replace(finished_at=ended.finished_at or contract.now_iso())
+    )
     return 0
 
 

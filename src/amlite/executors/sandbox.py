@@ -20,7 +20,7 @@ from pathlib import Path
 
 from amlite.config import Settings
 from amlite.executors._base import SandboxSpec
-from amlite.executors.supervisor import BWRAP_ISOLATION
+from amlite.executors.supervisor.bwrap import BWRAP_ISOLATION
 
 log = logging.getLogger("amlite.sandbox")
 

@@ -16,6 +16,7 @@ from typing import Any
 from amlite.executors._base import Executor
 from amlite.executors._ray import RayExecutor
 from amlite.executors.ray_cluster import RayCluster
+from amlite.executors.run_files import run_dir_in
 from amlite.scheduler.capacity import ClusterPool, LocalPool, Pool
 from amlite.services.compute_targets import ComputeTarget, target_of
 from amlite.store import JobRecord, Store
@@ -94,7 +95,7 @@ class Backends:
         """The backend a started job runs on (from its runtime), else its compute's."""
         if job.runtime.get("executor") == RayExecutor.kind and job.runtime.get("address"):
             return self._ray_backend(str(job.runtime["address"]))
-        if job.runtime.get("runDir"):
+        if run_dir_in(job.runtime):
             return self.local
         return self.for_compute(job.workspace_key, job.compute)
 

@@ -13,13 +13,11 @@ so a smaller job behind it cannot overtake it (priority, then submission order).
 from __future__ import annotations
 
 import abc
-import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from amlite.domain.resources import GIB, ClusterNode, Resources, plural
-from amlite.domain.skus import parse_instance_type
+from amlite.domain.demand import Demand, demand_of, never_fits_reason
+from amlite.domain.resources import ClusterNode, Resources, plural
 from amlite.executors._base import NodeSlot
 from amlite.executors.launchers import process_count
 
@@ -28,44 +26,10 @@ class NeverFits(Exception):
     """The job asks for more than its compute has, even with nothing else running."""
 
 
-@dataclass(frozen=True)
-class Demand:
-    """What a Command job asks of a cluster: ``nodes`` distinct nodes, ``per_node`` on each."""
-
-    nodes: int
-    per_node: Resources
-
-    def describe(self) -> str:
-        if self.nodes == 1:
-            return f"needs {self.per_node.describe()} on one node"
-        return f"needs {self.per_node.describe()} on each of {self.nodes} nodes"
-
-
-def demand_of(spec: Mapping[str, Any]) -> Demand:
-    """From ``compute.instanceType`` (a VM size or ``cpu=,memory=,gpu=``) and
-    ``instanceCount``; without an instance type, one CPU per process on the busiest node."""
-    compute = spec.get("compute") or {}
-    nodes = max(1, int(compute.get("instanceCount") or 1))
-    kind = compute.get("instanceType")
-    if kind:
-        sku = parse_instance_type(str(kind))
-        return Demand(nodes, Resources(sku.cpus, int(sku.memory_gib * GIB), sku.gpus))
-    per_node = math.ceil(max(1, process_count(spec)) / nodes)
-    return Demand(nodes, Resources(float(per_node)))
-
-
-def never_fits_reason(demand: Demand, nodes: Sequence[ClusterNode]) -> str | None:
-    """Why ``demand`` cannot run on these nodes even when they are idle; None if it can."""
-    big_enough = [n for n in nodes if demand.per_node.fits_in(n.total)]
-    if len(big_enough) >= demand.nodes:
-        return None
-    largest = max((n.total for n in nodes), key=lambda r: (r.cpus, r.memory, r.gpus), default=None)
-    have = f"the cluster has {plural(len(nodes), 'node')}"
-    if largest is not None:
-        have += f" (largest: {largest.describe()})"
-    if big_enough:
-        have += f", {plural(len(big_enough), 'node')} big enough"
-    return f"{demand.describe()}; {have}"
+def _demand(spec: Mapping[str, Any]) -> Demand:
+    """The demand of a stored Command job spec (wire form): its compute, and its launcher's
+    process count."""
+    return demand_of(spec.get("compute"), lambda: process_count(spec))
 
 
 def place(demand: Demand, free: Mapping[str, Resources]) -> list[str] | None:
@@ -178,7 +142,7 @@ class ClusterPool(Pool):
         self.free = {n.id: n.total.minus(held.get(n.id, Resources())) for n in self.nodes}
 
     def take(self, spec: Mapping[str, Any]) -> list[NodeSlot] | None:
-        demand = demand_of(spec)
+        demand = _demand(spec)
         why = never_fits_reason(demand, self.nodes)
         if why is not None:
             raise NeverFits(why)
@@ -194,7 +158,7 @@ class ClusterPool(Pool):
         return slots
 
     def reason(self, spec: Mapping[str, Any]) -> str:
-        demand = demand_of(spec)
+        demand = _demand(spec)
         why = never_fits_reason(demand, self.nodes)
         if why is not None:
             return why
@@ -203,7 +167,7 @@ class ClusterPool(Pool):
         return "waiting for its turn: jobs queued before it (priority, then submission) go first"
 
     def room(self, spec: Mapping[str, Any]) -> int:
-        demand = demand_of(spec)
+        demand = _demand(spec)
         return max(1, sum(copies(demand.per_node, n.total) for n in self.nodes) // demand.nodes)
 
 

@@ -26,6 +26,8 @@ from amlite.domain.status import ACCEPT_PATH, JobStatus
 from amlite.errors import AmliteError, InvalidTransition, NotFound
 from amlite.executors._base import Executor, NodeSlot, RunReport
 from amlite.executors.ray_cluster import RayUnavailable
+from amlite.executors.run_files import run_dir_in
+from amlite.executors.supervisor.contract import RunResult
 from amlite.scheduler.backends import Backend, Backends
 from amlite.scheduler.capacity import NeverFits
 from amlite.services.preparation import RuntimeContext, build_plan
@@ -129,7 +131,7 @@ class Scheduler:
             )
         except (InvalidTransition, NotFound):  # cancelled or deleted by a user meanwhile
             return
-        if was_started and job.runtime.get("runDir"):
+        if was_started and run_dir_in(job.runtime):
             self._backends.for_job(job).executor.cancel(job.runtime, reason)
         elif not was_started:
             self._finish(job, S.CANCELED, reason)
@@ -325,7 +327,7 @@ class Scheduler:
         if given); return the jobs that still hold capacity."""
         active: list[JobRecord] = []
         for job in self._store.jobs_in_status(STARTED, job_type="Command"):
-            if ended is not None and job.runtime.get("runDir") not in ended:
+            if ended is not None and run_dir_in(job.runtime) not in ended:
                 active.append(job)
                 continue
             try:
@@ -333,7 +335,7 @@ class Scheduler:
             except ValueError as exc:
                 self._finish(job, S.FAILED, f"compute '{job.compute}': {exc}")
                 continue
-            runtime = job.runtime if job.runtime.get("runDir") else self._recover(job, executor)
+            runtime = job.runtime if run_dir_in(job.runtime) else self._recover(job, executor)
             if runtime is None:
                 # jobs start synchronously in this thread, so a started job without a
                 # supervisor was left behind by a server that stopped while starting it
@@ -346,7 +348,7 @@ class Scheduler:
                 continue
             report = executor.report(runtime)
             if not self._apply(job, report):
-                active.append(job if job.runtime.get("runDir") else _with_runtime(job, runtime))
+                active.append(job if run_dir_in(job.runtime) else _with_runtime(job, runtime))
         return active
 
     def _clear_orphans(self) -> None:
@@ -390,10 +392,9 @@ class Scheduler:
                 why = "the job's supervisor process vanished without a result"
                 self._finish(job, S.FAILED, f"{why} ({report.note})" if report.note else why)
             return True
-        outcome = str(result.get("outcome") or "Failed")
-        reason = result.get("reason")
-        exit_code = result.get("exitCode")
-        at = _parse_time(result.get("finishedAt"))
+        ended = RunResult.from_json(result)
+        outcome, reason, exit_code = ended.outcome, ended.reason, ended.exit_code
+        at = _parse_time(ended.finished_at)
         if job.status is S.CANCEL_REQUESTED and outcome == S.COMPLETED.value:
             outcome, reason = S.CANCELED.value, job.status_reason or "canceled by user"
         target = {"Completed": S.COMPLETED, "Canceled": S.CANCELED}.get(outcome, S.FAILED)

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from amlite.domain.arm_id import parse_resource_id
+from amlite.domain.demand import demand_of, never_fits_reason
 from amlite.errors import ValidationFailed, Violation
+from amlite.executors.launchers import process_count
 from amlite.executors.ray_cluster import RayCluster, RayUnavailable, normalise_address
-from amlite.scheduler.capacity import demand_of, never_fits_reason
 from amlite.services.resources import DEFAULT_COMPUTE
 from amlite.store import Store
 
@@ -104,7 +105,7 @@ def check_job_on_ray(
         raise ValidationFailed.one(
             "properties.compute.target", f"Ray compute '{compute}': {exc}"
         ) from None
-    demand = demand_of(job_spec)
+    demand = demand_of(job_spec.get("compute"), lambda: process_count(job_spec))
     why = never_fits_reason(demand, nodes)
     if why is None:
         return

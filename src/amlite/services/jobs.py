@@ -12,6 +12,7 @@ from amlite.data.paths import artifacts_path, datastore_root, run_dir
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import ACCEPT_PATH, TERMINAL, JobStatus
 from amlite.errors import Conflict, InvalidTransition, NotFound, ValidationFailed, Violation
+from amlite.executors.run_files import run_dir_in
 from amlite.services.assets import check_name
 from amlite.services.compute_targets import check_job_on_ray, runs_here
 from amlite.services.datastores import remove_blob_artifacts
@@ -220,7 +221,7 @@ class Jobs:
                 )
             except InvalidTransition:
                 continue  # the scheduler moved it first: decide again on what it did
-            if started and job.runtime.get("runDir") and self.dispatcher is not None:
+            if started and run_dir_in(job.runtime) and self.dispatcher is not None:
                 self.dispatcher.cancel_running(job, reason)
             # a started job without runDir is a sweep: its controller cancels the trials
             if self.dispatcher is not None:

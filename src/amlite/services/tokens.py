@@ -5,9 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from amlite.store import Store, TokenRecord
+
+TokenLookup = Callable[[str], TokenRecord | None]
+"""Finds the record of a token by its hash (``hash_token``): the store's ``find_token``."""
 
 
 def hash_token(token: str) -> str:

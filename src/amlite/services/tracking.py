@@ -274,3 +274,25 @@ def _check_writable(caller: Caller, job: JobRecord) -> JobRecord:
 
 def _no_run(run_id: str) -> MlflowError:
     return MlflowError(RESOURCE_DOES_NOT_EXIST, f"Run with id={run_id} not found")
+
+
+def job_metrics(store: Store, workspace_key: str, name: str) -> dict[str, Any]:
+    """A job's metrics (amlite's ``/jobs/{name}/metrics``): the latest value of each metric,
+    every metric's history in logged order, and the run's params and MLflow tags."""
+    histories = store.all_metric_histories(workspace_key, name)
+    return {
+        "value": points_json([points[-1] for _, points in sorted(histories.items())]),
+        "history": {key: points_json(points) for key, points in histories.items()},
+        "params": store.get_params(workspace_key, name),
+        "tags": store.get_run_tags(workspace_key, name),
+    }
+
+
+def trials_and_metric(
+    store: Store, workspace_key: str, sweep_name: str, metric: str, limit: int
+) -> tuple[list[JobRecord], dict[str, list[float]]]:
+    """At most ``limit`` trials of a sweep, and each trial's values of ``metric`` (logged
+    order; none when ``metric`` is empty)."""
+    trials = store.list_jobs(workspace_key, parent_name=sweep_name, limit=limit)
+    histories = store.metric_histories(workspace_key, sweep_name, metric) if metric else {}
+    return trials, histories

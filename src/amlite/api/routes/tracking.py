@@ -21,6 +21,7 @@ from amlite.api.responses import json_response
 from amlite.api.routes import mlflow_artifacts
 from amlite.api.routes._mlflow import MlflowRoute, mlflow_body, query, tracking
 from amlite.domain.arm_id import WorkspaceRef
+from amlite.services import tracking as tracking_service
 from amlite.services.mlflow_wire import (
     ENDPOINT_NOT_FOUND,
     INVALID_PARAMETER_VALUE,
@@ -183,10 +184,4 @@ def job_metrics(
     who.require_job(ws.key, name)
     rt = runtime(request)
     rt.jobs.record(ws, name)  # 404 for a job that does not exist
-    histories = rt.store.all_metric_histories(ws.key, name)
-    return {
-        "value": points_json([points[-1] for _, points in sorted(histories.items())]),
-        "history": {key: points_json(points) for key, points in histories.items()},
-        "params": rt.store.get_params(ws.key, name),
-        "tags": rt.store.get_run_tags(ws.key, name),
-    }
+    return tracking_service.job_metrics(rt.store, ws.key, name)

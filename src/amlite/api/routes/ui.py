@@ -21,6 +21,7 @@ from amlite.api.params import query_int
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import JobStatus
 from amlite.services.resources import iso
+from amlite.services.tracking import trials_and_metric
 
 router = APIRouter()
 
@@ -98,8 +99,7 @@ def trial_summary(
     curves = _bounded(request, "curves", DEFAULT_CURVES, MAX_CURVES)
     points = _bounded(request, "points", DEFAULT_POINTS, MAX_POINTS)
 
-    records = rt.store.list_jobs(ws.key, parent_name=name, limit=MAX_TRIALS)
-    histories = rt.store.metric_histories(ws.key, name, metric) if metric else {}
+    records, histories = trials_and_metric(rt.store, ws.key, name, metric, MAX_TRIALS)
     trials: list[dict[str, Any]] = []
     for record in records:
         extra = record.system_properties

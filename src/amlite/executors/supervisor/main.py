@@ -1,0 +1,183 @@
+"""The supervisor's run: plan in, ``result.json`` out (see the package's docstring)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import sys
+from typing import Any
+
+from . import contract
+from .bwrap import sandboxed
+from .command import Outcome, process_specs, run_command
+from .contract import CANCELED, COMPLETED, FAILED, RunResult
+from .control import Canceled, StartError, State, SystemLog, check_cancel, on_sigterm
+from .environments import build_environment
+from .jobenv import command_env
+from .procs import process_start_time
+from .steps import run_step, step_text
+
+USAGE = "usage: python -S -E .../executors/supervisor [--notify] RUN_DIR | --wait\n"
+
+
+def supervise(run_dir: str) -> RunResult:
+    plan = contract.read_plan(run_dir)
+    if plan is None:
+        raise RuntimeError(f"no readable {contract.PLAN} in {run_dir}")
+    artifacts = plan["artifacts_dir"]
+    system_logs = os.path.join(artifacts, "system_logs")
+    os.makedirs(os.path.join(artifacts, "user_logs"), exist_ok=True)
+    log = SystemLog(os.path.join(system_logs, "supervisor.log"))
+    log.write(f"supervisor {os.getpid()} for {plan.get('job_id')}")
+    try:
+        result = _supervise(plan, run_dir, system_logs, log)
+        log.write(f"outcome {result.outcome}" + (f": {result.reason}" if result.reason else ""))
+        return result
+    finally:
+        log.close()
+
+
+def _supervise(plan: dict[str, Any], run_dir: str, system_logs: str, log: SystemLog) -> RunResult:
+    if plan.get("fail_reason"):
+        return RunResult.failed(plan["fail_reason"])
+    contract.append_event(run_dir, contract.RUNNING)
+    boxed = sandboxed(plan)
+    # what file steps are confined to: the job's run directory (a node of a multi-node
+    # Ray job has its own run_dir below it, and its working directory beside that)
+    job_run_dir = plan.get("job_run_dir") or run_dir
+    log.write("sandbox: " + ("bwrap" if boxed else "none (the job runs unconfined)"))
+    try:
+        ended = _prepare_and_run(plan, run_dir, job_run_dir, system_logs, log)
+    except StartError as exc:
+        log.write(str(exc))
+        return RunResult.failed(str(exc))
+    except Exception as exc:
+        log.write(f"preparation failed: {exc!r}")
+        return RunResult.failed(f"preparation failed: {exc}")
+    outcome, reason = _decide(ended, run_dir, several=len(process_specs(plan)) > 1)
+    contract.append_event(run_dir, contract.FINALIZING)
+    shutil.rmtree(os.path.join(run_dir, "tmp"), ignore_errors=True)
+    for step in plan.get("finalize") or []:
+        try:
+            run_step(step, job_run_dir, boxed, confine=job_run_dir)
+        except Exception as exc:
+            log.write(f"finalize step {step_text(step)} failed: {exc!r}")
+            if outcome == COMPLETED:
+                outcome, reason = FAILED, f"finalizing failed: {exc}"
+    return RunResult(ended.code, outcome, reason, contract.now_iso())
+
+
+def _prepare_and_run(
+    plan: dict[str, Any], run_dir: str, job_run_dir: str, system_logs: str, log: SystemLog
+) -> Outcome:
+    """The prepare steps, the environment, the command; a cancel before the command ends
+    is an ``Outcome`` without code or reason."""
+    boxed = sandboxed(plan)
+    try:
+        if boxed:
+            os.makedirs(os.path.join(run_dir, "home"), exist_ok=True)
+        for step in plan.get("prepare") or []:
+            check_cancel()
+            run_step(step, job_run_dir, boxed)
+        venv = None
+        if plan.get("environment"):
+            check_cancel()
+            venv = build_environment(plan, system_logs, log)
+        check_cancel()
+        return run_command(plan, command_env(plan, venv), log)
+    except Canceled:
+        return Outcome(None, None)
+
+
+def _decide(ended: Outcome, run_dir: str, *, several: bool) -> tuple[str, str | None]:
+    """The outcome and reason of how the command ended."""
+    others = "; the other processes were stopped" if several else ""
+    code, who = ended.code, ended.failed
+    if ended.why is None:
+        return CANCELED, contract.cancel_reason(run_dir)
+    if ended.why:
+        return CANCELED, ended.why
+    if code == 0:
+        return COMPLETED, None
+    if code is not None and code < 0:
+        return FAILED, f"{who} killed by signal {-code}{others}"
+    return FAILED, f"{who} exited with code {code}{others}"
+
+
+def take_notify_fd() -> int:
+    """Keep the server's pipe (standard output) on a private descriptor that no child
+    inherits, and point standard output at /dev/null."""
+    fd = os.dup(1)  # non-inheritable (PEP 446)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    return fd
+
+
+def sync_file(path: str) -> None:
+    """Flush a file and its directory entry to disk."""
+    for target in (path, os.path.dirname(path) or "."):
+        with contextlib.suppress(OSError):
+            fd = os.open(target, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+def wait_for_run_dir() -> str | None:
+    """A spare supervisor, started ahead of time with ``--wait``, is told its run directory
+    on stdin; EOF (the server stopped or no longer needs it) means exit."""
+    line = sys.stdin.readline().strip()
+    if not line:
+        return None
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    err = os.open(
+        os.path.join(line, contract.STDERR), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644
+    )
+    os.dup2(err, 2)
+    os.close(err)
+    return line
+
+
+def _handle_signals() -> None:
+    """SIGTERM is a cancel, and wakes any wait at once (``State.wakeup_fd``); SIGHUP is
+    ignored (the supervisor outlives the terminal that started the server)."""
+    signal.signal(signal.SIGTERM, on_sigterm)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    State.wakeup_fd = wake_r
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def main(argv: list[str]) -> int:
+    args = argv[1:]
+    notify = bool(args) and args[0] == "--notify"
+    if notify:
+        args = args[1:]
+    if len(args) != 1:
+        sys.stderr.write(USAGE)
+        return 2
+    notify_fd = take_notify_fd() if notify else None
+    given = wait_for_run_dir() if args[0] == "--wait" else args[0]
+    if given is None:
+        return 0
+    run_dir = os.path.abspath(given)
+    State.run_dir = run_dir
+    _handle_signals()
+    contract.write_pid(run_dir, os.getpid(), process_start_time(os.getpid()))
+    try:
+        res = supervise(run_dir)
+    except BaseException as exc:  # the result must always be written
+        res = RunResult.failed(f"supervisor error: {exc!r}")
+    result_path = contract.write_result(run_dir, res, sync=notify_fd is None)
+    if notify_fd is not None:
+        os.close(notify_fd)  # the server reads the result now
+        sync_file(result_path)
+    return 0
