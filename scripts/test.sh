@@ -43,4 +43,5 @@ export AMLITE_REQUIRE_SANDBOX="${AMLITE_REQUIRE_SANDBOX:-1}"
 # with AMLITE_COVERAGE=1, since measuring slows the in-process tests by about a third
 cov=()
 [ "${AMLITE_COVERAGE:-0}" = 1 ] && cov=(--cov=amlite --cov-report=term:skip-covered)
-.venv/bin/pytest -q ${cov[@]+"${cov[@]}"} "$@"
+# the 25 slowest tests are listed at the end: CI has a ~25-minute budget
+.venv/bin/pytest -q --durations=25 ${cov[@]+"${cov[@]}"} "$@"
