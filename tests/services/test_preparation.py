@@ -94,7 +94,7 @@ def job(spec: dict[str, Any], name: str = "job1", experiment: str = "exp1") -> J
         experiment_name=experiment,
         parent_name=None,
         compute="local",
-        spec=spec,
+        spec={"jobType": "Command", "compute": {}, **spec},  # what every stored job has
         created_at=NOW,
         modified_at=NOW,
     )
