@@ -30,9 +30,12 @@ def test_validation_checks_exactly_the_placeholders_the_run_substitutes(command:
     found = placeholders(command)
     names = {group: {n for g, n in found if g == group} for group in ("inputs", "outputs")}
     space = {n for g, n in found if g == "search_space"}
-    assert check_command(
-        command, "c", inputs=names["inputs"], outputs=names["outputs"], search_space=space
-    ) == []
+    assert (
+        check_command(
+            command, "c", inputs=names["inputs"], outputs=names["outputs"], search_space=space
+        )
+        == []
+    )
     # and each one of them, left out, is reported
     for group, name in found:
         problems = check_command(

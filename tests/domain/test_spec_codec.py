@@ -148,7 +148,9 @@ def test_a_command_job_decodes_and_encodes() -> None:
     }
     spec = decode_job(wire)
     assert isinstance(spec, CommandJobSpec)
-    assert spec.output_data_bindings == {"o": OutputBinding(datastore_id="ds", path_on_datastore="p/")}
+    assert spec.output_data_bindings == {
+        "o": OutputBinding(datastore_id="ds", path_on_datastore="p/")
+    }
     assert spec.environment_variables == {}  # an empty map stays a map (the wire keeps it)
     assert spec.compute.nodes == 1 and spec.timeout is None
     assert encode_job(spec) == wire
@@ -162,7 +164,9 @@ def test_objective_best_and_better() -> None:
 
 
 def test_early_termination_decodes_alone() -> None:
-    policy = decode_early_termination({"policyType": "TruncationSelection", "truncationPercentage": 20})
+    policy = decode_early_termination(
+        {"policyType": "TruncationSelection", "truncationPercentage": 20}
+    )
     assert policy == TruncationSelectionTermination(truncation_percentage=20)
 
 
@@ -186,4 +190,3 @@ def test_a_malformed_stored_spec_names_its_field(wire: dict[str, Any], message: 
     with pytest.raises(SpecError) as info:
         decode_job(wire)
     assert str(info.value).startswith(message), str(info.value)
-
