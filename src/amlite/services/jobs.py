@@ -10,7 +10,7 @@ from amlite import schemas
 from amlite.config import Settings
 from amlite.data.paths import artifacts_path, datastore_root, run_dir
 from amlite.domain.arm_id import WorkspaceRef
-from amlite.domain.spec_codec import decode_job
+from amlite.domain.spec_codec import encode_job
 from amlite.domain.status import ACCEPT_PATH, TERMINAL, JobStatus
 from amlite.errors import Conflict, InvalidTransition, NotFound, ValidationFailed, Violation
 from amlite.services.assets import check_name
@@ -63,10 +63,10 @@ class Jobs:
     ) -> tuple[dict[str, Any], bool]:
         """PUT: create and start the job (True), or update its updatable fields (False)."""
         check_name(name, "id")
-        spec = schemas.parse_job(body)
+        typed = schemas.parse_job_spec(body)
         self._workspaces.ensure(ws)
-        spec, compute = resolve_references(self._store, ws, spec)
-        typed = decode_job(spec)
+        typed, compute = resolve_references(self._store, ws, typed)
+        spec = encode_job(typed)
         if not runs_here(self._store, ws.key, compute):
             # a Ray compute (or one that no longer exists): an update must not reach out to
             # the cluster, so look for the job first
