@@ -328,6 +328,16 @@ def test_missing_assets_raise(store: FakeStore, ctx: RuntimeContext) -> None:
         build_plan(store, job({"command": "echo ${{inputs.x}}"}), token="t", ctx=ctx)  # type: ignore[arg-type]
 
 
+def test_a_malformed_stored_spec_fails_naming_its_field(
+    store: FakeStore, ctx: RuntimeContext
+) -> None:
+    with pytest.raises(ExecutionError, match=r"the stored job is malformed: timeout: 'P1M' uses"):
+        build_plan(store, job({"command": "x", "timeout": "P1M"}), token="t", ctx=ctx)  # type: ignore[arg-type]
+    sweep = {"jobType": "Sweep", "command": "x"}
+    with pytest.raises(ExecutionError, match="the stored job is malformed: searchSpace"):
+        build_plan(store, job(sweep), token="t", ctx=ctx)  # type: ignore[arg-type]
+
+
 def test_paths_may_not_escape(store: FakeStore, ctx: RuntimeContext) -> None:
     spec = {"command": "x", "outputDataBindings": {"o": {"pathOnDatastore": "../../etc"}}}
     with pytest.raises(ExecutionError, match="escapes"):
