@@ -22,6 +22,7 @@ import httpx
 
 from amlite import API_VERSION
 from amlite.config import Settings
+from amlite.domain import names
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.errors import AmliteError
 from amlite.executors.supervisor.procs import pid_alive
@@ -29,7 +30,7 @@ from amlite.executors.supervisor.procs import pid_alive
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 DEFAULT_RESOURCE_GROUP = "amlite"
 DEFAULT_WORKSPACE = "default"
-DEFAULT_DATASTORE = "workspaceblobstore"
+DEFAULT_DATASTORE = names.DEFAULT_DATASTORE
 NO_SERVER = "no amlite server found; start one with `amlite server` or use `amlite run`"
 ASSET_KINDS = ("codes", "data", "environments")
 

@@ -8,16 +8,22 @@ from pathlib import Path
 
 import pytest
 
+from amlite.domain.spec_codec import decode_job
+from amlite.domain.specs import Workload
 from amlite.executors._base import ProcessSpec, RunPlan
 from amlite.executors.launchers import launch, process_count
 from amlite.executors.launchers._base import free_ports, split_over_nodes
 
 
-def spec(distribution: dict | None = None, nodes: int | None = None) -> dict:
-    out: dict = {"command": "true", "compute": {} if nodes is None else {"instanceCount": nodes}}
+def spec(distribution: dict | None = None, nodes: int | None = None) -> Workload:
+    out: dict = {
+        "jobType": "Command",
+        "command": "true",
+        "compute": {} if nodes is None else {"instanceCount": nodes},
+    }
     if distribution is not None:
         out["distribution"] = distribution
-    return out
+    return decode_job(out).workload()
 
 
 def test_no_distribution_on_one_node_is_the_plain_single_process_plan() -> None:

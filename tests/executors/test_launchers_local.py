@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from amlite_runhelp import make_plan, wait_done, wait_until
 
+from amlite.domain.specs import Compute, Mpi, Workload
 from amlite.executors._base import ProcessSpec, RunPlan
 from amlite.executors._local import LocalExecutor
 from amlite.executors.launchers import launch
@@ -118,10 +119,8 @@ def test_a_process_that_cannot_start_stops_those_started(tmp_path: Path) -> None
 
 def mpi_plan(tmp_path: Path, command: str, per_instance: int, **kw: object) -> RunPlan:
     base = make_plan(tmp_path, command)
-    dist = {"distributionType": "Mpi", "processCountPerInstance": per_instance}
-    launched = launch(
-        {"distribution": dist, "compute": {}}, command, base.artifacts_dir, os.environ["PATH"]
-    )
+    work = Workload(Compute(), Mpi(process_count_per_instance=per_instance))
+    launched = launch(work, command, base.artifacts_dir, os.environ["PATH"])
     assert launched.fail_reason is None
     return make_plan(tmp_path, command, processes=launched.processes, **kw)
 

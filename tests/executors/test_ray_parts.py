@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from amlite.domain.specs import Compute, PyTorch, TensorFlow, Workload
 from amlite.executors.launchers import launch
 from amlite.executors.ray_cluster import normalise_address
 from amlite.executors.ray_gang import combine, node_plan
@@ -57,21 +58,11 @@ def test_dashboard_addresses() -> None:
 
 
 def test_launchers_use_the_nodes_addresses_on_a_cluster() -> None:
-    torch = {
-        "compute": {"instanceCount": 2},
-        "distribution": {"distributionType": "PyTorch", "processCount": 4},
-    }
+    torch = Workload(Compute(instance_count=2), PyTorch(process_count=4))
     procs = launch(torch, "python t.py", "/art", None, ("10.0.0.1", "10.0.0.2")).processes
     assert {p.env["MASTER_ADDR"] for p in procs} == {"10.0.0.1"}
     assert [p.node for p in procs] == [0, 0, 1, 1]
-    tf = {
-        "compute": {"instanceCount": 2},
-        "distribution": {
-            "distributionType": "TensorFlow",
-            "workerCount": 2,
-            "parameterServerCount": 1,
-        },
-    }
+    tf = Workload(Compute(instance_count=2), TensorFlow(worker_count=2, parameter_server_count=1))
     procs = launch(tf, "python t.py", "/art", None, ("10.0.0.1", "10.0.0.2")).processes
     cluster = json.loads(procs[0].env["TF_CONFIG"])["cluster"]
     assert [a.split(":")[0] for a in cluster["worker"]] == ["10.0.0.1", "10.0.0.2"]

@@ -9,6 +9,8 @@ import pytest
 
 from amlite.domain.demand import Demand, never_fits_reason
 from amlite.domain.resources import GIB, ClusterNode, Resources
+from amlite.domain.spec_codec import decode_job
+from amlite.domain.specs import Compute, PyTorch, Workload
 from amlite.executors.launchers import process_count
 from amlite.scheduler.capacity import ClusterPool, LocalPool, NeverFits, place
 
@@ -18,14 +20,14 @@ NODES = [
 ]
 
 
-def spec(**compute: Any) -> dict[str, Any]:
-    return {"jobType": "Command", "command": "true", "compute": compute}
+def spec(**compute: Any) -> Workload:
+    return decode_job({"jobType": "Command", "command": "true", "compute": compute}).workload()
 
 
-def demand_of(job: dict[str, Any]) -> Demand:
+def demand_of(work: Workload) -> Demand:
     from amlite.domain.demand import demand_of
 
-    return demand_of(job.get("compute"), lambda: process_count(job))
+    return demand_of(work.compute, lambda: process_count(work))
 
 
 def started(*nodes: dict[str, Any]) -> SimpleNamespace:
@@ -39,10 +41,7 @@ def test_demand_comes_from_the_instance_type_or_one_cpu_per_process() -> None:
     assert demand_of(spec(instanceType="cpu=1,memory=2,gpu=1")) == Demand(
         1, Resources(1, 2 * GIB, 1)
     )
-    torch = {
-        **spec(instanceCount=2),
-        "distribution": {"distributionType": "PyTorch", "processCount": 5},
-    }
+    torch = Workload(Compute(instance_count=2), PyTorch(process_count=5))
     assert demand_of(torch) == Demand(2, Resources(3))  # 3 + 2 processes: the busiest node
 
 
@@ -91,10 +90,32 @@ def test_two_whole_cluster_jobs_take_turns_instead_of_half_each() -> None:
 def test_local_pool_holds_a_slot_per_process_up_to_the_machine() -> None:
     pool = LocalPool(2)
     pool.reset([])
-    four = {**spec(), "distribution": {"distributionType": "PyTorch", "processCount": 4}}
+    four = Workload(Compute(), PyTorch(process_count=4))
     assert pool.take(four) == []  # capped at the machine: it runs alone
     assert pool.take(spec()) is None
     assert pool.reason(spec()) == "needs 1 local slot; 0 of 2 free"
+
+
+def test_local_pool_counts_what_started_jobs_hold_from_their_stored_spec() -> None:
+    two = {
+        "jobType": "Command",
+        "command": "x",
+        "compute": {},
+        "distribution": {"distributionType": "PyTorch", "processCount": 2},
+    }
+    broken = {"jobType": "Command", "command": "x", "compute": {"instanceCount": "2"}}
+    pool = LocalPool(4)
+    pool.reset([JobLike(two), JobLike(broken)])  # a malformed stored spec holds one slot
+    assert pool.free == 1
+
+
+class JobLike:
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+
+    @property
+    def job_spec(self) -> Any:
+        return decode_job(self.spec)
 
 
 def test_room_is_how_many_such_jobs_the_idle_pool_holds() -> None:

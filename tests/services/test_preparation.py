@@ -94,7 +94,7 @@ def job(spec: dict[str, Any], name: str = "job1", experiment: str = "exp1") -> J
         experiment_name=experiment,
         parent_name=None,
         compute="local",
-        spec=spec,
+        spec={"jobType": "Command", "compute": {}, **spec},  # what every stored job has
         created_at=NOW,
         modified_at=NOW,
     )
@@ -326,6 +326,16 @@ def test_missing_assets_raise(store: FakeStore, ctx: RuntimeContext) -> None:
         build_plan(store, job(spec), token="t", ctx=ctx)  # type: ignore[arg-type]
     with pytest.raises(ExecutionError, match=r"inputs\.x"):
         build_plan(store, job({"command": "echo ${{inputs.x}}"}), token="t", ctx=ctx)  # type: ignore[arg-type]
+
+
+def test_a_malformed_stored_spec_fails_naming_its_field(
+    store: FakeStore, ctx: RuntimeContext
+) -> None:
+    with pytest.raises(ExecutionError, match=r"the stored job is malformed: timeout: 'P1M' uses"):
+        build_plan(store, job({"command": "x", "timeout": "P1M"}), token="t", ctx=ctx)  # type: ignore[arg-type]
+    sweep = {"jobType": "Sweep", "command": "x"}
+    with pytest.raises(ExecutionError, match="the stored job is malformed: searchSpace"):
+        build_plan(store, job(sweep), token="t", ctx=ctx)  # type: ignore[arg-type]
 
 
 def test_paths_may_not_escape(store: FakeStore, ctx: RuntimeContext) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from amlite.domain.spec_codec import decode_early_termination
 from amlite.sweep.policies import BanditPolicy, make_policy
 
 # Maximize, N = 3. Each trial's best of its first min(3, count) values:
@@ -106,7 +107,7 @@ MIN_HISTORIES = {"p": [1.0, 0.5, 0.1], "q": [0.8, 0.7], "r": [0.58, 0.9], "s": [
     ],
 )
 def test_minimize(spec: dict[str, float], trial: str, terminate: bool) -> None:
-    policy = make_policy({"policyType": "Bandit", **spec})
+    policy = make_policy(decode_early_termination({"policyType": "Bandit", **spec}))
     assert policy is not None
     assert policy.decide(trial, 2, MIN_HISTORIES, "Minimize").terminate is terminate
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from amlite.domain.spec_codec import decode_early_termination
 from amlite.sweep.policies import TruncationSelectionPolicy, make_policy
 
 # Maximize. Best of the first min(N, count) values:
@@ -96,7 +97,9 @@ def test_needs_two_trials() -> None:
 
 def test_default_percentage_and_gating() -> None:
     policy = make_policy(
-        {"policyType": "TruncationSelection", "delayEvaluation": 2, "evaluationInterval": 2}
+        decode_early_termination(
+            {"policyType": "TruncationSelection", "delayEvaluation": 2, "evaluationInterval": 2}
+        )
     )
     assert isinstance(policy, TruncationSelectionPolicy)
     assert policy.truncation_percentage == 10

@@ -17,6 +17,7 @@ from amlite.cli.common import BadInput
 from amlite.cli.follow import artifacts_location
 from amlite.cli.sweeps import is_sweep
 from amlite.client import DEFAULT_DATASTORE, AmliteClient
+from amlite.domain import run_properties as P
 from amlite.domain.arm_id import parse_resource_id
 
 
@@ -38,15 +39,15 @@ def download(client: AmliteClient, name: str, dest: Path) -> Downloaded:
         return Downloaded(name, download_job(client, job, dest))
     props = job.get("properties") or {}
     extra = props.get("properties") or {}
-    best = extra.get("best_child_run_id")
+    best = extra.get(P.BEST_CHILD_RUN_ID)
     if not best:
         raise BadInput(
             f"sweep {name} ({props.get('status')}) has no best trial yet: "
             "no trial has reported its primary metric"
         )
-    metric = (props.get("objective") or {}).get("primaryMetric") or extra.get("primary_metric")
+    metric = (props.get("objective") or {}).get("primaryMetric") or extra.get(P.PRIMARY_METRIC)
     files = download_job(client, client.get_job(str(best)), dest)
-    return Downloaded(str(best), files, sweep=name, metric=metric, score=extra.get("score"))
+    return Downloaded(str(best), files, sweep=name, metric=metric, score=extra.get(P.SCORE))
 
 
 def download_job(client: AmliteClient, job: dict[str, Any], dest: Path) -> list[Path]:

@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from amlite.client import AmliteClient, ApiError
+from amlite.domain import run_properties as P
 
 TERMINAL = frozenset({"Completed", "Failed", "Canceled"})
 
@@ -149,11 +150,11 @@ def trial_from_job(job: Mapping[str, Any]) -> Trial:
     extra = props.get("properties") or {}
     name = str(job.get("name") or "")
     try:
-        params = json.loads(extra.get("hyperparameters") or "{}")
+        params = json.loads(extra.get(P.HYPERPARAMETERS) or "{}")
     except ValueError:
         params = {}
     try:
-        index = int(extra.get("sweep_index") or name.rsplit("_", 1)[-1])
+        index = int(extra.get(P.SWEEP_INDEX) or name.rsplit("_", 1)[-1])
     except ValueError:
         index = -1
     return Trial(
@@ -161,8 +162,8 @@ def trial_from_job(job: Mapping[str, Any]) -> Trial:
         index=index,
         status=str(props.get("status") or "Unknown"),
         params=params if isinstance(params, dict) else {},
-        score=_num(extra.get("score")),
-        early_terminated=str(extra.get("early_terminated") or "").lower() == "true",
+        score=_num(extra.get(P.SCORE)),
+        early_terminated=str(extra.get(P.EARLY_TERMINATED) or "").lower() == "true",
     )
 
 
@@ -180,15 +181,15 @@ def sweep_view(
     extra = props.get("properties") or {}
     objective = props.get("objective") or {}
     maximize = str(objective.get("goal") or "").lower().startswith("max")
-    metric = str(objective.get("primaryMetric") or extra.get("primary_metric") or "")
-    max_total = props.get("maxTotalTrials") or extra.get("max_total_trials")
+    metric = str(objective.get("primaryMetric") or extra.get(P.PRIMARY_METRIC) or "")
+    max_total = props.get("maxTotalTrials") or extra.get(P.MAX_TOTAL_TRIALS)
     view = SweepView(
         name=str(sweep.get("name") or ""),
         status=str(props.get("status") or "Unknown"),
         metric=metric,
         maximize=maximize,
-        best_name=extra.get("best_child_run_id") or None,
-        best_score=_num(extra.get("score")),
+        best_name=extra.get(P.BEST_CHILD_RUN_ID) or None,
+        best_score=_num(extra.get(P.SCORE)),
         max_total=int(max_total) if max_total else None,
     )
     trials = [trial_from_job(j) for j in list_trials(client, view.name)]
@@ -256,19 +257,19 @@ def sweep_details(job: Mapping[str, Any]) -> list[tuple[str, Any]]:
     objective = props.get("objective") or {}
     policy = props.get("earlyTermination") or {}
     limits = {
-        "max_total_trials": props.get("maxTotalTrials") or extra.get("max_total_trials"),
+        "max_total_trials": props.get("maxTotalTrials") or extra.get(P.MAX_TOTAL_TRIALS),
         "max_concurrent_trials": props.get("maxConcurrentTrials")
         or extra.get("max_concurrent_trials"),
         "timeout": props.get("timeout"),
     }
-    best = extra.get("best_child_run_id")
+    best = extra.get(P.BEST_CHILD_RUN_ID)
     return [
         ("objective", f"{objective.get('goal', '')} {objective.get('primaryMetric', '')}".strip()),
         ("algorithm", props.get("algorithm")),
         ("search space", props.get("searchSpace")),
         ("early termination", {k: v for k, v in policy.items() if v is not None}),
         ("limits", {k: v for k, v in limits.items() if v is not None}),
-        ("best trial", f"{best} (score {fmt_score(extra.get('score'))})" if best else None),
+        ("best trial", f"{best} (score {fmt_score(extra.get(P.SCORE))})" if best else None),
     ]
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from amlite.config import Settings
 from amlite.data._errors import PathEscapeError, TooLargeError
 from amlite.data.archives import extract_tar_safely
+from amlite.domain import names
 
 __all__ = [
     "DEFAULT_DATASTORE",
@@ -28,7 +29,7 @@ __all__ = [
     "workspace_parts",
 ]
 
-DEFAULT_DATASTORE = "workspaceblobstore"
+DEFAULT_DATASTORE = names.DEFAULT_DATASTORE
 
 
 def workspace_parts(workspace_key: str) -> tuple[str, str, str]:

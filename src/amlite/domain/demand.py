@@ -4,12 +4,12 @@ the submit-time check in ``services`` and the scheduler's pools)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from amlite.domain.resources import GIB, ClusterNode, Resources, plural
 from amlite.domain.skus import parse_instance_type
+from amlite.domain.specs import Compute
 
 
 @dataclass(frozen=True)
@@ -25,15 +25,14 @@ class Demand:
         return f"needs {self.per_node.describe()} on each of {self.nodes} nodes"
 
 
-def demand_of(compute: Mapping[str, Any] | None, processes: Callable[[], int]) -> Demand:
+def demand_of(compute: Compute, processes: Callable[[], int]) -> Demand:
     """From ``compute.instanceType`` (a VM size or ``cpu=,memory=,gpu=``) and
     ``instanceCount``; without an instance type, one CPU per process on the busiest node.
     ``processes`` counts the job's processes (its launcher knows; asked only when needed)."""
-    compute = compute or {}
-    nodes = max(1, int(compute.get("instanceCount") or 1))
-    kind = compute.get("instanceType")
+    nodes = compute.nodes
+    kind = compute.instance_type
     if kind:
-        sku = parse_instance_type(str(kind))
+        sku = parse_instance_type(kind)
         return Demand(nodes, Resources(sku.cpus, int(sku.memory_gib * GIB), sku.gpus))
     per_node = math.ceil(max(1, processes()) / nodes)
     return Demand(nodes, Resources(float(per_node)))

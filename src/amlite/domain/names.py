@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import re
 
+DEFAULT_DATASTORE = "workspaceblobstore"
+"""The datastore every workspace has (Azure's name): job artifacts, uploads, default outputs."""
+
 ASSET_NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$"
 PARAMETER_NAME_PATTERN = r"^(--)?[A-Za-z_][A-Za-z0-9_-]{0,254}$"
 NESTED_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,254}$"

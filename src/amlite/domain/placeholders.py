@@ -31,7 +31,9 @@ from dataclasses import dataclass
 
 GROUPS = ("inputs", "outputs", "search_space")
 
-_NAME = r"[A-Za-z_][A-Za-z0-9_.\-]*"
+_NAME = r"(?:--)?[A-Za-z0-9_][A-Za-z0-9_.\-]*"
+"""A placeholder's name: a binding name (``ASSET_NAME_PATTERN``: it may start with a digit),
+a search-space parameter (it may start with ``--``), or a dotted path into a nested one."""
 _PATTERN = re.compile(
     r"\$\{\{\s*(?P<g1>inputs|outputs|search_space)\.(?P<n1>" + _NAME + r")\s*\}\}"
     r"|\{(?P<g2>inputs|outputs|search_space)\.(?P<n2>" + _NAME + r")\}"
@@ -58,11 +60,16 @@ def _parts(match: re.Match[str]) -> tuple[str, str]:
     return group, name
 
 
+def placeholders(command: str) -> list[tuple[str, str]]:
+    """``(group, name)`` of every placeholder in ``command``, in order (the one rule the
+    request's validation and the run's substitution share)."""
+    return [_parts(m) for m in _PATTERN.finditer(command)]
+
+
 def referenced(command: str) -> dict[str, set[str]]:
     """The names each group's placeholders use: ``{"inputs": {...}, "outputs": ..., ...}``."""
     found: dict[str, set[str]] = {g: set() for g in GROUPS}
-    for m in _PATTERN.finditer(command):
-        group, name = _parts(m)
+    for group, name in placeholders(command):
         found[group].add(name)
     return found
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from amlite.domain.specs import Workload
 from amlite.executors._base import Executor
 from amlite.executors._ray import RayExecutor
 from amlite.executors.ray_cluster import RayCluster
@@ -49,11 +50,11 @@ class Backend:
     def clear_trouble(self, what: str) -> None:
         self.troubles.pop(what, None)
 
-    def reason(self, spec: Mapping[str, Any]) -> str:
+    def reason(self, work: Workload) -> str:
         if self.troubles:
             _, message = next(iter(self.troubles.values()))
             return f"waiting for the Ray cluster to answer: {message}"
-        return self.pool.reason(spec)
+        return self.pool.reason(work)
 
 
 class Backends:

@@ -18,6 +18,7 @@ from typing import Any
 
 from amlite.domain.demand import Demand, demand_of, never_fits_reason
 from amlite.domain.resources import ClusterNode, Resources, plural
+from amlite.domain.specs import Workload
 from amlite.executors._base import NodeSlot
 from amlite.executors.launchers import process_count
 
@@ -26,10 +27,9 @@ class NeverFits(Exception):
     """The job asks for more than its compute has, even with nothing else running."""
 
 
-def _demand(spec: Mapping[str, Any]) -> Demand:
-    """The demand of a stored Command job spec (wire form): its compute, and its launcher's
-    process count."""
-    return demand_of(spec.get("compute"), lambda: process_count(spec))
+def _demand(work: Workload) -> Demand:
+    """The demand of a Command job: its compute, and its launcher's process count."""
+    return demand_of(work.compute, lambda: process_count(work))
 
 
 def place(demand: Demand, free: Mapping[str, Resources]) -> list[str] | None:
@@ -77,16 +77,16 @@ class Pool(abc.ABC):
         """Start a dispatch round: ``started`` are the jobs (``JobRecord``) running here."""
 
     @abc.abstractmethod
-    def take(self, spec: Mapping[str, Any]) -> list[NodeSlot] | None:
+    def take(self, work: Workload) -> list[NodeSlot] | None:
         """Reserve room for a job: its nodes (empty for the local pool), or None when it
         does not fit now (the pool is then closed for this round). Raises ``NeverFits``."""
 
     @abc.abstractmethod
-    def reason(self, spec: Mapping[str, Any]) -> str:
+    def reason(self, work: Workload) -> str:
         """Why a queued job of this pool waits, from the last round."""
 
     @abc.abstractmethod
-    def room(self, spec: Mapping[str, Any]) -> int:
+    def room(self, work: Workload) -> int:
         """How many jobs like this one the whole pool holds at once (at least 1)."""
 
 
@@ -99,30 +99,37 @@ class LocalPool(Pool):
         self.slots = slots
         self.free = slots
 
-    def need(self, spec: Mapping[str, Any]) -> int:
+    def need(self, work: Workload) -> int:
         try:
-            return max(1, min(process_count(spec), self.slots))
+            return max(1, min(process_count(work), self.slots))
         except (ValueError, TypeError):
             return 1
 
     def reset(self, started: Sequence[Any]) -> None:
-        self.free = max(0, self.slots - sum(self.need(job.spec) for job in started))
+        self.free = max(0, self.slots - sum(self._held(job) for job in started))
 
-    def take(self, spec: Mapping[str, Any]) -> list[NodeSlot] | None:
-        need = self.need(spec)
+    def _held(self, job: Any) -> int:
+        """The slots a started job (``JobRecord``) holds; 1 when its stored spec is malformed."""
+        try:
+            return self.need(job.job_spec.workload())
+        except ValueError:
+            return 1
+
+    def take(self, work: Workload) -> list[NodeSlot] | None:
+        need = self.need(work)
         if need > self.free:
             return None
         self.free -= need
         return []
 
-    def reason(self, spec: Mapping[str, Any]) -> str:
-        need = self.need(spec)
+    def reason(self, work: Workload) -> str:
+        need = self.need(work)
         if need > self.free:
             return f"needs {plural(need, 'local slot')}; {self.free} of {self.slots} free"
         return "waiting for its turn: jobs queued before it (priority, then submission) go first"
 
-    def room(self, spec: Mapping[str, Any]) -> int:
-        return max(1, self.slots // self.need(spec))
+    def room(self, work: Workload) -> int:
+        return max(1, self.slots // self.need(work))
 
 
 class ClusterPool(Pool):
@@ -141,8 +148,8 @@ class ClusterPool(Pool):
         held = held_by(job.runtime for job in started)
         self.free = {n.id: n.total.minus(held.get(n.id, Resources())) for n in self.nodes}
 
-    def take(self, spec: Mapping[str, Any]) -> list[NodeSlot] | None:
-        demand = _demand(spec)
+    def take(self, work: Workload) -> list[NodeSlot] | None:
+        demand = _demand(work)
         why = never_fits_reason(demand, self.nodes)
         if why is not None:
             raise NeverFits(why)
@@ -157,8 +164,8 @@ class ClusterPool(Pool):
             slots.append(NodeSlot(nid, by_id[nid].address, r.cpus, r.memory, r.gpus))
         return slots
 
-    def reason(self, spec: Mapping[str, Any]) -> str:
-        demand = _demand(spec)
+    def reason(self, work: Workload) -> str:
+        demand = _demand(work)
         why = never_fits_reason(demand, self.nodes)
         if why is not None:
             return why
@@ -166,8 +173,8 @@ class ClusterPool(Pool):
             return waiting_reason(demand, self.free)
         return "waiting for its turn: jobs queued before it (priority, then submission) go first"
 
-    def room(self, spec: Mapping[str, Any]) -> int:
-        demand = _demand(spec)
+    def room(self, work: Workload) -> int:
+        demand = _demand(work)
         return max(1, sum(copies(demand.per_node, n.total) for n in self.nodes) // demand.nodes)
 
 

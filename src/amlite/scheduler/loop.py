@@ -113,12 +113,10 @@ class Scheduler:
     # -- what the sweep controller needs (TrialOps) -------------------------------------------
     def capacity_for(self, sweep: JobRecord) -> int:
         """How many trials of ``sweep`` fit on its compute at once (when nothing else runs)."""
-        trial = sweep.spec.get("trial") or {}
-        shape = {"compute": sweep.spec.get("compute"), "distribution": trial.get("distribution")}
         try:
             backend = self._backends.for_compute(sweep.workspace_key, sweep.compute)
             backend.refresh()
-            return backend.pool.room(shape)
+            return backend.pool.room(sweep.job_spec.workload())
         except (AmliteError, ValueError, TypeError):
             return self._slots
 
@@ -207,7 +205,7 @@ class Scheduler:
             return "sweeps run their trials as jobs; this one has not started yet"
         try:
             backend = self._backends.for_compute(job.workspace_key, job.compute)
-            return backend.reason(job.spec)
+            return backend.reason(job.job_spec.workload())
         except (ValueError, TypeError) as exc:
             return f"cannot be placed: {exc}"
 
@@ -265,7 +263,7 @@ class Scheduler:
             for job in fresh:
                 tried.add((job.workspace_key, job.name))
                 try:
-                    nodes = backend.pool.take(job.spec)
+                    nodes = backend.pool.take(job.job_spec.workload())
                 except NeverFits as exc:
                     self._finish(
                         job, S.FAILED, f"compute '{job.compute}' cannot run the job: {exc}"

@@ -7,6 +7,13 @@ from amlite.schemas.arm import error_envelope
 from amlite.schemas.assets import parse_asset
 from amlite.schemas.computes import parse_compute
 from amlite.schemas.durations import normalize_duration
-from amlite.schemas.jobs import parse_job
+from amlite.schemas.jobs import parse_job, parse_job_spec
 
-__all__ = ["error_envelope", "normalize_duration", "parse_asset", "parse_compute", "parse_job"]
+__all__ = [
+    "error_envelope",
+    "normalize_duration",
+    "parse_asset",
+    "parse_compute",
+    "parse_job",
+    "parse_job_spec",
+]

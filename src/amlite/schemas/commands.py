@@ -1,36 +1,21 @@
 """Placeholders in a job's ``command``: each must name a binding or search-space parameter.
 
 Accepted spellings: ``${{inputs.x}}``, ``{inputs.x}``, ``${{outputs.x}}``, ``{outputs.x}``,
-``${{search_space.x}}`` and ``{search_space.x}``. (Substitution at run time lives in
-``amlite.domain.placeholders``; this module only validates.) A placeholder where no shell
-quoting of its value is safe (backticks, ``$'...'``, ``${...}``, arithmetic, here-documents)
-and a command that leaves a quote open are refused too.
+``${{search_space.x}}`` and ``{search_space.x}``. What is a placeholder is decided by
+``amlite.domain.placeholders.placeholders``, the rule substitution at run time uses too; this
+module only validates. A placeholder where no shell quoting of its value is safe (backticks,
+``$'...'``, ``${...}``, arithmetic, here-documents) and a command that leaves a quote open
+are refused too.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 
-from amlite.domain.placeholders import context_problems
+from amlite.domain.placeholders import context_problems, placeholders
 from amlite.errors import Violation
 
-_PLACEHOLDER = re.compile(
-    r"\$\{\{\s*(?P<k1>inputs|outputs|search_space)\.(?P<n1>[^\s{}]+?)\s*\}\}"
-    r"|\{(?P<k2>inputs|outputs|search_space)\.(?P<n2>[^\s{}]+?)\}"
-)
-
 _WHAT = {"inputs": "input data binding", "outputs": "output data binding"}
-
-
-def placeholders(command: str) -> list[tuple[str, str]]:
-    """``(kind, name)`` of every placeholder in ``command``, in order."""
-    found = []
-    for match in _PLACEHOLDER.finditer(command):
-        kind = match.group("k1") or match.group("k2")
-        name = match.group("n1") or match.group("n2")
-        found.append((kind, name))
-    return found
 
 
 def check_command(

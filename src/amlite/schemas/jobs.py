@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
+from amlite.domain.spec_codec import decode_job
+from amlite.domain.specs import JobSpec
 from amlite.errors import ValidationFailed, Violation
 from amlite.schemas._base import (
     AlnumStr,
@@ -80,3 +82,8 @@ def parse_job(body: object) -> dict[str, Any]:
     if problems:
         raise ValidationFailed(problems)
     return job.wire()
+
+
+def parse_job_spec(body: object) -> JobSpec:
+    """``parse_job``'s answer as the typed spec (``amlite.domain.spec_codec``)."""
+    return decode_job(parse_job(body))

@@ -12,6 +12,7 @@ from typing import Any
 
 from amlite.domain.arm_id import parse_resource_id
 from amlite.domain.demand import demand_of, never_fits_reason
+from amlite.domain.specs import JobSpec, Mpi
 from amlite.errors import ValidationFailed, Violation
 from amlite.executors.launchers import process_count
 from amlite.executors.ray_cluster import RayCluster, RayUnavailable, normalise_address
@@ -76,9 +77,7 @@ def check_ray_compute(resource: Mapping[str, Any]) -> None:
         raise ValidationFailed.one(field, f"{exc}; is the Ray dashboard running there?") from None
 
 
-def check_job_on_ray(
-    store: Store, workspace_key: str, spec: Mapping[str, Any], compute: str
-) -> None:
+def check_job_on_ray(store: Store, workspace_key: str, spec: JobSpec, compute: str) -> None:
     """Refuse at submit (400 naming the field) a job its Ray compute can never run: the
     cluster does not answer, no nodes are big enough, or MPI across nodes."""
     try:
@@ -87,13 +86,8 @@ def check_job_on_ray(
         raise ValidationFailed.one("properties.compute.target", str(exc)) from None
     if not target.is_ray or target.address is None:
         return
-    job_spec: Mapping[str, Any] = spec
-    if spec.get("jobType") == "Sweep":
-        trial = spec.get("trial") or {}
-        job_spec = {"compute": spec.get("compute"), "distribution": trial.get("distribution")}
-    nodes_asked = int((job_spec.get("compute") or {}).get("instanceCount") or 1)
-    kind = str((job_spec.get("distribution") or {}).get("distributionType") or "")
-    if kind.lower() == "mpi" and nodes_asked > 1:
+    work = spec.workload()
+    if isinstance(work.distribution, Mpi) and work.compute.nodes > 1:
         raise ValidationFailed.one(
             "properties.distribution.distributionType",
             "Mpi jobs on more than one node need mpirun to reach every node over ssh, which "
@@ -105,13 +99,13 @@ def check_job_on_ray(
         raise ValidationFailed.one(
             "properties.compute.target", f"Ray compute '{compute}': {exc}"
         ) from None
-    demand = demand_of(job_spec.get("compute"), lambda: process_count(job_spec))
+    demand = demand_of(work.compute, lambda: process_count(work))
     why = never_fits_reason(demand, nodes)
     if why is None:
         return
     if any(demand.per_node.fits_in(n.total) for n in nodes):
         field = "properties.compute.instanceCount"
-    elif (job_spec.get("compute") or {}).get("instanceType"):
+    elif work.compute.instance_type:
         field = "properties.compute.instanceType"
     else:  # one CPU per process: too many processes for one node
         field = "properties.distribution"

@@ -10,6 +10,7 @@ from amlite import schemas
 from amlite.config import Settings
 from amlite.data.paths import artifacts_path, datastore_root, run_dir
 from amlite.domain.arm_id import WorkspaceRef
+from amlite.domain.spec_codec import encode_job
 from amlite.domain.status import ACCEPT_PATH, TERMINAL, JobStatus
 from amlite.errors import Conflict, InvalidTransition, NotFound, ValidationFailed, Violation
 from amlite.executors.run_files import run_dir_in
@@ -66,23 +67,24 @@ class Jobs:
     ) -> tuple[dict[str, Any], bool]:
         """PUT: create and start the job (True), or update its updatable fields (False)."""
         check_name(name, "id")
-        spec = schemas.parse_job(body)
+        typed = schemas.parse_job_spec(body)
         self._workspaces.ensure(ws)
-        spec, compute = resolve_references(self._store, ws, spec)
+        typed, compute = resolve_references(self._store, ws, typed)
+        spec = encode_job(typed)
         if not runs_here(self._store, ws.key, compute):
             # a Ray compute (or one that no longer exists): an update must not reach out to
             # the cluster, so look for the job first
             existing = self._store.get_job(ws.key, name)
             if existing is not None:
                 return self._update(ws, existing, spec), False
-            check_job_on_ray(self._store, ws.key, spec, compute)
+            check_job_on_ray(self._store, ws.key, typed, compute)
         job = NewJob(
             workspace=ws,
             name=name,
-            job_type=spec["jobType"],
+            job_type=typed.job_type,
             spec=spec,
-            priority=int(spec.get("priority") or 0),
-            experiment_name=spec.get("experimentName") or "Default",
+            priority=typed.priority or 0,
+            experiment_name=typed.experiment_name or "Default",
             compute=compute,
         )
         try:  # stored and queued in one transaction

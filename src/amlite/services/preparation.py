@@ -12,11 +12,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import isodate
 
 from amlite.config import Settings
 from amlite.data import paths
@@ -34,6 +31,7 @@ from amlite.data.blob_bindings import bind_blob_input, bind_blob_output, write_v
 from amlite.domain.arm_id import WorkspaceRef, parse_reference, parse_resource_id
 from amlite.domain.names import ASSET_NAME_PATTERN, is_asset_name
 from amlite.domain.placeholders import PlaceholderContextError, substitute
+from amlite.domain.specs import CommandJobSpec, InputBinding, ManagedIdentity, OutputBinding
 from amlite.errors import ExecutionError
 from amlite.executors._base import EnvironmentBuild, FileStep, NodeSlot, RunPlan
 from amlite.executors.launchers import launch
@@ -172,21 +170,6 @@ class _Resolver:
         return Location(uri=uri, local=local)
 
 
-def _duration_seconds(value: Any) -> float | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    try:
-        duration = isodate.parse_duration(str(value))
-    except (isodate.ISO8601Error, ValueError) as exc:
-        raise ExecutionError(f"invalid timeout {value!r}: {exc}") from exc
-    if isinstance(duration, isodate.Duration):
-        duration = duration.totimedelta(start=datetime.now(UTC))
-    seconds = float(duration.total_seconds())
-    return seconds if seconds > 0 else None
-
-
 def _place(wd: Path, default: Path, path_on_compute: str | None, what: str) -> Path:
     if not path_on_compute:
         return default
@@ -207,11 +190,10 @@ def _binding_dir(run_dir: Path, sub: str, name: str, what: str) -> Path:
         raise ExecutionError(f"{what}: {exc}") from exc
 
 
-def _code_steps(res: _Resolver, spec: Mapping[str, Any], wd: Path) -> list[FileStep]:
-    code_id = spec.get("codeId")
+def _code_steps(res: _Resolver, code_id: str | None, wd: Path) -> list[FileStep]:
     if not code_id:
         return [FileStep("mkdir", "", str(wd))]
-    body = res.asset("codes", str(code_id), "codeId").body
+    body = res.asset("codes", code_id, "codeId").body
     path = str(body.get("path") or "")
     blob = res.blob_location(path, body.get("datastoreId"), "codeId")
     if blob is not None:
@@ -237,13 +219,13 @@ def _code_steps(res: _Resolver, spec: Mapping[str, Any], wd: Path) -> list[FileS
 
 
 def _bind_inputs(
-    res: _Resolver, spec: Mapping[str, Any], run_dir: Path, wd: Path
+    res: _Resolver, bindings: Mapping[str, InputBinding] | None, run_dir: Path, wd: Path
 ) -> dict[str, Binding]:
     out: dict[str, Binding] = {}
-    for name, b in (spec.get("inputDataBindings") or {}).items():
+    for name, b in (bindings or {}).items():
         what = f"inputDataBindings.{name}"
         default = _binding_dir(run_dir, "inputs", name, what)
-        data_id = str(b.get("dataId") or "")
+        data_id = b.data_id or ""
         if not data_id:
             raise ExecutionError(f"{what}: no dataId")
         is_uri = is_http(data_id) or local_path_of(data_id) or split_azureml_uri(data_id)
@@ -255,8 +237,8 @@ def _bind_inputs(
             data_path, data_store = str(body.get("path") or ""), body.get("datastoreId")
             blob = res.blob_location(data_path, data_store, what)
             loc = res.location(data_path, data_store, what)
-        mount = _place(wd, default, b.get("pathOnCompute"), what)
-        mode = b.get("mode")
+        mount = _place(wd, default, b.path_on_compute, what)
+        mode = b.mode
         if blob is not None and (mode or "").lower() != "direct":
             exists, is_file = blob.probe(what)
             if not exists:
@@ -278,35 +260,40 @@ def _bind_inputs(
 
 def _bind_outputs(
     res: _Resolver,
-    spec: Mapping[str, Any],
+    bindings: Mapping[str, OutputBinding] | None,
     job_name: str,
     run_dir: Path,
     wd: Path,
     timeout_seconds: float | None,
 ) -> dict[str, Binding]:
     out: dict[str, Binding] = {}
-    for name, b in (spec.get("outputDataBindings") or {}).items():
+    for name, b in (bindings or {}).items():
         what = f"outputDataBindings.{name}"
         default = _binding_dir(run_dir, "outputs", name, what)
-        rel = b.get("pathOnDatastore") or f"azureml/{job_name}/{name}/"
-        mount = _place(wd, default, b.get("pathOnCompute"), what)
-        blob = res.blob(b.get("datastoreId"), str(rel), what)
+        rel = b.path_on_datastore or f"azureml/{job_name}/{name}/"
+        mount = _place(wd, default, b.path_on_compute, what)
+        blob = res.blob(b.datastore_id, rel, what)
         if blob is not None:
             out[name] = blob.signed(
                 what, bind_blob_output, name, blob.container, blob.path,
-                mode=b.get("mode"), mount_point=mount, timeout_seconds=timeout_seconds,
+                mode=b.mode, mount_point=mount, timeout_seconds=timeout_seconds,
             )  # fmt: skip
             continue
-        _, target = res.on_datastore(b.get("datastoreId"), str(rel), what)
+        _, target = res.on_datastore(b.datastore_id, rel, what)
         try:
-            out[name] = bind_output(name, target, b.get("mode"), mount)
+            out[name] = bind_output(name, target, b.mode, mount)
         except ValueError as exc:
             raise ExecutionError(f"{what}: {exc}") from exc
     return out
 
 
 def _runtime_env(
-    job: JobRecord, ws: WorkspaceRef, token: str, ctx: RuntimeContext, experiment: str
+    job: JobRecord,
+    spec: CommandJobSpec,
+    ws: WorkspaceRef,
+    token: str,
+    ctx: RuntimeContext,
+    experiment: str,
 ) -> dict[str, str]:
     env = {
         "AZUREML_RUN_ID": job.name,
@@ -322,9 +309,9 @@ def _runtime_env(
     }
     if ctx.server_url:
         env["AMLITE_URL"] = ctx.server_url
-    identity = job.spec.get("identity") or {}
-    if str(identity.get("identityType") or "").lower() == "managed" and identity.get("clientId"):
-        env["DEFAULT_IDENTITY_CLIENT_ID"] = str(identity["clientId"])
+    identity = spec.identity
+    if isinstance(identity, ManagedIdentity) and identity.client_id:
+        env["DEFAULT_IDENTITY_CLIENT_ID"] = identity.client_id
     return env
 
 
@@ -350,19 +337,24 @@ def build_plan(
     ws = store.get_workspace(job.workspace_key)
     if ws is None:
         raise ExecutionError(f"workspace {job.workspace_key!r} does not exist")
-    spec = job.spec
+    try:
+        spec = job.job_spec
+    except ValueError as exc:
+        raise ExecutionError(f"the stored job is malformed: {exc}") from exc
+    if not isinstance(spec, CommandJobSpec):
+        raise ExecutionError(f"a {spec.job_type} job runs no command of its own")
     settings = ctx.settings
     res = _Resolver(store, settings, ws)
     run_dir = paths.run_dir(settings, job.workspace_key, job.name)
     wd = run_dir / "wd"
     artifacts = paths.datastore_root(settings, job.workspace_key, paths.DEFAULT_DATASTORE)
     artifacts = artifacts / paths.artifacts_path(job.name)
-    experiment = job.experiment_name or spec.get("experimentName") or "Default"
+    experiment = job.experiment_name or spec.experiment_name or "Default"
 
-    prepare = _code_steps(res, spec, wd)
-    inputs = _bind_inputs(res, spec, run_dir, wd)
-    timeout_seconds = _duration_seconds(spec.get("timeout"))
-    outputs = _bind_outputs(res, spec, job.name, run_dir, wd, timeout_seconds)
+    prepare = _code_steps(res, spec.code_id, wd)
+    inputs = _bind_inputs(res, spec.input_data_bindings, run_dir, wd)
+    timeout_seconds = spec.timeout.seconds if spec.timeout is not None else None
+    outputs = _bind_outputs(res, spec.output_data_bindings, job.name, run_dir, wd, timeout_seconds)
     finalize: list[FileStep] = []
     notes: list[str] = []
     for binding in [*inputs.values(), *outputs.values()]:
@@ -379,8 +371,8 @@ def build_plan(
         finalize.append(FileStep("blob_upload", str(artifacts), url))
 
     environment, fail_reason = None, None
-    if spec.get("environmentId"):
-        env_body = res.asset("environments", str(spec["environmentId"]), "environmentId").body
+    if spec.environment_id:
+        env_body = res.asset("environments", spec.environment_id, "environmentId").body
         environment, fail_reason = resolve_environment(settings, env_body)
     if environment is not None and notes:
         environment = type(environment)(
@@ -396,7 +388,7 @@ def build_plan(
     }
     try:
         command = substitute(
-            str(spec.get("command") or ""),
+            spec.command,
             {k: b.path for k, b in inputs.items()},
             {k: b.path for k, b in outputs.items()},
             search_space,
@@ -406,17 +398,17 @@ def build_plan(
     except PlaceholderContextError as exc:
         raise ExecutionError(f"command: {exc}") from exc
 
-    env: dict[str, str] = {
-        str(k): str(v) for k, v in (spec.get("environmentVariables") or {}).items()
-    }
-    env.update(_runtime_env(job, ws, token, ctx, experiment))
+    env: dict[str, str] = dict(spec.environment_variables or {})
+    env.update(_runtime_env(job, spec, ws, token, ctx, experiment))
     env.update({f"AZURE_ML_INPUT_{k}": b.path for k, b in inputs.items()})
     env.update({f"AZURE_ML_OUTPUT_{k}": b.path for k, b in outputs.items()})
     env.update(extra)
 
     try:
         hosts = tuple(node.address for node in nodes) if len(nodes) > 1 else ()
-        launched = launch(spec, command, str(artifacts), _search_path(env, environment), hosts)
+        launched = launch(
+            spec.workload(), command, str(artifacts), _search_path(env, environment), hosts
+        )
     except ValueError as exc:
         raise ExecutionError(f"distribution: {exc}") from exc
 

@@ -8,66 +8,89 @@ violation naming the field.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from amlite.domain.arm_id import ResourceRef, WorkspaceRef, parse_reference
+from amlite.domain.specs import (
+    CommandJobSpec,
+    InputBinding,
+    JobSpec,
+    OutputBinding,
+    SweepJobSpec,
+    TrialComponent,
+)
 from amlite.errors import ValidationFailed, Violation
 from amlite.services.resources import DEFAULT_COMPUTE
 from amlite.store import Store
 
-Ref = tuple[tuple[str, ...], str, str, bool]
+Resolve = Callable[[str, str, str | None, bool], str | None]
+"""(JSON path under ``properties``, kind, reference or None, versioned) -> the full id."""
 
 
-def _component_refs(spec: dict[str, Any], prefix: tuple[str, ...]) -> Iterator[Ref]:
-    """(key path, kind, value, versioned) of every reference in a command job or trial."""
-    if spec.get("codeId"):
-        yield (*prefix, "codeId"), "codes", spec["codeId"], True
-    if spec.get("environmentId"):
-        yield (*prefix, "environmentId"), "environments", spec["environmentId"], True
-    for name, binding in (spec.get("inputDataBindings") or {}).items():
-        if binding.get("dataId"):
-            yield (*prefix, "inputDataBindings", name, "dataId"), "data", binding["dataId"], True
-    for name, binding in (spec.get("outputDataBindings") or {}).items():
-        if binding.get("datastoreId"):
-            keys = (*prefix, "outputDataBindings", name, "datastoreId")
-            yield keys, "datastores", binding["datastoreId"], False
+def _component(c: CommandJobSpec | TrialComponent, prefix: str, resolve: Resolve) -> dict[str, Any]:
+    """The resolved reference fields of a command job or trial, for ``dataclasses.replace``."""
+    inputs: Mapping[str, InputBinding] | None = c.input_data_bindings
+    outputs: Mapping[str, OutputBinding] | None = c.output_data_bindings
+    fields: dict[str, Any] = {
+        "code_id": resolve(f"{prefix}codeId", "codes", c.code_id, True),
+        "environment_id": resolve(f"{prefix}environmentId", "environments", c.environment_id, True),
+    }
+    if inputs is not None:
+        at = f"{prefix}inputDataBindings"
+        fields["input_data_bindings"] = {
+            name: replace(b, data_id=resolve(f"{at}.{name}.dataId", "data", b.data_id, True))
+            for name, b in inputs.items()
+        }
+    if outputs is not None:
+        at = f"{prefix}outputDataBindings"
+        fields["output_data_bindings"] = {
+            name: replace(
+                b,
+                datastore_id=resolve(
+                    f"{at}.{name}.datastoreId", "datastores", b.datastore_id, False
+                ),
+            )
+            for name, b in outputs.items()
+        }
+    return fields
 
 
-def resolve_references(
-    store: Store, ws: WorkspaceRef, spec: dict[str, Any]
-) -> tuple[dict[str, Any], str]:
+def resolve_references(store: Store, ws: WorkspaceRef, spec: JobSpec) -> tuple[JobSpec, str]:
     """Return the spec with every reference as a full ARM id, and the compute's name (its
     full id when it belongs to another workspace).
 
     Raises ValidationFailed naming each reference that does not resolve.
     """
-    out = _deep_copy(spec)
     problems: list[Violation] = []
-    refs = list(_component_refs(out, ()))
-    if isinstance(out.get("trial"), dict):
-        refs += list(_component_refs(out["trial"], ("trial",)))
-    for keys, kind, value, versioned in refs:
-        resolved = _resolve(store, ws, kind, value, versioned)
-        if isinstance(resolved, str):
-            path = ".".join(("properties", *keys))
-            problems.append(Violation(path, resolved, "ReferenceNotFound"))
-        else:
-            _set_path(out, keys, resolved.id)
+
+    def resolve(path: str, kind: str, value: str | None, versioned: bool) -> str | None:
+        if not value:
+            return value
+        found = _resolve(store, ws, kind, value, versioned)
+        if isinstance(found, str):
+            problems.append(Violation(f"properties.{path}", found, "ReferenceNotFound"))
+            return value
+        return found.id
+
+    if isinstance(spec, SweepJobSpec):
+        spec = replace(spec, trial=replace(spec.trial, **_component(spec.trial, "trial.", resolve)))
+    else:
+        spec = replace(spec, **_component(spec, "", resolve))
     compute = DEFAULT_COMPUTE
-    binding = out.get("compute") or {}
-    target = binding.get("target")
-    if target and not (binding.get("isLocal") and target.lower() == "local"):
-        resolved = _resolve(store, ws, "computes", target, False)
-        if isinstance(resolved, str):
-            problems.append(Violation("properties.compute.target", resolved, "ReferenceNotFound"))
+    binding = spec.compute
+    target = binding.target
+    if target and not (binding.is_local and target.lower() == "local"):
+        found = _resolve(store, ws, "computes", target, False)
+        if isinstance(found, str):
+            problems.append(Violation("properties.compute.target", found, "ReferenceNotFound"))
         else:  # a compute of another workspace is known by its full id
-            compute = resolved.name if resolved.workspace.key == ws.key else resolved.id
-            binding = {**binding, "target": resolved.id}
-            out["compute"] = binding
+            compute = found.name if found.workspace.key == ws.key else found.id
+            spec = replace(spec, compute=replace(binding, target=found.id))
     if problems:
         raise ValidationFailed(problems)
-    return out, compute
+    return spec, compute
 
 
 def _resolve(
@@ -95,18 +118,3 @@ def _resolve(
     elif store.get_asset(key, kind, ref.name, version) is None:
         return f"{kind} '{ref.name}' version '{version}' does not exist"
     return ResourceRef(ref.workspace, kind, ref.name, version)
-
-
-def _set_path(doc: dict[str, Any], keys: tuple[str, ...], value: str) -> None:
-    node = doc
-    for key in keys[:-1]:
-        node = node[key]
-    node[keys[-1]] = value
-
-
-def _deep_copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _deep_copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_deep_copy(v) for v in value]
-    return value

@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from amlite.data.paths import artifacts_path
+from amlite.domain import names
 from amlite.domain.arm_id import PROVIDER, WorkspaceRef
 from amlite.domain.status import provisioning_state
 from amlite.store import AssetRecord, JobRecord
 
 JOB_TYPE = f"{PROVIDER}/workspaces/jobs"
-DEFAULT_DATASTORE = "workspaceblobstore"
+DEFAULT_DATASTORE = names.DEFAULT_DATASTORE
 DEFAULT_COMPUTE = "local"
 
 

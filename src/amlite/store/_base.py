@@ -14,9 +14,12 @@ import abc
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from amlite.domain.arm_id import WorkspaceRef
+from amlite.domain.spec_codec import decode_job
+from amlite.domain.specs import JobSpec
 from amlite.domain.status import JobStatus
 
 
@@ -58,6 +61,12 @@ class JobRecord:
     """Executor bookkeeping: pid, process start time, run directory, host."""
     system_properties: dict[str, str] = field(default_factory=dict)
     """Properties amlite adds (e.g. a sweep's ``best_child_run_id``); shown merged into ``properties``."""
+
+    @cached_property
+    def job_spec(self) -> JobSpec:
+        """``spec`` typed (``amlite.domain.spec_codec``), decoded once per record; raises
+        ``SpecError`` (a ValueError) naming the field when the stored form is malformed."""
+        return decode_job(self.spec)
 
 
 @dataclass(frozen=True)

@@ -32,12 +32,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import isodate
 from sqlalchemy.exc import SQLAlchemyError
 
+from amlite.domain import run_properties as P
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.placeholders import referenced, shell_word, substitute_group
-from amlite.domain.search_space import Distribution, count_text, parse_search_space
+from amlite.domain.search_space import count_text
+from amlite.domain.spec_codec import encode_job
+from amlite.domain.specs import CommandJobSpec, Objective, SweepJobSpec
 from amlite.domain.status import ACCEPT_PATH, TERMINAL, JobStatus
 from amlite.errors import Conflict, InvalidTransition
 from amlite.store import JobRecord, NewJob, Store
@@ -59,14 +61,6 @@ TRIAL_ACTIVE = (
 )
 DEFAULT_MAX_TOTAL = 1000
 EARLY_TERMINATION = "early termination"
-TRIAL_FIELDS = (
-    "codeId",
-    "environmentId",
-    "inputDataBindings",
-    "outputDataBindings",
-    "distribution",
-    "timeout",
-)
 
 
 class TrialOps(Protocol):
@@ -81,17 +75,26 @@ class TrialOps(Protocol):
 
 @dataclass
 class _SweepPlan:
-    """What a sweep's spec means, parsed once per sweep."""
+    """What a sweep's spec means for running it, worked out once per sweep."""
 
-    space: dict[str, Distribution]
+    spec: SweepJobSpec
     sampler: Sampler
     policy: Policy | None
-    metric: str
-    goal: str
     max_total: int
     max_concurrent: int
-    timeout_s: float | None
     space_size: int | None
+
+    @property
+    def objective(self) -> Objective:
+        return self.spec.objective
+
+    @property
+    def metric(self) -> str:
+        return self.spec.objective.primary_metric
+
+    @property
+    def timeout_s(self) -> float | None:
+        return self.spec.timeout.seconds if self.spec.timeout else None
 
 
 @dataclass
@@ -216,36 +219,31 @@ class SweepController:
 
     # -- start, end, cancel -------------------------------------------------------------
     def _remember(self, sweep: JobRecord) -> _Memory:
-        spec = sweep.spec
-        space = parse_search_space(spec["searchSpace"])
-        objective = spec["objective"]
-        goal = str(objective["goal"])
+        spec = sweep.job_spec
+        if not isinstance(spec, SweepJobSpec):
+            raise ValueError(f"{sweep.name} is a {spec.job_type} job, not a sweep")
         sampler = make_sampler(
-            str(spec["algorithm"]),
-            space,
+            spec.algorithm,
+            spec.search_space,
             seed=sweep_seed(f"{sweep.workspace_key}/{sweep.name}"),
-            goal=goal,
+            goal=spec.objective.goal,
         )
         size = sampler.size()
-        max_total = int(spec.get("maxTotalTrials") or (size or DEFAULT_MAX_TOTAL))
+        max_total = spec.max_total_trials or (size or DEFAULT_MAX_TOTAL)
         if size is not None:
             max_total = min(max_total, size)
-        concurrent = int(spec.get("maxConcurrentTrials") or max_total)
-        timeout = spec.get("timeout")
+        concurrent = spec.max_concurrent_trials or max_total
         plan = _SweepPlan(
-            space=space,
+            spec=spec,
             sampler=sampler,
-            policy=make_policy(spec.get("earlyTermination")),
-            metric=str(objective["primaryMetric"]),
-            goal=goal,
+            policy=make_policy(spec.early_termination),
             max_total=max_total,
             max_concurrent=max(
                 1, min(concurrent, max_total, max(1, self._ops.capacity_for(sweep)))
             ),
-            timeout_s=isodate.parse_duration(timeout).total_seconds() if timeout else None,
             space_size=size,
         )
-        best = sweep.system_properties.get("score")
+        best = sweep.system_properties.get(P.SCORE)
         memory = _Memory(plan, best=_float(best))
         self._memory[(sweep.workspace_key, sweep.name)] = memory
         return memory
@@ -258,10 +256,10 @@ class SweepController:
         runtime = {**sweep.runtime, "startedAt": time.time(), "nextIndex": 0}
         self._store.set_runtime(sweep.workspace_key, sweep.name, runtime)
         size = memory.plan.space_size
-        props = {"space_size": count_text(size)} if size else {}
-        props["primary_metric"] = memory.plan.metric
-        props["max_total_trials"] = str(memory.plan.max_total)
-        props["max_concurrent_trials"] = str(memory.plan.max_concurrent)
+        props = {P.SPACE_SIZE: count_text(size)} if size else {}
+        props[P.PRIMARY_METRIC] = memory.plan.metric
+        props[P.MAX_TOTAL_TRIALS] = str(memory.plan.max_total)
+        props[P.MAX_CONCURRENT_TRIALS] = str(memory.plan.max_concurrent)
         self._store.set_system_properties(sweep.workspace_key, sweep.name, props)
         return self._store.get_job(sweep.workspace_key, sweep.name) or sweep
 
@@ -352,11 +350,11 @@ class SweepController:
     def _trial_job(
         self, sweep: JobRecord, plan: _SweepPlan, index: int, params: Mapping[str, Any]
     ) -> NewJob:
-        spec = sweep.spec
-        trial = spec["trial"]
+        spec = plan.spec
+        trial = spec.trial
         values = substitutions(params)
-        command = substitute_group(str(trial["command"]), "search_space", values)
-        used = referenced(str(trial["command"]))["search_space"]
+        command = substitute_group(trial.command, "search_space", values)
+        used = referenced(trial.command)["search_space"]
         extra = [
             f"{shell_word(name)} {shell_word(format_value(value))}"
             for name, value in params.items()
@@ -364,35 +362,36 @@ class SweepController:
         ]
         if extra:
             command = " ".join([command, *extra])
-        env = dict(trial.get("environmentVariables") or {})
+        env = dict(trial.environment_variables or {})
         env.update(
             {f"AZUREML_SWEEP_{name.lstrip('-')}": format_value(v) for name, v in params.items()}
         )
-        child: dict[str, Any] = {
-            "jobType": "Command",
-            "command": command,
-            "compute": spec["compute"],
-            "environmentVariables": env,
-            "experimentName": spec.get("experimentName") or "Default",
-            "properties": {
-                "hyperparameters": json.dumps(dict(params), sort_keys=True),
-                "sweep_index": str(index),
-                "parent_run_id": sweep.name,
+        child = CommandJobSpec(
+            command=command,
+            compute=spec.compute,
+            properties={
+                P.HYPERPARAMETERS: json.dumps(dict(params), sort_keys=True),
+                P.SWEEP_INDEX: str(index),
+                P.PARENT_RUN_ID: sweep.name,
             },
-            "tags": {"sweep": sweep.name},
-        }
-        for key in TRIAL_FIELDS:
-            if trial.get(key) is not None:
-                child[key] = trial[key]
-        if spec.get("identity") is not None:
-            child["identity"] = spec["identity"]
+            tags={"sweep": sweep.name},
+            code_id=trial.code_id,
+            distribution=trial.distribution,
+            environment_id=trial.environment_id,
+            environment_variables=env,
+            experiment_name=spec.experiment_name or "Default",
+            identity=spec.identity,
+            input_data_bindings=trial.input_data_bindings,
+            output_data_bindings=trial.output_data_bindings,
+            timeout=trial.timeout,
+        )
         return NewJob(
             workspace=self._workspace(sweep),
             name=f"{sweep.name}_{index}",
-            job_type="Command",
-            spec=child,
-            priority=int(spec.get("priority") or 0),
-            experiment_name=child["experimentName"],
+            job_type=child.job_type,
+            spec=encode_job(child),
+            priority=spec.priority or 0,
+            experiment_name=child.experiment_name or "Default",
             parent_name=sweep.name,
             compute=sweep.compute,
         )
@@ -414,11 +413,11 @@ class SweepController:
         for trial in trials:
             props = trial.spec.get("properties") or {}
             try:
-                params = json.loads(props.get("hyperparameters", "{}"))
-                index = int(props.get("sweep_index", "-1"))
+                params = json.loads(props.get(P.HYPERPARAMETERS, "{}"))
+                index = int(props.get(P.SWEEP_INDEX, "-1"))
             except ValueError:
                 continue
-            score = _best(values.get(trial.name), plan.goal)
+            score = plan.objective.best(values.get(trial.name) or [])
             state = _outcome_state(trial)
             out.append(TrialOutcome(index, params, state, score))
         out.sort(key=lambda t: t.index)
@@ -440,10 +439,10 @@ class SweepController:
                 memory.evaluated[trial.name] = n
                 if not policy.should_evaluate(n):
                     continue
-                decision = policy.decide(trial.name, n, histories, memory.plan.goal)
+                decision = policy.decide(trial.name, n, histories, memory.plan.objective.goal)
                 if decision.terminate:
                     self._store.set_system_properties(
-                        trial.workspace_key, trial.name, {"early_terminated": "true"}
+                        trial.workspace_key, trial.name, {P.EARLY_TERMINATED: "true"}
                     )
                     self._ops.cancel_job(trial, f"{EARLY_TERMINATION}: {decision.reason}")
                     break
@@ -457,16 +456,17 @@ class SweepController:
         )
         best: tuple[float, str] | None = None
         for trial in trials:
-            score = _best(histories.get(trial.name), plan.goal) if _eligible(trial) else None
+            values = histories.get(trial.name) or []
+            score = plan.objective.best(values) if _eligible(trial) else None
             if score is None:
                 continue
-            if best is None or _better(score, best[0], plan.goal):
+            if best is None or plan.objective.better(score, best[0]):
                 best = (score, trial.name)
         if best is not None:
             self._store.set_system_properties(
                 sweep.workspace_key,
                 sweep.name,
-                {"best_child_run_id": best[1], "score": format_value(best[0])},
+                {P.BEST_CHILD_RUN_ID: best[1], P.SCORE: format_value(best[0])},
             )
             memory.best = best[0]
 
@@ -477,19 +477,19 @@ class SweepController:
     def _score(self, memory: _Memory, trial: JobRecord) -> None:
         plan = memory.plan
         points = self._store.metric_history(trial.workspace_key, trial.name, plan.metric)
-        score = _best([p.value for p in points], plan.goal)
+        score = plan.objective.best([p.value for p in points])
         if score is None:
             return
         self._store.set_system_properties(
-            trial.workspace_key, trial.name, {"score": format_value(score)}
+            trial.workspace_key, trial.name, {P.SCORE: format_value(score)}
         )
         if not _eligible(trial):
             return
-        if memory.best is None or _better(score, memory.best, plan.goal):
+        if memory.best is None or plan.objective.better(score, memory.best):
             self._store.set_system_properties(
                 trial.workspace_key,
                 trial.parent_name or "",
-                {"best_child_run_id": trial.name, "score": format_value(score)},
+                {P.BEST_CHILD_RUN_ID: trial.name, P.SCORE: format_value(score)},
             )
             memory.best = score
 
@@ -499,16 +499,6 @@ def _float(value: str | None) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
-
-
-def _best(values: list[float] | None, goal: str) -> float | None:
-    if not values:
-        return None
-    return max(values) if goal == "Maximize" else min(values)
-
-
-def _better(a: float, b: float, goal: str) -> bool:
-    return a > b if goal == "Maximize" else a < b
 
 
 def _eligible(trial: JobRecord) -> bool:

@@ -18,7 +18,9 @@ from fastapi.responses import PlainTextResponse
 from amlite.api.auth import Principal
 from amlite.api.deps import WS_PREFIX, api_version, principal, runtime, workspace
 from amlite.api.params import query_int
+from amlite.domain import run_properties as P
 from amlite.domain.arm_id import WorkspaceRef
+from amlite.domain.specs import SweepJobSpec
 from amlite.domain.status import JobStatus
 from amlite.services.resources import iso
 from amlite.services.tracking import trials_and_metric
@@ -92,10 +94,13 @@ def trial_summary(
     who.require_admin()
     rt = runtime(request)
     sweep = rt.jobs.record(ws, name)  # 404 for an unknown job
-    spec = sweep.spec
-    objective = spec.get("objective") or {}
-    metric = str(objective.get("primaryMetric") or "")
-    maximize = str(objective.get("goal") or "").lower().startswith("max")
+    try:
+        spec = sweep.job_spec
+    except ValueError:  # a malformed stored spec: its trials are still listed
+        spec = None
+    objective = spec.objective if isinstance(spec, SweepJobSpec) else None
+    metric = objective.primary_metric if objective else ""
+    maximize = objective is not None and objective.goal == "Maximize"
     curves = _bounded(request, "curves", DEFAULT_CURVES, MAX_CURVES)
     points = _bounded(request, "points", DEFAULT_POINTS, MAX_POINTS)
 
@@ -110,16 +115,16 @@ def trial_summary(
         trials.append(
             {
                 "name": record.name,
-                "index": _index(extra.get("sweep_index") or user.get("sweep_index"), record.name),
+                "index": _index(extra.get(P.SWEEP_INDEX) or user.get(P.SWEEP_INDEX), record.name),
                 "status": record.status.value,
                 "hyperparameters": _params(
-                    extra.get("hyperparameters") or user.get("hyperparameters")
+                    extra.get(P.HYPERPARAMETERS) or user.get(P.HYPERPARAMETERS)
                 ),
-                "score": _finite(extra.get("score")),
+                "score": _finite(extra.get(P.SCORE)),
                 "best": best,
                 "last": _finite(raw[-1]) if raw else None,
                 "points": len(raw),
-                "earlyTerminated": str(extra.get("early_terminated", "")).lower() == "true",
+                "earlyTerminated": str(extra.get(P.EARLY_TERMINATED, "")).lower() == "true",
                 "reason": record.status_reason,
                 "createdAt": iso(record.created_at),
                 "terminal": record.status in TERMINAL,
@@ -132,8 +137,8 @@ def trial_summary(
         "status": sweep.status.value,
         "metric": metric,
         "goal": "Maximize" if maximize else "Minimize",
-        "bestTrial": sweep.system_properties.get("best_child_run_id"),
-        "score": _finite(sweep.system_properties.get("score")),
+        "bestTrial": sweep.system_properties.get(P.BEST_CHILD_RUN_ID),
+        "score": _finite(sweep.system_properties.get(P.SCORE)),
         "value": trials,
         "curves": {
             n: _downsample([_finite(v) for v in histories.get(n, [])], points) for n in chosen

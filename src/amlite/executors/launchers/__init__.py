@@ -1,15 +1,13 @@
 """Launchers: how the processes of a (distributed) job are started, one per distribution type.
 
-``launch(spec, command, artifacts_dir)`` turns a job's ``distribution`` and
-``compute.instanceCount`` into the ``ProcessSpec`` list of its ``RunPlan``;
-``process_count(spec)`` is the number of processes the job runs.
+``launch(workload, command, artifacts_dir)`` turns a job's ``distribution`` and
+``compute.instanceCount`` (its typed ``Workload``) into the ``ProcessSpec`` list of its
+``RunPlan``; ``process_count(workload)`` is the number of processes the job runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
+from amlite.domain.specs import Workload
 from amlite.executors._base import ProcessSpec
 from amlite.executors.launchers._base import (
     SINGLE_LOG,
@@ -28,27 +26,24 @@ LAUNCHERS: dict[str, Launcher] = {
     launcher.kind: launcher
     for launcher in (PerNodeLauncher(), PyTorchLauncher(), MpiLauncher(), TensorFlowLauncher())
 }
-"""By wire ``distributionType``; ``""`` is a job without distribution."""
+"""By ``distributionType`` (the distribution's ``kind``); ``""`` is a job without distribution."""
 
 
-def _parts(spec: Mapping[str, Any]) -> tuple[Launcher, Mapping[str, Any], int]:
-    distribution = spec.get("distribution") or {}
-    nodes = max(1, int((spec.get("compute") or {}).get("instanceCount") or 1))
-    kind = str(distribution.get("distributionType") or "")
+def _launcher(work: Workload) -> Launcher:
+    kind = work.distribution.kind if work.distribution is not None else ""
     launcher = LAUNCHERS.get(kind)
     if launcher is None:
         raise ValueError(f"unknown distributionType {kind!r}")
-    return launcher, distribution, nodes
+    return launcher
 
 
-def process_count(spec: Mapping[str, Any]) -> int:
-    """How many processes the job (a stored Command job spec, wire form) runs."""
-    launcher, distribution, nodes = _parts(spec)
-    return launcher.process_count(distribution, nodes)
+def process_count(work: Workload) -> int:
+    """How many processes the job (or each trial of a sweep) runs."""
+    return _launcher(work).process_count(work.distribution, work.compute.nodes)
 
 
 def launch(
-    spec: Mapping[str, Any],
+    work: Workload,
     command: str,
     artifacts_dir: str,
     path: str | None = None,
@@ -57,9 +52,10 @@ def launch(
     """The processes of the job; ``path`` is the PATH to check launcher programs against
     (None: do not check); ``hosts`` the address of each node on a cluster (empty: all
     local). Raises ValueError for a distribution that cannot run."""
-    launcher, distribution, nodes = _parts(spec)
-    result = launcher.launch(
-        LaunchRequest(distribution, nodes, command, artifacts_dir, path, tuple(hosts))
+    result = _launcher(work).launch(
+        LaunchRequest(
+            work.distribution, work.compute.nodes, command, artifacts_dir, path, tuple(hosts)
+        )
     )
     procs = result.processes
     if len(procs) == 1 and procs[0].argv is None:

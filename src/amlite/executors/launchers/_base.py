@@ -10,11 +10,13 @@ from __future__ import annotations
 import abc
 import contextlib
 import socket
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar, TypeVar
 
+from amlite.domain.specs import Distribution
 from amlite.executors._base import ProcessSpec
+
+D = TypeVar("D", bound=Distribution)
 
 LOCAL_ADDR = "127.0.0.1"
 """The rendezvous address of every local job: only the loopback interface is used."""
@@ -52,8 +54,8 @@ def split_over_nodes(total: int, nodes: int) -> list[int]:
 
 @dataclass(frozen=True)
 class LaunchRequest:
-    distribution: Mapping[str, Any]
-    """The job's ``distribution`` (wire form), ``{}`` if none."""
+    distribution: Distribution | None
+    """The job's ``distribution``, None if none."""
     nodes: int
     """``compute.instanceCount`` (at least 1)."""
     command: str
@@ -86,7 +88,7 @@ class Launcher(abc.ABC):
     """The wire ``distributionType`` ("" for a job without distribution)."""
 
     @abc.abstractmethod
-    def process_count(self, distribution: Mapping[str, Any], nodes: int) -> int:
+    def process_count(self, distribution: Distribution | None, nodes: int) -> int:
         """How many processes the job runs in total (for capacity accounting too)."""
 
     @abc.abstractmethod
@@ -94,9 +96,11 @@ class Launcher(abc.ABC):
         """The job's processes."""
 
 
-def count_field(distribution: Mapping[str, Any], key: str, default: int) -> int:
-    value = distribution.get(key)
-    return default if value is None else int(value)
+def own(distribution: Distribution | None, kind: type[D]) -> D:
+    """``distribution`` as the type its launcher handles (the registry picks by ``kind``)."""
+    if not isinstance(distribution, kind):
+        raise TypeError(f"the {kind.kind} launcher was given {distribution!r}")
+    return distribution
 
 
 class PerNodeLauncher(Launcher):
@@ -106,7 +110,7 @@ class PerNodeLauncher(Launcher):
 
     kind = ""
 
-    def process_count(self, distribution: Mapping[str, Any], nodes: int) -> int:
+    def process_count(self, distribution: Distribution | None, nodes: int) -> int:
         return nodes
 
     def launch(self, request: LaunchRequest) -> Launch:

@@ -11,18 +11,17 @@ loopback interface and on this machine (no ssh).
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
+from amlite.domain.specs import Distribution, Mpi
 from amlite.executors._base import ProcessSpec
 from amlite.executors.launchers._base import (
     SINGLE_LOG,
     Launch,
     Launcher,
     LaunchRequest,
-    count_field,
     free_ports,
+    own,
 )
 
 MPIRUN = "mpirun"
@@ -56,10 +55,11 @@ def missing_mpirun(path: str) -> str:
 
 
 class MpiLauncher(Launcher):
-    kind = "Mpi"
+    kind = Mpi.kind
 
-    def process_count(self, distribution: Mapping[str, Any], nodes: int) -> int:
-        return count_field(distribution, "processCountPerInstance", 1) * nodes
+    def process_count(self, distribution: Distribution | None, nodes: int) -> int:
+        per_instance = own(distribution, Mpi).process_count_per_instance
+        return (1 if per_instance is None else per_instance) * nodes
 
     def launch(self, request: LaunchRequest) -> Launch:
         if request.path is not None and shutil.which(MPIRUN, path=request.path) is None:

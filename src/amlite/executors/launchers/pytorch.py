@@ -4,26 +4,25 @@ per node), ranks grouped by node, each with the ``env://`` rendezvous variables 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
+from amlite.domain.specs import Distribution, PyTorch
 from amlite.executors._base import ProcessSpec
 from amlite.executors.launchers._base import (
     Launch,
     Launcher,
     LaunchRequest,
-    count_field,
     free_ports,
+    own,
     process_log,
     split_over_nodes,
 )
 
 
 class PyTorchLauncher(Launcher):
-    kind = "PyTorch"
+    kind = PyTorch.kind
 
-    def process_count(self, distribution: Mapping[str, Any], nodes: int) -> int:
-        return count_field(distribution, "processCount", nodes)
+    def process_count(self, distribution: Distribution | None, nodes: int) -> int:
+        count = own(distribution, PyTorch).process_count
+        return nodes if count is None else count
 
     def launch(self, request: LaunchRequest) -> Launch:
         nodes = request.nodes

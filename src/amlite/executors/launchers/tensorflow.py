@@ -8,32 +8,32 @@ worker ``i`` is rank ``i``, ps ``j`` is rank ``workerCount + j``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
 
+from amlite.domain.specs import Distribution, TensorFlow
 from amlite.executors._base import ProcessSpec
 from amlite.executors.launchers._base import (
     Launch,
     Launcher,
     LaunchRequest,
-    count_field,
     free_ports,
+    own,
     process_log,
     split_over_nodes,
 )
 
 
 class TensorFlowLauncher(Launcher):
-    kind = "TensorFlow"
+    kind = TensorFlow.kind
 
-    def counts(self, distribution: Mapping[str, Any], nodes: int) -> tuple[int, int]:
+    def counts(self, distribution: Distribution | None, nodes: int) -> tuple[int, int]:
         """(workers, parameter servers)."""
+        tf = own(distribution, TensorFlow)
         return (
-            count_field(distribution, "workerCount", nodes),
-            count_field(distribution, "parameterServerCount", 0),
+            nodes if tf.worker_count is None else tf.worker_count,
+            tf.parameter_server_count or 0,
         )
 
-    def process_count(self, distribution: Mapping[str, Any], nodes: int) -> int:
+    def process_count(self, distribution: Distribution | None, nodes: int) -> int:
         return sum(self.counts(distribution, nodes))
 
     def launch(self, request: LaunchRequest) -> Launch:

@@ -1,13 +1,20 @@
 """Early-termination policies: which running trials of a sweep to cancel (pure).
 
-``make_policy`` is the registry, keyed by the wire ``policyType``.
+``make_policy`` builds the policy of a sweep's typed ``earlyTermination``
+(``amlite.domain.specs.EarlyTermination``); ``POLICIES`` is the registry, keyed by its
+``policyType``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
+from amlite.domain.specs import (
+    BanditTermination,
+    EarlyTermination,
+    MedianStoppingTermination,
+    TruncationSelectionTermination,
+)
 from amlite.sweep.policies._bandit import BanditPolicy
 from amlite.sweep.policies._base import Decision, Policy
 from amlite.sweep.policies._median import MedianStoppingPolicy
@@ -17,51 +24,48 @@ from amlite.sweep.policies._truncation import (
 )
 
 
-def _bandit(spec: Mapping[str, Any], common: dict[str, Any]) -> Policy:
+def _bandit(spec: EarlyTermination) -> Policy:
+    assert isinstance(spec, BanditTermination)
     return BanditPolicy(
-        slack_factor=spec.get("slackFactor"), slack_amount=spec.get("slackAmount"), **common
+        slack_factor=spec.slack_factor,
+        slack_amount=spec.slack_amount,
+        evaluation_interval=spec.evaluation_interval,
+        delay_evaluation=spec.delay_evaluation,
     )
 
 
-def _median(spec: Mapping[str, Any], common: dict[str, Any]) -> Policy:
-    return MedianStoppingPolicy(**common)
+def _median(spec: EarlyTermination) -> Policy:
+    return MedianStoppingPolicy(
+        evaluation_interval=spec.evaluation_interval, delay_evaluation=spec.delay_evaluation
+    )
 
 
-def _truncation(spec: Mapping[str, Any], common: dict[str, Any]) -> Policy:
+def _truncation(spec: EarlyTermination) -> Policy:
+    assert isinstance(spec, TruncationSelectionTermination)
     return TruncationSelectionPolicy(
-        truncation_percentage=spec.get("truncationPercentage"), **common
+        truncation_percentage=spec.truncation_percentage,
+        evaluation_interval=spec.evaluation_interval,
+        delay_evaluation=spec.delay_evaluation,
     )
 
 
-POLICIES: dict[str, Callable[[Mapping[str, Any], dict[str, Any]], Policy]] = {
-    "bandit": _bandit,
-    "medianstopping": _median,
-    "truncationselection": _truncation,
+POLICIES: dict[str, Callable[[EarlyTermination], Policy]] = {
+    BanditTermination.kind: _bandit,
+    MedianStoppingTermination.kind: _median,
+    TruncationSelectionTermination.kind: _truncation,
 }
 
 
-def make_policy(spec: Mapping[str, Any] | None) -> Policy | None:
-    """The policy of a wire ``earlyTermination`` dict (spec casing), None when there is none.
+def make_policy(spec: EarlyTermination | None) -> Policy | None:
+    """The policy of a sweep's ``earlyTermination``, None when it has none.
 
-    Keys: ``policyType`` (Bandit | MedianStopping | TruncationSelection; any casing, the
-    YAML spellings ``median_stopping``/``truncation_selection`` too), ``evaluationInterval``
-    (0 or absent means 1), ``delayEvaluation`` (absent means 0), ``slackFactor`` /
-    ``slackAmount`` (Bandit, exactly one), ``truncationPercentage`` (1-99, absent means 10).
-    Raises ValueError for an unknown type or bad settings.
+    ``evaluationInterval`` 0 or absent means 1, ``delayEvaluation`` absent means 0, Bandit
+    takes exactly one of ``slackFactor`` / ``slackAmount``, ``truncationPercentage`` absent
+    means 10. Raises ValueError for settings a policy cannot run with.
     """
-    if not spec or spec.get("policyType") is None:
+    if spec is None:
         return None
-    kind = str(spec["policyType"])
-    factory = POLICIES.get(kind.replace("_", "").lower())
-    if factory is None:
-        raise ValueError(
-            f"unknown policyType {kind!r}; one of Bandit, MedianStopping, TruncationSelection"
-        )
-    common = {
-        "evaluation_interval": spec.get("evaluationInterval"),
-        "delay_evaluation": spec.get("delayEvaluation"),
-    }
-    return factory(spec, common)
+    return POLICIES[spec.kind](spec)
 
 
 __all__ = [
