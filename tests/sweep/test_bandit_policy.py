@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from amlite.domain.spec_codec import decode_early_termination
-from amlite.sweep.policies import BanditPolicy, make_policy
+from amlite.sweep.policies import Bandit, make_policy
 
 # Maximize, N = 3. Each trial's best of its first min(3, count) values:
 #   a [0.5, 0.7, 0.8, 0.99] -> 0.8  (0.99 is interval 4: not seen at N = 3)
@@ -39,7 +39,7 @@ MAX_HISTORIES = {
     ],
 )
 def test_maximize_slack_factor(trial: str, terminate: bool) -> None:
-    policy = BanditPolicy(slack_factor=0.25)
+    policy = Bandit(slack_factor=0.25)
     assert policy.decide(trial, 3, MAX_HISTORIES, "Maximize").terminate is terminate
 
 
@@ -54,14 +54,14 @@ def test_maximize_slack_factor(trial: str, terminate: bool) -> None:
     ],
 )
 def test_maximize_slack_amount(trial: str, terminate: bool) -> None:
-    policy = BanditPolicy(slack_amount=0.1)
+    policy = Bandit(slack_amount=0.1)
     assert policy.decide(trial, 3, MAX_HISTORIES, "Maximize").terminate is terminate
 
 
 def test_maximize_at_interval_four_sees_the_later_value() -> None:
     # N = 4: a's best is now 0.99 = B; slack = 0.99*0.25/1.25 = 0.198, limit 0.792.
     # d (3 values) counts with min(4, 3) = 3 -> 0.70 < 0.792; a itself is the best.
-    policy = BanditPolicy(slack_factor=0.25)
+    policy = Bandit(slack_factor=0.25)
     assert policy.decide("a", 4, MAX_HISTORIES, "Maximize").terminate is False
     assert policy.decide("d", 4, MAX_HISTORIES, "Maximize").terminate is True
 
@@ -82,7 +82,7 @@ NEGATIVE_MAX = {"g": [-2.0, -1.0], "h": [-1.5, -1.4], "i": [-1.3, -1.25]}
     ],
 )
 def test_maximize_negative_best_uses_its_absolute_value(trial: str, terminate: bool) -> None:
-    policy = BanditPolicy(slack_factor=0.5)
+    policy = Bandit(slack_factor=0.5)
     assert policy.decide(trial, 2, NEGATIVE_MAX, "Maximize").terminate is terminate
 
 
@@ -121,13 +121,13 @@ NEGATIVE_MIN = {"t": [-4.0], "u": [-3.0, -2.5], "v": [-1.0, -1.5]}
 @pytest.mark.parametrize(("trial", "terminate"), [("u", False), ("v", True)])
 def test_minimize_negative_best(trial: str, terminate: bool) -> None:
     # u: -3.0 <= -2.0 continues; v: -1.5 > -2.0 is cancelled
-    policy = BanditPolicy(slack_factor=0.5)
+    policy = Bandit(slack_factor=0.5)
     assert policy.decide(trial, 2, NEGATIVE_MIN, "Minimize").terminate is terminate
 
 
 def test_gating_by_delay_and_interval() -> None:
     # delay 5, interval 2: evaluated at 6, 8, 10 ... (multiples of 2 that are >= 5)
-    policy = BanditPolicy(slack_amount=0.0, delay_evaluation=5, evaluation_interval=2)
+    policy = Bandit(slack_amount=0.0, delay_evaluation=5, evaluation_interval=2)
     assert [n for n in range(1, 11) if policy.should_evaluate(n)] == [6, 8, 10]
     histories = {"best": [9.0] * 10, "bad": [0.0] * 10}
     for n in range(1, 11):
@@ -136,25 +136,25 @@ def test_gating_by_delay_and_interval() -> None:
 
 
 def test_interval_zero_means_every_value() -> None:
-    policy = BanditPolicy(slack_factor=0.1, evaluation_interval=0)
+    policy = Bandit(slack_factor=0.1, evaluation_interval=0)
     assert all(policy.should_evaluate(n) for n in range(1, 6))
     assert not policy.should_evaluate(0)
 
 
 def test_reason_names_the_numbers_and_the_best_trial() -> None:
-    decision = BanditPolicy(slack_factor=0.25).decide("b", 3, MAX_HISTORIES, "Maximize")
+    decision = Bandit(slack_factor=0.25).decide("b", 3, MAX_HISTORIES, "Maximize")
     assert decision == (
         True,
         "bandit: best 0.66 at interval 3 is below 0.85 - slack 0.17 = 0.68 (best trial e)",
     )
-    kept = BanditPolicy(slack_factor=0.2).decide("r", 2, MIN_HISTORIES, "Minimize")
+    kept = Bandit(slack_factor=0.2).decide("r", 2, MIN_HISTORIES, "Minimize")
     assert kept.reason == (
         "bandit: best 0.58 at interval 2 is within 0.5 + slack 0.1 = 0.6 (best trial p)"
     )
 
 
 def test_a_lone_trial_or_one_without_the_metric_continues() -> None:
-    policy = BanditPolicy(slack_amount=0.0)
+    policy = Bandit(slack_amount=0.0)
     assert policy.decide("x", 1, {"x": [0.1]}, "Maximize").terminate is False
     assert policy.decide("y", 1, {"x": [0.9], "y": []}, "Maximize").terminate is False
     assert policy.decide("z", 1, {"x": [0.9]}, "Maximize").terminate is False
@@ -166,4 +166,4 @@ def test_a_lone_trial_or_one_without_the_metric_continues() -> None:
 )
 def test_exactly_one_non_negative_slack(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
-        BanditPolicy(**kwargs)
+        Bandit(**kwargs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from amlite.sweep.policies import MedianStoppingPolicy
+from amlite.sweep.policies import MedianStopping
 
 # Maximize, N = 2. Per trial: first min(2, count) values -> mean, best.
 #   a [1, 3, 10] -> [1, 3]: mean 2,    best 3   (10 is interval 3: ignored)
@@ -29,7 +29,7 @@ EVEN_MAX = {**ODD_MAX, "e": [8]}
     ],
 )
 def test_maximize(histories: dict[str, list[float]], trial: str, terminate: bool) -> None:
-    policy = MedianStoppingPolicy()
+    policy = MedianStopping()
     assert policy.decide(trial, 2, histories, "Maximize").terminate is terminate
 
 
@@ -55,12 +55,12 @@ EVEN_MIN = {**ODD_MIN, "d": [1]}
     ],
 )
 def test_minimize(histories: dict[str, list[float]], trial: str, terminate: bool) -> None:
-    policy = MedianStoppingPolicy()
+    policy = MedianStopping()
     assert policy.decide(trial, 2, histories, "Minimize").terminate is terminate
 
 
 def test_needs_two_trials_with_the_metric() -> None:
-    policy = MedianStoppingPolicy()
+    policy = MedianStopping()
     # alone: the median would be its own mean 5 and its best 1 is worse; still it continues
     assert policy.decide("a", 2, {"a": [9, 1]}, "Minimize").terminate is False
     # trials without the metric are not counted
@@ -69,7 +69,7 @@ def test_needs_two_trials_with_the_metric() -> None:
 
 def test_gating() -> None:
     # delay 3, interval 0 (= 1): evaluated at 3, 4, 5 ...
-    policy = MedianStoppingPolicy(delay_evaluation=3, evaluation_interval=0)
+    policy = MedianStopping(delay_evaluation=3, evaluation_interval=0)
     histories = {"good": [10.0] * 5, "bad": [0.0] * 5}
     # at N: means good 10, bad 0 -> M = 5; bad's best 0 < 5
     decisions = [policy.decide("bad", n, histories, "Maximize").terminate for n in range(1, 6)]
@@ -77,7 +77,7 @@ def test_gating() -> None:
 
 
 def test_reason() -> None:
-    decision = MedianStoppingPolicy().decide("c", 2, ODD_MAX, "Maximize")
+    decision = MedianStopping().decide("c", 2, ODD_MAX, "Maximize")
     assert decision.reason == (
         "median stopping: best 1.5 at interval 2 is below the median 2 "
         "of the running averages of 3 trials"

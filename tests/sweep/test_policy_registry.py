@@ -8,11 +8,11 @@ import pytest
 
 from amlite.domain.spec_codec import decode_early_termination
 from amlite.sweep.policies import (
-    BanditPolicy,
+    Bandit,
     Decision,
-    MedianStoppingPolicy,
+    MedianStopping,
     Policy,
-    TruncationSelectionPolicy,
+    TruncationSelection,
     make_policy,
 )
 
@@ -29,14 +29,14 @@ def test_each_type() -> None:
     bandit = policy_of(
         {"policyType": "Bandit", "slackFactor": 0.1, "evaluationInterval": 2, "delayEvaluation": 4}
     )
-    assert isinstance(bandit, BanditPolicy)
+    assert isinstance(bandit, Bandit)
     assert (bandit.slack_factor, bandit.slack_amount) == (0.1, None)
     assert (bandit.evaluation_interval, bandit.delay_evaluation) == (2, 4)
     median = policy_of({"policyType": "MedianStopping"})
-    assert isinstance(median, MedianStoppingPolicy)
+    assert isinstance(median, MedianStopping)
     assert (median.evaluation_interval, median.delay_evaluation) == (1, 0)
     truncation = policy_of({"policyType": "TruncationSelection", "truncationPercentage": 20})
-    assert isinstance(truncation, TruncationSelectionPolicy)
+    assert isinstance(truncation, TruncationSelection)
     assert truncation.truncation_percentage == 20
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from amlite.domain.spec_codec import decode_early_termination
-from amlite.sweep.policies import TruncationSelectionPolicy, make_policy
+from amlite.sweep.policies import TruncationSelection, make_policy
 
 # Maximize. Best of the first min(N, count) values:
 #                      N = 1   N = 2
@@ -44,7 +44,7 @@ MAX = {
     ],
 )
 def test_maximize(percentage: int, n: int, trial: str, terminate: bool) -> None:
-    policy = TruncationSelectionPolicy(truncation_percentage=percentage)
+    policy = TruncationSelection(truncation_percentage=percentage)
     assert policy.decide(trial, n, MAX, "Maximize").terminate is terminate
 
 
@@ -70,7 +70,7 @@ MIN = {"a": [3, 1], "b": [2, 4], "c": [5, 6], "d": [4], "e": [9, 8, 0]}
     ],
 )
 def test_minimize(percentage: int, trial: str, terminate: bool) -> None:
-    policy = TruncationSelectionPolicy(truncation_percentage=percentage)
+    policy = TruncationSelection(truncation_percentage=percentage)
     assert policy.decide(trial, 2, MIN, "Minimize").terminate is terminate
 
 
@@ -79,7 +79,7 @@ def test_ties_are_resolved_in_the_trials_favour() -> None:
     # i: 3 better >= 4 - 2 -> cut. f and g: only h is strictly better (1 < 2) -> both kept,
     # so this round cuts one trial instead of two.
     histories = {"f": [0.5], "g": [0.5], "h": [0.9], "i": [0.2]}
-    policy = TruncationSelectionPolicy(truncation_percentage=50)
+    policy = TruncationSelection(truncation_percentage=50)
     assert [policy.decide(t, 1, histories, "Maximize").terminate for t in "fghi"] == [
         False,
         False,
@@ -89,7 +89,7 @@ def test_ties_are_resolved_in_the_trials_favour() -> None:
 
 
 def test_needs_two_trials() -> None:
-    policy = TruncationSelectionPolicy(truncation_percentage=99)
+    policy = TruncationSelection(truncation_percentage=99)
     assert policy.decide("a", 1, {"a": [0.1]}, "Maximize").terminate is False
     # two trials, p 50: k = 1 -> the worse one is cut
     assert policy.decide("a", 1, {"a": [0.1], "b": [0.2]}, "Maximize").terminate is True
@@ -101,7 +101,7 @@ def test_default_percentage_and_gating() -> None:
             {"policyType": "TruncationSelection", "delayEvaluation": 2, "evaluationInterval": 2}
         )
     )
-    assert isinstance(policy, TruncationSelectionPolicy)
+    assert isinstance(policy, TruncationSelection)
     assert policy.truncation_percentage == 10
     assert [n for n in range(1, 9) if policy.should_evaluate(n)] == [2, 4, 6, 8]
     # 10 trials, p 10 -> k = 1: the worst of ten is cut, at N = 2 but not at N = 3
@@ -112,7 +112,7 @@ def test_default_percentage_and_gating() -> None:
 
 
 def test_reason() -> None:
-    policy = TruncationSelectionPolicy(truncation_percentage=40)
+    policy = TruncationSelection(truncation_percentage=40)
     assert policy.decide("e", 2, MAX, "Maximize").reason == (
         "truncation selection: best 0.35 at interval 2 ranks 4 of 5, in the worst 2 (40%)"
     )
@@ -121,4 +121,4 @@ def test_reason() -> None:
 @pytest.mark.parametrize("bad", [0, 100, -5, True])
 def test_percentage_range(bad: int) -> None:
     with pytest.raises(ValueError, match="truncationPercentage"):
-        TruncationSelectionPolicy(truncation_percentage=bad)
+        TruncationSelection(truncation_percentage=bad)

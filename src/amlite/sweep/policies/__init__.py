@@ -15,18 +15,18 @@ from amlite.domain.specs import (
     MedianStoppingTermination,
     TruncationSelectionTermination,
 )
-from amlite.sweep.policies._bandit import BanditPolicy
+from amlite.sweep.policies._bandit import Bandit
 from amlite.sweep.policies._base import Decision, Policy
-from amlite.sweep.policies._median import MedianStoppingPolicy
+from amlite.sweep.policies._median import MedianStopping
 from amlite.sweep.policies._truncation import (
     DEFAULT_TRUNCATION_PERCENTAGE,
-    TruncationSelectionPolicy,
+    TruncationSelection,
 )
 
 
 def _bandit(spec: EarlyTermination) -> Policy:
     assert isinstance(spec, BanditTermination)
-    return BanditPolicy(
+    return Bandit(
         slack_factor=spec.slack_factor,
         slack_amount=spec.slack_amount,
         evaluation_interval=spec.evaluation_interval,
@@ -35,14 +35,14 @@ def _bandit(spec: EarlyTermination) -> Policy:
 
 
 def _median(spec: EarlyTermination) -> Policy:
-    return MedianStoppingPolicy(
+    return MedianStopping(
         evaluation_interval=spec.evaluation_interval, delay_evaluation=spec.delay_evaluation
     )
 
 
 def _truncation(spec: EarlyTermination) -> Policy:
     assert isinstance(spec, TruncationSelectionTermination)
-    return TruncationSelectionPolicy(
+    return TruncationSelection(
         truncation_percentage=spec.truncation_percentage,
         evaluation_interval=spec.evaluation_interval,
         delay_evaluation=spec.delay_evaluation,
@@ -71,10 +71,10 @@ def make_policy(spec: EarlyTermination | None) -> Policy | None:
 __all__ = [
     "DEFAULT_TRUNCATION_PERCENTAGE",
     "POLICIES",
-    "BanditPolicy",
+    "Bandit",
     "Decision",
-    "MedianStoppingPolicy",
+    "MedianStopping",
     "Policy",
-    "TruncationSelectionPolicy",
+    "TruncationSelection",
     "make_policy",
 ]

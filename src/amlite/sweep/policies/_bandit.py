@@ -19,7 +19,7 @@ from amlite.sweep.policies._base import Decision, Policy, best_of, is_better, nu
 from amlite.sweep.samplers._base import Goal
 
 
-class BanditPolicy(Policy):
+class Bandit(Policy):
     """Slack-based cutoff relative to the best trial so far."""
 
     policy_type = "Bandit"

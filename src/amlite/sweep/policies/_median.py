@@ -15,7 +15,7 @@ from amlite.sweep.policies._base import Decision, Policy, best_of, is_better, nu
 from amlite.sweep.samplers._base import Goal
 
 
-class MedianStoppingPolicy(Policy):
+class MedianStopping(Policy):
     """Median of running averages across trials (Google Vizier's rule)."""
 
     policy_type = "MedianStopping"

@@ -18,7 +18,7 @@ from amlite.sweep.samplers._base import Goal
 DEFAULT_TRUNCATION_PERCENTAGE = 10
 
 
-class TruncationSelectionPolicy(Policy):
+class TruncationSelection(Policy):
     """Cut a fixed fraction of the worst trials."""
 
     policy_type = "TruncationSelection"
