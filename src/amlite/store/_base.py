@@ -58,6 +58,9 @@ class JobRecord:
     """Executor bookkeeping: pid, process start time, run directory, host."""
     system_properties: dict[str, str] = field(default_factory=dict)
     """Properties amlite adds (e.g. a sweep's ``best_child_run_id``); shown merged into ``properties``."""
+    owner: str | None = None
+    """The server that runs the job or holds the sweep's controller (several servers on one
+    database, ``amlite.scheduler.membership``); None until one claims it."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,18 @@ class OperationRecord:
     body: dict[str, Any]
     """The operation's ``properties`` on the wire."""
     modified_at: datetime
+
+
+@dataclass(frozen=True)
+class ServerRecord:
+    """One server sharing the database (``amlite.scheduler.membership``)."""
+
+    id: str
+    host: str
+    pid: int
+    pid_start: int | None
+    left: float
+    """Seconds its lease has left (negative: expired), on the database's clock."""
 
 
 class Store(abc.ABC):
@@ -285,6 +300,44 @@ class Store(abc.ABC):
     ) -> list[JobRecord]:
         """Every job (all workspaces; of one ``job_type`` if given) whose status is one of
         ``statuses``, oldest first."""
+
+    # -- servers sharing the store (docs/high-availability.md) ---------------------------
+    @property
+    @abc.abstractmethod
+    def multi_server(self) -> bool:
+        """Whether several servers may share this store (PostgreSQL; not SQLite)."""
+
+    @property
+    @abc.abstractmethod
+    def database_file(self) -> str | None:
+        """The SQLite database file, None for PostgreSQL or an in-memory database."""
+
+    @abc.abstractmethod
+    def renew_server(
+        self, server_id: str, host: str, pid: int, pid_start: int | None, ttl: float
+    ) -> None:
+        """Extend the server's lease to ``ttl`` seconds from now (registering it if new)."""
+
+    @abc.abstractmethod
+    def remove_servers(self, server_ids: Collection[str]) -> None:
+        """Drop the servers' rows: the jobs they own are free at once."""
+
+    @abc.abstractmethod
+    def list_servers(self) -> list[ServerRecord]: ...
+
+    @abc.abstractmethod
+    def claim_job(
+        self,
+        workspace_key: str,
+        name: str,
+        server_id: str | None,
+        *,
+        previous: str | None,
+        status: JobStatus,
+    ) -> bool:
+        """Make ``server_id`` the job's owner if it is still owned by ``previous`` and in
+        ``status`` (compare-and-set: of servers racing for a job, exactly one wins); None
+        frees it."""
 
     # -- assets -----------------------------------------------------------------------
     @abc.abstractmethod
