@@ -79,6 +79,7 @@ class Membership:
         renewing thread. Raises ``SecondServer`` on a SQLite database already served."""
         if self._joined:
             return
+        self._stop = threading.Event()
         if not self.multi:
             self._lock_sqlite()
         else:
