@@ -116,5 +116,16 @@ def test_three_servers_one_killed_one_restarted(servers: list[LiveServer]) -> No
             trials = c.get(f"{WS}/jobs?{API}&parentJobName={sweep}").json()["value"]
             assert sorted(t["name"] for t in trials) == [f"{sweep}_{i}" for i in range(TRIALS)]
             assert {t["properties"]["status"] for t in trials} == {"Completed"}
-    # the killed server's jobs were taken over: they ended, whoever started them
-    assert httpx.get(f"{survivor.url}/health").status_code == 200
+    assert httpx.get(f"{restarted.url}/health").status_code == 200  # it answers again
+
+
+def test_a_second_server_on_one_sqlite_home_is_refused(tmp_path: Path) -> None:
+    first = LiveServer(tmp_path / "home").start()
+    try:
+        with pytest.raises(RuntimeError, match="already uses the SQLite database") as refused:
+            LiveServer(tmp_path / "home").start()
+        assert f"pid {first.proc.pid if first.proc else ''}" in str(refused.value)
+        assert httpx.get(f"{first.url}/health").status_code == 200  # the first one goes on
+    finally:
+        first.stop()
+    LiveServer(tmp_path / "home").start().stop()  # stopped: the next one may start
