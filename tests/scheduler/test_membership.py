@@ -278,3 +278,29 @@ def test_a_second_server_on_one_sqlite_database_is_refused(tmp_path: Path) -> No
     two.leave()
     first.close()
     second.close()
+
+
+def test_one_server_on_sqlite_asks_the_store_nothing(store: Store, tmp_path: Path) -> None:
+    """The single-server path: no lease, no claims, no extra query per round or per job."""
+    submit(store, "j")
+    calls: list[str] = []
+    for method in ("renew_server", "remove_servers", "list_servers", "claim_job"):
+        real = getattr(store, method)
+
+        def spy(*args: Any, _name: str = method, _real: Any = real, **kwargs: Any) -> Any:
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        setattr(store, method, spy)
+    machine = Machine()
+    ctx = RuntimeContext(Settings(home=tmp_path / "home"), "http://x/mlflow", "http://x")
+    sched = Scheduler(store, Recorder(machine, "solo", "host-1"), ctx, slots=2)
+    assert not sched.membership.multi
+    sched.membership.host = "host-1"
+    sched.join()
+    sched.tick()
+    machine.end_all()
+    sched.tick()
+    assert job(store, "j").status is S.COMPLETED and job(store, "j").owner is None
+    assert calls == []
+    sched.membership.leave()
