@@ -59,3 +59,28 @@ def test_of_racing_claims_exactly_one_wins(database_url: str) -> None:
     assert len(wins) == 1 and job is not None and job.owner == wins[0]
     for opened in [first, *stores]:
         opened.close()
+
+
+def test_servers_wake_each_other(database_url: str) -> None:
+    listener, sender = open_store(database_url), open_store(database_url)
+    if not listener.multi_server:
+        sender.notify_servers("b")  # nothing to wake on SQLite: a no-op
+        for opened in (listener, sender):
+            opened.close()
+        return
+    woken = threading.Event()
+    stop = threading.Event()
+    thread = threading.Thread(target=listener.listen_servers, args=("a", woken.set, stop))
+    thread.start()
+    try:
+        deadline = 50
+        while not woken.is_set() and deadline:  # until it listens: LISTEN is not instant
+            sender.notify_servers("b")
+            woken.wait(0.2)
+            deadline -= 1
+        assert woken.is_set()
+    finally:
+        stop.set()
+        thread.join()
+        for opened in (listener, sender):
+            opened.close()

@@ -63,6 +63,7 @@ class Scheduler:
         self._store = store
         self.membership = membership or Membership(store)
         """Which jobs this server runs when others share the store (on SQLite: all)."""
+        self.membership.on_wake = self.wake
         self._told: set[tuple[str, str]] = set()
         """Jobs in CancelRequested whose supervisor this server told (several servers: the
         cancel may have reached another one)."""
@@ -123,8 +124,8 @@ class Scheduler:
     def cancel_running(self, job: JobRecord, reason: str) -> None:
         if self._reachable(job):
             self._backends.for_job(job).executor.cancel(job.runtime, reason)
-        # else its supervisor is on another machine: the server there that owns the job sees
-        # CancelRequested in the store on its next round and tells it (``_reconcile``)
+        else:  # on another machine: the server there that owns the job tells it
+            self.membership.wake_others()  # (``_reconcile``) on the round this starts
 
     def _reachable(self, job: JobRecord) -> bool:
         """Whether this server can reach the job's process: a Ray job, or one on this host."""
@@ -224,6 +225,7 @@ class Scheduler:
         self._sweeps.score_finished()
         if self._trial_ended:
             self._wake.set()  # a trial ended after its sweep's turn: let it start the next
+            self.membership.wake_others()  # another server may hold its sweep
 
     # -- dispatch ------------------------------------------------------------------------
     def queue_reason(self, job: JobRecord) -> str | None:

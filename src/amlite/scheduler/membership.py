@@ -31,6 +31,7 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import IO
 
 from amlite.executors.procs import is_same_process_alive, process_start_time
@@ -72,6 +73,9 @@ class Membership:
         self._thread: threading.Thread | None = None
         self._lock_file: IO[str] | None = None
         self._joined = False
+        self._listener: threading.Thread | None = None
+        self.on_wake: Callable[[], None] | None = None
+        """Called when another server asks this one to look at the store now (``wake``)."""
 
     # -- lifecycle ---------------------------------------------------------------------
     def join(self) -> None:
@@ -89,14 +93,19 @@ class Membership:
                 target=self._renew_loop, name="amlite-lease", daemon=True
             )
             self._thread.start()
+            self._listener = threading.Thread(
+                target=self._listen_loop, name="amlite-listen", daemon=True
+            )
+            self._listener.start()
         self._joined = True
 
     def leave(self) -> None:
         """Give up the lease (the jobs this server owns are free for the others at once)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        for thread in (self._thread, self._listener):
+            if thread is not None:
+                thread.join(timeout=10)
+        self._thread = self._listener = None
         if self.multi and self._joined:
             try:
                 self._store.remove_servers([self.id])
@@ -125,6 +134,28 @@ class Membership:
                     log.exception("could not renew the server lease")
                 else:
                     log.warning("could not renew the server lease: %s", exc)
+
+    def wake_others(self) -> None:
+        """Ask the other servers to look at the store now (a trial ended here whose sweep
+        another server may hold, a cancel for a job this server cannot reach), instead of at
+        their next round; best effort."""
+        if self.multi and self._joined:
+            try:
+                self._store.notify_servers(self.id)
+            except Exception as exc:
+                log.debug("could not wake the other servers: %s", exc)
+
+    def _listen_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._store.listen_servers(self.id, self._woken, self._stop)
+            except Exception as exc:  # the database went away: listen again in a while
+                log.debug("not listening for the other servers: %s", exc)
+                self._stop.wait(self.ttl / 3)
+
+    def _woken(self) -> None:
+        if self.on_wake is not None:
+            self.on_wake()
 
     def _lock_sqlite(self) -> None:
         path = self._store.database_file

@@ -11,7 +11,8 @@ Rules every implementation keeps:
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -324,6 +325,15 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def list_servers(self) -> list[ServerRecord]: ...
+
+    @abc.abstractmethod
+    def notify_servers(self, sender: str) -> None:
+        """Wake the other servers' schedulers (PostgreSQL ``NOTIFY``; nothing on SQLite)."""
+
+    @abc.abstractmethod
+    def listen_servers(self, me: str, on_notify: Callable[[], None], stop: threading.Event) -> None:
+        """Call ``on_notify`` whenever another server calls ``notify_servers``, until ``stop``
+        is set (blocks; raises when the database goes away)."""
 
     @abc.abstractmethod
     def claim_job(

@@ -6,10 +6,11 @@ on several machines compare expiries against one clock.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import threading
+from collections.abc import Callable, Collection
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, delete, func, select, text, update
 
 from amlite.domain.status import JobStatus
 from amlite.store._base import ServerRecord
@@ -17,6 +18,8 @@ from amlite.store._sql.engine import read_tx, write_tx
 from amlite.store._sql.tables import jobs, servers
 
 _UNIX_EPOCH_JULIAN_DAY = 2440587.5
+WAKE_CHANNEL = "amlite_wake"
+"""The PostgreSQL channel on which servers wake each other (payload: the sender's id)."""
 
 
 def _db_epoch(conn: Connection) -> Any:
@@ -103,3 +106,28 @@ class ServerLeases:
                 .values(owner=server_id)
             ).rowcount
         return bool(changed)
+
+    def notify_servers(self, sender: str) -> None:
+        if self._engine.dialect.name != "postgresql":
+            return
+        with write_tx(self._engine) as conn:
+            conn.execute(text("SELECT pg_notify(:channel, :sender)"),
+                         {"channel": WAKE_CHANNEL, "sender": sender})  # fmt: skip
+
+    def listen_servers(self, me: str, on_notify: Callable[[], None], stop: threading.Event) -> None:
+        if self._engine.dialect.name != "postgresql":
+            stop.wait()
+            return
+        raw = self._engine.raw_connection()
+        try:
+            pg: Any = raw.driver_connection
+            pg.autocommit = True
+            pg.execute(f"LISTEN {WAKE_CHANNEL}")
+            while not stop.is_set():
+                woken = False
+                for note in pg.notifies(timeout=0.5):
+                    woken = woken or note.payload != me
+                if woken:
+                    on_notify()
+        finally:
+            raw.invalidate()  # a connection in LISTEN mode goes back to no pool
