@@ -126,14 +126,20 @@ class Membership:
             self._steady_since = time.monotonic()
 
     def _renew_loop(self) -> None:
+        failing = False  # one log line per change of state, not one per attempt
         while not self._stop.wait(self.ttl / 3):
             try:
                 self.renew()
             except Exception as exc:
                 if unavailable_reason(exc) is None:
                     log.exception("could not renew the server lease")
-                else:
-                    log.warning("could not renew the server lease: %s", exc)
+                elif not failing:
+                    log.warning("could not renew the server lease: %s", unavailable_reason(exc))
+                failing = True
+                continue
+            if failing:
+                log.warning("server lease renewed again")
+                failing = False
 
     def wake_others(self) -> None:
         """Ask the other servers to look at the store now (a trial ended here whose sweep
