@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,9 +100,16 @@ class Cluster:
 
         def put(item: tuple[int, tuple[str, dict[str, Any]]]) -> None:
             i, (name, body) = item
-            resp = clients[i % len(clients)].put(job_url(name), json=body)
-            if resp.status_code not in (200, 201):
+            for attempt in range(3 * len(clients)):  # a server down: the next one (failover)
+                try:
+                    resp = clients[(i + attempt) % len(clients)].put(job_url(name), json=body)
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+                    continue
+                if resp.status_code in (200, 201):
+                    return
                 raise RuntimeError(f"PUT {name}: {resp.status_code} {resp.text[:200]}")
+            raise RuntimeError(f"PUT {name}: no server answered")
 
         try:
             with ThreadPoolExecutor(2 * len(clients)) as pool:
