@@ -15,7 +15,8 @@ its own fresh ``AMLITE_HOME`` (SQLite unless ``--database-url``):
    a submitter (jobs appending their own name to a ledger, ``>>`` = O_APPEND) run while the
    server is SIGKILLed ``--kills`` times and restarted on the same home and port. Then, once
    everything ended: every accepted job ran exactly once, a PUT without an answer at most
-   once, every trial index exactly once.
+   once, every trial index exactly once. The ledgers are a ``ReadWriteMount`` output on the
+   default datastore (``soak/``), where a sandboxed job can write (its ``/tmp`` is its own).
 4. ``hostile``: the bodies of issue 9 item 6 (deep JSON, huge integers, overflowing
    durations, superscript digits, NUL bytes, oversize bodies, ...) each sent a few times;
    counts 5xx and dropped connections, samples the server's RSS.
@@ -58,6 +59,21 @@ def job_url(name: str) -> str:
 
 def command(cmd: str, **props: Any) -> dict[str, Any]:
     return {"properties": {"jobType": "Command", "command": cmd, "compute": {}, **props}}
+
+
+LEDGER = {"ledger": {"mode": "ReadWriteMount", "pathOnDatastore": "soak"}}
+"""Where the kills phase's jobs write their ledger lines: a datastore folder mounted into the
+job (a sandboxed job sees a private /tmp, so a ledger in the host's /tmp would be lost)."""
+LEDGER_DIR = "${{outputs.ledger}}"
+
+
+def read_ledger(c: httpx.Client, file: str) -> Counter[str]:
+    """The lines of a ledger file on the default datastore, counted (empty if none ran)."""
+    resp = c.get(f"{WS}/datastores/workspaceblobstore/files/soak/{file}?{API}")
+    if resp.status_code == 404:
+        return Counter()
+    resp.raise_for_status()
+    return Counter(line.strip() for line in resp.text.splitlines() if line.strip())
 
 
 def rss_mb(pid: int) -> float:
@@ -286,10 +302,6 @@ def phase_writers(work: Path, args: argparse.Namespace) -> dict[str, Any]:
 # -- 3. SIGKILLs -------------------------------------------------------------------------------
 def phase_kills(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     srv = server(work, "kills", args, slots=2).start()
-    ledger = work / "kills-ledger.txt"
-    trials = work / "kills-trials.txt"
-    ledger.touch()
-    trials.touch()
     accepted: list[str] = []
     unanswered: list[str] = []
     refused: Counter[str] = Counter()
@@ -303,7 +315,10 @@ def phase_kills(work: Path, args: argparse.Namespace) -> dict[str, Any]:
             "searchSpace": {"i": ["choice", [list(range(args.trials))]]},
             "maxTotalTrials": args.trials,
             "maxConcurrentTrials": 2,
-            "trial": {"command": f"echo ${{{{search_space.i}}}} >> {trials}; sleep 0.3"},
+            "trial": {
+                "command": f"echo ${{{{search_space.i}}}} >> {LEDGER_DIR}/trials.txt; sleep 0.3",
+                "outputDataBindings": LEDGER,
+            },
         }
     }
     with srv.client() as c:
@@ -315,7 +330,7 @@ def phase_kills(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         while not stop.is_set():
             name = f"kill-job-{n}"
             n += 1
-            body = command(f"echo {name} >> {ledger}")
+            body = command(f"echo {name} >> {LEDGER_DIR}/jobs.txt", outputDataBindings=LEDGER)
             try:
                 with httpx.Client(
                     base_url=srv.url,
@@ -349,11 +364,10 @@ def phase_kills(work: Path, args: argparse.Namespace) -> dict[str, Any]:
             names = [n for n in all_jobs(c) if n.startswith("kill-job-")]
             status = wait_all_terminal(c, [*names, "kill-sweep"], args.settle_seconds)
             trial_names = all_jobs(c, "&parentJobName=kill-sweep")
+            ran, indexes = read_ledger(c, "jobs.txt"), read_ledger(c, "trials.txt")
     finally:
         stop.set()
         srv.stop()
-    ran = Counter(line.strip() for line in ledger.read_text().splitlines() if line.strip())
-    indexes = Counter(line.strip() for line in trials.read_text().splitlines() if line.strip())
     never = [n for n in accepted if ran[n] == 0]
     twice = [n for n, k in ran.items() if k > 1]
     unanswered_twice = [n for n in unanswered if ran[n] > 1]

@@ -55,6 +55,11 @@ def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8642) ->
     sock = _bind(host, port)
     url = _public_url(host, sock.getsockname()[1])
     server = Server(settings, url)
+    try:
+        server.scheduler.join()  # refuses a second server on one SQLite database
+    except BaseException:
+        server.store.close()
+        raise
     info = settings.server_file
     info.write_text(json.dumps({"url": url, "pid": os.getpid()}))
     print(f"amlite server listening on {url} (home {settings.home})", flush=True)
@@ -74,6 +79,12 @@ class EmbeddedServer:
         self._sock = _bind(host, 0)
         self.url = _public_url(host, self._sock.getsockname()[1])
         self.server = Server(settings, self.url)
+        try:
+            self.server.scheduler.join()  # refuses a second server on one SQLite database
+        except BaseException:
+            self.server.store.close()
+            self._sock.close()
+            raise
         self.token = self.server.admin_token
         self._uvicorn = uvicorn.Server(_config(self.server.app(), "error"))
         self._thread = threading.Thread(

@@ -53,8 +53,15 @@ def run(
     except ImportError as exc:
         output.error(f"the amlite server is not available in this installation: {exc}")
         raise typer.Exit(EXIT_FAILED) from exc
+    from amlite.scheduler.membership import SecondServer
+
     settings = Settings.from_env()
-    with EmbeddedServer(settings) as srv, reporting():
+    try:
+        embedded = EmbeddedServer(settings)
+    except SecondServer as exc:  # a server runs on this home: submit to it instead
+        output.error(f"{exc} To run the job on that server: amlite job create -f {file}")
+        raise typer.Exit(EXIT_FAILED) from exc
+    with embedded as srv, reporting():
         client = cli.client(srv.url, srv.token)
         job = create_from_file(client, file, name, sets)
         job_name = str(job["name"])

@@ -40,4 +40,10 @@ def server(
     except ValueError as exc:
         output.error(f"--default-datastore: {exc}")
         raise typer.Exit(2) from exc
-    run_server(settings, host, port)
+    from amlite.scheduler.membership import SecondServer
+
+    try:
+        run_server(settings, host, port)
+    except SecondServer as exc:
+        output.error(str(exc))
+        raise typer.Exit(1) from exc

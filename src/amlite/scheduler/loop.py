@@ -25,11 +25,13 @@ from amlite.data.paths import run_dir
 from amlite.domain.status import ACCEPT_PATH, JobStatus
 from amlite.errors import AmliteError, InvalidTransition, NotFound
 from amlite.executors._base import Executor, NodeSlot, RunReport
+from amlite.executors._ray import RayExecutor
 from amlite.executors.ray_cluster import RayUnavailable
 from amlite.executors.run_files import run_dir_in
 from amlite.executors.supervisor.contract import RunResult
 from amlite.scheduler.backends import Backend, Backends
 from amlite.scheduler.capacity import NeverFits
+from amlite.scheduler.membership import Membership
 from amlite.services.preparation import RuntimeContext, build_plan
 from amlite.services.tokens import mint_job_token
 from amlite.store import JobRecord, Store
@@ -58,8 +60,15 @@ class Scheduler:
         *,
         slots: int,
         on_terminal: Any = None,
+        membership: Membership | None = None,
     ) -> None:
         self._store = store
+        self.membership = membership or Membership(store)
+        """Which jobs this server runs when others share the store (on SQLite: all)."""
+        self.membership.on_wake = self.wake
+        self._told: set[tuple[str, str]] = set()
+        """Jobs in CancelRequested whose supervisor this server told (several servers: the
+        cancel may have reached another one)."""
         self._backends = Backends(store, executor, slots, on_exit=self.run_ended)
         self._ctx = ctx
         self._slots = slots
@@ -82,7 +91,13 @@ class Scheduler:
         directory removed once they are gone."""
 
     # -- lifecycle ---------------------------------------------------------------------
+    def join(self) -> None:
+        """Take this server's place among those sharing the store (``Membership.join``):
+        raises ``SecondServer`` on a SQLite database another server uses."""
+        self.membership.join()
+
     def start(self) -> None:
+        self.join()
         self._finish_interrupted_submissions()
         self._thread = threading.Thread(target=self._run, name="amlite-scheduler", daemon=True)
         self._thread.start()
@@ -93,6 +108,7 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._backends.close()
+        self.membership.leave()
 
     def wake(self) -> None:
         with self._signals:
@@ -108,7 +124,17 @@ class Scheduler:
         self._wake.set()
 
     def cancel_running(self, job: JobRecord, reason: str) -> None:
-        self._backends.for_job(job).executor.cancel(job.runtime, reason)
+        if self._reachable(job):
+            self._backends.for_job(job).executor.cancel(job.runtime, reason)
+        else:  # on another machine: the server there that owns the job tells it
+            self.membership.wake_others()  # (``_reconcile``) on the round this starts
+
+    def _reachable(self, job: JobRecord) -> bool:
+        """Whether this server can reach the job's process: a Ray job, or one on this host."""
+        runtime = job.runtime
+        if runtime.get("executor") == RayExecutor.kind:
+            return True
+        return runtime.get("host") in (None, self.membership.host)
 
     # -- what the sweep controller needs (TrialOps) -------------------------------------------
     def capacity_for(self, sweep: JobRecord) -> int:
@@ -130,7 +156,7 @@ class Scheduler:
         except (InvalidTransition, NotFound):  # cancelled or deleted by a user meanwhile
             return
         if was_started and run_dir_in(job.runtime):
-            self._backends.for_job(job).executor.cancel(job.runtime, reason)
+            self.cancel_running(job, reason)
         elif not was_started:
             self._finish(job, S.CANCELED, reason)
 
@@ -185,16 +211,21 @@ class Scheduler:
         with self._signals:
             ended, self._ended = self._ended, set()
         self._clear_orphans()
+        self.membership.look()
         if full:
             self._sweeps.refresh()
         started = self._reconcile(None if full else ended)
         self._trial_ended = False  # trials ended above are seen by the sweeps below
         for sweep in self._store.jobs_in_status(LIVE_SWEEPS, job_type="Sweep"):
-            self._sweeps.advance(sweep)  # one broken sweep fails alone
+            if self.membership.holds(sweep):  # each sweep's controller runs on one server
+                self._sweeps.advance(sweep)  # one broken sweep fails alone
+            else:
+                self._sweeps.forget(sweep)
         self._dispatch(started)
         self._sweeps.score_finished()
         if self._trial_ended:
             self._wake.set()  # a trial ended after its sweep's turn: let it start the next
+            self.membership.wake_others()  # another server may hold its sweep
 
     # -- dispatch ------------------------------------------------------------------------
     def queue_reason(self, job: JobRecord) -> str | None:
@@ -262,6 +293,8 @@ class Scheduler:
                 return
             for job in fresh:
                 tried.add((job.workspace_key, job.name))
+                if not self.membership.holds(job):
+                    continue  # another server claimed it
                 try:
                     nodes = backend.pool.take(job.job_spec.workload())
                 except NeverFits as exc:
@@ -272,7 +305,10 @@ class Scheduler:
                 except (ValueError, TypeError) as exc:
                     self._finish(job, S.FAILED, f"compute '{job.compute}': {exc}")
                     continue
-                if nodes is None or self._start(job, backend, nodes) is None:
+                if nodes is None:
+                    self.membership.release(job)  # a server with room may take it
+                    return
+                if self._start(job, backend, nodes) is None:
                     return
 
     def _start(self, job: JobRecord, backend: Backend, nodes: list[NodeSlot]) -> bool | None:
@@ -325,6 +361,10 @@ class Scheduler:
         if given); return the jobs that still hold capacity."""
         active: list[JobRecord] = []
         for job in self._store.jobs_in_status(STARTED, job_type="Command"):
+            if not self.membership.holds(job, adoptable=self._reachable(job)):
+                if self._backends.pool_key(job.runtime) != self._backends.local.pool.key:
+                    active.append(job)  # another server's job on a shared Ray cluster
+                continue
             if ended is not None and run_dir_in(job.runtime) not in ended:
                 active.append(job)
                 continue
@@ -344,10 +384,19 @@ class Scheduler:
                         job, S.FAILED, "the server stopped before the job's process started"
                     )
                 continue
+            if job.status is S.CANCEL_REQUESTED and self.membership.multi:
+                self._tell_cancel(job, executor, runtime)
             report = executor.report(runtime)
             if not self._apply(job, report):
                 active.append(job if run_dir_in(job.runtime) else _with_runtime(job, runtime))
         return active
+
+    def _tell_cancel(self, job: JobRecord, executor: Executor, runtime: dict[str, Any]) -> None:
+        """Tell the supervisor of a job cancelled through any server (once per server)."""
+        key = (job.workspace_key, job.name)
+        if key not in self._told:
+            self._told.add(key)
+            executor.cancel(runtime, job.status_reason or "canceled by user")
 
     def _clear_orphans(self) -> None:
         """Remove the run directory of each stopped orphan whose job is still gone."""
@@ -415,6 +464,7 @@ class Scheduler:
         Only from the status ``job`` was read in: if a user cancelled it meanwhile, the
         decision was taken on a stale record, and the next round decides again."""
         key, name = job.workspace_key, job.name
+        self._told.discard((key, name))
         end = at or datetime.now(UTC)
         path, times = [target], [end]
         if target is S.CANCELED and job.status is not S.CANCEL_REQUESTED:

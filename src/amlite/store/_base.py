@@ -11,7 +11,8 @@ Rules every implementation keeps:
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -61,6 +62,9 @@ class JobRecord:
     """Executor bookkeeping: pid, process start time, run directory, host."""
     system_properties: dict[str, str] = field(default_factory=dict)
     """Properties amlite adds (e.g. a sweep's ``best_child_run_id``); shown merged into ``properties``."""
+    owner: str | None = None
+    """The server that runs the job or holds the sweep's controller (several servers on one
+    database, ``amlite.scheduler.membership``); None until one claims it."""
 
     @cached_property
     def job_spec(self) -> JobSpec:
@@ -151,6 +155,18 @@ class OperationRecord:
     body: dict[str, Any]
     """The operation's ``properties`` on the wire."""
     modified_at: datetime
+
+
+@dataclass(frozen=True)
+class ServerRecord:
+    """One server sharing the database (``amlite.scheduler.membership``)."""
+
+    id: str
+    host: str
+    pid: int
+    pid_start: int | None
+    left: float
+    """Seconds its lease has left (negative: expired), on the database's clock."""
 
 
 class Store(abc.ABC):
@@ -330,6 +346,53 @@ class Store(abc.ABC):
     ) -> list[JobRecord]:
         """Every job (all workspaces; of one ``job_type`` if given) whose status is one of
         ``statuses``, oldest first."""
+
+    # -- servers sharing the store (docs/high-availability.md) ---------------------------
+    @property
+    @abc.abstractmethod
+    def multi_server(self) -> bool:
+        """Whether several servers may share this store (PostgreSQL; not SQLite)."""
+
+    @property
+    @abc.abstractmethod
+    def database_file(self) -> str | None:
+        """The SQLite database file, None for PostgreSQL or an in-memory database."""
+
+    @abc.abstractmethod
+    def renew_server(
+        self, server_id: str, host: str, pid: int, pid_start: int | None, ttl: float
+    ) -> None:
+        """Extend the server's lease to ``ttl`` seconds from now (registering it if new)."""
+
+    @abc.abstractmethod
+    def remove_servers(self, server_ids: Collection[str]) -> None:
+        """Drop the servers' rows: the jobs they own are free at once."""
+
+    @abc.abstractmethod
+    def list_servers(self) -> list[ServerRecord]: ...
+
+    @abc.abstractmethod
+    def notify_servers(self, sender: str) -> None:
+        """Wake the other servers' schedulers (PostgreSQL ``NOTIFY``; nothing on SQLite)."""
+
+    @abc.abstractmethod
+    def listen_servers(self, me: str, on_notify: Callable[[], None], stop: threading.Event) -> None:
+        """Call ``on_notify`` whenever another server calls ``notify_servers``, until ``stop``
+        is set (blocks; raises when the database goes away)."""
+
+    @abc.abstractmethod
+    def claim_job(
+        self,
+        workspace_key: str,
+        name: str,
+        server_id: str | None,
+        *,
+        previous: str | None,
+        status: JobStatus,
+    ) -> bool:
+        """Make ``server_id`` the job's owner if it is still owned by ``previous`` and in
+        ``status`` (compare-and-set: of servers racing for a job, exactly one wins); None
+        frees it."""
 
     # -- assets -----------------------------------------------------------------------
     @abc.abstractmethod

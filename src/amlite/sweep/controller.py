@@ -113,6 +113,10 @@ class _Memory:
     """The sweep's best score so far (its ``score`` system property)."""
     unscored: list[JobRecord] = field(default_factory=list)
     """Trials that ended and are not scored yet (``score_finished``)."""
+    watching: set[str] = field(default_factory=set)
+    """Trials last seen active. One that leaves the store's active set without
+    ``trial_finished`` ended on another server (several servers on one database): it is
+    scored when the active trials are read again."""
 
 
 class SweepController:
@@ -199,6 +203,7 @@ class SweepController:
             return  # the first tick rescores everything anyway
         if memory.active is not None:
             memory.active.pop(trial.name, None)
+        memory.watching.discard(trial.name)
         if memory.scored:
             memory.unscored.append(trial)
 
@@ -281,6 +286,11 @@ class SweepController:
             sweep.workspace_key, parent_name=sweep.name, statuses=TRIAL_ACTIVE, limit=100_000
         )
         memory.active = {t.name: t.status is S.CANCEL_REQUESTED for t in active}
+        gone, memory.watching = memory.watching - memory.active.keys(), set(memory.active)
+        for name in sorted(gone):  # ended on another server
+            trial = self._store.get_job(sweep.workspace_key, name)
+            if trial is not None and trial.status.is_terminal and memory.scored:
+                memory.unscored.append(trial)
         return active
 
     def _cancel_trials(self, active: list[JobRecord], reason: str) -> None:
@@ -343,6 +353,7 @@ class SweepController:
             runtime={"nextIndex": index},
         )
         memory.next_index = index
+        memory.watching.update(trial.name for trial in created)
         if memory.active is not None:
             memory.active.update((trial.name, False) for trial in created)
         return len(created)

@@ -33,6 +33,7 @@ def job_record(row: Row[Any]) -> JobRecord:
         exit_code=m["exit_code"],
         runtime=dict(m["runtime"] or {}),
         system_properties=dict(m["system_properties"] or {}),
+        owner=m.get("owner"),
     )
 
 

@@ -20,6 +20,7 @@ from amlite.store._base import JobRecord, JobVersion, NewJob, StatusEvent, Store
 from amlite.store._sql.assets import AssetsAndTokens
 from amlite.store._sql.deployments import DeploymentTables
 from amlite.store._sql.engine import make_engine, read_tx, write_tx
+from amlite.store._sql.leases import ServerLeases
 from amlite.store._sql.migrate import ensure_schema
 from amlite.store._sql.records import insert_ignoring_conflict, job_record, tag_rows
 from amlite.store._sql.tables import (
@@ -33,7 +34,7 @@ from amlite.store._sql.tables import (
 from amlite.store._sql.tracking import TrackingTables
 
 
-class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, Store):
+class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, Store):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 

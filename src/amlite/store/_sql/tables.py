@@ -101,6 +101,7 @@ jobs = Table(
     Column("exit_code", Integer, nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("modified_at", UtcDateTime(), nullable=False),
+    Column("owner", String(200), nullable=True),
     UniqueConstraint("workspace_key", "name", name="uq_jobs_workspace_name"),
     Index("ix_jobs_workspace_seq", "workspace_key", "seq"),
     Index("ix_jobs_workspace_parent_seq", "workspace_key", "parent_name", "seq"),
@@ -108,6 +109,19 @@ jobs = Table(
 )
 # Queued jobs are claimed highest priority first, then in submission order.
 Index("ix_jobs_status_priority_seq", jobs.c.status, jobs.c.priority.desc(), jobs.c.seq)
+
+# The servers sharing the database (docs/high-availability.md): each renews its row's lease
+# (``expires``: seconds since the epoch on the database's clock); ``jobs.owner`` names the
+# server that runs a job or holds a sweep's controller.
+servers = Table(
+    "servers",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("pid_start", BigInteger, nullable=True),
+    Column("expires", Float, nullable=False),
+)
 
 job_tags = Table(
     "job_tags",
