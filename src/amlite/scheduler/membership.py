@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable
 from typing import IO
 
-from amlite.executors.procs import is_same_process_alive, process_start_time
+from amlite.executors.supervisor.procs import pid_alive, process_start_time
 from amlite.store import JobRecord, ServerRecord, Store
 from amlite.store.availability import unavailable_reason
 
@@ -192,7 +192,7 @@ class Membership:
         dead = [
             s.id
             for s in self._store.list_servers()
-            if s.host == self.host and not is_same_process_alive(s.pid, s.pid_start)
+            if s.host == self.host and not pid_alive(s.pid, s.pid_start)
         ]
         self._store.remove_servers(dead)
 
