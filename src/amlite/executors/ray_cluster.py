@@ -65,13 +65,11 @@ class RayCluster:
         self.address = normalise_address(address)
         self.timeout = timeout
 
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
+    def _call(self, method: str, path: str, body: Any = None, raw: bytes | None = None) -> Any:
+        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+        kind = "application/octet-stream" if raw is not None else "application/json"
         request = urllib.request.Request(
-            self.address + path,
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
+            self.address + path, data=data, method=method, headers={"Content-Type": kind}
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
@@ -118,6 +116,7 @@ class RayCluster:
         *,
         node_id: str,
         resources: Resources | None,
+        runtime_env: dict[str, Any] | None = None,
     ) -> None:
         """Start ``entrypoint`` on node ``node_id``, holding ``resources`` there while it runs."""
         body: dict[str, Any] = {
@@ -126,6 +125,8 @@ class RayCluster:
             "entrypoint_label_selector": {NODE_ID_LABEL: node_id},
             "metadata": {"amlite": "1"},
         }
+        if runtime_env:
+            body["runtime_env"] = runtime_env
         if resources is not None:
             body["entrypoint_num_cpus"] = resources.cpus
             if resources.memory:
@@ -143,6 +144,25 @@ class RayCluster:
                 return None
             raise
         return RayJob(str(data.get("status") or ""), str(data.get("message") or ""))
+
+    def ensure_package(self, uri: str, data: bytes, known: bool = False) -> bool:
+        """Make the cluster hold package ``uri`` (``gcs://NAME.zip``); True if it was
+        uploaded now. Asking also keeps it from being collected for a while (Ray pins it)."""
+        path = "/api/packages/gcs/" + uri.removeprefix("gcs://")
+        if not known:
+            try:
+                self._call("GET", path)
+                return False
+            except RayUnavailable as exc:
+                if exc.status != 404:
+                    raise
+        self._call("PUT", path, raw=data)
+        return True
+
+    def logs(self, submission_id: str) -> str:
+        """The output of the job's entrypoint so far."""
+        data = self._call("GET", f"/api/jobs/{submission_id}/logs")
+        return str((data or {}).get("logs") or "")
 
     def stop(self, submission_id: str) -> None:
         self._call("POST", f"/api/jobs/{submission_id}/stop")

@@ -14,10 +14,12 @@ from amlite.api.auth import Principal
 from amlite.api.bodies import check_declared_size
 from amlite.api.deps import WS_PREFIX, api_version, principal, query_ci, runtime, workspace
 from amlite.api.params import INT64_MAX, query_int
+from amlite.data import paths
 from amlite.data.backends import AzureUnavailable, DatastoreBackend, blob_name
 from amlite.data.paths import PathEscapeError, TooLargeError
 from amlite.domain.arm_id import WorkspaceRef
-from amlite.errors import NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
+from amlite.errors import Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
+from amlite.executors.ray_ship import granted
 from amlite.services.datastores import backend_for
 
 router = APIRouter(dependencies=[Depends(api_version)])
@@ -30,6 +32,25 @@ def _backend(request: Request, ws: WorkspaceRef, name: str) -> DatastoreBackend:
     rt = runtime(request)
     rt.assets.get(ws, "datastores", name)  # 404 if the datastore does not exist
     return backend_for(rt.store, rt.settings, ws.key, name)
+
+
+def _authorize(
+    request: Request, who: Principal, ws: WorkspaceRef, name: str, path: str, write: bool
+) -> None:
+    """The admin may do anything; a job's token only what its nodes were granted (the
+    datastore paths of its inputs, outputs and artifacts: ``ray_ship.grants``), so a Ray
+    node without the server's filesystem can fetch and push them; writes only while the
+    job has not ended (as its writes to its MLflow run)."""
+    if who.is_admin:
+        return
+    if who.workspace_key == ws.key and who.job_name is not None:
+        rt = runtime(request)
+        if granted(paths.run_dir(rt.settings, ws.key, who.job_name), name, path, write):
+            job = rt.store.get_job(ws.key, who.job_name) if write else None
+            if write and (job is None or job.status.is_terminal):
+                raise Forbidden("the job has ended: its token can no longer write")
+            return
+    who.require_admin()
 
 
 def _call(target: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -96,7 +117,7 @@ async def put_file(
     ws: WorkspaceRef = Depends(workspace),
     who: Principal = Depends(principal),
 ) -> Response:
-    who.require_admin()
+    await run_in_threadpool(_authorize, request, who, ws, name, path, True)
     limit = runtime(request).settings.max_upload_bytes
     check_declared_size(request, limit, "upload")
     backend = await run_in_threadpool(_backend, request, ws, name)
@@ -123,7 +144,7 @@ def get_file(
 ) -> Response:
     """The file's bytes from byte ``offset`` (at most 8 MiB a call); header
     ``x-amlite-file-size`` tells the whole size, so a reader can follow a growing log."""
-    who.require_admin()
+    _authorize(request, who, ws, name, path, write=False)
     backend = _backend(request, ws, name)
     offset = query_int(request, "offset", maximum=INT64_MAX) or 0
     found = _call("path", backend.read, path, offset, MAX_READ)
@@ -145,8 +166,8 @@ def list_files(
     who: Principal = Depends(principal),
 ) -> dict[str, Any]:
     """Every file below ``path`` (relative paths and sizes)."""
-    who.require_admin()
-    backend = _backend(request, ws, name)
     relative = query_ci(request, "path") or ""
+    _authorize(request, who, ws, name, relative, write=False)
+    backend = _backend(request, ws, name)
     items = _call("path", backend.list_files, relative)
     return {"value": [{"path": item.path, "size": item.size} for item in items]}
