@@ -175,3 +175,19 @@ def test_the_server_reads_events_and_result_from_the_ray_job_log(tmp_path: Path)
     assert [json.loads(x)["status"] for x in lines] == ["Running", "Finalizing"]
     assert json.loads((tmp_path / "result.json").read_text())["outcome"] == "Completed"
     assert apply_node_log(tmp_path, ray_node.MODE_TAG + "shared\n") == "shared"
+
+
+def test_each_node_of_a_job_keeps_its_artifacts_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AMLITE_NODE_ROOT", "/node")
+    desc = ray_ship.descriptor(make_plan(tmp_path), "sid1")
+    server_form = ray_node.localize(desc["plan"], desc, 1)[0]
+    # a plan the gang driver already made the node's (it could not see the run directory)
+    driver_form = ray_node.localize(
+        ray_node.remap(desc["plan"], ray_node.path_mapping(desc)), desc, 1
+    )[0]
+    for local in (server_form, driver_form):
+        assert local["artifacts_dir"] == "/node/runs/sid1/artifacts-node1"
+        assert local["finalize"][0]["dst"] == "/node/runs/sid1/artifacts-node1/outputs"
+        assert local["run_dir"] == "/node/runs/sid1"

@@ -57,6 +57,10 @@ STOP_AFTER_SECONDS = 20.0
 """How long a cancelled job may take to stop by itself before Ray Jobs stops it."""
 
 
+SHARED_FS_ENV = "AMLITE_RAY_SHARED_FS"
+"""``auto`` (default): each node uses the run directory when it sees it; ``off``: nodes
+never do (they fetch and push through the server's API even where they could see it)."""
+
 SUBMISSION_FILE = "ray_submission_id"
 """In the run directory: the Ray Job's submission id, written before it is submitted."""
 
@@ -130,6 +134,8 @@ class RayExecutor(Executor):
         """Submission id -> ``shared`` / ``remote``, as the job's first node reported."""
         self._shipped: set[str] = set()
         """Packages this executor uploaded or found on the cluster."""
+        off = os.environ.get(SHARED_FS_ENV, "").strip().lower() == "off"
+        self.shared_fs = "off" if off else "auto"
 
     def _watch(self, run_dir: Path) -> None:
         """Call ``on_exit(run_dir)`` as soon as the run's ``result.json`` appears, so the
@@ -213,7 +219,7 @@ class RayExecutor(Executor):
 
     def _ship(self, plan: RunPlan, run_dir: Path, sid: str) -> dict[str, Any]:
         """Upload what the job's nodes need (``ray_ship``); the job's ``runtime_env``."""
-        desc = ray_ship.descriptor(plan, sid)
+        desc = {**ray_ship.descriptor(plan, sid), "shared_fs": self.shared_fs}
         ray_ship.write_grants(run_dir, desc)
         modules = [self._ensure(ray_ship.node_package())]
         if desc["code"] and Path(desc["code"]).exists():

@@ -98,7 +98,10 @@ def local_run_dir(desc: dict[str, Any]) -> str:
 
 
 def sees_run_dir(desc: dict[str, Any]) -> bool:
-    """Whether this node shares the server's filesystem (for this job)."""
+    """Whether this node shares the server's filesystem (for this job; never if the
+    server said ``shared_fs: off``)."""
+    if desc.get("shared_fs") == "off":
+        return False
     try:
         with open(os.path.join(desc["run_dir"], MARKER), encoding="utf-8") as f:
             return f.read().strip() == desc["sid"]
@@ -120,9 +123,15 @@ def remap(value: Any, mapping: list[tuple[str, str]]) -> Any:
     return value
 
 
-def path_mapping(desc: dict[str, Any]) -> list[tuple[str, str]]:
+def path_mapping(desc: dict[str, Any], node: int = 0) -> list[tuple[str, str]]:
+    """Server path -> node path: the run directory to the node's, the artifacts to a
+    folder of the node's (one per node of the job: nodes may share a machine)."""
     root = local_run_dir(desc)
-    return [(desc["artifacts_dir"], os.path.join(root, "artifacts")), (desc["run_dir"], root)]
+    art = os.path.join(root, "artifacts")
+    mapping = [(desc["artifacts_dir"], art), (desc["run_dir"], root)]
+    if node:  # also for a plan the gang driver already made the node's
+        mapping.append((art, f"{art}-node{node}"))
+    return mapping
 
 
 # -- the server's file API, with the job's token ------------------------------------------
@@ -292,7 +301,7 @@ class Pusher:
 
 
 def localize(
-    plan: dict[str, Any], desc: dict[str, Any]
+    plan: dict[str, Any], desc: dict[str, Any], node: int = 0
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[tuple[str, str, str]]]:
     """The plan with the server's paths made the node's, the fetches to do before the
     supervisor starts, and the (local path, datastore, path) pushes of writable outputs.
@@ -334,7 +343,7 @@ def localize(
             continue
         else:
             finalize.append(step)
-    mapping = path_mapping(desc)
+    mapping = path_mapping(desc, node)
     local = remap({**plan, "prepare": prepare, "finalize": finalize}, mapping)
     env = local.get("environment")
     if env:
@@ -459,7 +468,7 @@ def run_remote(
 ) -> dict[str, Any]:
     """Run one node's plan without the server's filesystem; its result."""
     api = Api(desc)
-    local, fetches, pushes = localize(plan, desc)
+    local, fetches, pushes = localize(plan, desc, node)
     run_dir = local["run_dir"]
     clean_run_dir(run_dir)
     relay = Relay(run_dir, relay_events)
