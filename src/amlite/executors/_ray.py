@@ -132,8 +132,6 @@ class RayExecutor(Executor):
         self._watcher: threading.Thread | None = None
         self._modes: dict[str, str] = {}
         """Submission id -> ``shared`` / ``remote``, as the job's first node reported."""
-        self._shipped: set[str] = set()
-        """Packages this executor uploaded or found on the cluster."""
         off = os.environ.get(SHARED_FS_ENV, "").strip().lower() == "off"
         self.shared_fs = "off" if off else "auto"
 
@@ -210,23 +208,17 @@ class RayExecutor(Executor):
         self._watch(run_dir)
         return self._runtime([asdict(n) for n in plan.nodes], run_dir, sid)
 
-    def _ensure(self, package: tuple[str, bytes]) -> str:
-        uri, data = package
-        if uri not in self._shipped:
-            self.cluster.ensure_package(uri, data)
-            self._shipped.add(uri)
-        return uri
-
     def _ship(self, plan: RunPlan, run_dir: Path, sid: str) -> dict[str, Any]:
         """Upload what the job's nodes need (``ray_ship``); the job's ``runtime_env``."""
         desc = {**ray_ship.descriptor(plan, sid), "shared_fs": self.shared_fs}
         ray_ship.write_grants(run_dir, desc)
-        modules = [self._ensure(ray_ship.node_package())]
+        packages = [ray_ship.node_package()]
         if desc["code"] and Path(desc["code"]).exists():
-            modules.append(self._ensure(ray_ship.code_package(Path(desc["code"]))))
-        uri, data = ray_ship.working_dir_package(desc)
-        self.cluster.ensure_package(uri, data, known=True)  # new for every job
-        return {"working_dir": uri, "py_modules": modules}
+            packages.append(ray_ship.code_package(Path(desc["code"])))
+        work = ray_ship.working_dir_package(desc)  # new for every job
+        for uri, data in [*packages, work]:  # uploaded only if the cluster does not have it
+            self.cluster.ensure_package(uri, data)
+        return {"working_dir": work[0], "py_modules": [uri for uri, _ in packages]}
 
     def cancel(self, runtime: dict[str, Any], reason: str) -> None:
         try:

@@ -145,17 +145,17 @@ class RayCluster:
             raise
         return RayJob(str(data.get("status") or ""), str(data.get("message") or ""))
 
-    def ensure_package(self, uri: str, data: bytes, known: bool = False) -> bool:
+    def ensure_package(self, uri: str, data: bytes) -> bool:
         """Make the cluster hold package ``uri`` (``gcs://NAME.zip``); True if it was
-        uploaded now. Asking also keeps it from being collected for a while (Ray pins it)."""
+        uploaded now. Asking first (as Ray's own job client does) also pins it for a while,
+        so it is not collected before the job that uses it is submitted."""
         path = "/api/packages/gcs/" + uri.removeprefix("gcs://")
-        if not known:
-            try:
-                self._call("GET", path)
-                return False
-            except RayUnavailable as exc:
-                if exc.status != 404:
-                    raise
+        try:
+            self._call("GET", path)
+            return False
+        except RayUnavailable as exc:
+            if exc.status != 404:
+                raise
         self._call("PUT", path, raw=data)
         return True
 

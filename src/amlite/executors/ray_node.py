@@ -58,6 +58,8 @@ CANCELLING = ("CancelRequested", "Canceled")
 READ_CHUNK = 8 * 1024 * 1024
 HERE = os.path.dirname(os.path.abspath(__file__))
 SUPERVISOR = os.path.join(HERE, "supervisor.py")
+if not os.path.exists(SUPERVISOR):  # a supervisor folder (``python DIR`` runs its __main__)
+    SUPERVISOR = os.path.join(HERE, "supervisor")
 
 
 def now_iso() -> str:

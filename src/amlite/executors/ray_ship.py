@@ -34,7 +34,8 @@ from amlite.executors._base import RunPlan
 
 HERE = Path(__file__).parent
 NODE_PACKAGE = "amlite_node"
-NODE_FILES = ("ray_node.py", "ray_gang.py", "supervisor.py")
+NODE_FILES = ("ray_node.py", "ray_gang.py", "supervisor.py", "supervisor")
+"""Shipped where they exist (the supervisor is one file, or a stdlib-only folder)."""
 GRANTS_FILE = "node_grants.json"
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -59,7 +60,14 @@ def package_uri(data: bytes) -> str:
 def node_package() -> tuple[str, bytes]:
     """(URI, zip) of ``amlite_node``."""
     entries = [(f"{NODE_PACKAGE}/__init__.py", b"")]
-    entries += [(f"{NODE_PACKAGE}/{name}", (HERE / name).read_bytes()) for name in NODE_FILES]
+    for name in NODE_FILES:
+        path = HERE / name
+        if path.is_file():
+            entries.append((f"{NODE_PACKAGE}/{name}", path.read_bytes()))
+        elif path.is_dir():
+            for item in sorted(path.rglob("*.py")):
+                rel = item.relative_to(HERE).as_posix()
+                entries.append((f"{NODE_PACKAGE}/{rel}", item.read_bytes()))
     data = _zip(entries)
     return package_uri(data), data
 
