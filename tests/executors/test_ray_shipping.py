@@ -7,10 +7,11 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
+from amlite.data import paths
 from amlite.executors import ray_node, ray_ship
 from amlite.executors._base import EnvironmentBuild, FileStep, NodeSlot, RunPlan
 from amlite.executors._ray import apply_node_log
@@ -87,6 +88,10 @@ def test_code_packages_are_reproducible_and_change_with_the_code(tmp_path: Path)
     assert sorted(names) == ["amlite_code/pkg/m.py", "amlite_code/train.py"]
     (code / "train.py").write_text("print(2)")
     assert ray_ship.package_uri(ray_ship._zip(ray_ship._tree(code))) != ray_ship.package_uri(first)
+
+
+def test_the_artifacts_path_has_the_depth_the_nodes_assume() -> None:
+    assert len(PurePosixPath(paths.artifacts_path("j1")).parts) == ray_ship.ARTIFACTS_DEPTH
 
 
 def test_descriptor_names_the_server_the_token_and_the_datastores(tmp_path: Path) -> None:

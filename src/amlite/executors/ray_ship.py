@@ -25,10 +25,9 @@ import io
 import json
 import os
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from amlite.data import paths
 from amlite.executors import ray_node
 from amlite.executors._base import RunPlan
 
@@ -37,6 +36,9 @@ NODE_PACKAGE = "amlite_node"
 NODE_FILES = ("ray_node.py", "ray_gang.py", "supervisor.py", "supervisor")
 """Shipped where they exist (the supervisor is one file, or a stdlib-only folder)."""
 GRANTS_FILE = "node_grants.json"
+ARTIFACTS_DEPTH = 2
+"""Folders in a job's artifacts path on its datastore (``ExperimentRun/dcid.NAME``,
+``amlite.data.paths.artifacts_path``, a layer above: a test keeps the two in step)."""
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -115,8 +117,8 @@ def code_source(plan: RunPlan) -> tuple[str, bool] | None:
 def descriptor(plan: RunPlan, sid: str) -> dict[str, Any]:
     """What a node needs to run ``plan`` with or without the server's filesystem."""
     workspace, _, job = plan.job_id.rpartition("/jobs/")
-    artifacts = Path(plan.artifacts_dir)  # the default datastore's folder / artifacts_path
-    store_root = artifacts.parents[len(PurePosixPath(paths.artifacts_path(job)).parts) - 1]
+    artifacts = Path(plan.artifacts_dir)  # the default datastore's folder / artifacts path
+    store_root = artifacts.parents[ARTIFACTS_DEPTH - 1]
     code = code_source(plan)
     return {
         "sid": sid,

@@ -14,13 +14,12 @@ from amlite.api.auth import Principal
 from amlite.api.bodies import check_declared_size
 from amlite.api.deps import WS_PREFIX, api_version, principal, query_ci, runtime, workspace
 from amlite.api.params import INT64_MAX, query_int
-from amlite.data import paths
 from amlite.data.backends import AzureUnavailable, DatastoreBackend, blob_name
 from amlite.data.paths import PathEscapeError, TooLargeError
 from amlite.domain.arm_id import WorkspaceRef
-from amlite.errors import Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
-from amlite.executors.ray_ship import granted
+from amlite.errors import NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from amlite.services.datastores import backend_for
+from amlite.services.node_access import check_file_access
 
 router = APIRouter(dependencies=[Depends(api_version)])
 BASE = WS_PREFIX + "/datastores/{name}"
@@ -37,20 +36,12 @@ def _backend(request: Request, ws: WorkspaceRef, name: str) -> DatastoreBackend:
 def _authorize(
     request: Request, who: Principal, ws: WorkspaceRef, name: str, path: str, write: bool
 ) -> None:
-    """The admin may do anything; a job's token only what its nodes were granted (the
-    datastore paths of its inputs, outputs and artifacts: ``ray_ship.grants``), so a Ray
-    node without the server's filesystem can fetch and push them; writes only while the
-    job has not ended (as its writes to its MLflow run)."""
-    if who.is_admin:
-        return
-    if who.workspace_key == ws.key and who.job_name is not None:
-        rt = runtime(request)
-        if granted(paths.run_dir(rt.settings, ws.key, who.job_name), name, path, write):
-            job = rt.store.get_job(ws.key, who.job_name) if write else None
-            if write and (job is None or job.status.is_terminal):
-                raise Forbidden("the job has ended: its token can no longer write")
-            return
-    who.require_admin()
+    """The admin token may do anything; a job's token what its Ray nodes were granted
+    (``services.node_access``)."""
+    rt = runtime(request)
+    check_file_access(
+        rt.store, rt.settings, who.workspace_key, who.job_name, ws.key, name, path, write
+    )
 
 
 def _call(target: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
