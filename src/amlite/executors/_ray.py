@@ -130,6 +130,8 @@ class RayExecutor(Executor):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._pulling = threading.Lock()
+        """One reader of Ray job logs at a time (the watcher and ``report``)."""
         self._modes: dict[str, str] = {}
         """Submission id -> ``shared`` / ``remote``, as the job's first node reported."""
         off = os.environ.get(SHARED_FS_ENV, "").strip().lower() == "off"
@@ -154,7 +156,7 @@ class RayExecutor(Executor):
         sid = recorded_submission_id(run_dir)
         if sid is None or self._modes.get(sid) == "shared":
             return
-        with contextlib.suppress(RayUnavailable, OSError):
+        with self._pulling, contextlib.suppress(RayUnavailable, OSError):
             mode = apply_node_log(run_dir, self.cluster.logs(sid))
             if mode is not None:
                 self._modes[sid] = mode

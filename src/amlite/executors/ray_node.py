@@ -377,7 +377,6 @@ def stage(fetches: list[dict[str, Any]], api: Api, desc: dict[str, Any]) -> None
                 shutil.rmtree(dst)
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             if desc.get("code_is_file"):
-                os.makedirs(os.path.dirname(dst), exist_ok=True)
                 shutil.copy2(os.path.join(shipped, os.path.basename(desc["code"])), dst)
             else:
                 shutil.copytree(shipped, dst, symlinks=True)
@@ -477,6 +476,8 @@ def run_remote(
     relay.event("Running")
     label = f"node{node}" if node else ""
     targets = [(local["artifacts_dir"], desc["artifacts_store"], desc["artifacts_path"], label)]
+    logs = f"{desc['artifacts_path']}/system_logs" + (f"/{label}" if label else "")
+    targets.append((os.path.join(run_dir, "supervisor.stderr"), desc["artifacts_store"], logs, ""))
     targets += [(src, ds, rel, "") for src, ds, rel in pushes]
     pusher = Pusher(api, targets)
     try:
