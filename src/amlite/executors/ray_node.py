@@ -139,6 +139,10 @@ def path_mapping(desc: dict[str, Any], node: int = 0) -> list[tuple[str, str]]:
 # -- the server's file API, with the job's token ------------------------------------------
 
 
+def lower_keys(items: Any) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in items}
+
+
 class Api:
     """The workspace's datastores and the job itself, through the server's REST API."""
 
@@ -150,7 +154,8 @@ class Api:
     def call(
         self, method: str, path: str, query: str = "", body: Any = None, size: int | None = None
     ) -> tuple[int, bytes, dict[str, str]]:
-        """One request, retried on connection errors and 5xx; (status, body, headers)."""
+        """One request, retried on connection errors and 5xx; (status, body, headers with
+        lower-case names)."""
         import urllib.error
         import urllib.request
 
@@ -166,10 +171,10 @@ class Api:
             request = urllib.request.Request(url, data=body, method=method, headers=headers)
             try:
                 with urllib.request.urlopen(request, timeout=120) as resp:
-                    return resp.status, resp.read(), dict(resp.headers)
+                    return resp.status, resp.read(), lower_keys(resp.headers.items())
             except urllib.error.HTTPError as exc:
                 if exc.code < 500:
-                    return exc.code, exc.read(), dict(exc.headers)
+                    return exc.code, exc.read(), lower_keys(exc.headers.items())
                 last = OSError(f"{method} {path}: HTTP {exc.code}")
             except OSError as exc:
                 last = OSError(f"{method} {path}: {getattr(exc, 'reason', exc)}")
