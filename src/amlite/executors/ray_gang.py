@@ -189,6 +189,7 @@ def supervise(run_dir: str, desc: dict[str, Any]) -> dict[str, Any]:
     results: dict[int, dict[str, Any]] = {}
     first_bad: int | None = None
     stopping = False
+    stopped_for = ""
     finalizing = False
     pending = list(refs)
     while pending:
@@ -198,8 +199,11 @@ def supervise(run_dir: str, desc: dict[str, Any]) -> dict[str, Any]:
             try:
                 results[index] = ray.get(ref)
             except Exception as exc:  # the task died (node lost, worker killed) or was stopped
-                outcome = "Canceled" if stopping else "Failed"
-                results[index] = {"exitCode": None, "outcome": outcome, "reason": repr(exc)}
+                results[index] = (
+                    {"exitCode": None, "outcome": "Canceled", "reason": stopped_for}
+                    if stopping
+                    else {"exitCode": None, "outcome": "Failed", "reason": repr(exc)}
+                )
             if results[index].get("outcome") != "Completed" and first_bad is None:
                 first_bad = index
         reason = None
@@ -209,7 +213,7 @@ def supervise(run_dir: str, desc: dict[str, Any]) -> dict[str, Any]:
             reason = f"node {first_bad} failed: stopping the other nodes"
             log.write(reason)
         if reason is not None:
-            stopping = True
+            stopping, stopped_for = True, reason
             for index, path in node_dirs.items():
                 if index not in results and os.path.isdir(path):  # a node that shares it
                     with open(os.path.join(path, "cancel_reason"), "w", encoding="utf-8") as f:
