@@ -166,7 +166,7 @@ def node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (shipped / "amlite_code" / "train.py").write_text(
         "import os, pathlib, sys, time\n"
         "data = pathlib.Path(os.environ['INPUT'], 'a.txt').read_text()\n"
-        "print('read', data, flush=True)\n"
+        "print('read', data, 'in', sys.prefix, flush=True)\n"
         "time.sleep(float(sys.argv[1]))\n"
         "pathlib.Path(os.environ['OUTPUT'], 'model.txt').write_text('model of ' + data)\n"
         "os.makedirs('outputs', exist_ok=True)\n"
@@ -181,11 +181,20 @@ def test_a_node_fetches_runs_and_pushes_without_the_servers_disk(
 ) -> None:
     fake.files[("workspaceblobstore", "sets/d1/a.txt")] = b"the input data"
     desc = job(tmp_path, fake.url, "python train.py 1.0")
+    # an environment: built on the node (with the node's Python: the server's is not
+    # there), cached below the node's root by the environment's hash
+    desc["plan"]["environment"] = {
+        "dir": "/srv/amlite-home-not-here/envs/0123abcd",
+        "python": "/srv/amlite-home-not-here/python3",
+        "requirements": [],
+        "notes": [],
+    }
     result = ray_node.run_remote(desc["plan"], desc, 0, relay_events=True)
     assert result["outcome"] == "Completed", (result, fake.files.keys())
     art = "ExperimentRun/dcid.j1"
     log = fake.files[("workspaceblobstore", f"{art}/user_logs/std_log.txt")].decode()
-    assert "read the input data" in log
+    assert f"read the input data in {node / 'envs' / '0123abcd'}" in log
+    assert (node / "envs" / "0123abcd" / ".ready").exists()
     model = fake.files[("workspaceblobstore", "azureml/j1/model/model.txt")]
     assert model == b"model of the input data"
     assert ("workspaceblobstore", f"{art}/outputs/metrics.json") in fake.files
