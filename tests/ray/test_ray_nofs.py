@@ -109,6 +109,9 @@ def test_two_node_job_without_a_shared_filesystem(
             content=b"the input data",
         )
         assert resp.status_code == 201, resp.text
+        asset = {"properties": {"path": "azureml://datastores/workspaceblobstore/paths/sets/d1"}}
+        resp = c.put(f"{WS}/data/d1/versions/1?{API}", json=asset)
+        assert resp.status_code in (200, 201), resp.text
         body = command_body(
             "python train.py",
             codeId=code,
@@ -116,12 +119,7 @@ def test_two_node_job_without_a_shared_filesystem(
                 "TEST_SERVER_HOME": str(server.home),
                 "TEST_CHECKOUT": str(CHECKOUT / "src"),
             },
-            inputDataBindings={
-                "data": {
-                    "dataId": "azureml://datastores/workspaceblobstore/paths/sets/d1",
-                    "mode": "Download",
-                }
-            },
+            inputDataBindings={"data": {"dataId": "azureml:d1:1", "mode": "Download"}},
             outputDataBindings={"model": {"mode": "ReadWriteMount"}},
             distribution={"distributionType": "PyTorch", "processCount": 2},
         )
@@ -160,6 +158,7 @@ def test_two_node_job_without_a_shared_filesystem(
         copied = {r: read_artifact(c, name, f"outputs/r{r}.txt") for r in (0, 1)}
         metrics = json.dumps(c.get(f"{WS}/jobs/{name}/metrics?{API}").json())
 
+    print("ranks:", json.dumps(results), "\nray_gang.log:\n" + gang)  # shown with -rP
     assert [r["sum"] for r in results] == [3.0, 3.0]
     assert [r["data"] for r in results] == ["the input data"] * 2
     # the worker saw neither the server's home nor amlite's source; the head saw both

@@ -149,12 +149,19 @@ class RayTestCluster:
         )
         self.node_ip = str(self._wait_nodes(1)[0]["node_ip"])
         self.gcs = f"{self.node_ip}:{port}"
-        self._ray_start(
-            f"--address={self.gcs}",
-            f"--temp-dir={self.root / 'worker'}",
-            f"--dashboard-agent-listen-port={_free_port()}",
-            isolated=bool(self.hide),
-        )
+        for attempt in (1, 2):  # a loaded machine can miss Ray's 30 s raylet start limit
+            try:
+                self._ray_start(
+                    f"--address={self.gcs}",
+                    f"--temp-dir={self.root / f'worker{attempt}'}",
+                    f"--dashboard-agent-listen-port={_free_port()}",
+                    isolated=bool(self.hide),
+                )
+                break
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+                stop_sessions(self.sessions[-1:])
         self._wait_nodes(2)
         self._wait_jobs_api()
         return self
