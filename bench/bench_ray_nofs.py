@@ -57,12 +57,7 @@ def body(code: str, two_nodes: bool) -> dict[str, Any]:
         "command": COMMAND,
         "codeId": code,
         "compute": {"target": RAY, "instanceType": "cpu=1"},
-        "inputDataBindings": {
-            "data": {
-                "dataId": "azureml://datastores/workspaceblobstore/paths/bench/d1",
-                "mode": "Download",
-            }
-        },
+        "inputDataBindings": {"data": {"dataId": "azureml:benchdata:1", "mode": "Download"}},
         "outputDataBindings": {"model": {"mode": "ReadWriteMount"}},
     }
     if two_nodes:
@@ -83,6 +78,8 @@ def setup_server(srv: BenchServer, dashboard: str) -> str:
             content=os.urandom(1024 * 1024),
         )
         resp.raise_for_status()
+        asset = {"properties": {"path": "azureml://datastores/workspaceblobstore/paths/bench/d1"}}
+        c.put(f"{WS}/data/benchdata/versions/1?{API}", json=asset).raise_for_status()
         return upload_code(c, "benchcode", {"main.py": "print('hello')\n" * 200})
 
 
@@ -130,7 +127,7 @@ def main() -> None:
         shutil.rmtree(home, ignore_errors=True)
     text = report(args.jobs, out, failures)
     print(text)
-    if not args.no_write:
+    if not args.no_write and not failures.items:
         with RESULTS.open("a") as f:
             f.write(text)
     if failures.items:
