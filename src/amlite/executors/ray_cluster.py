@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -65,7 +66,9 @@ class RayCluster:
         self.address = normalise_address(address)
         self.timeout = timeout
 
-    def _call(self, method: str, path: str, body: Any = None, raw: bytes | None = None) -> Any:
+    def _call(
+        self, method: str, path: str, body: Any = None, raw: bytes | None = None, text: bool = False
+    ) -> Any:
         data = raw if raw is not None else None if body is None else json.dumps(body).encode()
         kind = "application/octet-stream" if raw is not None else "application/json"
         request = urllib.request.Request(
@@ -73,7 +76,8 @@ class RayCluster:
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read() or b"null")
+                data = response.read()
+                return data.decode("utf-8", "replace") if text else json.loads(data or b"null")
         except urllib.error.HTTPError as exc:
             detail = exc.read()[:300].decode("utf-8", "replace")
             raise RayUnavailable(
@@ -160,9 +164,18 @@ class RayCluster:
         return True
 
     def logs(self, submission_id: str) -> str:
-        """The output of the job's entrypoint so far."""
-        data = self._call("GET", f"/api/jobs/{submission_id}/logs")
-        return str((data or {}).get("logs") or "")
+        """The output of the job's entrypoint so far, read from the node it runs on (Ray
+        Jobs' own ``/logs`` reads the head's copy, which misses an entrypoint placed on
+        another node)."""
+        info = self._call("GET", f"/api/jobs/{submission_id}") or {}
+        node = info.get("driver_node_id")
+        if not node:
+            data = self._call("GET", f"/api/jobs/{submission_id}/logs")
+            return str((data or {}).get("logs") or "")
+        query = urllib.parse.urlencode(
+            {"node_id": node, "filename": f"job-driver-{submission_id}.log", "lines": -1}
+        )
+        return str(self._call("GET", f"/api/v0/logs/file?{query}", text=True))
 
     def stop(self, submission_id: str) -> None:
         self._call("POST", f"/api/jobs/{submission_id}/stop")
