@@ -5,6 +5,11 @@ Head and worker are separate ``ray start`` runs with their own temp dirs, both w
 address; the dashboard (the address a Ray compute names) listens on loopback. Each
 ``ray start`` runs in a new session, and ``stop()`` ends exactly the processes of those
 sessions and their descendants (job entrypoints start sessions of their own), by pid.
+
+``hide_from_worker``: the worker node runs in its own mount namespace (``unshare -m``) where
+those directories are empty tmpfs, except ``keep_for_worker`` (bound back in): a node that
+shares no filesystem with the server (and then the cluster's files live in /var/tmp, the
+head's hidden from the worker as well).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -55,10 +61,19 @@ def _proc_table() -> dict[int, tuple[int, int]]:
 
 
 class RayTestCluster:
-    def __init__(self, cpus_per_node: int = 2, memory_gib: int = 4) -> None:
+    def __init__(
+        self,
+        cpus_per_node: int = 2,
+        memory_gib: int = 4,
+        hide_from_worker: tuple[str, ...] = (),
+        keep_for_worker: tuple[str, ...] = (),
+    ) -> None:
         self.cpus = cpus_per_node
         self.memory = memory_gib * GIB
-        self.root = Path(tempfile.mkdtemp(prefix="amr"))  # short: Ray's socket paths
+        where = "/var/tmp" if hide_from_worker else None
+        self.root = Path(tempfile.mkdtemp(prefix="amr", dir=where))  # short: Ray's socket paths
+        self.hide = [*hide_from_worker, str(self.root / "head")] if hide_from_worker else []
+        self.keep = list(keep_for_worker)
         self.sessions: list[int] = []
         self.dashboard = ""
         self.gcs = ""
@@ -68,11 +83,29 @@ class RayTestCluster:
     def env(self) -> dict[str, str]:
         return {**os.environ, **RAY_ENV}
 
-    def _ray_start(self, *args: str) -> None:
+    def _isolated(self) -> list[str]:
+        """The command prefix that starts the worker in its own mount namespace."""
+        stage = self.root / "stage"
+        lines = ["set -e"]
+        for i, keep in enumerate(self.keep):  # reachable while the hidden trees are covered
+            (stage / str(i)).mkdir(parents=True, exist_ok=True)
+            lines.append(f"mount --bind {shlex.quote(keep)} {stage / str(i)}")
+        for hide in self.hide:
+            Path(hide).mkdir(parents=True, exist_ok=True)
+            lines.append(f"mount -t tmpfs -o size=256m amlite-hidden {shlex.quote(hide)}")
+        for i, keep in enumerate(self.keep):
+            lines.append(f"mkdir -p {shlex.quote(keep)}")
+            lines.append(f"mount --bind {stage / str(i)} {shlex.quote(keep)}")
+            lines.append(f"umount {stage / str(i)}")
+        lines.append('exec "$@"')
+        return ["unshare", "-m", "--propagation", "private", "sh", "-c", "\n".join(lines), "sh"]
+
+    def _ray_start(self, *args: str, isolated: bool = False) -> None:
         ray = str(Path(sys.executable).parent / "ray")
         log = (self.root / "ray_start.log").open("ab")
         proc = subprocess.Popen(
             [
+                *(self._isolated() if isolated else []),
                 ray,
                 "start",
                 *args,
@@ -118,11 +151,19 @@ class RayTestCluster:
         )
         self.node_ip = str(self._wait_nodes(1)[0]["node_ip"])
         self.gcs = f"{self.node_ip}:{port}"
-        self._ray_start(
-            f"--address={self.gcs}",
-            f"--temp-dir={self.root / 'worker'}",
-            f"--dashboard-agent-listen-port={_free_port()}",
-        )
+        for attempt in (1, 2):  # a loaded machine can miss Ray's 30 s raylet start limit
+            try:
+                self._ray_start(
+                    f"--address={self.gcs}",
+                    f"--temp-dir={self.root / f'worker{attempt}'}",
+                    f"--dashboard-agent-listen-port={_free_port()}",
+                    isolated=bool(self.hide),
+                )
+                break
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+                stop_sessions(self.sessions[-1:])
         self._wait_nodes(2)
         self._wait_jobs_api()
         return self
@@ -179,6 +220,11 @@ class RayTestCluster:
                 )
                 with contextlib.suppress(OSError):
                     urllib.request.urlopen(request, timeout=10).close()
+
+    def worker_id(self) -> str:
+        """The worker node's id (the one that is not the head)."""
+        rows = self._nodes()
+        return next(str(n["node_id"]) for n in rows if not n.get("is_head_node"))
 
     def node_ids(self) -> list[str]:
         return sorted(str(n["node_id"]) for n in self._nodes())

@@ -5,29 +5,38 @@ The same supervisor as the local executor runs the plan, on the node amlite chos
 resources (``instanceType``) for as long as it runs; a multi-node job's entrypoint is
 ``ray_gang.py``, which gang-schedules a placement group and runs a supervisor per node.
 
-Everything else is as on the local executor: the run directory (plan, events, result,
-``cancel_reason``) is shared with the cluster's nodes at the same path, logs and outputs
-land in the job's artifacts, metrics go to the server's MLflow endpoint. A cancel leaves
-``cancel_reason``, which the supervisor looks for while it runs; if the job still runs
-``STOP_AFTER_SECONDS`` later it is stopped through Ray Jobs. Jobs are found again after
-a server restart by their submission id, recorded in the run directory before submitting.
+The supervisor, the job's code and its descriptor are shipped through Ray (``ray_ship``:
+``runtime_env`` packages) and the entrypoint is ``ray_node``, which looks whether the node
+shares the server's filesystem. If it does (the fast path) everything is as on the local
+executor: the run directory (plan, events, result, ``cancel_reason``) is shared with the
+cluster's nodes at the same path, logs and outputs land in the job's artifacts. If not,
+the nodes fetch inputs and push logs and outputs through the server's file API, see the
+job's cancel through its status, and print its events and result, which ``report`` (and
+the watcher) read from the Ray job's logs into the run directory. Metrics go to the
+server's MLflow endpoint either way. A cancel leaves ``cancel_reason``; if the job still
+runs ``STOP_AFTER_SECONDS`` later it is stopped through Ray Jobs. Jobs are found again
+after a server restart by their submission id, recorded in the run directory before
+submitting.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import secrets
 import shlex
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from amlite.domain.resources import Resources
+from amlite.executors import ray_node, ray_ship
 from amlite.executors._base import Executor, RunPlan, RunReport
 from amlite.executors.ray_cluster import ALIVE, RayCluster, RayUnavailable
 from amlite.executors.run_files import (
@@ -39,16 +48,19 @@ from amlite.executors.run_files import (
     request_cancel,
     run_dir_of,
 )
-from amlite.executors.supervisor import ENTRY_POINT as SUPERVISOR
 from amlite.executors.supervisor import contract
 
-HERE = Path(__file__).parent
-GANG_DRIVER = str(HERE / "ray_gang.py")
 WATCH_SECONDS = 0.1
+PULL_SECONDS = 0.5
+"""How often the watcher reads the Ray job logs of a job whose nodes share no filesystem."""
 """How often the result files of running jobs are looked for."""
 STOP_AFTER_SECONDS = 20.0
 """How long a cancelled job may take to stop by itself before Ray Jobs stops it."""
 
+
+SHARED_FS_ENV = "AMLITE_RAY_SHARED_FS"
+"""``auto`` (default): each node uses the run directory when it sees it; ``off``: nodes
+never do (they fetch and push through the server's API even where they could see it)."""
 
 SUBMISSION_FILE = "ray_submission_id"
 """In the run directory: the Ray Job's submission id, written before it is submitted."""
@@ -77,6 +89,31 @@ def recorded_submission_id(run_dir: Path) -> str | None:
         return None
 
 
+def apply_node_log(run_dir: Path, text: str) -> str | None:
+    """Write the events and the result a node printed (``ray_node``) into the run
+    directory; the mode it reported (``shared`` or ``remote``), if it did yet."""
+    mode, events, result = None, [], None
+    for line in text.splitlines():
+        if line.startswith(ray_node.MODE_TAG):
+            mode = line[len(ray_node.MODE_TAG) :].strip()
+        elif line.startswith((ray_node.EVENT_TAG, ray_node.RESULT_TAG)):
+            try:
+                item = json.loads(line.split(" ", 1)[1])
+            except ValueError:
+                continue
+            if isinstance(item, dict) and line.startswith(ray_node.EVENT_TAG):
+                events.append(item)
+            elif isinstance(item, dict):
+                result = item
+    if events and len(events) > len(read_events(run_dir)):
+        tmp = run_dir / f".{contract.EVENTS}.tmp"
+        tmp.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+        os.replace(tmp, run_dir / contract.EVENTS)
+    if result is not None and read_result(run_dir) is None:
+        contract.write_json_atomic(str(run_dir / contract.RESULT), result)
+    return mode
+
+
 class RayExecutor(Executor):
     kind = "ray"
 
@@ -94,6 +131,12 @@ class RayExecutor(Executor):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._pulling = threading.Lock()
+        """One reader of Ray job logs at a time (the watcher and ``report``)."""
+        self._modes: dict[str, str] = {}
+        """Submission id -> ``shared`` / ``remote``, as the job's first node reported."""
+        off = os.environ.get(SHARED_FS_ENV, "").strip().lower() == "off"
+        self.shared_fs = "off" if off else "auto"
 
     def _watch(self, run_dir: Path) -> None:
         """Call ``on_exit(run_dir)`` as soon as the run's ``result.json`` appears, so the
@@ -108,8 +151,27 @@ class RayExecutor(Executor):
                 )
                 self._watcher.start()
 
+    def _pull(self, run_dir: Path) -> None:
+        """Read the events and result of a job whose nodes do not share the run directory
+        from its Ray job's logs (nothing once the node said it shares it)."""
+        sid = recorded_submission_id(run_dir)
+        if sid is None or self._modes.get(sid) == "shared":
+            return
+        with self._pulling, contextlib.suppress(RayUnavailable, OSError):
+            mode = apply_node_log(run_dir, self.cluster.logs(sid))
+            if mode is not None:
+                self._modes[sid] = mode
+
     def _watch_loop(self) -> None:
+        pulled = 0.0
         while not self._stop.wait(WATCH_SECONDS):
+            if time.monotonic() - pulled >= PULL_SECONDS:
+                pulled = time.monotonic()
+                with self._lock:
+                    watched = list(self._watched)
+                for run_dir in watched:
+                    if not (run_dir / contract.RESULT).exists():
+                        self._pull(run_dir)
             with self._lock:
                 ended = {d for d in self._watched if (d / contract.RESULT).exists()}
                 self._watched -= ended
@@ -136,19 +198,30 @@ class RayExecutor(Executor):
         run_dir = prepare_run_dir(plan)
         sid, new = submission_id(run_dir)
         first = plan.nodes[0]
+        # the interpreter on the node: the compute's (or the server's) where it exists there
         python = shlex.quote(self.python)
-        if len(plan.nodes) == 1:
-            entrypoint = (
-                f"exec {python} -S -E {shlex.quote(SUPERVISOR)} {shlex.quote(str(run_dir))}"
-            )
-            held: Resources | None = Resources(first.cpus, first.memory, first.gpus)
-        else:  # the placement group holds the nodes; its driver holds nothing
-            entrypoint = f"exec {python} {shlex.quote(GANG_DRIVER)} {shlex.quote(str(run_dir))}"
-            held = None
+        entrypoint = (
+            f'P={python}; [ -x "$P" ] || P=python3; exec "$P" -m {ray_ship.NODE_PACKAGE}.ray_node'
+        )
+        # the placement group of a multi-node job holds its nodes; its driver holds nothing
+        held = Resources(first.cpus, first.memory, first.gpus) if len(plan.nodes) == 1 else None
         if new or self.cluster.job(sid) is None:  # a recorded id may have been submitted
-            self.cluster.submit(sid, entrypoint, node_id=first.id, resources=held)
+            env = self._ship(plan, run_dir, sid)
+            self.cluster.submit(sid, entrypoint, node_id=first.id, resources=held, runtime_env=env)
         self._watch(run_dir)
         return self._runtime([asdict(n) for n in plan.nodes], run_dir, sid)
+
+    def _ship(self, plan: RunPlan, run_dir: Path, sid: str) -> dict[str, Any]:
+        """Upload what the job's nodes need (``ray_ship``); the job's ``runtime_env``."""
+        desc = {**ray_ship.descriptor(plan, sid), "shared_fs": self.shared_fs}
+        ray_ship.write_grants(run_dir, desc)
+        packages = [ray_ship.node_package()]
+        if desc["code"] and Path(desc["code"]).exists():
+            packages.append(ray_ship.code_package(Path(desc["code"])))
+        work = ray_ship.working_dir_package(desc)  # new for every job
+        for uri, data in [*packages, work]:  # uploaded only if the cluster does not have it
+            self.cluster.ensure_package(uri, data)
+        return {"working_dir": work[0], "py_modules": [uri for uri, _ in packages]}
 
     def cancel(self, runtime: dict[str, Any], reason: str) -> None:
         try:
@@ -184,6 +257,9 @@ class RayExecutor(Executor):
     def report(self, runtime: dict[str, Any]) -> RunReport:
         run_dir = run_dir_of(runtime)
         result = read_result(run_dir)
+        if result is None:
+            self._pull(run_dir)
+            result = read_result(run_dir)
         if result is not None:
             return RunReport(events=read_events(run_dir), result=result, alive=False)
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -65,17 +66,18 @@ class RayCluster:
         self.address = normalise_address(address)
         self.timeout = timeout
 
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
+    def _call(
+        self, method: str, path: str, body: Any = None, raw: bytes | None = None, text: bool = False
+    ) -> Any:
+        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+        kind = "application/octet-stream" if raw is not None else "application/json"
         request = urllib.request.Request(
-            self.address + path,
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
+            self.address + path, data=data, method=method, headers={"Content-Type": kind}
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read() or b"null")
+                data = response.read()
+                return data.decode("utf-8", "replace") if text else json.loads(data or b"null")
         except urllib.error.HTTPError as exc:
             detail = exc.read()[:300].decode("utf-8", "replace")
             raise RayUnavailable(
@@ -118,6 +120,7 @@ class RayCluster:
         *,
         node_id: str,
         resources: Resources | None,
+        runtime_env: dict[str, Any] | None = None,
     ) -> None:
         """Start ``entrypoint`` on node ``node_id``, holding ``resources`` there while it runs."""
         body: dict[str, Any] = {
@@ -126,6 +129,8 @@ class RayCluster:
             "entrypoint_label_selector": {NODE_ID_LABEL: node_id},
             "metadata": {"amlite": "1"},
         }
+        if runtime_env:
+            body["runtime_env"] = runtime_env
         if resources is not None:
             body["entrypoint_num_cpus"] = resources.cpus
             if resources.memory:
@@ -143,6 +148,34 @@ class RayCluster:
                 return None
             raise
         return RayJob(str(data.get("status") or ""), str(data.get("message") or ""))
+
+    def ensure_package(self, uri: str, data: bytes) -> bool:
+        """Make the cluster hold package ``uri`` (``gcs://NAME.zip``); True if it was
+        uploaded now. Asking first (as Ray's own job client does) also pins it for a while,
+        so it is not collected before the job that uses it is submitted."""
+        path = "/api/packages/gcs/" + uri.removeprefix("gcs://")
+        try:
+            self._call("GET", path)
+            return False
+        except RayUnavailable as exc:
+            if exc.status != 404:
+                raise
+        self._call("PUT", path, raw=data)
+        return True
+
+    def logs(self, submission_id: str) -> str:
+        """The output of the job's entrypoint so far, read from the node it runs on (Ray
+        Jobs' own ``/logs`` reads the head's copy, which misses an entrypoint placed on
+        another node)."""
+        info = self._call("GET", f"/api/jobs/{submission_id}") or {}
+        node = info.get("driver_node_id")
+        if not node:
+            data = self._call("GET", f"/api/jobs/{submission_id}/logs")
+            return str((data or {}).get("logs") or "")
+        query = urllib.parse.urlencode(
+            {"node_id": node, "filename": f"job-driver-{submission_id}.log", "lines": -1}
+        )
+        return str(self._call("GET", f"/api/v0/logs/file?{query}", text=True))
 
     def stop(self, submission_id: str) -> None:
         self._call("POST", f"/api/jobs/{submission_id}/stop")

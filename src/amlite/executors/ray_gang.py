@@ -1,19 +1,20 @@
-"""The driver of a multi-node job on a Ray cluster: ``python ray_gang.py RUN_DIR``.
+"""The driver of a multi-node job on a Ray cluster, called by ``ray_node.main``.
 
-Started by ``RayExecutor`` as the entrypoint of a Ray Job, on the node the job's rank 0
-runs on. It imports ``ray`` (present on every Ray node) but not amlite. It:
+It runs as the entrypoint of a Ray Job, on the node the job's rank 0 runs on, shipped to
+the cluster with ``ray_node.py`` and ``supervisor.py`` (package ``amlite_node``). It imports
+``ray`` (present on every Ray node) but not amlite. It:
 
 1. reserves one bundle per node of the job in a placement group (``STRICT_SPREAD``, each
    bundle pinned to the node amlite chose): all nodes are held at once or none is, so two
    multi-node jobs never deadlock on half a cluster each;
-2. runs the supervisor (the ``supervisor`` package beside it) on every node, in that node's bundle, with the
-   plan of the processes placed there (``ProcessSpec.node``) in ``RUN_DIR/nodes/K``; node 0
-   works in the job's working directory, node K in ``WORKING_DIR-nodeK``;
+2. runs the supervisor on every node (``ray_node.run_node``, a task in that node's bundle)
+   with the plan of the processes placed there (``ProcessSpec.node``), run directory
+   ``RUN_DIR/nodes/K``; node 0 works in the job's working directory, node K in
+   ``WORKING_DIR-nodeK``. A node that sees the job's run directory works there; one that
+   does not works below its own root and pushes its logs and outputs to the server;
 3. stops the other nodes when one fails, passes a cancel (``RUN_DIR/cancel_reason``) on to
-   every node, and writes the job's ``result.json`` from the nodes' results.
-
-The run directory must be visible at the same path on every node (a shared filesystem;
-on one machine it simply is).
+   every node (and cancels their tasks), and writes the job's ``result.json`` from the
+   nodes' results.
 """
 
 from __future__ import annotations
@@ -24,14 +25,9 @@ import signal
 import sys
 from typing import Any
 
-if __package__:  # imported as amlite.executors.ray_gang
-    from .supervisor import contract
-else:  # run by path: the supervisor package is the folder beside this file
-    import supervisor.contract as contract  # type: ignore[no-redef]
+from .supervisor import contract  # beside it, here and in the shipped ``amlite_node``
 
 POLL_SECONDS = 0.25
-SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "supervisor")
-"""The supervisor's entry point (the package's folder, run by path)."""
 
 
 def node_plan(plan: dict[str, Any], node: int, run_dir: str) -> dict[str, Any]:
@@ -59,28 +55,12 @@ def node_plan(plan: dict[str, Any], node: int, run_dir: str) -> dict[str, Any]:
     }
 
 
-def run_node(node_run_dir: str, python: str, supervisor: str) -> dict[str, Any]:
-    """A Ray task: the supervisor for one node's plan, on the node of its bundle."""
-    import subprocess
+def run_node(plan: dict[str, Any], desc: dict[str, Any], node: int) -> dict[str, Any]:
+    """A Ray task: the supervisor for one node's plan, on the node of its bundle (on the
+    shared run directory if the node sees it, else below the node's own root)."""
+    from . import ray_node
 
-    with open(os.path.join(node_run_dir, contract.STDERR), "ab") as err:
-        proc = subprocess.Popen(
-            [python, "-S", "-E", supervisor, node_run_dir],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-    try:
-        proc.wait()
-    finally:
-        if proc.poll() is None:  # the task itself is being stopped: stop the node too
-            contract.request_cancel(node_run_dir, "the node's Ray task was stopped")
-            proc.wait()
-    result = contract.read_result(node_run_dir)
-    if result is None:
-        why = f"the supervisor ended with code {proc.returncode} without a result"
-        return contract.RunResult.failed(why, proc.returncode).to_json()
-    return result
+    return ray_node.run_node(plan, desc, node)
 
 
 class Log:
@@ -106,7 +86,7 @@ def combine(results: dict[int, dict[str, Any]], first_bad: int | None) -> dict[s
     return bad._replace(reason=reason, finished_at=contract.now_iso()).to_json()
 
 
-def supervise(run_dir: str) -> dict[str, Any]:
+def supervise(run_dir: str, desc: dict[str, Any]) -> dict[str, Any]:
     from ray.util.placement_group import placement_group, remove_placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
@@ -148,9 +128,6 @@ def supervise(run_dir: str) -> dict[str, Any]:
         sub = node_plan(plan, index, os.path.join(run_dir, "nodes", str(index)))
         if not sub["processes"]:
             continue  # e.g. fewer TensorFlow tasks than nodes
-        os.makedirs(sub["run_dir"], exist_ok=True)
-        contract.clear_stale(sub["run_dir"])
-        contract.write_plan(sub["run_dir"], sub)
         node_dirs[index] = sub["run_dir"]
         b = bundle(node)
         ref = task.options(
@@ -160,13 +137,14 @@ def supervise(run_dir: str) -> dict[str, Any]:
             scheduling_strategy=PlacementGroupSchedulingStrategy(
                 placement_group=pg, placement_group_bundle_index=index
             ),
-        ).remote(sub["run_dir"], sys.executable, SUPERVISOR)
+        ).remote(sub, desc, index)
         refs[ref] = index
         log.write(f"node {index} ({node['address']}): {len(sub['processes'])} process(es)")
 
     results: dict[int, dict[str, Any]] = {}
     first_bad: int | None = None
     stopping = False
+    stopped_for = ""
     finalizing = False
     pending = list(refs)
     while pending:
@@ -175,8 +153,12 @@ def supervise(run_dir: str) -> dict[str, Any]:
             index = refs[ref]
             try:
                 results[index] = ray.get(ref)
-            except Exception as exc:  # the task died (node lost, worker killed)
-                results[index] = contract.RunResult.failed(repr(exc)).to_json()
+            except Exception as exc:  # the task died (node lost, worker killed) or was stopped
+                results[index] = (
+                    contract.RunResult(None, contract.CANCELED, stopped_for).to_json()
+                    if stopping
+                    else contract.RunResult.failed(repr(exc)).to_json()
+                )
             ended = contract.RunResult.from_json(results[index])
             if ended.outcome != contract.COMPLETED and first_bad is None:
                 first_bad = index
@@ -187,10 +169,12 @@ def supervise(run_dir: str) -> dict[str, Any]:
             reason = f"node {first_bad} failed: stopping the other nodes"
             log.write(reason)
         if reason is not None:
-            stopping = True
+            stopping, stopped_for = True, reason
             for index, path in node_dirs.items():
-                if index not in results:
+                if index not in results and os.path.isdir(path):  # a node that shares it
                     contract.request_cancel(path, reason)
+            for ref in pending:  # every node: its task passes the cancel to its supervisor
+                ray.cancel(ref)
         if not finalizing and any(
             contract.has_event(p, contract.FINALIZING) for p in node_dirs.values()
         ):
@@ -209,7 +193,8 @@ def supervise(run_dir: str) -> dict[str, Any]:
     return result
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], desc: dict[str, Any]) -> int:
+    """Run the job's nodes; ``desc`` is the job's descriptor (``ray_node.DESCRIPTOR``)."""
     if len(argv) != 2:
         sys.stderr.write("usage: ray_gang.py RUN_DIR\n")
         return 2
@@ -222,7 +207,7 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        result = supervise(run_dir)
+        result = supervise(run_dir, desc)
     except BaseException as exc:  # the result must always be written
         result = contract.RunResult.failed(f"Ray driver error: {exc!r}").to_json()
     ended = contract.RunResult.from_json(result)
@@ -230,7 +215,3 @@ def main(argv: list[str]) -> int:
         run_dir, ended._replace(finished_at=ended.finished_at or contract.now_iso())
     )
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))

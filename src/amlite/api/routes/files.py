@@ -19,6 +19,7 @@ from amlite.data.paths import PathEscapeError, TooLargeError
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.errors import NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from amlite.services.datastores import backend_for
+from amlite.services.node_access import check_file_access
 
 router = APIRouter(dependencies=[Depends(api_version)])
 BASE = WS_PREFIX + "/datastores/{name}"
@@ -30,6 +31,17 @@ def _backend(request: Request, ws: WorkspaceRef, name: str) -> DatastoreBackend:
     rt = runtime(request)
     rt.assets.get(ws, "datastores", name)  # 404 if the datastore does not exist
     return backend_for(rt.store, rt.settings, ws.key, name)
+
+
+def _authorize(
+    request: Request, who: Principal, ws: WorkspaceRef, name: str, path: str, write: bool
+) -> None:
+    """The admin token may do anything; a job's token what its Ray nodes were granted
+    (``services.node_access``)."""
+    rt = runtime(request)
+    check_file_access(
+        rt.store, rt.settings, who.workspace_key, who.job_name, ws.key, name, path, write
+    )
 
 
 def _call(target: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -96,7 +108,7 @@ async def put_file(
     ws: WorkspaceRef = Depends(workspace),
     who: Principal = Depends(principal),
 ) -> Response:
-    who.require_admin()
+    await run_in_threadpool(_authorize, request, who, ws, name, path, True)
     limit = runtime(request).settings.max_upload_bytes
     check_declared_size(request, limit, "upload")
     backend = await run_in_threadpool(_backend, request, ws, name)
@@ -123,7 +135,7 @@ def get_file(
 ) -> Response:
     """The file's bytes from byte ``offset`` (at most 8 MiB a call); header
     ``x-amlite-file-size`` tells the whole size, so a reader can follow a growing log."""
-    who.require_admin()
+    _authorize(request, who, ws, name, path, write=False)
     backend = _backend(request, ws, name)
     offset = query_int(request, "offset", maximum=INT64_MAX) or 0
     found = _call("path", backend.read, path, offset, MAX_READ)
@@ -145,8 +157,8 @@ def list_files(
     who: Principal = Depends(principal),
 ) -> dict[str, Any]:
     """Every file below ``path`` (relative paths and sizes)."""
-    who.require_admin()
-    backend = _backend(request, ws, name)
     relative = query_ci(request, "path") or ""
+    _authorize(request, who, ws, name, relative, write=False)
+    backend = _backend(request, ws, name)
     items = _call("path", backend.list_files, relative)
     return {"value": [{"path": item.path, "size": item.size} for item in items]}
