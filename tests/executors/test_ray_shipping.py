@@ -69,12 +69,14 @@ def test_the_node_package_is_named_by_its_content_and_holds_the_stdlib_files() -
     assert uri.startswith("gcs://_ray_pkg_") and uri.endswith(".zip")
     assert ray_ship.package_uri(data) == uri
     names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+    supervisor = Path(ray_ship.__file__).parent / "supervisor"  # the stdlib-only package
     assert names == {
         "amlite_node/__init__.py",
         "amlite_node/ray_node.py",
         "amlite_node/ray_gang.py",
-        "amlite_node/supervisor.py",
+        *(f"amlite_node/supervisor/{f.name}" for f in supervisor.glob("*.py")),
     }
+    assert "amlite_node/supervisor/__main__.py" in names  # run by path on the node
 
 
 def test_code_packages_are_reproducible_and_change_with_the_code(tmp_path: Path) -> None:

@@ -259,6 +259,11 @@ def test_server_restart_keeps_track_of_ray_jobs(server: LiveServer) -> None:
     assert events.count("Running") == 1
 
 
+def _submission_of(server: LiveServer, name: str) -> str | None:
+    found = sorted(server.home.glob(f"runs/*/*/*/{name}/ray_submission_id"))
+    return found[0].read_text(encoding="utf-8").strip() if found else None
+
+
 def test_sweep_trials_run_on_the_ray_compute(server: LiveServer, cluster: RayTestCluster) -> None:
     script = (
         "import argparse, mlflow\n"
@@ -287,9 +292,10 @@ def test_sweep_trials_run_on_the_ray_compute(server: LiveServer, cluster: RayTes
         why = {t["name"]: read_artifact(c, t["name"], "user_logs/std_log.txt") for t in trials}
         assert {t["properties"]["status"] for t in trials} == {"Completed"}, why
     assert len(trials) == 3
-    # each trial was a Ray job of its own, which succeeded
-    ray_jobs = {job["entrypoint"].rsplit("/", 1)[-1]: job["status"] for job in cluster.jobs()}
-    assert {t["name"]: ray_jobs.get(t["name"]) for t in trials} == {
+    # each trial was a Ray job of its own (the submission id its run directory records),
+    # which succeeded
+    ray_jobs = {job["submission_id"]: job["status"] for job in cluster.jobs()}
+    assert {t["name"]: ray_jobs.get(_submission_of(server, t["name"])) for t in trials} == {
         t["name"]: "SUCCEEDED" for t in trials
     }
     assert all(RAY in t["properties"]["compute"]["target"] for t in trials)

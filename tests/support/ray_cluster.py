@@ -90,7 +90,12 @@ class RayTestCluster:
         for i, keep in enumerate(self.keep):  # reachable while the hidden trees are covered
             (stage / str(i)).mkdir(parents=True, exist_ok=True)
             lines.append(f"mount --bind {shlex.quote(keep)} {stage / str(i)}")
-        for hide in self.hide:
+        # a tree inside another hidden one is hidden with it (and its mount point would no
+        # longer exist: a checkout under /tmp when /tmp is hidden)
+        outer = [
+            h for h in self.hide if not any(h != o and Path(h).is_relative_to(o) for o in self.hide)
+        ]
+        for hide in outer:
             Path(hide).mkdir(parents=True, exist_ok=True)
             lines.append(f"mount -t tmpfs -o size=256m amlite-hidden {shlex.quote(hide)}")
         for i, keep in enumerate(self.keep):
