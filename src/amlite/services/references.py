@@ -98,7 +98,10 @@ def _resolve(
 ) -> ResourceRef | str:
     """The resolved reference, or a message saying why it does not resolve."""
     if value.lower().startswith("azureml://registries/"):
-        return f"'{value}': registries are not available in amlite; register the asset in the workspace"
+        return (
+            f"'{value}': registries are not available in amlite; "
+            "register the asset in the workspace"
+        )
     ref = parse_reference(value, kind, ws)
     if ref is None:
         return f"'{value}' is not a reference to {kind} (an ARM id, or azureml:NAME[:VERSION])"
