@@ -22,7 +22,7 @@ from amlite.domain.specs import (
     TrialComponent,
 )
 from amlite.errors import ValidationFailed, Violation
-from amlite.services.resources import DEFAULT_COMPUTE
+from amlite.services.envelopes import DEFAULT_COMPUTE
 from amlite.store import Store
 
 Resolve = Callable[[str, str, str | None, bool], str | None]
