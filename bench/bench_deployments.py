@@ -57,10 +57,14 @@ def template() -> dict[str, Any]:
             {
                 "type": JOBS,
                 "apiVersion": "2021-03-01-preview",
-                "name": "[format('{0}/{1}-{2}', parameters('workspaceName'), variables('prefix'), copyIndex())]",
+                "name": (
+                    "[format('{0}/{1}-{2}', parameters('workspaceName'), variables('prefix'), "
+                    "copyIndex())]"
+                ),
                 "copy": {"name": "jobs", "count": "[parameters('count')]"},
                 "dependsOn": [
-                    "[resourceId('Microsoft.MachineLearningServices/workspaces', parameters('workspaceName'))]"
+                    "[resourceId('Microsoft.MachineLearningServices/workspaces', "
+                    "parameters('workspaceName'))]"
                 ],
                 "properties": {
                     "jobType": "Command",

@@ -171,15 +171,18 @@ def main() -> None:
     finally:
         shutil.rmtree(home, ignore_errors=True)
     lines = [
-        f"## {datetime.now().strftime('%Y-%m-%d %H:%M')} (2 cores; medians of {args.latency_jobs} jobs)",
+        f"## {datetime.now().strftime('%Y-%m-%d %H:%M')} "
+        f"(2 cores; medians of {args.latency_jobs} jobs)",
         "",
         "| measure | amlite | target |",
         "|---|---|---|",
-        f"| submit → Running, p50 / p90 | {statistics.median(run):.1f} / {pct(run, 0.9):.1f} ms | p50 < 100 ms |",
+        f"| submit → Running, p50 / p90 | {statistics.median(run):.1f} / "
+        f"{pct(run, 0.9):.1f} ms | p50 < 100 ms |",
         f"| submit → Completed (`true`), p50 / p90 | {statistics.median(done):.1f} / "
         f"{pct(done, 0.9):.1f} ms | p50 < 300 ms |",
         f"| {args.drain_jobs} queued `true` jobs drain | {rate:.1f} jobs/s | ≥ 30 jobs/s |",
-        f"| server idle RSS at start / after the runs | {idle_start:.0f} / {idle_after:.0f} MB | < 150 MB |",
+        f"| server idle RSS at start / after the runs | {idle_start:.0f} / "
+        f"{idle_after:.0f} MB | < 150 MB |",
     ]
     if ray_times:
         med = statistics.median(ray_times)

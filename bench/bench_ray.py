@@ -189,7 +189,8 @@ def one_job(c: httpx.Client, name: str, kind: str, body: dict[str, Any]) -> Samp
         sup = artifact(c, name, "system_logs/supervisor.log")
         sample.failure = (
             f"{name} ({kind}): {data['status']}: {data.get('reason')!r}"
-            f"\n    supervisor.log: {sup.strip()[-600:]!r}\n    ray_gang.log: {gang.strip()[-600:]!r}"
+            f"\n    supervisor.log: {sup.strip()[-600:]!r}"
+            f"\n    ray_gang.log: {gang.strip()[-600:]!r}"
         )
         return sample
     sample.running = (at["Running"] - t0) * 1000

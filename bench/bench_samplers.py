@@ -369,7 +369,8 @@ def main() -> None:
         "amlite rows run the controller loop (`propose(index, history)` → f → "
         '`TrialOutcome(..., "complete", value)`); amlite Bayesian keeps an in-memory '
         "Optuna study derived from the history, updated incrementally (TPE, multivariate, "
-        "constant liar, 10 startup trials). Peer rows: `optuna.create_study` + `study.optimize` with "
+        "constant liar, 10 startup trials). Peer rows: `optuna.create_study` + "
+        "`study.optimize` with "
         "`TPESampler(seed=seed)` (defaults: univariate, 10 startup trials) and with "
         "`multivariate=True` (amlite's settings); their ms figure is Optuna's own time between "
         "two evaluations. Lower is better everywhere; IQR is the 25th to 75th percentile over "

@@ -432,7 +432,8 @@ def report(args: argparse.Namespace, aml: dict | None, ray_res: Any, scale: dict
             return fmt.format(r[key]) if r else "-"
 
         lines += [
-            f"| wall (PUT → Completed / `Tuner.fit()`) | {aml['wall']:.1f} s | {rv('wall', '{:.1f} s')} | |",
+            f"| wall (PUT → Completed / `Tuner.fit()`) | {aml['wall']:.1f} s | "
+            f"{rv('wall', '{:.1f} s')} | |",
             f"| sum of trial command times (median per trial) | {aml['sum_cmd']:.1f} s "
             f"({aml['cmd_median'] * 1000:.0f} ms) | "
             + (f"{r['sum_cmd']:.1f} s ({r['cmd_median'] * 1000:.0f} ms)" if r else "-")

@@ -1,15 +1,19 @@
 """Settings, read once at an entry point (server, CLI) from the environment.
 
-| variable              | meaning                                          | default                     |
-|-----------------------|--------------------------------------------------|-----------------------------|
-| AMLITE_HOME           | state directory (database, datastores, runs)     | ~/.amlite                   |
-| AMLITE_DATABASE_URL   | SQLAlchemy URL of the store                      | sqlite:///$AMLITE_HOME/amlite.db |
-| AMLITE_LOCAL_SLOTS    | how many jobs the local compute runs at once     | the machine's CPU count     |
-| AMLITE_URL            | the server the CLI talks to                      | from $AMLITE_HOME/server.json |
-| AMLITE_MAX_UPLOAD_MB  | the largest upload the server accepts            | 1024                        |
-| AMLITE_JOB_SANDBOX    | `auto`, `bwrap` or `none` (docs/security.md)     | auto                        |
-| AMLITE_DEFAULT_DATASTORE | azureblob://ACCOUNT/CONTAINER?endpoint=...: workspaceblobstore's container | local disk |
-| AMLITE_DEFAULT_DATASTORE_KEY / _SAS | its account key / SAS token (docs/datastores.md) |   |
+| variable             | meaning                                      | default                   |
+|----------------------|----------------------------------------------|---------------------------|
+| AMLITE_HOME          | state directory (database, datastores, runs) | ~/.amlite                 |
+| AMLITE_DATABASE_URL  | SQLAlchemy URL of the store                  | sqlite:///                |
+|                      |                                              | $AMLITE_HOME/amlite.db    |
+| AMLITE_LOCAL_SLOTS   | how many jobs the local compute runs at once | the machine's CPU count   |
+| AMLITE_URL           | the server the CLI talks to                  | from                      |
+|                      |                                              | $AMLITE_HOME/server.json  |
+| AMLITE_MAX_UPLOAD_MB | the largest upload the server accepts        | 1024                      |
+| AMLITE_JOB_SANDBOX   | `auto`, `bwrap` or `none` (docs/security.md) | auto                      |
+| AMLITE_DEFAULT_      | workspaceblobstore's container:              | local disk                |
+| DATASTORE            | azureblob://ACCOUNT/CONTAINER?endpoint=...   |                           |
+| AMLITE_DEFAULT_      | its account key / SAS token                  |                           |
+| DATASTORE_KEY / _SAS | (docs/datastores.md)                         |                           |
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ class AmliteError(Exception):
 
 @dataclass(frozen=True)
 class Violation:
-    """One problem with a request: where (JSON path such as ``properties.trial.command``) and what."""
+    """One problem with a request: where (JSON path such as ``properties.trial.command``) and
+    what."""
 
     target: str
     message: str
@@ -54,7 +55,8 @@ class ValidationFailed(RequestError):
         summary = message or (
             f"{first.target}: {first.message}"
             if len(violations) == 1
-            else f"{len(violations)} problems with the request, first: {first.target}: {first.message}"
+            else f"{len(violations)} problems with the request, first: "
+            f"{first.target}: {first.message}"
         )
         super().__init__(summary, target=first.target)
         self.violations = list(violations)

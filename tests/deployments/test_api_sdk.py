@@ -37,10 +37,14 @@ def template(count: int = 2, command: str = "echo hello from [copyIndex()]") -> 
             {
                 "type": JOB_TYPE,
                 "apiVersion": API,
-                "name": "[format('{0}/{1}-{2}', parameters('workspaceName'), variables('prefix'), copyIndex())]",
+                "name": (
+                    "[format('{0}/{1}-{2}', parameters('workspaceName'), variables('prefix'), "
+                    "copyIndex())]"
+                ),
                 "copy": {"name": "jobs", "count": "[parameters('count')]"},
                 "dependsOn": [
-                    "[resourceId('Microsoft.MachineLearningServices/workspaces', parameters('workspaceName'))]"
+                    "[resourceId('Microsoft.MachineLearningServices/workspaces', "
+                    "parameters('workspaceName'))]"
                 ],
                 "properties": {
                     "jobType": "Command",

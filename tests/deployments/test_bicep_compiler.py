@@ -202,7 +202,9 @@ output location string = ws.location
     assert job == {
         "type": JOBS,
         "apiVersion": "2021-03-01-preview",
-        "name": "[format('{0}/{1}', parameters('wsName'), format('job-{0}', parameters('wsName')))]",
+        "name": (
+            "[format('{0}/{1}', parameters('wsName'), format('job-{0}', parameters('wsName')))]"
+        ),
         "properties": {
             "jobType": "Command",
             "command": "[format('echo {0}', parameters('wsName'))]",
@@ -215,7 +217,8 @@ output location string = ws.location
     assert t["outputs"]["name"]["value"] == "[format('job-{0}', parameters('wsName'))]"
     assert (
         t["outputs"]["location"]["value"]
-        == f"[reference(resourceId('{WS}', parameters('wsName')), '2021-03-01-preview', 'full').location]"
+        == f"[reference(resourceId('{WS}', parameters('wsName')), '2021-03-01-preview', "
+        "'full').location]"
     )
     ev = evaluate_template(t, {"wsName": "w"})
     assert ev["outputs"]["id"].endswith("/workspaces/w/jobs/job-w")
@@ -462,7 +465,8 @@ var conf = loadJsonContent('files/conf.json')
 var port = loadJsonContent('files/conf.json', '$.server.port')
 resource job '{JOBS}@2021-03-01-preview' = {{
   name: 'w/j'
-  properties: {{ jobType: 'Command', command: loadTextContent('files/run.sh'), compute: conf.compute }}
+  properties: {{ jobType: 'Command', command: loadTextContent('files/run.sh'), \
+compute: conf.compute }}
 }}
 output p int = port
 """,
@@ -507,7 +511,10 @@ output d string = sa.listKeys().keys[0].value
         "a": "[resourceGroup().location]",
         "b": "[toUpper('x')]",
         "c": "[uniqueString(resourceGroup().id, 'x')]",
-        "d": "[listKeys(resourceId('Microsoft.Storage/storageAccounts', 'sa1'), '2021-04-01').keys[0].value]",
+        "d": (
+            "[listKeys(resourceId('Microsoft.Storage/storageAccounts', 'sa1'), '2021-04-01')"
+            ".keys[0].value]"
+        ),
     }
 
 
@@ -561,7 +568,8 @@ def test_bicepparam_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("AMLITE_TEST_NODES", "4")
     params = tmp_path / "dev.bicepparam"
     params.write_text(
-        "using './main.bicep'\n\n// comment\nparam a = 'x'\nparam b = {\n  list: [ 1, -2 ]\n  on: !false\n}\n"
+        "using './main.bicep'\n\n// comment\nparam a = 'x'\n"
+        "param b = {\n  list: [ 1, -2 ]\n  on: !false\n}\n"
         "param c = '${a}-y'\nparam d = readEnvironmentVariable('AMLITE_TEST_NODES', '1')\n"
         "param e = readEnvironmentVariable('AMLITE_UNSET_VAR_FOR_TEST', 'dflt')\n",
         encoding="utf-8",

@@ -185,7 +185,8 @@ def test_sweep_module_refuses_a_missing_loaded_file_with_its_position(tmp_path: 
 
 BICEP_TYPES = (
     CORPUS
-    / "bicep-types-az/generated/machinelearningservices/microsoft.machinelearningservices/2021-03-01-preview"
+    / "bicep-types-az/generated/machinelearningservices"
+    / "microsoft.machinelearningservices/2021-03-01-preview"
 )
 
 
@@ -198,7 +199,8 @@ def test_bicep_types_samples_compile_with_their_parent_declared(
     text = (BICEP_TYPES / f"samples.md.{sample}.bicep").read_text(encoding="utf-8")
     main = tmp_path / "main.bicep"
     main.write_text(
-        "resource parentResource 'Microsoft.MachineLearningServices/workspaces@2021-03-01-preview' existing = {\n"
+        "resource parentResource "
+        "'Microsoft.MachineLearningServices/workspaces@2021-03-01-preview' existing = {\n"
         "  name: 'testworkspace'\n}\n\n" + text,
         encoding="utf-8",
     )

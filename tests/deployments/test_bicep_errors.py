@@ -68,7 +68,8 @@ def error_of(tmp_path: Path, text: str, files: dict[str, str] | None = None) -> 
             "  resource c 'c' = {\n    name: 'c'\n  }\n}\n",
             3,
             3,
-            "'scope' is only supported for existing resources: 'c' would be deployed to another resource group",
+            "'scope' is only supported for existing resources: "
+            "'c' would be deployed to another resource group",
         ),
         (
             "resource w 'Microsoft.A/b@1' = {\n  name: 'w'\n  scope: resourceGroup('x')\n}\n",

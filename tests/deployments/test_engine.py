@@ -96,7 +96,9 @@ def reference_page_template() -> dict[str, Any]:
         "outputs": {
             "jobId": {
                 "type": "string",
-                "value": f"[resourceId('{JOBS}', parameters('workspaceName'), parameters('jobName'))]",
+                "value": (
+                    f"[resourceId('{JOBS}', parameters('workspaceName'), parameters('jobName'))]"
+                ),
             }
         },
     }

@@ -25,7 +25,10 @@ from amlite.store import Store, open_store
 from support.reference_page import snippet
 
 SUB = "00000000-0000-0000-0000-000000000000"
-WS = f"/subscriptions/{SUB}/resourceGroups/RG/providers/Microsoft.MachineLearningServices/workspaces/ws1"
+WS = (
+    f"/subscriptions/{SUB}/resourceGroups/RG"
+    "/providers/Microsoft.MachineLearningServices/workspaces/ws1"
+)
 # each 'string' placeholder of the page, by property name (None: the line is left out)
 FILL: dict[str, str | None] = {
     "description": "from the reference page",

@@ -398,7 +398,9 @@ def test_reference_reads_deployed_resources_through_the_reader() -> None:
             "s": {"type": "string", "value": "[reference('ws/a').status]"},
             "full": {
                 "type": "string",
-                "value": f"[reference(resourceId('{JOBS}', 'ws', 'a'), '2021-03-01-preview', 'Full').id]",
+                "value": (
+                    f"[reference(resourceId('{JOBS}', 'ws', 'a'), '2021-03-01-preview', 'Full').id]"
+                ),
             },
         },
     }

@@ -88,7 +88,8 @@ resource "azapi_resource" "env" {{
   body      = jsonencode({{ properties = {{}} }})
 }}
 resource "azapi_resource" "version" {{
-  type      = "Microsoft.MachineLearningServices/workspaces/environments/versions@2021-03-01-preview"
+  type      = "Microsoft.MachineLearningServices/workspaces/environments/\
+versions@2021-03-01-preview"
   name      = "1"
   parent_id = azapi_resource.env.id
   body      = {{ properties = {{ condaFile = "x" }} }}
@@ -139,7 +140,8 @@ def test_variables_locals_references_count_and_outputs(tmp_path: Path) -> None:
     assert job0["properties"]["compute"] == {"target": "local", "instanceCount": 6}
     assert job0["properties"]["tags"] == {"a": "A"}
     assert job0["dependsOn"] == [
-        "[resourceId('Microsoft.MachineLearningServices/workspaces/environments/versions', 'ws1', 'env', '1')]"
+        "[resourceId('Microsoft.MachineLearningServices/workspaces/environments/versions', "
+        "'ws1', 'env', '1')]"
     ]
     job_ref = f"reference(resourceId('{JOBS}', 'ws1', 'job-x-a'), '2021-03-01-preview', 'Full')"
     assert conf.template["outputs"]["status"] == {
@@ -184,7 +186,8 @@ resource "azapi_resource" "first" {{
   type      = "{JOB_TYPE}"
   name      = "first"
   parent_id = data.azapi_resource.ws.id
-  body      = {{ properties = {{ jobType = "Command", command = "x", compute = {{ target = "t" }} }} }}
+  body      = {{ properties = {{ jobType = "Command", command = "x", \
+compute = {{ target = "t" }} }} }}
 }}
 resource "azapi_resource" "jobs" {{
   for_each   = {{ small = 1, big = 4 }}
@@ -289,7 +292,10 @@ output "all" {
     )
 
 
-HEAD = f'resource "azapi_resource" "j" {{\n  type = "{JOB_TYPE}"\n  name = "j"\n  parent_id = "{WS_ID}"\n'
+HEAD = (
+    f'resource "azapi_resource" "j" {{\n  type = "{JOB_TYPE}"\n  name = "j"\n'
+    f'  parent_id = "{WS_ID}"\n'
+)
 
 
 @pytest.mark.parametrize(
@@ -301,7 +307,8 @@ HEAD = f'resource "azapi_resource" "j" {{\n  type = "{JOB_TYPE}"\n  name = "j"\n
             "the resource type 'azurerm_resource_group'",
         ),
         (
-            f'resource "azapi_resource" "j" {{\n  type = "{JOB_TYPE}"\n  name = "j"\n  parent_id = "{RG}"\n}}\n',
+            f'resource "azapi_resource" "j" {{\n  type = "{JOB_TYPE}"\n  name = "j"\n'
+            f'  parent_id = "{RG}"\n}}\n',
             "4:15",
             "the parent of a Microsoft.MachineLearningServices/workspaces/jobs must be a "
             "Microsoft.MachineLearningServices/workspaces, not a resource group",
@@ -349,7 +356,8 @@ def test_count_index_in_a_resource_without_count_is_an_error(tmp_path: Path) -> 
         f'resource "azapi_resource" "many" {{\n  count = 2\n  type = "{JOB_TYPE}"\n'
         f'  name = "m${{count.index}}"\n  parent_id = "{WS_ID}"\n'
         "  body = { properties = { command = azapi_resource.one.name } }\n}\n"
-        f'resource "azapi_resource" "one" {{\n  type = "{JOB_TYPE}"\n  name = "one-${{count.index}}"\n'
+        f'resource "azapi_resource" "one" {{\n  type = "{JOB_TYPE}"\n'
+        '  name = "one-${count.index}"\n'
         f'  parent_id = "{WS_ID}"\n}}\n'
     )
     with pytest.raises(
@@ -367,9 +375,13 @@ def test_unknown_blocks_in_a_resource_are_refused(tmp_path: Path) -> None:
 
 
 def test_resources_that_refer_to_each_other_are_a_cycle(tmp_path: Path) -> None:
-    body = '{ properties = { jobType = "Command", command = azapi_resource.%s.name, compute = { target = "t" } } }'
+    body = (
+        '{ properties = { jobType = "Command", command = azapi_resource.%s.name, '
+        'compute = { target = "t" } } }'
+    )
     text = "".join(
-        f'resource "azapi_resource" "{me}" {{\n  type = "{JOB_TYPE}"\n  name = "{me}"\n  parent_id = "{WS_ID}"\n'
+        f'resource "azapi_resource" "{me}" {{\n  type = "{JOB_TYPE}"\n  name = "{me}"\n'
+        f'  parent_id = "{WS_ID}"\n'
         f"  body = {body % other}\n  depends_on = [azapi_resource.{other}]\n}}\n"
         for me, other in (("a", "b"), ("b", "a"))
     )
@@ -384,7 +396,8 @@ def test_a_single_file_and_json_string_bodies(tmp_path: Path) -> None:
         tmp_path / "cfg",
         {
             "job.tf": f'resource "azapi_resource" "j" {{\n  type = "{JOB_TYPE}"\n  name = "j"\n'
-            f'  parent_id = "{WS_ID}"\n  body = "{{\\"properties\\": {{\\"jobType\\": \\"Command\\"}}}}"\n}}\n',
+            f'  parent_id = "{WS_ID}"\n'
+            '  body = "{\\"properties\\": {\\"jobType\\": \\"Command\\"}}"\n}\n',
             "other.tf": "this file is not read",
         },
     )

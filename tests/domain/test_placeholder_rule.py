@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from amlite.domain.placeholders import placeholders, substitute, substitute_group
-from amlite.schemas.commands import check_command
+from amlite.schemas.placeholders import check_command
 
 
 def test_a_binding_name_starting_with_a_digit_is_substituted() -> None:

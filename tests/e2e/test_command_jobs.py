@@ -95,7 +95,8 @@ def test_code_env_vars_placeholders_inputs_and_outputs(server: LiveServer) -> No
     with server.client() as c:
         register_code_and_data(c)
         body = command_body(
-            "python train.py --data ${{inputs.iris}} --old {inputs.folder} --out ${{outputs.model}}",
+            "python train.py --data ${{inputs.iris}} --old {inputs.folder} "
+            "--out ${{outputs.model}}",
             codeId=f"{WS}/codes/train/versions/1",
             environmentVariables={"MY_VAR": "mine", "AZUREML_RUN_ID": "spoofed"},
             experimentName="exp1",

@@ -259,7 +259,10 @@ def _job_table(job: str) -> dict[int, tuple[bytes, dict[bytes, bytes]]]:
 
 
 def test_a_failing_rank_fails_the_job_and_stops_the_others(server: LiveServer) -> None:
-    cmd = f'if [ "$RANK" = 2 ]; then while [ ! -f pids/1 ]; do sleep 0.05; done; exit 4; fi; {WAIT_FOREVER}'
+    cmd = (
+        'if [ "$RANK" = 2 ]; then while [ ! -f pids/1 ]; do sleep 0.05; done; exit 4; fi; '
+        f"{WAIT_FOREVER}"
+    )
     with server.client() as c:
         body = command_body(cmd, distribution={"distributionType": "PyTorch", "processCount": 3})
         submit(c, "onefails", body)

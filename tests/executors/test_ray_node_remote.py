@@ -124,7 +124,11 @@ def job(tmp_path: Path, url: str, command: str) -> dict[str, Any]:
         "timeout_seconds": None,
         "prepare": [
             {"op": "copy", "src": f"{stores}/workspaceblobstore/code/c1", "dst": f"{run}/wd"},
-            {"op": "copy", "src": f"{stores}/workspaceblobstore/sets/d1", "dst": f"{run}/inputs/data"},
+            {
+                "op": "copy",
+                "src": f"{stores}/workspaceblobstore/sets/d1",
+                "dst": f"{run}/inputs/data",
+            },
             {"op": "mkdir", "src": "", "dst": f"{stores}/workspaceblobstore/azureml/j1/model"},
             {"op": "mount", "src": f"{stores}/workspaceblobstore/azureml/j1/model",
              "dst": f"{run}/outputs/model"},

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import JobStatus
+from amlite.services.envelopes import job_resource
 from amlite.services.rendered_jobs import RenderedJobs
-from amlite.services.resources import job_resource
 from amlite.store import JobRecord, JobVersion
 
 WS = WorkspaceRef("sub", "rg", "ws")

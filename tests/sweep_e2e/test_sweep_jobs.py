@@ -167,7 +167,10 @@ def test_failing_trials_do_not_stall_the_sweep(server: LiveServer) -> None:
 
 
 def test_bandit_stops_poor_trials_early(server: LiveServer) -> None:
-    cmd = "python train.py --lr {search_space.lr} --layers {search_space.layers} --steps 30 --sleep 0.1"
+    cmd = (
+        "python train.py --lr {search_space.lr} --layers {search_space.layers} "
+        "--steps 30 --sleep 0.1"
+    )
     with server.client() as c:
         code = upload_code(c)
         body = sweep_body(
@@ -226,7 +229,10 @@ def test_sweep_timeout_cancels_it(server: LiveServer) -> None:
 
 
 def test_a_sweep_survives_the_server_being_killed(server: LiveServer) -> None:
-    cmd = "python train.py --lr {search_space.lr} --layers {search_space.layers} --steps 5 --sleep 0.2"
+    cmd = (
+        "python train.py --lr {search_space.lr} --layers {search_space.layers} "
+        "--steps 5 --sleep 0.2"
+    )
     with server.client() as c:
         code = upload_code(c)
         body = sweep_body(code, cmd, maxTotalTrials=8)

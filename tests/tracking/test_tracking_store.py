@@ -184,7 +184,8 @@ def test_upgrade_from_0001_keeps_metrics(database_url: str) -> None:
             command.upgrade(migrate.alembic_config(conn), "0001_initial")
             conn.execute(
                 text(
-                    "INSERT INTO workspaces (key, subscription, resource_group, workspace, created_at)"
+                    "INSERT INTO workspaces "
+                    "(key, subscription, resource_group, workspace, created_at)"
                     " VALUES ('s/r/w', 's', 'r', 'w', CURRENT_TIMESTAMP)"
                 )
             )

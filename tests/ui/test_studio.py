@@ -294,7 +294,10 @@ def test_sweep_page_updates_while_the_sweep_runs(
     browser: Any, studio_server: LiveServer, jobs: httpx.Client
 ) -> None:
     code = upload_code(jobs, "livecode")
-    cmd = "python train.py --lr {search_space.lr} --layers {search_space.layers} --steps 4 --sleep 0.3"
+    cmd = (
+        "python train.py --lr {search_space.lr} --layers {search_space.layers} "
+        "--steps 4 --sleep 0.3"
+    )
     body = sweep_body(
         code,
         cmd,

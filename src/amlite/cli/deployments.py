@@ -332,7 +332,10 @@ def _follow(api: _Api, name: str, quiet: bool) -> dict[str, Any]:
                     continue
                 seen[op["operationId"]] = op_state
                 target = props["targetResource"]
-                line = f"{_MARK.get(op_state, op_state)} {target['resourceType']} {target['resourceName']}"
+                line = (
+                    f"{_MARK.get(op_state, op_state)} "
+                    f"{target['resourceType']} {target['resourceName']}"
+                )
                 if op_state != "Running":
                     line += f"  {props.get('statusCode', '')}"
                 output.console.print(line)
@@ -358,7 +361,8 @@ def _outcome(cli: Cli, deployment: dict[str, Any]) -> None:
     else:
         colour = {"Succeeded": "green", "Failed": "red"}.get(state, "yellow")
         output.console.print(
-            f"deployment {deployment['name']}: [{colour}]{state}[/{colour}] ({props.get('duration', '')})"
+            f"deployment {deployment['name']}: [{colour}]{state}[/{colour}] "
+            f"({props.get('duration', '')})"
         )
         for key, out in (props.get("outputs") or {}).items():
             shown = json.dumps(out["value"]) if "value" in out else "(secure)"

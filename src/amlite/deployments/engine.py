@@ -136,7 +136,7 @@ class Engine:
 
         return read
 
-    # -- plan -----------------------------------------------------------------------------------------
+    # -- plan --------------------------------------------------------------------------------------
     def plan(
         self,
         scope: Scope,
@@ -246,7 +246,7 @@ class Engine:
             exc.message = f"nested deployment '{inst.name}': {exc.message}"
             raise
 
-    # -- execute --------------------------------------------------------------------------------------
+    # -- execute -----------------------------------------------------------------------------------
     def execute(
         self,
         plan: Plan,
@@ -352,7 +352,7 @@ class Engine:
             )
         return Outcome("Succeeded", outputs, outputs_resources, None)
 
-    # -- what-if --------------------------------------------------------------------------------------
+    # -- what-if -----------------------------------------------------------------------------------
     def what_if(self, plan: Plan) -> list[dict[str, Any]]:
         ev = plan.evaluation
         changes: list[dict[str, Any]] = []
@@ -373,7 +373,9 @@ class Engine:
                     {
                         "resourceId": inst.id,
                         "changeType": "Unsupported",
-                        "unsupportedReason": "its body uses reference(), only known while deploying",
+                        "unsupportedReason": (
+                            "its body uses reference(), only known while deploying"
+                        ),
                     }
                 )
                 continue

@@ -114,7 +114,7 @@ class Providers:
                 check_version(target.version)
             schemas.parse_asset(target.kind, body, version=target.version is not None)
 
-    # -- read ---------------------------------------------------------------------------------------
+    # -- read --------------------------------------------------------------------------------------
     def current(self, target: Target) -> dict[str, Any] | None:
         """The resource as GET answers it, None if it does not exist."""
         ws = target.workspace

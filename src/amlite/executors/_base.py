@@ -99,7 +99,8 @@ class RunPlan:
     environment: EnvironmentBuild | None = None
     """None: run with the server's own Python first on PATH."""
     fail_reason: str | None = None
-    """If set, the supervisor fails the job at once with this reason (e.g. docker-only environment)."""
+    """If set, the supervisor fails the job at once with this reason (e.g. docker-only
+    environment)."""
     processes: list[ProcessSpec] = field(default_factory=list)
     """Empty: one process, ``bash -c COMMAND`` logging to ``user_logs/std_log.txt``. Otherwise
     all of them start together in the working directory; the first to fail fails the job and

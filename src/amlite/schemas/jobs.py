@@ -15,7 +15,6 @@ from amlite.schemas._base import (
     one_of,
 )
 from amlite.schemas.arm import ResourceEnvelope, validate_model
-from amlite.schemas.commands import check_command
 from amlite.schemas.durations import SecondsDuration
 from amlite.schemas.job_parts import (
     ComputeConfiguration,
@@ -28,6 +27,7 @@ from amlite.schemas.job_parts import (
     binding_names,
     pytorch_problems,
 )
+from amlite.schemas.placeholders import check_command
 from amlite.schemas.sweep import SweepJob
 
 

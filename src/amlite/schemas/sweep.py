@@ -28,7 +28,6 @@ from amlite.schemas._base import (
     one_of,
     violation,
 )
-from amlite.schemas.commands import check_command
 from amlite.schemas.durations import MinutesDuration
 from amlite.schemas.job_parts import (
     ComputeConfiguration,
@@ -39,6 +38,7 @@ from amlite.schemas.job_parts import (
     binding_names,
     pytorch_problems,
 )
+from amlite.schemas.placeholders import check_command
 
 BAYESIAN_KINDS = ("choice", "uniform", "quniform")
 

@@ -12,8 +12,8 @@ from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.names import ASSET_NAME_PATTERN, is_asset_name
 from amlite.errors import NotFound, ValidationFailed
 from amlite.services.compute_targets import check_ray_compute
+from amlite.services.envelopes import DEFAULT_DATASTORE, asset_resource
 from amlite.services.paging import decode_token
-from amlite.services.resources import DEFAULT_DATASTORE, asset_resource
 from amlite.services.workspaces import Workspaces
 from amlite.store import Store
 

@@ -16,7 +16,7 @@ from amlite.domain.specs import JobSpec, Mpi
 from amlite.errors import ValidationFailed, Violation
 from amlite.executors.launchers import process_count
 from amlite.executors.ray_cluster import RayCluster, RayUnavailable, normalise_address
-from amlite.services.resources import DEFAULT_COMPUTE
+from amlite.services.envelopes import DEFAULT_COMPUTE
 from amlite.store import Store
 
 REACH_TIMEOUT_SECONDS = 3.0

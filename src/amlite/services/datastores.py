@@ -11,7 +11,7 @@ from amlite.config import Settings
 from amlite.data import backends
 from amlite.data.backends import AzureBlobContainer, DatastoreBackend
 from amlite.errors import NotFound, ValidationFailed
-from amlite.services.resources import DEFAULT_DATASTORE
+from amlite.services.envelopes import DEFAULT_DATASTORE
 from amlite.store import Store
 
 log = logging.getLogger("amlite.datastores")

@@ -17,10 +17,10 @@ from amlite.executors.run_files import run_dir_in
 from amlite.services.assets import check_name
 from amlite.services.compute_targets import check_job_on_ray, runs_here
 from amlite.services.datastores import remove_blob_artifacts
+from amlite.services.envelopes import DEFAULT_DATASTORE, job_resource
 from amlite.services.paging import decode_token
 from amlite.services.references import resolve_references
 from amlite.services.rendered_jobs import RenderedJobs
-from amlite.services.resources import DEFAULT_DATASTORE, job_resource
 from amlite.services.workspaces import Workspaces
 from amlite.store import JobRecord, NewJob, Store
 

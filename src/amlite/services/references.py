@@ -22,7 +22,7 @@ from amlite.domain.specs import (
     TrialComponent,
 )
 from amlite.errors import ValidationFailed, Violation
-from amlite.services.resources import DEFAULT_COMPUTE
+from amlite.services.envelopes import DEFAULT_COMPUTE
 from amlite.store import Store
 
 Resolve = Callable[[str, str, str | None, bool], str | None]
@@ -98,7 +98,10 @@ def _resolve(
 ) -> ResourceRef | str:
     """The resolved reference, or a message saying why it does not resolve."""
     if value.lower().startswith("azureml://registries/"):
-        return f"'{value}': registries are not available in amlite; register the asset in the workspace"
+        return (
+            f"'{value}': registries are not available in amlite; "
+            "register the asset in the workspace"
+        )
     ref = parse_reference(value, kind, ws)
     if ref is None:
         return f"'{value}' is not a reference to {kind} (an ARM id, or azureml:NAME[:VERSION])"

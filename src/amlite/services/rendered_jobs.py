@@ -23,7 +23,7 @@ from pydantic_core import to_json
 
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import JobStatus
-from amlite.services.resources import job_resource
+from amlite.services.envelopes import job_resource
 from amlite.store import JobRecord, JobVersion
 
 DEFAULT_BUDGET_BYTES = 64 * 1024 * 1024

@@ -5,10 +5,10 @@
 - Who may do what: a job's token reads and writes its own run only (any other run id is
   PERMISSION_DENIED), and writes only until the job ends: once it is Completed, Failed or
   Canceled its token is read-only (``run_for_write``; every process of the job has ended by
-  then, see docs/security.md); the admin token reads and writes every run. A job's token looks runs up
-  in its own workspace. The admin token uses the workspace of a workspace-scoped tracking URI
-  (``/mlflow/subscriptions/{s}/resourceGroups/{rg}/workspaces/{w}``) or, on plain ``/mlflow``,
-  finds the run id in every workspace and answers 400 when it names jobs in several.
+  then, see docs/security.md); the admin token reads and writes every run. A job's token looks
+  runs up in its own workspace. The admin token uses the workspace of a workspace-scoped
+  tracking URI (``/mlflow/subscriptions/{s}/resourceGroups/{rg}/workspaces/{w}``) or, on plain
+  ``/mlflow``, finds the run id in every workspace and answers 400 when it names jobs in several.
 - Artifacts: ``artifact_uri`` is ``mlflow-artifacts:/{sub}/{rg}/{ws}/{job}``; files logged
   there land in the job's ``outputs/`` on ``workspaceblobstore``.
 - The client's status claims (``runs/update``) never change the job's status: that comes from
@@ -235,7 +235,8 @@ class Tracking:
         if len(parts) < 4 or not all(parts[:4]):
             raise MlflowError(
                 INVALID_PARAMETER_VALUE,
-                f"artifact path {path!r} is not {{subscription}}/{{group}}/{{workspace}}/{{run}}/...",
+                f"artifact path {path!r} is not "
+                "{subscription}/{group}/{workspace}/{run}/...",
             )
         key = "/".join(parts[:3]).lower()
         job = self._artifact_run(caller, key, parts[3])

@@ -8,7 +8,7 @@ from typing import Any
 
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.errors import ValidationFailed, Violation
-from amlite.services.resources import DEFAULT_COMPUTE, DEFAULT_DATASTORE
+from amlite.services.envelopes import DEFAULT_COMPUTE, DEFAULT_DATASTORE
 from amlite.store import Store
 
 _SEGMENT = re.compile(r"^[-\w\._\(\)]{1,90}$")

@@ -31,7 +31,8 @@ class NewJob:
     job_type: str
     """``Command`` or ``Sweep``."""
     spec: dict[str, Any]
-    """The validated ``properties`` of the job as submitted (spec casing, read-only fields removed)."""
+    """The validated ``properties`` of the job as submitted (spec casing, read-only fields
+    removed)."""
     priority: int = 0
     experiment_name: str = "Default"
     parent_name: str | None = None
@@ -61,7 +62,8 @@ class JobRecord:
     runtime: dict[str, Any] = field(default_factory=dict)
     """Executor bookkeeping: pid, process start time, run directory, host."""
     system_properties: dict[str, str] = field(default_factory=dict)
-    """Properties amlite adds (e.g. a sweep's ``best_child_run_id``); shown merged into ``properties``."""
+    """Properties amlite adds (e.g. a sweep's ``best_child_run_id``); shown merged into
+    ``properties``."""
     owner: str | None = None
     """The server that runs the job or holds the sweep's controller (several servers on one
     database, ``amlite.scheduler.membership``); None until one claims it."""

@@ -1,4 +1,5 @@
-"""Assets: ``codes``, ``data``, ``environments`` (containers and versions), ``datastores``, ``computes``."""
+"""Assets: ``codes``, ``data``, ``environments`` (containers and versions), ``datastores``,
+``computes``."""
 
 from __future__ import annotations
 

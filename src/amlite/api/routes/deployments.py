@@ -35,7 +35,10 @@ async def deployments_api_version(request: Request, _: Principal = Depends(princ
 
 
 router = APIRouter(dependencies=[Depends(deployments_api_version)])
-BASE = "/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.Resources/deployments"
+BASE = (
+    "/subscriptions/{subscription}/resourceGroups/{resource_group}"
+    "/providers/Microsoft.Resources/deployments"
+)
 ONE = BASE + "/{name}"
 
 T = TypeVar("T")

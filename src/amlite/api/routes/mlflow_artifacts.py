@@ -1,9 +1,10 @@
 """MLflow's proxied artifact endpoints (``mlflow-artifacts:`` URIs), onto a job's ``outputs/``.
 
 A run's ``artifact_uri`` is ``mlflow-artifacts:/{sub}/{rg}/{ws}/{job}``; the client turns
-``mlflow.log_artifact("f.txt")`` into ``PUT .../mlflow-artifacts/artifacts/{sub}/{rg}/{ws}/{job}/f.txt``,
-which lands in ``ExperimentRun/dcid.{job}/outputs/f.txt`` on ``workspaceblobstore``. Reads and
-writes follow the run's rules (a job's token: its own run only, writes until the job ends).
+``mlflow.log_artifact("f.txt")`` into
+``PUT .../mlflow-artifacts/artifacts/{sub}/{rg}/{ws}/{job}/f.txt``, which lands in
+``ExperimentRun/dcid.{job}/outputs/f.txt`` on ``workspaceblobstore``. Reads and writes follow
+the run's rules (a job's token: its own run only, writes until the job ends).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from amlite.domain import run_properties as P
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.specs import SweepJobSpec
 from amlite.domain.status import JobStatus
-from amlite.services.resources import iso
+from amlite.services.envelopes import iso
 from amlite.services.tracking import trials_and_metric
 
 router = APIRouter()

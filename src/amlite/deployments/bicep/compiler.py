@@ -53,7 +53,8 @@ _OPERATORS = {
     "??": "coalesce",
 }
 _PARAM_DECORATORS = {
-    "description", "allowed", "secure", "minvalue", "maxvalue", "minlength", "maxlength", "metadata",
+    "description", "allowed", "secure", "minvalue", "maxvalue", "minlength", "maxlength",
+    "metadata",
 }  # fmt: skip
 
 
@@ -300,7 +301,8 @@ class Compiler:
     def compile(self) -> dict[str, Any]:
         if self.program.target_scope != "resourceGroup":
             raise self.error(
-                f"targetScope '{self.program.target_scope}' is not supported: amlite deploys to resource groups",
+                f"targetScope '{self.program.target_scope}' is not supported: "
+                "amlite deploys to resource groups",
                 Position(self.file, 1, 1),
             )
         self.collect()
@@ -518,7 +520,8 @@ class Compiler:
                 raise self.error(f"the module '{sym.name}' needs a name", sym.decl.pos)
             return f"resourceId('{DEPLOYMENTS_TYPE}', {self.expr(name_prop.value, env, usage)})"
         segments = self.name_segments(sym, env, usage)
-        return f"resourceId({''.join(self.scope_args(sym, env, usage))}'{sym.full_type}', {', '.join(segments)})"
+        scope = "".join(self.scope_args(sym, env, usage))
+        return f"resourceId({scope}'{sym.full_type}', {', '.join(segments)})"
 
     def scope_args(self, sym: Symbol, env: Env, usage: Usage) -> list[str]:
         """``resourceId``'s leading subscription / resource group for an ``existing`` resource
@@ -534,7 +537,8 @@ class Compiler:
                         else "for existing resources"
                     )
                     raise self.error(
-                        f"'scope' is only supported {what}: '{sym.name}' would be deployed to another resource group",
+                        f"'scope' is only supported {what}: "
+                        f"'{sym.name}' would be deployed to another resource group",
                         prop.pos,
                     )
                 call = prop.value
@@ -544,8 +548,12 @@ class Compiler:
                         if self.is_namespace(call.target)
                         else call
                     )
-                if not (isinstance(call, s.Call) and call.target is None and call.name == "resourceGroup"
-                        and 1 <= len(call.args) <= 2):  # fmt: skip
+                if not (
+                    isinstance(call, s.Call)
+                    and call.target is None
+                    and call.name == "resourceGroup"
+                    and 1 <= len(call.args) <= 2
+                ):
                     raise self.error(
                         "'scope' must be resourceGroup('name') or resourceGroup('sub', 'name')",
                         prop.pos,
@@ -825,7 +833,8 @@ class Compiler:
             return f"createArray({', '.join(self.expr(i, env, usage) for i in expr.items)})"
         if isinstance(expr, s.ForExpr):
             raise self.error(
-                "a loop is only supported as a resource, module, variable, output or property value",
+                "a loop is only supported as a resource, module, variable, output "
+                "or property value",
                 expr.pos,
             )
         if isinstance(expr, s.IfBody):
@@ -847,7 +856,8 @@ class Compiler:
             return f"{_OPERATORS[expr.op]}({left}, {right})"
         if isinstance(expr, s.Ternary):
             cond = self.expr(expr.cond, env, usage)
-            return f"if({cond}, {self.expr(expr.then, env, usage)}, {self.expr(expr.other, env, usage)})"
+            then = self.expr(expr.then, env, usage)
+            return f"if({cond}, {then}, {self.expr(expr.other, env, usage)})"
         if isinstance(expr, s.Call):
             return self.call(expr, env, usage)
         if isinstance(expr, s.Member | s.Index | s.Child):
@@ -869,8 +879,8 @@ class Compiler:
         sym = self.resolve_symbol_expr(expr)
         if sym is not None:
             raise self.error(
-                f"'{name}' is a {'module' if sym.is_module else 'resource'}: use one of its properties "
-                f"(.id, .name, .properties...)",
+                f"'{name}' is a {'module' if sym.is_module else 'resource'}: "
+                "use one of its properties (.id, .name, .properties...)",
                 expr.pos,
             )
         raise self.error(f"the name '{name}' does not exist in the current context", expr.pos)
@@ -911,8 +921,15 @@ class Compiler:
             sym = None
         return sym, None, list(reversed(rest))
 
-    def symbol_property(self, sym: Symbol, index_expr: s.Expr | None, rest: list[s.Member | s.Index],
-                        whole: s.Expr, env: Env, usage: Usage) -> str:  # fmt: skip
+    def symbol_property(
+        self,
+        sym: Symbol,
+        index_expr: s.Expr | None,
+        rest: list[s.Member | s.Index],
+        whole: s.Expr,
+        env: Env,
+        usage: Usage,
+    ) -> str:
         index = self.expr(index_expr, env, usage) if index_expr is not None else None
         if sym.loop is not None and index is None:
             raise self.error(
@@ -1014,7 +1031,8 @@ class Compiler:
         lower = name.lower()
         if lower in LAMBDA_FUNCTIONS:
             raise self.error(
-                f"the function '{name}' takes a lambda, which amlite's Bicep compiler does not support",
+                f"the function '{name}' takes a lambda, "
+                "which amlite's Bicep compiler does not support",
                 expr.pos,
             )
         if lower in BICEP_ONLY:

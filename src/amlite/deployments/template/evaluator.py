@@ -59,7 +59,8 @@ class Instance:
     """One resource the template declares, after copy expansion."""
 
     key: str
-    """Unique within the template: ``resources[2]``, ``resources[2][7]`` (copy), or ``sym``/``sym[7]``."""
+    """Unique within the template: ``resources[2]``, ``resources[2][7]`` (copy), or
+    ``sym``/``sym[7]``."""
     path: str
     """Where it is declared, for messages."""
     decl: dict[str, Any]
@@ -353,7 +354,8 @@ class Evaluation:
         if spec is not None:
             if parent is not None:
                 raise TemplateError(
-                    "a child resource inside 'resources' cannot have a copy loop; declare it at the top level",
+                    "a child resource inside 'resources' cannot have a copy loop; "
+                    "declare it at the top level",
                     path=f"{path}.copy",
                 )
             if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
@@ -431,7 +433,8 @@ class Evaluation:
         names = name.split("/")
         if len(segments) < 2 or len(names) != len(segments) - 1:
             raise TemplateError(
-                f"the resource name '{name}' must have {len(segments) - 1} segment(s) for the type '{rtype}'",
+                f"the resource name '{name}' must have {len(segments) - 1} segment(s) "
+                f"for the type '{rtype}'",
                 path=f"{path}.name",
             )
         api_version = decl.get("apiVersion", "")
@@ -476,7 +479,8 @@ class Evaluation:
                 if self._declared_name(target):
                     continue
                 raise TemplateError(
-                    f"dependsOn names '{target}', which is not a resource or copy loop of this template",
+                    f"dependsOn names '{target}', "
+                    "which is not a resource or copy loop of this template",
                     path=path,
                 )
             inst.depends_on.extend(k for k in keys if k != inst.key)
@@ -577,7 +581,7 @@ class Evaluation:
     def instance(self, key: str) -> Instance:
         return self._by_key[key]
 
-    # -- bodies and outputs -------------------------------------------------------------------------
+    # -- bodies and outputs ------------------------------------------------------------------------
     def resource_body(self, inst: Instance) -> dict[str, Any]:
         """The resource's evaluated declaration (properties, tags, ... ) without template keys."""
         skip = {
@@ -693,7 +697,8 @@ class Evaluation:
             if cand.name.lower() == low:
                 return cand.id, cand
         raise FunctionError(
-            f"reference() names '{target}', which is neither a resource id nor a resource of this template"
+            f"reference() names '{target}', "
+            "which is neither a resource id nor a resource of this template"
         )
 
 
@@ -789,7 +794,8 @@ class _Ctx:
             target = self.evaluate(node.target, text)
             if not isinstance(target, dict):
                 raise TemplateError(
-                    f"cannot read property '{node.name}' of a {type_name(target)} at position {node.pos}",
+                    f"cannot read property '{node.name}' of a {type_name(target)} "
+                    f"at position {node.pos}",
                     text,
                 )
             try:
@@ -802,7 +808,8 @@ class _Ctx:
             if isinstance(target, list) and isinstance(index, int) and not isinstance(index, bool):
                 if not 0 <= index < len(target):
                     raise TemplateError(
-                        f"index {index} is out of range for an array of length {len(target)} at position {node.pos}",
+                        f"index {index} is out of range for an array of length {len(target)} "
+                        f"at position {node.pos}",
                         text,
                     )
                 return target[index]
@@ -812,7 +819,8 @@ class _Ctx:
                 except FunctionError as err:
                     raise TemplateError(f"{err} at position {node.pos}", text) from None
             raise TemplateError(
-                f"cannot index a {type_name(target)} with a {type_name(index)} at position {node.pos}",
+                f"cannot index a {type_name(target)} with a {type_name(index)} "
+                f"at position {node.pos}",
                 text,
             )
         eager, lazy = lookup(node.name)

@@ -311,7 +311,8 @@ class Loader:
             return self.rest(str(ev.file.parent), path[1:], node, ev)
         if name in ("count", "each"):
             raise ev.error(
-                f"'{name}' is only available in a resource with '{name if name == 'count' else 'for_each'}'",
+                f"'{name}' is only available in a resource with "
+                f"'{name if name == 'count' else 'for_each'}'",
                 node,
             )
         raise ev.error(f"the name '{name}' is not defined", node)
@@ -688,8 +689,8 @@ def _load(
         resources.append(resource)
     if len(groups) > 1:
         raise TerraformError(
-            "the resources are in more than one resource group; amlite deploys a configuration to one: "
-            + ", ".join(sorted(groups))
+            "the resources are in more than one resource group; "
+            "amlite deploys a configuration to one: " + ", ".join(sorted(groups))
         )
     order = creation_order(
         [i.id for i, _, _ in entries], graph, {i.id: i.address for i, _, _ in entries}
