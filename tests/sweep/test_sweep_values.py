@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from amlite.sweep import format_value, substitutions, sweep_seed
-from amlite.sweep.sampling import quantize, stable_int, trial_rng
+from amlite.sweep.parameter_values import quantize, stable_int, trial_rng
 
 
 def test_sweep_seed_is_stable_across_processes() -> None:

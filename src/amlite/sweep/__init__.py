@@ -6,9 +6,9 @@ store and acts on their answers.
 
 from __future__ import annotations
 
+from amlite.sweep.parameter_values import format_value, substitutions
 from amlite.sweep.policies import Decision, Policy, make_policy
 from amlite.sweep.samplers import Sampler, TrialOutcome, make_sampler, sweep_seed
-from amlite.sweep.sampling import format_value, substitutions
 
 __all__ = [
     "Decision",

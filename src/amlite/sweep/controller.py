@@ -43,9 +43,9 @@ from amlite.domain.specs import CommandJobSpec, Objective, SweepJobSpec
 from amlite.domain.status import ACCEPT_PATH, TERMINAL, JobStatus
 from amlite.errors import Conflict, InvalidTransition
 from amlite.store import JobRecord, NewJob, Store
+from amlite.sweep.parameter_values import format_value, substitutions
 from amlite.sweep.policies import Policy, make_policy
 from amlite.sweep.samplers import Sampler, TrialOutcome, make_sampler, sweep_seed
-from amlite.sweep.sampling import format_value, substitutions
 
 log = logging.getLogger("amlite.sweep")
 

@@ -29,8 +29,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from amlite.domain.search_space import Choice, Distribution, Nested, Uniform
+from amlite.sweep.parameter_values import quantize, stable_int
 from amlite.sweep.samplers._base import Sampler, TrialOutcome, normalize_goal
-from amlite.sweep.sampling import quantize, stable_int
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution

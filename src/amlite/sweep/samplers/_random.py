@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from amlite.domain.search_space import KINDS, Distribution
+from amlite.sweep.parameter_values import draw, stable_int, trial_rng
 from amlite.sweep.samplers._base import Sampler, TrialOutcome
-from amlite.sweep.sampling import draw, stable_int, trial_rng
 
 
 def sweep_seed(sweep_id: str) -> int:
