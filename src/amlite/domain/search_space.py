@@ -24,10 +24,10 @@ Random and Bayesian sampling never enumerate the space, so they have no such lim
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from amlite.domain.json_value import JsonValue, is_json
 from amlite.domain.names import (
     NESTED_KEY_PATTERN,
     PARAMETER_NAME_PATTERN,
@@ -54,14 +54,14 @@ PARAMETER_NAME_RULE = (
 class Nested:
     """A choice option that is itself a small space: constants and distributions by name."""
 
-    params: Mapping[str, Distribution | Any]
+    params: Mapping[str, Distribution | JsonValue]
 
 
 @dataclass(frozen=True)
 class Choice:
     """One of ``options``; an option is a JSON value or a ``Nested`` space."""
 
-    options: tuple[Any, ...]
+    options: tuple[JsonValue | Nested, ...]
     kind: str = field(default="choice", init=False)
 
 
@@ -112,7 +112,7 @@ class SearchSpaceError(ValueError):
         self.problems = problems
 
 
-def parse_search_space(raw: Mapping[str, Any]) -> dict[str, Distribution]:
+def parse_search_space(raw: Mapping[str, object]) -> dict[str, Distribution]:
     """Every parameter of ``raw`` parsed; raises SearchSpaceError naming each bad parameter."""
     space: dict[str, Distribution] = {}
     problems: dict[str, str] = {}
@@ -129,7 +129,7 @@ def parse_search_space(raw: Mapping[str, Any]) -> dict[str, Distribution]:
     return space
 
 
-def parse_distribution(value: Any, depth: int = 0) -> Distribution:
+def parse_distribution(value: object, depth: int = 0) -> Distribution:
     """One distribution from its wire list or YAML object form; ValueError when malformed.
 
     ``depth``: how many choice options this one is nested in (at most ``MAX_NESTING``)."""
@@ -144,7 +144,7 @@ def parse_distribution(value: Any, depth: int = 0) -> Distribution:
     )
 
 
-def looks_like_distribution(value: Any) -> bool:
+def looks_like_distribution(value: object) -> bool:
     """Whether a value inside a nested choice option is a distribution (not a constant)."""
     if isinstance(value, list | tuple):
         return (
@@ -159,11 +159,11 @@ def looks_like_distribution(value: Any) -> bool:
     return False
 
 
-def _from_wire(value: list[Any] | tuple[Any, ...], depth: int) -> Distribution:
+def _from_wire(value: Sequence[object], depth: int) -> Distribution:
     if len(value) != 2 or not isinstance(value[0], str) or not isinstance(value[1], list | tuple):
         raise ValueError('the list form is ["<distribution>", [<arguments>]]')
     kind = _kind(value[0])
-    args = list(value[1])
+    args: list[object] = list(value[1])
     if kind == "choice":
         if len(args) != 1 or not isinstance(args[0], list | tuple):
             raise ValueError('choice takes one argument, the list of options: ["choice", [[a, b]]]')
@@ -193,7 +193,7 @@ _OBJECT_KEYS = {
 }
 
 
-def _from_object(value: Mapping[str, Any], depth: int) -> Distribution:
+def _from_object(value: Mapping[object, object], depth: int) -> Distribution:
     fields = {str(k).lower(): v for k, v in value.items()}
     if not fields:
         raise ValueError("empty distribution: give a type and its arguments")
@@ -217,19 +217,19 @@ def _from_object(value: Mapping[str, Any], depth: int) -> Distribution:
     return _continuous(kind, a, b, fields.get("q"))
 
 
-def _kind(name: Any) -> str:
+def _kind(name: object) -> str:
     if not isinstance(name, str) or name.lower() not in KINDS:
         raise ValueError(f"unknown distribution {name!r}; one of: {', '.join(KINDS)}")
     return name.lower()
 
 
-def _number(value: Any, what: str) -> float:
+def _number(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValueError(f"{what} must be a finite number, got {value!r}")
     return value
 
 
-def _json_depth(value: Any) -> int:
+def _json_depth(value: object) -> int:
     """How deep a JSON value nests (a scalar is 0), without recursion."""
     deepest, todo = 0, [(value, 0)]
     while todo:
@@ -244,19 +244,23 @@ def _json_depth(value: Any) -> int:
     return deepest
 
 
-def _constant(value: Any) -> Any:
+def _constant(value: object) -> JsonValue:
     if _json_depth(value) > MAX_NESTING:
         raise ValueError(f"a constant in a choice may nest at most {MAX_NESTING} levels deep")
+    if isinstance(value, tuple):  # a Python caller's list
+        value = list(value)
+    if not is_json(value):
+        raise ValueError(f"a constant in a choice must be a JSON value, got {value!r}")
     return value
 
 
-def _choice(options: list[Any] | tuple[Any, ...], depth: int = 0) -> Choice:
+def _choice(options: Sequence[object], depth: int = 0) -> Choice:
     if not options:
         raise ValueError("choice needs at least one option")
-    parsed: list[Any] = []
+    parsed: list[JsonValue | Nested] = []
     for option in options:
         if isinstance(option, Mapping):
-            params: dict[str, Any] = {}
+            params: dict[str, Distribution | JsonValue] = {}
             for key, inner in option.items():
                 if not is_nested_key(key):
                     raise ValueError(
@@ -273,7 +277,7 @@ def _choice(options: list[Any] | tuple[Any, ...], depth: int = 0) -> Choice:
     return Choice(tuple(parsed))
 
 
-def _randint(upper: Any) -> RandInt:
+def _randint(upper: object) -> RandInt:
     if isinstance(upper, float) and upper.is_integer():
         upper = int(upper)
     if isinstance(upper, bool) or not isinstance(upper, int):
@@ -283,7 +287,7 @@ def _randint(upper: Any) -> RandInt:
     return RandInt(upper)
 
 
-def _continuous(kind: str, a: Any, b: Any, q: Any) -> Uniform | Normal:
+def _continuous(kind: str, a: object, b: object, q: object) -> Uniform | Normal:
     log = "log" in kind
     q_value = _number(q, "q") if kind.startswith("q") else None
     if q_value is not None and q_value <= 0:
@@ -299,18 +303,18 @@ def _continuous(kind: str, a: Any, b: Any, q: Any) -> Uniform | Normal:
     return Normal(mu, sigma, q_value, log)
 
 
-def to_wire(dist: Distribution) -> list[Any]:
+def to_wire(dist: Distribution) -> list[JsonValue]:
     """The wire list form, e.g. ``["choice", [[16, 32]]]`` or ``["quniform", [0, 1, 0.1]]``."""
     if isinstance(dist, Choice):
         return ["choice", [[_option_to_wire(o) for o in dist.options]]]
     if isinstance(dist, RandInt):
         return ["randint", [dist.upper]]
     first, second = (dist.low, dist.high) if isinstance(dist, Uniform) else (dist.mu, dist.sigma)
-    args: list[Any] = [first, second] if dist.q is None else [first, second, dist.q]
+    args: list[JsonValue] = [first, second] if dist.q is None else [first, second, dist.q]
     return [dist.kind, args]
 
 
-def _option_to_wire(option: Any) -> Any:
+def _option_to_wire(option: JsonValue | Nested) -> JsonValue:
     if isinstance(option, Nested):
         return {
             k: to_wire(v) if isinstance(v, Choice | RandInt | Uniform | Normal) else v

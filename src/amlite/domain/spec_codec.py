@@ -16,9 +16,10 @@ placeholders, references): those are the schemas' (``amlite.schemas``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
 from amlite.domain.durations import Precision, parse_duration
+from amlite.domain.json_value import JsonObject, JsonValue
 from amlite.domain.search_space import parse_search_space, to_wire
 from amlite.domain.specs import (
     Algorithm,
@@ -46,7 +47,6 @@ from amlite.domain.specs import (
 )
 
 T = TypeVar("T")
-Wire = dict[str, Any]
 
 
 class SpecError(ValueError):
@@ -62,13 +62,13 @@ class _Reader:
     def __init__(self, value: object, at: str) -> None:
         if not isinstance(value, Mapping):
             raise SpecError(f"{at or 'the job'}: must be an object")
-        self.data: Mapping[str, Any] = value
+        self.data: Mapping[str, object] = value
         self.at = at
 
     def path(self, key: str) -> str:
         return f"{self.at}.{key}" if self.at else key
 
-    def raw(self, key: str) -> Any:
+    def raw(self, key: str) -> object:
         return self.data.get(key)
 
     def text(self, key: str) -> str | None:
@@ -289,7 +289,7 @@ def _sweep_job(r: _Reader) -> SweepJobSpec:
     )
 
 
-def decode_job(wire: Mapping[str, Any]) -> JobSpec:
+def decode_job(wire: Mapping[str, object]) -> JobSpec:
     """The typed spec of a job's wire form; SpecError names the first field that is wrong."""
     r = _Reader(wire, "")
     kind = r.one_of("jobType", (CommandJobSpec.job_type, SweepJobSpec.job_type))
@@ -299,17 +299,17 @@ def decode_job(wire: Mapping[str, Any]) -> JobSpec:
 # -- writing ------------------------------------------------------------------------------
 
 
-def _put(out: Wire, key: str, value: object) -> None:
+def _put(out: JsonObject, key: str, value: JsonValue) -> None:
     if value is not None:
         out[key] = value
 
 
-def _strings(value: Mapping[str, str] | None) -> dict[str, str] | None:
-    return None if value is None else dict(value)
+def _strings(value: Mapping[str, str] | None) -> JsonObject | None:
+    return None if value is None else {k: v for k, v in value.items()}
 
 
-def _encode_compute(c: Compute) -> Wire:
-    out: Wire = {}
+def _encode_compute(c: Compute) -> JsonObject:
+    out: JsonObject = {}
     _put(out, "instanceCount", c.instance_count)
     _put(out, "instanceType", c.instance_type)
     _put(out, "isLocal", c.is_local)
@@ -319,11 +319,11 @@ def _encode_compute(c: Compute) -> Wire:
     return out
 
 
-def encode_distribution(d: Distribution | None) -> Wire | None:
+def encode_distribution(d: Distribution | None) -> JsonObject | None:
     """The wire ``distribution`` object (None for none)."""
     if d is None:
         return None
-    out: Wire = {"distributionType": d.kind}
+    out: JsonObject = {"distributionType": d.kind}
     if isinstance(d, PyTorch):
         _put(out, "processCount", d.process_count)
     elif isinstance(d, Mpi):
@@ -334,10 +334,10 @@ def encode_distribution(d: Distribution | None) -> Wire | None:
     return out
 
 
-def _encode_identity(i: Identity | None) -> Wire | None:
+def _encode_identity(i: Identity | None) -> JsonObject | None:
     if i is None:
         return None
-    out: Wire = {"identityType": i.kind}
+    out: JsonObject = {"identityType": i.kind}
     if isinstance(i, ManagedIdentity):
         _put(out, "clientId", i.client_id)
         _put(out, "objectId", i.object_id)
@@ -345,16 +345,16 @@ def _encode_identity(i: Identity | None) -> Wire | None:
     return out
 
 
-def _encode_input(b: InputBinding) -> Wire:
-    out: Wire = {}
+def _encode_input(b: InputBinding) -> JsonObject:
+    out: JsonObject = {}
     _put(out, "dataId", b.data_id)
     _put(out, "mode", b.mode)
     _put(out, "pathOnCompute", b.path_on_compute)
     return out
 
 
-def _encode_output(b: OutputBinding) -> Wire:
-    out: Wire = {}
+def _encode_output(b: OutputBinding) -> JsonObject:
+    out: JsonObject = {}
     _put(out, "datastoreId", b.datastore_id)
     _put(out, "mode", b.mode)
     _put(out, "pathOnCompute", b.path_on_compute)
@@ -362,7 +362,9 @@ def _encode_output(b: OutputBinding) -> Wire:
     return out
 
 
-def _encode_map(items: Mapping[str, T] | None, encode: Callable[[T], Wire]) -> Wire | None:
+def _encode_map(
+    items: Mapping[str, T] | None, encode: Callable[[T], JsonObject]
+) -> JsonObject | None:
     return None if items is None else {name: encode(item) for name, item in items.items()}
 
 
@@ -370,8 +372,8 @@ def _text(d: Duration | None) -> str | None:
     return None if d is None else d.text
 
 
-def _encode_trial(t: TrialComponent) -> Wire:
-    out: Wire = {}
+def _encode_trial(t: TrialComponent) -> JsonObject:
+    out: JsonObject = {}
     _put(out, "codeId", t.code_id)
     out["command"] = t.command
     _put(out, "distribution", encode_distribution(t.distribution))
@@ -383,8 +385,8 @@ def _encode_trial(t: TrialComponent) -> Wire:
     return out
 
 
-def encode_early_termination(p: EarlyTermination) -> Wire:
-    out: Wire = {}
+def encode_early_termination(p: EarlyTermination) -> JsonObject:
+    out: JsonObject = {}
     _put(out, "delayEvaluation", p.delay_evaluation)
     _put(out, "evaluationInterval", p.evaluation_interval)
     out["policyType"] = p.kind
@@ -396,9 +398,9 @@ def encode_early_termination(p: EarlyTermination) -> Wire:
     return out
 
 
-def encode_job(spec: JobSpec) -> Wire:
+def encode_job(spec: JobSpec) -> JsonObject:
     """The wire form of ``spec`` (the inverse of ``decode_job``)."""
-    out: Wire = {}
+    out: JsonObject = {}
     _put(out, "description", spec.description)
     _put(out, "properties", _strings(spec.properties))
     _put(out, "tags", _strings(spec.tags))

@@ -36,6 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from amlite.domain import run_properties as P
 from amlite.domain.arm_id import WorkspaceRef
+from amlite.domain.json_value import JsonValue
 from amlite.domain.placeholders import referenced, shell_word, substitute_group
 from amlite.domain.search_space import count_text
 from amlite.domain.spec_codec import encode_job
@@ -359,7 +360,7 @@ class SweepController:
         return len(created)
 
     def _trial_job(
-        self, sweep: JobRecord, plan: _SweepPlan, index: int, params: Mapping[str, Any]
+        self, sweep: JobRecord, plan: _SweepPlan, index: int, params: Mapping[str, JsonValue]
     ) -> NewJob:
         spec = plan.spec
         trial = spec.trial

@@ -27,8 +27,8 @@ import math
 import random
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
 
+from amlite.domain.json_value import JsonValue
 from amlite.domain.search_space import Choice, Distribution, Nested, Normal, RandInt, Uniform
 
 
@@ -51,7 +51,7 @@ def quantize(x: float, q: float) -> int | float:
     return float(Decimal(k) * Decimal(repr(float(q))))
 
 
-def draw(dist: Distribution, rng: random.Random) -> Any:
+def draw(dist: Distribution, rng: random.Random) -> JsonValue:
     """One value of ``dist`` (nested choice options become dicts of drawn values)."""
     if isinstance(dist, Choice):
         return resolve_option(dist.options[rng.randrange(len(dist.options))], rng)
@@ -68,7 +68,7 @@ def draw(dist: Distribution, rng: random.Random) -> Any:
     return x if dist.q is None else quantize(x, dist.q)
 
 
-def resolve_option(option: Any, rng: random.Random) -> Any:
+def resolve_option(option: JsonValue | Nested, rng: random.Random) -> JsonValue:
     """A choice option as a value: a ``Nested`` space has its distributions drawn."""
     if not isinstance(option, Nested):
         return option
@@ -78,7 +78,7 @@ def resolve_option(option: Any, rng: random.Random) -> Any:
     }
 
 
-def format_value(value: Any) -> str:
+def format_value(value: JsonValue) -> str:
     """The text of a value in a command: ``3``, ``0.1``, ``adam``, JSON for dicts and lists.
 
     Integral ints print without ``.0``; floats use Python's shortest round-trip repr (``1e-05``
@@ -97,11 +97,11 @@ def format_value(value: Any) -> str:
     return json.dumps(value, separators=(", ", ": "), default=str)
 
 
-def substitutions(params: Mapping[str, Any]) -> dict[str, str]:
+def substitutions(params: Mapping[str, JsonValue]) -> dict[str, str]:
     """Every reachable value as text: each top-level name, and ``a.b`` for nested dict keys."""
     out: dict[str, str] = {}
 
-    def walk(prefix: str, value: Any) -> None:
+    def walk(prefix: str, value: JsonValue) -> None:
         out[prefix] = format_value(value)
         if isinstance(value, Mapping):
             for key, inner in value.items():

@@ -11,8 +11,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
+from amlite.domain.json_value import JsonValue
 from amlite.domain.search_space import Choice, Distribution, Nested, space_size
 
 TrialState = Literal["complete", "pruned", "failed", "running"]
@@ -31,7 +32,7 @@ class TrialOutcome:
     """
 
     index: int
-    params: Mapping[str, Any]
+    params: Mapping[str, JsonValue]
     state: TrialState
     value: float | None = None
 
@@ -66,7 +67,7 @@ class Sampler(ABC):
         self.space: dict[str, Distribution] = dict(space)
         self._check_kinds(self.space, prefix="")
 
-    def _check_kinds(self, space: Mapping[str, Any], prefix: str) -> None:
+    def _check_kinds(self, space: Mapping[str, Distribution | JsonValue], prefix: str) -> None:
         for name, dist in space.items():
             if not isinstance(dist, Distribution):
                 continue  # a constant inside a nested option
@@ -82,7 +83,7 @@ class Sampler(ABC):
                         self._check_kinds(option.params, prefix=f"{prefix}{name}.")
 
     @abstractmethod
-    def propose(self, index: int, history: Sequence[TrialOutcome]) -> dict[str, Any] | None:
+    def propose(self, index: int, history: Sequence[TrialOutcome]) -> dict[str, JsonValue] | None:
         """Parameters of trial ``index`` (0-based), or None when the space is exhausted.
 
         ``history`` holds the trials created before (any order; running ones included).

@@ -26,8 +26,9 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
+from amlite.domain.json_value import JsonValue
 from amlite.domain.search_space import Choice, Distribution, Nested, Uniform
 from amlite.sweep.parameter_values import quantize, stable_int
 from amlite.sweep.samplers._base import Sampler, TrialOutcome, normalize_goal
@@ -61,7 +62,7 @@ class _Axis:
         self.name = name
         self.dist = dist
         self.optuna: BaseDistribution
-        self.values: list[Any] = []  # choice: the option of each categorical position
+        self.values: list[JsonValue] = []  # choice: the option of each categorical position
         self.k_range = (0, 0)  # quniform: the range of k in value = k * q
         if isinstance(dist, Choice):
             for option in dist.options:
@@ -72,7 +73,7 @@ class _Axis:
                         f"Bayesian sampling does not support distributions nested in "
                         f"choice options (parameter {name})"
                     )
-            self.values = [dict(o.params) if isinstance(o, Nested) else o for o in dist.options]
+            self.values = [_constants(o) if isinstance(o, Nested) else o for o in dist.options]
             self.optuna = CategoricalDistribution(tuple(range(len(self.values))))
         elif isinstance(dist, Uniform) and not dist.log and dist.q is None:
             self.optuna = FloatDistribution(dist.low, dist.high)
@@ -85,7 +86,7 @@ class _Axis:
                 f"got {dist.kind} (parameter {name})"
             )
 
-    def to_value(self, internal: Any) -> Any:
+    def to_value(self, internal: Any) -> JsonValue:
         """The parameter value of an Optuna-side value."""
         if isinstance(self.dist, Choice):
             return self.values[int(internal)]
@@ -93,7 +94,7 @@ class _Axis:
             return quantize(int(internal) * self.dist.q, self.dist.q)
         return float(internal)
 
-    def to_internal(self, value: Any) -> Any | None:
+    def to_internal(self, value: JsonValue) -> int | float | None:
         """The Optuna-side value of a parameter value, None when it does not fit the space."""
         if isinstance(self.dist, Choice):
             for position, option in enumerate(self.values):
@@ -109,14 +110,19 @@ class _Axis:
         return float(value) if self.dist.low <= value <= self.dist.high else None
 
 
-def _same(option: Any, value: Any) -> bool:
+def _constants(option: Nested) -> JsonValue:
+    """A nested option that holds constants only, as its value."""
+    return {k: v for k, v in option.params.items() if not isinstance(v, Distribution)}
+
+
+def _same(option: JsonValue, value: JsonValue) -> bool:
     """Equality that keeps ``True`` apart from ``1`` (JSON round trips keep ``1 == 1.0``)."""
     if isinstance(option, bool) or isinstance(value, bool):
         return isinstance(option, bool) and isinstance(value, bool) and option == value
     return bool(option == value)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -150,7 +156,7 @@ class BayesianSampler(Sampler):
         self._asked: dict[int, Any] = {}
         """Optuna trial number -> the ``optuna.trial.Trial`` that ``ask`` gave (still running)."""
 
-    def propose(self, index: int, history: Sequence[TrialOutcome]) -> dict[str, Any] | None:
+    def propose(self, index: int, history: Sequence[TrialOutcome]) -> dict[str, JsonValue] | None:
         if index < 0:
             raise ValueError(f"trial index must be >= 0, got {index}")
         optuna = _optuna()
@@ -237,7 +243,7 @@ class BayesianSampler(Sampler):
     def _frozen(self, outcome: TrialOutcome) -> FrozenTrial | None:
         from optuna.trial import TrialState, create_trial
 
-        params: dict[str, Any] = {}
+        params: dict[str, int | float] = {}
         for axis in self._axes:
             if axis.name not in outcome.params:
                 return None
@@ -248,11 +254,18 @@ class BayesianSampler(Sampler):
         distributions = {axis.name: axis.optuna for axis in self._axes}
         value = outcome.value
         known = value is not None and math.isfinite(value)
-        common: dict[str, Any] = {"params": params, "distributions": distributions}
-        if outcome.state == "running":
-            return create_trial(state=TrialState.RUNNING, **common)
         if outcome.state == "complete" and known:
-            return create_trial(state=TrialState.COMPLETE, value=value, **common)
-        if outcome.state == "pruned" and known and value is not None:
-            return create_trial(state=TrialState.PRUNED, intermediate_values={1: value}, **common)
-        return create_trial(state=TrialState.FAIL, **common)
+            state, final, intermediate = TrialState.COMPLETE, value, None
+        elif outcome.state == "pruned" and known and value is not None:
+            state, final, intermediate = TrialState.PRUNED, None, {1: value}
+        elif outcome.state == "running":
+            state, final, intermediate = TrialState.RUNNING, None, None
+        else:
+            state, final, intermediate = TrialState.FAIL, None, None
+        return create_trial(
+            state=state,
+            value=final,
+            intermediate_values=intermediate,
+            params=params,
+            distributions=distributions,
+        )

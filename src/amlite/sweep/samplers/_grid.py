@@ -24,8 +24,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from amlite.domain.json_value import JsonValue
 from amlite.domain.search_space import Choice, Distribution, Nested
 from amlite.sweep.samplers._base import Sampler, TrialOutcome
 
@@ -35,18 +35,19 @@ class _Axis:
     """One choice seen as a grid axis: its options, where each option's values start, and
     the counted shape of each nested option (None for a plain option)."""
 
-    options: tuple[Any, ...]
+    options: tuple[JsonValue | Nested, ...]
     starts: tuple[int, ...]
     nested: tuple[_Grid | None, ...]
     size: int
 
-    def value(self, k: int) -> Any:
+    def value(self, k: int) -> JsonValue:
         """The ``k``-th value of this axis (0 <= k < size)."""
         position = bisect_right(self.starts, k) - 1
-        inner = self.nested[position]
-        if inner is None:
-            return self.options[position]
-        return inner.point(k - self.starts[position])
+        option, inner = self.options[position], self.nested[position]
+        if isinstance(option, Nested):
+            assert inner is not None  # _axis made every nested option's grid
+            return inner.point(k - self.starts[position])
+        return option
 
 
 @dataclass(frozen=True)
@@ -55,12 +56,12 @@ class _Grid:
 
     names: tuple[str, ...]
     axes: tuple[_Axis | None, ...]  # None: a constant of a nested option
-    constants: tuple[Any, ...]
+    constants: tuple[JsonValue, ...]
     size: int
 
-    def point(self, index: int) -> dict[str, Any]:
+    def point(self, index: int) -> dict[str, JsonValue]:
         """The ``index``-th point (0 <= index < size): mixed radix, the last axis fastest."""
-        picks: list[Any] = [None] * len(self.names)
+        picks: list[JsonValue] = [None] * len(self.names)
         rest = index
         for i in range(len(self.names) - 1, -1, -1):
             axis = self.axes[i]
@@ -86,7 +87,7 @@ def _axis(dist: Distribution) -> _Axis:
     return _Axis(dist.options, tuple(starts), tuple(nested), total)
 
 
-def _grid(params: Mapping[str, Any]) -> _Grid:
+def _grid(params: Mapping[str, Distribution | JsonValue]) -> _Grid:
     names = tuple(params)
     axes = tuple(_axis(v) if isinstance(v, Distribution) else None for v in params.values())
     constants = tuple(None if isinstance(v, Distribution) else v for v in params.values())
@@ -110,7 +111,7 @@ class GridSampler(Sampler):
     def size(self) -> int:
         return self._grid.size
 
-    def point(self, index: int) -> dict[str, Any] | None:
+    def point(self, index: int) -> dict[str, JsonValue] | None:
         """The ``index``-th grid point, or None when ``index`` is past the end."""
         if index < 0:
             raise ValueError(f"trial index must be >= 0, got {index}")
@@ -118,5 +119,5 @@ class GridSampler(Sampler):
             return None
         return self._grid.point(index)
 
-    def propose(self, index: int, history: Sequence[TrialOutcome]) -> dict[str, Any] | None:
+    def propose(self, index: int, history: Sequence[TrialOutcome]) -> dict[str, JsonValue] | None:
         return self.point(index)

@@ -14,8 +14,8 @@ algorithm's settings can be passed instead.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
+from amlite.domain.json_value import JsonValue
 from amlite.domain.search_space import KINDS, Distribution
 from amlite.sweep.parameter_values import draw, stable_int, trial_rng
 from amlite.sweep.samplers._base import Sampler, TrialOutcome
@@ -36,7 +36,7 @@ class RandomSampler(Sampler):
         super().__init__(space)
         self.seed = int(seed)
 
-    def propose(self, index: int, history: Sequence[TrialOutcome]) -> dict[str, Any] | None:
+    def propose(self, index: int, history: Sequence[TrialOutcome]) -> dict[str, JsonValue] | None:
         if index < 0:
             raise ValueError(f"trial index must be >= 0, got {index}")
         return {
