@@ -31,7 +31,7 @@ def test_job_runs_in_a_cached_venv(tmp_path: Path) -> None:
     cmd = 'python -c "import sys; print(\'PREFIX=\' + sys.prefix)"; echo "VENV=$VIRTUAL_ENV"'
     plan = make_plan(tmp_path / "a", cmd, environment=build)
     rep = wait_done(ex, ex.start(plan), timeout=30)
-    assert rep.result is not None and rep.result["outcome"] == "Completed", rep.result
+    assert rep.result is not None and rep.result.outcome == "Completed", rep.result
     log = std_log(plan)
     assert f"PREFIX={build.dir}" in log and f"VENV={build.dir}" in log
     assert (Path(build.dir) / ".ready").exists()
@@ -42,7 +42,7 @@ def test_job_runs_in_a_cached_venv(tmp_path: Path) -> None:
     # a second job reuses the ready venv
     plan2 = make_plan(tmp_path / "b", cmd, environment=build)
     rep2 = wait_done(ex, ex.start(plan2), timeout=30)
-    assert rep2.result is not None and rep2.result["outcome"] == "Completed"
+    assert rep2.result is not None and rep2.result.outcome == "Completed"
     syslog2 = (Path(plan2.artifacts_dir) / "system_logs" / "supervisor.log").read_text()
     assert "reusing" in syslog2 and f"PREFIX={build.dir}" in std_log(plan2)
 
@@ -55,8 +55,8 @@ def test_failed_build_fails_the_job_and_leaves_no_venv(tmp_path: Path) -> None:
     ex = LocalExecutor()
     plan = make_plan(tmp_path / "a", "touch ran", environment=build)
     rep = wait_done(ex, ex.start(plan), timeout=60)
-    assert rep.result is not None and rep.result["outcome"] == "Failed"
-    assert "preparation failed" in rep.result["reason"]
+    assert rep.result is not None and rep.result.outcome == "Failed"
+    assert "preparation failed" in rep.result.reason
     assert not Path(build.dir).exists()
     assert not (Path(plan.working_dir) / "ran").exists()
     build_log = Path(plan.artifacts_dir) / "system_logs" / "environment_build.txt"

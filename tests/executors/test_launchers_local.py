@@ -59,8 +59,8 @@ def test_all_ranks_run_with_their_env_and_their_own_logs(tmp_path: Path) -> None
         tmp_path, 'echo "rank=$RANK shared=$SHARED"', env={"SHARED": "yes"}, processes=ranks(3)
     )
     rep = wait_done(ex, ex.start(plan))
-    assert rep.result is not None and rep.result["outcome"] == "Completed", rep.result
-    assert rep.result["exitCode"] == 0
+    assert rep.result is not None and rep.result.outcome == "Completed", rep.result
+    assert rep.result.exit_code == 0
     for r in range(3):
         assert rank_log(plan, r) == f"rank={r} shared=yes\n"
     assert not (Path(plan.artifacts_dir) / "user_logs" / "std_log.txt").exists()
@@ -75,9 +75,9 @@ def test_one_failing_rank_fails_the_job_and_stops_the_others(tmp_path: Path) -> 
     (Path(plan.working_dir) / "go").write_text("")
     rep = wait_done(ex, rt)
     assert rep.result is not None
-    assert rep.result["outcome"] == "Failed"
-    assert rep.result["exitCode"] == 3
-    assert rep.result["reason"] == "rank 1 exited with code 3; the other processes were stopped"
+    assert rep.result.outcome == "Failed"
+    assert rep.result.exit_code == 3
+    assert rep.result.reason == "rank 1 exited with code 3; the other processes were stopped"
     for pid in others:  # rank 2 ignored SIGTERM: it was killed after the grace period
         assert not pid_alive(pid, None)
 
@@ -90,7 +90,7 @@ def test_cancel_stops_every_rank(tmp_path: Path) -> None:
     ex.cancel(rt, "user asked")
     rep = wait_done(ex, rt)
     assert rep.result is not None
-    assert rep.result["outcome"] == "Canceled" and rep.result["reason"] == "user asked"
+    assert rep.result.outcome == "Canceled" and rep.result.reason == "user asked"
     for pid in pids:
         assert not pid_alive(pid, None)
 
@@ -102,7 +102,7 @@ def test_timeout_stops_every_rank(tmp_path: Path) -> None:
     pids = pids_of(plan, 3)
     rep = wait_done(ex, rt)
     assert rep.result is not None
-    assert rep.result["outcome"] == "Canceled" and rep.result["reason"] == "timeout after 1 s"
+    assert rep.result.outcome == "Canceled" and rep.result.reason == "timeout after 1 s"
     for pid in pids:
         assert not pid_alive(pid, None)
 
@@ -112,9 +112,9 @@ def test_a_process_that_cannot_start_stops_those_started(tmp_path: Path) -> None
     missing = ProcessSpec(name="rank 3", log="user_logs/x.txt", argv=["/nonexistent/launcher"])
     plan = make_plan(tmp_path, WAITER, processes=[*ranks(2), missing])
     rep = wait_done(ex, ex.start(plan))
-    assert rep.result is not None and rep.result["outcome"] == "Failed"
-    assert rep.result["reason"].startswith("cannot start rank 3:")
-    assert "/nonexistent/launcher" in rep.result["reason"]
+    assert rep.result is not None and rep.result.outcome == "Failed"
+    assert rep.result.reason.startswith("cannot start rank 3:")
+    assert "/nonexistent/launcher" in rep.result.reason
 
 
 def mpi_plan(tmp_path: Path, command: str, per_instance: int, **kw: object) -> RunPlan:
@@ -135,7 +135,7 @@ def test_mpi_ranks_get_open_mpi_variables_and_their_own_logs(tmp_path: Path) -> 
     )
     plan = mpi_plan(tmp_path, cmd, 3)
     rep = wait_done(ex, ex.start(plan), timeout=20)
-    assert rep.result is not None and rep.result["outcome"] == "Completed", rep.result
+    assert rep.result is not None and rep.result.outcome == "Completed", rep.result
     for r in range(3):
         line = rank_log(plan, r)
         assert f"rank={r} size=3 local={r}/3 master=127.0.0.1:" in line
@@ -149,9 +149,9 @@ def test_a_failing_mpi_rank_fails_the_job(tmp_path: Path) -> None:
     )
     plan = mpi_plan(tmp_path, cmd, 2)
     rep = wait_done(ex, ex.start(plan), timeout=20)
-    assert rep.result is not None and rep.result["outcome"] == "Failed"
-    assert rep.result["exitCode"] == 5
-    assert rep.result["reason"] == "mpirun exited with code 5"
+    assert rep.result is not None and rep.result.outcome == "Failed"
+    assert rep.result.exit_code == 5
+    assert rep.result.reason == "mpirun exited with code 5"
     mpirun_log = (Path(plan.artifacts_dir) / "user_logs" / "mpirun.txt").read_text()
     assert "non-zero" in mpirun_log
 
@@ -165,6 +165,6 @@ def test_cancel_stops_mpi_ranks_in_their_own_process_groups(tmp_path: Path) -> N
     assert len({os.getpgid(p) for p in pids}) == 3  # mpirun gives each rank its own group
     ex.cancel(rt, "stop")
     rep = wait_done(ex, rt, timeout=20)
-    assert rep.result is not None and rep.result["outcome"] == "Canceled"
+    assert rep.result is not None and rep.result.outcome == "Canceled"
     for pid in pids:
         wait_until(lambda pid=pid: not pid_alive(pid, None), timeout=5)

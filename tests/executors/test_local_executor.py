@@ -37,9 +37,9 @@ def test_success_logs_events_and_on_exit(tmp_path: Path) -> None:
     assert rt["runDir"] == plan.run_dir and rt["pid"] > 0 and rt["pidStart"] and rt["host"]
     rep = wait_done(ex, rt)
     assert rep.result is not None
-    assert rep.result["outcome"] == "Completed"
-    assert rep.result["exitCode"] == 0 and rep.result["reason"] is None
-    assert rep.result["finishedAt"].endswith("+00:00")
+    assert rep.result.outcome == "Completed"
+    assert rep.result.exit_code == 0 and rep.result.reason is None
+    assert rep.result.finished_at.endswith("+00:00")
     assert [e["status"] for e in rep.events] == ["Running", "Finalizing"]
     log = std_log(plan)
     assert "hello" in log and "oops" in log and plan.working_dir in log
@@ -55,9 +55,9 @@ def test_nonzero_exit_fails(tmp_path: Path) -> None:
     ex = LocalExecutor()
     rep = wait_done(ex, ex.start(make_plan(tmp_path, "echo bad; exit 3")))
     assert rep.result is not None
-    assert rep.result["outcome"] == "Failed"
-    assert rep.result["exitCode"] == 3
-    assert rep.result["reason"] == "command exited with code 3"
+    assert rep.result.outcome == "Failed"
+    assert rep.result.exit_code == 3
+    assert rep.result.reason == "command exited with code 3"
 
 
 def test_timeout_kills_grandchild_that_ignores_sigterm(tmp_path: Path) -> None:
@@ -71,8 +71,8 @@ def test_timeout_kills_grandchild_that_ignores_sigterm(tmp_path: Path) -> None:
     assert pid_alive(grandchild, None)
     rep = wait_done(ex, rt)
     assert rep.result is not None
-    assert rep.result["outcome"] == "Canceled"
-    assert rep.result["reason"] == "timeout after 1 s"
+    assert rep.result.outcome == "Canceled"
+    assert rep.result.reason == "timeout after 1 s"
     wait_until(lambda: _pid_gone(grandchild), timeout=3)
     assert [e["status"] for e in rep.events] == ["Running", "Finalizing"]
 
@@ -87,8 +87,8 @@ def test_cancel_while_running(tmp_path: Path) -> None:
     rep = wait_done(ex, rt)
     assert time.monotonic() - t0 < 5
     assert rep.result is not None
-    assert rep.result["outcome"] == "Canceled"
-    assert rep.result["reason"] == "user asked"
+    assert rep.result.outcome == "Canceled"
+    assert rep.result.reason == "user asked"
 
 
 def test_env_vars_and_python_on_path(tmp_path: Path) -> None:
@@ -99,7 +99,7 @@ def test_env_vars_and_python_on_path(tmp_path: Path) -> None:
         env={"FOO": "bar baz"},
     )
     rep = wait_done(ex, ex.start(plan))
-    assert rep.result is not None and rep.result["outcome"] == "Completed"
+    assert rep.result is not None and rep.result.outcome == "Completed"
     log = std_log(plan)
     assert "FOO=bar baz" in log
     assert f"PY={os.path.join(os.path.dirname(sys.executable), 'python')}" in log
@@ -134,7 +134,7 @@ def test_supervisor_survives_its_starter(tmp_path: Path) -> None:
     ex = LocalExecutor()
     assert ex.report(rt).alive
     rep = wait_done(ex, rt)
-    assert rep.result is not None and rep.result["outcome"] == "Completed"
+    assert rep.result is not None and rep.result.outcome == "Completed"
     assert "survived" in std_log(plan)
 
 
@@ -165,7 +165,7 @@ def test_outputs_and_logs_collected(tmp_path: Path) -> None:
         ],
     )
     rep = wait_done(ex, ex.start(plan))
-    assert rep.result is not None and rep.result["outcome"] == "Completed"
+    assert rep.result is not None and rep.result.outcome == "Completed"
     assert (art / "outputs" / "sub" / "model.txt").read_text() == "m\n"
     assert (art / "logs" / "x.log").read_text() == "l\n"
     assert not (art / "missing").exists()
@@ -176,7 +176,7 @@ def test_fail_reason_runs_nothing(tmp_path: Path) -> None:
     plan = make_plan(tmp_path, "touch ran", fail_reason="docker-only environment")
     rep = wait_done(ex, ex.start(plan))
     assert rep.result is not None
-    assert rep.result["outcome"] == "Failed" and rep.result["reason"] == "docker-only environment"
+    assert rep.result.outcome == "Failed" and rep.result.reason == "docker-only environment"
     assert rep.events == []
     assert not (Path(plan.working_dir) / "ran").exists()
 
@@ -190,8 +190,8 @@ def test_preparation_error_fails_clearly(tmp_path: Path) -> None:
         prepare=[FileStep("copy", str(missing), str(tmp_path / "run" / "x"))],
     )
     rep = wait_done(ex, ex.start(plan))
-    assert rep.result is not None and rep.result["outcome"] == "Failed"
-    assert "preparation failed" in rep.result["reason"] and str(missing) in rep.result["reason"]
+    assert rep.result is not None and rep.result.outcome == "Failed"
+    assert "preparation failed" in rep.result.reason and str(missing) in rep.result.reason
     assert not (Path(plan.working_dir) / "ran").exists()
 
 
@@ -199,17 +199,17 @@ def test_failed_finalize_fails_a_successful_command(tmp_path: Path) -> None:
     ex = LocalExecutor()
     bad = [FileStep("copy", str(tmp_path / "nope"), str(tmp_path / "x"))]
     ok = wait_done(ex, ex.start(make_plan(tmp_path / "a", "true", finalize=bad)))
-    assert ok.result is not None and ok.result["outcome"] == "Failed"
-    assert ok.result["reason"].startswith("finalizing failed")
+    assert ok.result is not None and ok.result.outcome == "Failed"
+    assert ok.result.reason.startswith("finalizing failed")
     failed = wait_done(ex, ex.start(make_plan(tmp_path / "b", "exit 2", finalize=bad)))
-    assert failed.result is not None and failed.result["reason"] == "command exited with code 2"
+    assert failed.result is not None and failed.result.reason == "command exited with code 2"
 
 
 def test_background_processes_end_with_the_job(tmp_path: Path) -> None:
     ex = LocalExecutor()
     plan = make_plan(tmp_path, "sleep 60 & echo $! > bg.pid")
     rep = wait_done(ex, ex.start(plan))
-    assert rep.result is not None and rep.result["outcome"] == "Completed"
+    assert rep.result is not None and rep.result.outcome == "Completed"
     bg = int((Path(plan.working_dir) / "bg.pid").read_text())
     wait_until(lambda: _pid_gone(bg), timeout=3)
 
@@ -237,10 +237,10 @@ def test_steps_may_not_write_outside_the_run_dir(tmp_path: Path) -> None:
         source = "http://127.0.0.1:9/x" if op == "download" else str(src)
         plan = make_plan(tmp_path / f"p{i}", "touch ran", prepare=[FileStep(op, source, str(dst))])
         rep = wait_done(ex, ex.start(plan))
-        assert rep.result is not None and rep.result["outcome"] == "Failed", op
+        assert rep.result is not None and rep.result.outcome == "Failed", op
         assert (
-            "outside the run directory" in rep.result["reason"]
-            or "plain absolute" in (rep.result["reason"])
+            "outside the run directory" in rep.result.reason
+            or "plain absolute" in (rep.result.reason)
         ), rep.result
         assert not os.path.lexists(outside)
         assert not (Path(plan.working_dir) / "ran").exists()
@@ -262,7 +262,7 @@ def test_jobs_started_back_to_back_each_get_a_spare_supervisor(tmp_path: Path) -
         assert all(_cmdline(pid)[-2] == "--wait" for pid in spares if Path(f"/proc/{pid}").exists())
         for plan, rt in zip(plans, runtimes, strict=True):
             rep = wait_done(ex, rt, timeout=60)
-            assert rep.result is not None and rep.result["outcome"] == "Completed"
+            assert rep.result is not None and rep.result.outcome == "Completed"
             assert "ran" in std_log(plan)
         wait_until(lambda: len(ex._spares) == 2, timeout=60)  # refilled in the background
         left = list(ex._spares)

@@ -13,6 +13,7 @@ from amlite.config import Settings
 from amlite.executors._base import FileStep, RunPlan, SandboxSpec
 from amlite.executors._local import LocalExecutor
 from amlite.executors.sandbox import SandboxUnavailable, hidden_dirs, job_sandbox
+from amlite.executors.supervisor.contract import RunResult
 from amlite.executors.supervisor.jobenv import job_environ
 from amlite.services.environments import resolve_environment
 from support.sandbox import bwrap_or_skip
@@ -29,7 +30,7 @@ def _boxed(home: Path) -> SandboxSpec:
     return SandboxSpec("bwrap", program=bwrap_or_skip(), hide=[str(home)])
 
 
-def _run(plan: RunPlan, sandbox: SandboxSpec | None, timeout: float = 30) -> dict[str, object]:
+def _run(plan: RunPlan, sandbox: SandboxSpec | None, timeout: float = 30) -> RunResult:
     ex = LocalExecutor(spare=False, sandbox=sandbox)
     rep = wait_done(ex, ex.start(plan), timeout=timeout)
     assert rep.result is not None
@@ -56,7 +57,7 @@ def test_no_server_setting_reaches_an_unsandboxed_job(
     # the supervisor's own environment too: a same-user job can read it in /proc
     command = "env > env.txt; tr '\\0' '\\n' < /proc/$PPID/environ > parent.txt"
     plan = make_plan(tmp_path, command, env={"MINE": "1"})
-    assert _run(plan, None)["outcome"] == "Completed"
+    assert _run(plan, None).outcome == "Completed"
     seen = (Path(plan.working_dir) / "env.txt").read_text()
     assert "hunter2" not in seen and "AMLITE_HOME" not in seen and "MINE=1" in seen
     parent = (Path(plan.working_dir) / "parent.txt").read_text()
@@ -77,7 +78,7 @@ def test_a_sandboxed_job_sees_its_run_but_not_the_home(tmp_path: Path) -> None:
     )
     result = _run(plan, _boxed(home))
     log = std_log(plan)
-    assert result["outcome"] == "Completed", (result, log)
+    assert result.outcome == "Completed", (result, log)
     assert "amla_admin_secret" not in log and "amlj_other" not in log
     assert "No such file" in log and "ok" in log
     wd = Path(plan.working_dir)
@@ -109,7 +110,7 @@ def test_mounts_are_bind_mounts_read_only_when_asked(tmp_path: Path) -> None:
     plan = make_plan(run, command, prepare=steps)
     result = _run(plan, _boxed(home))
     log = std_log(plan)
-    assert result["outcome"] == "Completed", (result, log)
+    assert result.outcome == "Completed", (result, log)
     assert "input" in log and "refused" in log and "done" in log
     assert not (data / "new.txt").exists()
     assert (target / "r.txt").read_text() == "result\n"
@@ -124,7 +125,7 @@ def test_without_a_sandbox_mounts_stay_symlinks(tmp_path: Path) -> None:
     plan = make_plan(
         tmp_path, f"cat {mount}/in.txt", prepare=[FileStep("mount_ro", str(data), str(mount))]
     )
-    assert _run(plan, None)["outcome"] == "Completed"
+    assert _run(plan, None).outcome == "Completed"
     assert mount.is_symlink() and "input" in std_log(plan)
 
 
@@ -140,7 +141,7 @@ def test_a_sandboxed_cancel_is_graceful(tmp_path: Path) -> None:
     wait_until(lambda: (wd / "started").exists(), timeout=20)
     ex.cancel(runtime, "stop please")
     rep = wait_done(ex, runtime, timeout=20)
-    assert rep.result is not None and rep.result["outcome"] == "Canceled"
+    assert rep.result is not None and rep.result.outcome == "Canceled"
     assert (wd / "cleaned.txt").read_text() == "cleaned\n"
 
 
@@ -156,7 +157,7 @@ def test_a_sandboxed_environment_builds_and_runs_read_only(tmp_path: Path) -> No
     plan = make_plan(home / "runs" / "mine", cmd, environment=build)
     result = _run(plan, _boxed(home), timeout=60)
     log = std_log(plan)
-    assert result["outcome"] == "Completed", (result, log)
+    assert result.outcome == "Completed", (result, log)
     assert f"PREFIX={build.dir}" in log and "venv-read-only" in log
     assert (Path(build.dir) / ".ready").exists()
 
@@ -197,8 +198,8 @@ def test_outputs_replaced_by_links_to_the_home_copy_nothing(tmp_path: Path) -> N
     )
     plan = make_plan(run, command, env={"H": str(home)}, finalize=finalize)
     result = _run(plan, _boxed(home))
-    assert result["outcome"] == "Failed", (result, std_log(plan))  # its outputs are lost
-    assert "symbolic link" in str(result["reason"])
+    assert result.outcome == "Failed", (result, std_log(plan))  # its outputs are lost
+    assert "symbolic link" in str(result.reason)
     copied = [p for p in artifacts.rglob("*") if p.is_file() and not p.is_symlink()]
     assert not any("amla_admin_secret" in p.read_text(errors="replace") for p in copied)
     assert not (artifacts / "outputs" / "token").exists()

@@ -54,7 +54,7 @@ class FakeExecutor(Executor):
         return self.reports.get(Path(runtime["runDir"]).name, RunReport([], None, alive=True))
 
     def end(self, name: str, result: RunResult, *events: dict[str, str]) -> None:
-        self.reports[name] = RunReport(list(events), result.to_json(), alive=False)
+        self.reports[name] = RunReport(list(events), result, alive=False)
 
 
 @pytest.fixture

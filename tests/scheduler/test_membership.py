@@ -19,6 +19,7 @@ from amlite.config import Settings
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import ACCEPT_PATH, JobStatus
 from amlite.executors._base import Executor, RunPlan, RunReport
+from amlite.executors.supervisor.contract import RunResult
 from amlite.scheduler.loop import Scheduler
 from amlite.scheduler.membership import Membership, SecondServer
 from amlite.services.preparation import RuntimeContext
@@ -27,7 +28,7 @@ from amlite.store import MetricPoint, NewJob, Store, open_store
 
 WS = WorkspaceRef("00000000-0000-0000-0000-000000000000", "rg1", "ws1")
 S = JobStatus
-DONE = {"outcome": "Completed", "exitCode": 0, "reason": None, "finishedAt": None}
+DONE = RunResult(0, "Completed")
 
 
 class Machine:

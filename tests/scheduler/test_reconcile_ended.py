@@ -11,19 +11,20 @@ from amlite.config import Settings
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import ACCEPT_PATH, JobStatus
 from amlite.executors._base import Executor, RunPlan, RunReport
+from amlite.executors.supervisor.contract import RunResult
 from amlite.scheduler.loop import Scheduler
 from amlite.services.preparation import RuntimeContext
 from amlite.services.workspaces import Workspaces
 from amlite.store import NewJob, Store, open_store
 
 WS = WorkspaceRef("00000000-0000-0000-0000-000000000000", "rg1", "ws1")
-DONE = {"outcome": "Completed", "exitCode": 0, "reason": None, "finishedAt": None}
+DONE = RunResult(0, "Completed")
 
 
 class Recorder(Executor):
     def __init__(self) -> None:
         self.read: list[str] = []
-        self.results: dict[str, dict[str, Any]] = {}
+        self.results: dict[str, RunResult] = {}
 
     def start(self, plan: RunPlan) -> dict[str, Any]:
         raise AssertionError("nothing is queued")

@@ -155,7 +155,7 @@ def test_plan_layout_env_and_code(
     assert env["DEFAULT_IDENTITY_CLIENT_ID"] == "cid-1"
     assert env["AZUREML_SWEEP_lr"] == "0.1"
     rep = run(plan)
-    assert rep.result is not None and rep.result["outcome"] == "Completed", rep.result
+    assert rep.result is not None and rep.result.outcome == "Completed", rep.result
     assert "training" in log_of(plan) and "RUN=job1 TOKEN=tok123" in log_of(plan)
 
 
@@ -171,7 +171,7 @@ def test_code_as_local_path_and_latest(
         store, job({"codeId": "azureml:c@latest", "command": "bash main.sh"}), token="t", ctx=ctx
     )  # type: ignore[arg-type]
     rep = run(plan)
-    assert rep.result is not None and rep.result["outcome"] == "Completed"
+    assert rep.result is not None and rep.result.outcome == "Completed"
     assert "from-local" in log_of(plan)
 
 
@@ -218,7 +218,7 @@ def test_inputs_each_mode(store: FakeStore, settings: Settings, ctx: RuntimeCont
     )
     assert plan.env["AZURE_ML_INPUT_poc"] == str(run_dir / "wd" / "local_iris")
     rep = run(plan)
-    assert rep.result is not None and rep.result["outcome"] == "Completed", rep.result
+    assert rep.result is not None and rep.result.outcome == "Completed", rep.result
     log = log_of(plan)
     for marker in ("MOUNT_LINK", "DL_COPY", "a,b", "DIRECT=azureml://", "POC_LINK"):
         assert marker in log, log
@@ -261,7 +261,7 @@ def test_http_input_downloaded(
     plan = build_plan(store, job(spec), token="t", ctx=ctx)  # type: ignore[arg-type]
     assert plan.env["AZURE_ML_INPUT_web"].endswith("/inputs/web/data.txt")
     rep = run(plan)
-    assert rep.result is not None and rep.result["outcome"] == "Completed", rep.result
+    assert rep.result is not None and rep.result.outcome == "Completed", rep.result
     assert log_of(plan).count("remote-content") == 2
 
 
@@ -303,7 +303,7 @@ def test_outputs_modes_and_artifacts(
     while ex.report(rt).result is None and time.monotonic() < deadline:
         time.sleep(0.01)
     rep = ex.report(rt)
-    assert rep.result is not None and rep.result["outcome"] == "Completed", rep.result
+    assert rep.result is not None and rep.result.outcome == "Completed", rep.result
     assert (other / "reports" / "x" / "r.txt").read_text() == "up\n"  # Upload copied at the end
     assert (blob(settings) / "azureml" / "job1" / "poc" / "p.txt").read_text() == "poc\n"
     art = Path(plan.artifacts_dir)

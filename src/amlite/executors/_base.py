@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from amlite.domain.file_steps import FileStep
+from amlite.executors.supervisor.contract import RunResult
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,8 @@ class RunReport:
 
     events: list[dict[str, str]]
     """Status events the supervisor wrote, oldest first (``status``, ``at``)."""
-    result: dict[str, Any] | None
-    """The contents of ``result.json`` once the supervisor finished."""
+    result: RunResult | None
+    """How the run ended (``result.json``) once the supervisor finished."""
     alive: bool
     """Whether the supervisor process still runs."""
     note: str | None = None

@@ -53,5 +53,8 @@ def read_json_file(path: Path) -> dict[str, Any] | None:
     return contract.read_json(str(path))
 
 
-def read_result(run_dir: Path) -> dict[str, Any] | None:
-    return contract.read_result(str(run_dir))
+def read_result(run_dir: Path) -> contract.RunResult | None:
+    """How the run ended (``result.json``, read tolerantly: an unknown outcome is a
+    failure); None until the supervisor wrote it."""
+    data = contract.read_result(str(run_dir))
+    return None if data is None else contract.RunResult.from_json(data)

@@ -28,7 +28,6 @@ from amlite.executors._base import Executor, NodeSlot, RunReport
 from amlite.executors._ray import RayExecutor
 from amlite.executors.ray_cluster import RayUnavailable
 from amlite.executors.run_files import run_dir_in
-from amlite.executors.supervisor.contract import RunResult
 from amlite.scheduler.backends import Backend, Backends
 from amlite.scheduler.capacity import NeverFits
 from amlite.scheduler.membership import Membership
@@ -439,9 +438,8 @@ class Scheduler:
                 why = "the job's supervisor process vanished without a result"
                 self._finish(job, S.FAILED, f"{why} ({report.note})" if report.note else why)
             return True
-        ended = RunResult.from_json(result)
-        outcome, reason, exit_code = ended.outcome, ended.reason, ended.exit_code
-        at = _parse_time(ended.finished_at)
+        outcome, reason, exit_code = result.outcome, result.reason, result.exit_code
+        at = _parse_time(result.finished_at)
         if job.status is S.CANCEL_REQUESTED and outcome == S.COMPLETED.value:
             outcome, reason = S.CANCELED.value, job.status_reason or "canceled by user"
         target = {"Completed": S.COMPLETED, "Canceled": S.CANCELED}.get(outcome, S.FAILED)
