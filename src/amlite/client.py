@@ -24,6 +24,7 @@ from amlite import API_VERSION
 from amlite.config import Settings
 from amlite.domain import names
 from amlite.domain.arm_id import WorkspaceRef
+from amlite.domain.json_value import JsonObject, JsonValue, objects
 from amlite.errors import AmliteError
 from amlite.executors.supervisor.procs import pid_alive
 
@@ -33,6 +34,9 @@ DEFAULT_WORKSPACE = "default"
 DEFAULT_DATASTORE = names.DEFAULT_DATASTORE
 NO_SERVER = "no amlite server found; start one with `amlite server` or use `amlite run`"
 ASSET_KINDS = ("codes", "data", "environments")
+
+QueryValue = str | int | float | bool | None
+"""One value of a query string."""
 
 
 class ServerNotFound(AmliteError):
@@ -48,7 +52,7 @@ class ApiError(AmliteError):
         code: str,
         message: str,
         target: str | None = None,
-        details: list[dict[str, Any]] | None = None,
+        details: list[JsonObject] | None = None,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.status = status
@@ -168,13 +172,13 @@ class AmliteClient:
         method: str,
         path: str,
         *,
-        params: Mapping[str, Any] | None = None,
-        json_body: Any = None,
+        params: Mapping[str, QueryValue] | None = None,
+        json_body: object = None,
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """One call; ``path`` is a workspace-absolute path or a full URL (nextLink)."""
-        query = dict(params or {})
+        query: dict[str, QueryValue] = dict(params or {})
         if "?" in path:  # a nextLink/Location carries its own query; add to it, never replace it
             url = httpx.URL(path)
             path = str(url.copy_merge_params(query)) if query else path
@@ -191,7 +195,7 @@ class AmliteClient:
             raise ApiError.from_response(response)
         return response
 
-    def _json(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+    def _json(self, method: str, path: str, **kw: Any) -> JsonObject:
         response = self.request(method, path, **kw)
         if not response.content:
             return {}
@@ -199,27 +203,27 @@ class AmliteClient:
         return data if isinstance(data, dict) else {"value": data}
 
     def _pages(
-        self, path: str, params: Mapping[str, Any] | None = None
-    ) -> Iterator[dict[str, Any]]:
+        self, path: str, params: Mapping[str, QueryValue] | None = None
+    ) -> Iterator[JsonObject]:
         page = self._json("GET", path, params=params)
         while True:
-            yield from page.get("value") or []
+            yield from objects(page.get("value"))
             link = page.get("nextLink")
-            if not link:
+            if not isinstance(link, str) or not link:
                 return
             page = self._json("GET", link)
 
     # -- jobs ----------------------------------------------------------------------------
-    def put_job(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def put_job(self, name: str, body: Mapping[str, JsonValue]) -> JsonObject:
         return self._json("PUT", self._path("jobs", name), json_body=body)
 
-    def get_history(self, name: str) -> dict[str, Any]:
+    def get_history(self, name: str) -> JsonObject:
         """Every status with its time, the reason, the exit code and, for a queued job, why it
         waits (amlite extension)."""
-        data: dict[str, Any] = self.request("GET", self._path("jobs", name, "history")).json()
+        data: JsonObject = self.request("GET", self._path("jobs", name, "history")).json()
         return data
 
-    def get_job(self, name: str) -> dict[str, Any]:
+    def get_job(self, name: str) -> JsonObject:
         return self._json("GET", self._path("jobs", name))
 
     def list_jobs(
@@ -227,7 +231,7 @@ class AmliteClient:
         job_type: str | None = None,
         tag: str | None = None,
         tags: str | Mapping[str, str] | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[JsonObject]:
         params: dict[str, str] = {}
         if job_type:
             params["jobType"] = job_type
@@ -261,7 +265,7 @@ class AmliteClient:
                     return
                 raise
 
-    def get_metrics(self, name: str) -> dict[str, Any]:
+    def get_metrics(self, name: str) -> JsonObject:
         """A job's metrics (amlite extension): ``{"value": [latest per key], "history":
         {key: [{"key", "value", "step", "timestamp"}, ...] in logged order}, "params", "tags"}``.
         Non-finite values come as the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``."""
@@ -269,45 +273,45 @@ class AmliteClient:
 
     # -- assets --------------------------------------------------------------------------
     def put_asset(
-        self, kind: str, name: str, version: str | None, body: Mapping[str, Any]
-    ) -> dict[str, Any]:
+        self, kind: str, name: str, version: str | None, body: Mapping[str, JsonValue]
+    ) -> JsonObject:
         parts = (kind, name, "versions", version) if version is not None else (kind, name)
         return self._json("PUT", self._path(*parts), json_body=body)
 
-    def get_asset(self, kind: str, name: str, version: str | None = None) -> dict[str, Any]:
+    def get_asset(self, kind: str, name: str, version: str | None = None) -> JsonObject:
         parts = (kind, name, "versions", version) if version is not None else (kind, name)
         return self._json("GET", self._path(*parts))
 
-    def list_assets(self, kind: str, name: str | None = None) -> Iterator[dict[str, Any]]:
+    def list_assets(self, kind: str, name: str | None = None) -> Iterator[JsonObject]:
         """Containers of ``kind``, or the versions of ``name``."""
         path = self._path(kind, name, "versions") if name else self._path(kind)
         return self._pages(path)
 
-    def put_code(self, name: str, version: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def put_code(self, name: str, version: str, body: Mapping[str, JsonValue]) -> JsonObject:
         return self.put_asset("codes", name, version, body)
 
-    def put_data(self, name: str, version: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def put_data(self, name: str, version: str, body: Mapping[str, JsonValue]) -> JsonObject:
         return self.put_asset("data", name, version, body)
 
-    def put_environment(self, name: str, version: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def put_environment(self, name: str, version: str, body: Mapping[str, JsonValue]) -> JsonObject:
         return self.put_asset("environments", name, version, body)
 
-    def put_datastore(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def put_datastore(self, name: str, body: Mapping[str, JsonValue]) -> JsonObject:
         return self.put_asset("datastores", name, None, body)
 
-    def get_datastore(self, name: str) -> dict[str, Any]:
+    def get_datastore(self, name: str) -> JsonObject:
         return self.get_asset("datastores", name)
 
-    def list_datastores(self) -> Iterator[dict[str, Any]]:
+    def list_datastores(self) -> Iterator[JsonObject]:
         return self.list_assets("datastores")
 
-    def put_compute(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def put_compute(self, name: str, body: Mapping[str, JsonValue]) -> JsonObject:
         return self.put_asset("computes", name, None, body)
 
-    def get_compute(self, name: str) -> dict[str, Any]:
+    def get_compute(self, name: str) -> JsonObject:
         return self.get_asset("computes", name)
 
-    def list_computes(self) -> Iterator[dict[str, Any]]:
+    def list_computes(self) -> Iterator[JsonObject]:
         return self.list_assets("computes")
 
     # -- datastore files -----------------------------------------------------------------
@@ -335,6 +339,6 @@ class AmliteClient:
             "GET", self._path("datastores", datastore, "files", path.lstrip("/")), params=params
         ).content
 
-    def list_files(self, datastore: str, path: str) -> list[dict[str, Any]]:
+    def list_files(self, datastore: str, path: str) -> list[JsonObject]:
         data = self._json("GET", self._path("datastores", datastore, "list"), params={"path": path})
-        return list(data.get("value") or [])
+        return objects(data.get("value"))

@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from amlite.domain.json_value import is_json, is_json_object
+from amlite.domain.json_value import is_json, is_json_object, member, objects, text
 from amlite.domain.search_space import Choice, parse_distribution
 
 
@@ -50,3 +50,22 @@ def test_a_tuple_constant_is_taken_as_a_list() -> None:
     dist = parse_distribution(["choice", [[(1, 2), "a"]]])
     assert isinstance(dist, Choice)
     assert dist.options == ([1, 2], "a")
+
+
+def test_member_walks_objects_and_answers_none_off_the_path() -> None:
+    job = {"properties": {"status": "Running", "output": None, "tags": ["a"]}}
+    assert member(job, "properties", "status") == "Running"
+    assert member(job, "properties", "output", "path") is None  # a null on the way
+    assert member(job, "properties", "tags", "a") is None  # a list on the way
+    assert member(job, "missing") is None
+    assert member("text", "properties") is None
+
+
+def test_objects_keeps_the_objects_of_a_list() -> None:
+    assert objects([{"a": 1}, 2, None, {"b": 2}]) == [{"a": 1}, {"b": 2}]
+    assert objects({"a": 1}) == [] and objects(None) == []
+
+
+def test_text_is_a_string_or_none() -> None:
+    assert text("x") == "x"
+    assert text(1) is None and text(None) is None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from amlite.cli.common import BadInput
 from amlite.cli.follow import artifacts_location
@@ -19,6 +18,7 @@ from amlite.cli.sweeps import is_sweep
 from amlite.client import DEFAULT_DATASTORE, AmliteClient
 from amlite.domain import run_properties as P
 from amlite.domain.arm_id import parse_resource_id
+from amlite.domain.json_value import JsonObject, JsonValue, member, text
 
 
 @dataclass
@@ -37,20 +37,22 @@ def download(client: AmliteClient, name: str, dest: Path) -> Downloaded:
     job = client.get_job(name)
     if not is_sweep(job):
         return Downloaded(name, download_job(client, job, dest))
-    props = job.get("properties") or {}
-    extra = props.get("properties") or {}
-    best = extra.get(P.BEST_CHILD_RUN_ID)
+    props = member(job, "properties")
+    best = text(member(props, "properties", P.BEST_CHILD_RUN_ID))
     if not best:
         raise BadInput(
-            f"sweep {name} ({props.get('status')}) has no best trial yet: "
+            f"sweep {name} ({member(props, 'status')}) has no best trial yet: "
             "no trial has reported its primary metric"
         )
-    metric = (props.get("objective") or {}).get("primaryMetric") or extra.get(P.PRIMARY_METRIC)
-    files = download_job(client, client.get_job(str(best)), dest)
-    return Downloaded(str(best), files, sweep=name, metric=metric, score=extra.get(P.SCORE))
+    metric = text(member(props, "objective", "primaryMetric")) or text(
+        member(props, "properties", P.PRIMARY_METRIC)
+    )
+    score = text(member(props, "properties", P.SCORE))
+    files = download_job(client, client.get_job(best), dest)
+    return Downloaded(best, files, sweep=name, metric=metric, score=score)
 
 
-def download_job(client: AmliteClient, job: dict[str, Any], dest: Path) -> list[Path]:
+def download_job(client: AmliteClient, job: JsonObject, dest: Path) -> list[Path]:
     """Download a job's files under ``dest``; returns the files written."""
     written: list[Path] = []
     where = artifacts_location(job)
@@ -62,15 +64,14 @@ def download_job(client: AmliteClient, job: dict[str, Any], dest: Path) -> list[
     return written
 
 
-def named_outputs(job: dict[str, Any]) -> dict[str, tuple[str, str]]:
+def named_outputs(job: JsonObject) -> dict[str, tuple[str, str]]:
     """Output name -> (datastore, path on it)."""
-    props = job.get("properties") or {}
+    bindings = member(job, "properties", "outputDataBindings")
     result: dict[str, tuple[str, str]] = {}
-    for out_name, binding in (props.get("outputDataBindings") or {}).items():
-        binding = binding or {}
-        ref = parse_resource_id(str(binding.get("datastoreId") or ""))
+    for out_name, binding in (bindings if isinstance(bindings, dict) else {}).items():
+        ref = parse_resource_id(str(member(binding, "datastoreId") or ""))
         datastore = ref.name if ref is not None else DEFAULT_DATASTORE
-        path = binding.get("pathOnDatastore") or f"azureml/{job.get('name')}/{out_name}/"
+        path = member(binding, "pathOnDatastore") or f"azureml/{job.get('name')}/{out_name}/"
         result[out_name] = (datastore, str(path).strip("/"))
     return result
 
@@ -86,7 +87,7 @@ def mirror(client: AmliteClient, datastore: str, path: str, dest: Path) -> list[
         target = dest.joinpath(*rel.parts)
         target.parent.mkdir(parents=True, exist_ok=True)
         remote = f"{path}/{rel.as_posix()}" if path else rel.as_posix()
-        target.write_bytes(read_whole(client, datastore, remote, int(entry.get("size") or 0)))
+        target.write_bytes(read_whole(client, datastore, remote, _size(entry.get("size"))))
         written.append(target)
     return written
 
@@ -100,3 +101,8 @@ def read_whole(client: AmliteClient, datastore: str, path: str, size: int) -> by
             break
         data += chunk
     return data
+
+
+def _size(value: JsonValue) -> int:
+    """A listing's ``size`` (a number; 0 when missing)."""
+    return int(value) if isinstance(value, int | float | str) and value else 0

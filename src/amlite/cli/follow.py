@@ -24,19 +24,21 @@ from amlite.cli.sweeps import (
 )
 from amlite.client import AmliteClient, ApiError
 from amlite.domain.arm_id import parse_resource_id
+from amlite.domain.json_value import JsonObject, member
 
 __all__ = ["TERMINAL", "artifacts_location", "follow_job", "follow_sweep"]
 LOG_FILE = "user_logs/std_log.txt"
 RANK0_LOG_FILE = "user_logs/std_log_process_0.txt"
 
 
-def artifacts_location(job: dict[str, Any]) -> tuple[str, str] | None:
+def artifacts_location(job: JsonObject) -> tuple[str, str] | None:
     """(datastore name, path) of the job's artifact folder, from ``properties.output``."""
-    out = (job.get("properties") or {}).get("output") or {}
-    ref = parse_resource_id(str(out.get("datastoreId") or ""))
-    if ref is None or not out.get("path"):
+    out = member(job, "properties", "output")
+    path = member(out, "path")
+    ref = parse_resource_id(str(member(out, "datastoreId") or ""))
+    if ref is None or not path:
         return None
-    return ref.name, str(out["path"]).strip("/")
+    return ref.name, str(path).strip("/")
 
 
 class _LogTail:
@@ -48,7 +50,7 @@ class _LogTail:
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.file: str | None = None
 
-    def read(self, job: dict[str, Any]) -> str:
+    def read(self, job: JsonObject) -> str:
         where = artifacts_location(job)
         if where is None:
             return ""
@@ -85,7 +87,7 @@ def follow_job(
     spinner = con.status(f"{name}: waiting") if live else nullcontext()
     with spinner as status:
         while True:
-            current = str((job.get("properties") or {}).get("status") or "Unknown")
+            current = str(member(job, "properties", "status") or "Unknown")
             text = tail.read(job) if logs else ""
             if current in TERMINAL and text:  # the last lines come before the final status
                 con.print(text, end="", markup=False, highlight=False)

@@ -19,6 +19,7 @@ from amlite.cli.common import (
     parse_sets,
     reporting,
 )
+from amlite.domain.json_value import member
 
 datastore_app = typer.Typer(help="Datastores.", no_args_is_help=True)
 compute_app = typer.Typer(help="Computes.", no_args_is_help=True)
@@ -212,7 +213,7 @@ def list_computes(
     with reporting():
         items = list(cli.client().list_computes())
         rows = [
-            [str(i.get("name", "")), str((i.get("properties") or {}).get("computeType", ""))]
+            [str(i.get("name", "")), str(member(i, "properties", "computeType") or "")]
             for i in items
         ]
         cli.emit(items, lambda _its: output.table(None, ["Name", "Type"], rows))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -24,6 +24,7 @@ from amlite.cli.follow import follow_job
 from amlite.cli.submit import submit_job
 from amlite.cli.sweeps import fmt_score, is_sweep, sweep_details, sweep_view, trial_table
 from amlite.client import AmliteClient
+from amlite.domain.json_value import JsonObject
 
 app = typer.Typer(help="Submit and manage jobs.", no_args_is_help=True)
 
@@ -31,8 +32,8 @@ NameArg = Annotated[str, typer.Argument(help="The job name.")]
 
 
 def create_from_file(
-    client: AmliteClient, file: Path, name: str | None, sets: dict[str, Any], quiet: bool = False
-) -> dict[str, Any]:
+    client: AmliteClient, file: Path, name: str | None, sets: JsonObject, quiet: bool = False
+) -> JsonObject:
     """Load, prepare and PUT a job document; the shared path of ``job create`` and ``run``."""
     from amlite.schemas.yaml import load_job_document  # lazy: a third of the CLI's start-up
 
@@ -45,11 +46,11 @@ def create_from_file(
     return submit_job(client, doc, name, log=log)
 
 
-def _print_job(cli: Cli, job: dict[str, Any]) -> None:
+def _print_job(cli: Cli, job: JsonObject) -> None:
     cli.emit(job, output.show_job)
 
 
-def _print_why(cli: Cli, client: AmliteClient, job: dict[str, Any]) -> None:
+def _print_why(cli: Cli, client: AmliteClient, job: JsonObject) -> None:
     """Why a queued job waits, or why a job ended as it did (table output only)."""
     if cli.json:
         return
@@ -60,7 +61,7 @@ def _print_why(cli: Cli, client: AmliteClient, job: dict[str, Any]) -> None:
         output.console.print(f"reason: {history['reason']}", markup=False)
 
 
-def _print_sweep(cli: Cli, client: AmliteClient, job: dict[str, Any]) -> None:
+def _print_sweep(cli: Cli, client: AmliteClient, job: JsonObject) -> None:
     """The sweep, then its trials best first (``-o json``: under ``trials``)."""
     view = sweep_view(client, job)
     trials = view.ranked()

@@ -27,6 +27,7 @@ from amlite.cli.jobs import create_from_file
 from amlite.client import AmliteClient
 from amlite.config import Settings
 from amlite.data.paths import DEFAULT_DATASTORE, artifacts_path, datastore_root
+from amlite.domain.json_value import member
 
 EXIT_BY_STATUS = {"Completed": 0, "Failed": EXIT_FAILED, "Canceled": EXIT_CANCELED}
 
@@ -98,7 +99,7 @@ def _cancel(client: AmliteClient, name: str, timeout: float = 30) -> None:
         client.cancel_job(name)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            status = (client.get_job(name).get("properties") or {}).get("status")
+            status = member(client.get_job(name), "properties", "status")
             if status in TERMINAL:
                 output.err_console.print(f"{name}: {status}", markup=False)
                 return

@@ -22,6 +22,7 @@ import yaml
 from amlite.cli.common import BadInput
 from amlite.client import DEFAULT_DATASTORE, AmliteClient
 from amlite.domain.arm_id import parse_reference
+from amlite.domain.json_value import JsonObject
 
 if TYPE_CHECKING:  # the schemas load only when a document is submitted (CLI start-up)
     from amlite.schemas.yaml import InlineEnvironment, JobDocument
@@ -156,7 +157,7 @@ def upload_asset(client: AmliteClient, kind: str, local: Path) -> str:
     """Upload a local file/folder and register it as an anonymous ``kind`` (codes|data) version."""
     digest, datastore_id, path = upload_local(client, kind, local)
     name = asset_name(local.name, kind)
-    props = {"datastoreId": datastore_id, "path": path, "isAnonymous": True}
+    props: JsonObject = {"datastoreId": datastore_id, "path": path, "isAnonymous": True}
     client.put_asset(kind, name, digest, {"properties": props})
     return client.workspace.resource_id(kind, name, digest)
 

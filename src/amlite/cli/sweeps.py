@@ -22,6 +22,7 @@ from rich.table import Table
 
 from amlite.client import AmliteClient, ApiError
 from amlite.domain import run_properties as P
+from amlite.domain.json_value import JsonObject, JsonValue, member, objects, text
 
 TERMINAL = frozenset({"Completed", "Failed", "Canceled"})
 
@@ -33,7 +34,7 @@ class Trial:
     name: str
     index: int
     status: str
-    params: dict[str, Any]
+    params: JsonObject
     score: float | None = None
     early_terminated: bool = False
     latest: float | None = None
@@ -45,7 +46,7 @@ class Trial:
         """The value the trial is ranked by: its final score, else its best so far."""
         return self.score if self.score is not None else self.best
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> JsonObject:
         return {
             "name": self.name,
             "status": self.status,
@@ -88,8 +89,8 @@ class SweepView:
         return ranked[0] if ranked and ranked[0].value is not None else None
 
 
-def is_sweep(job: Mapping[str, Any]) -> bool:
-    return str((job.get("properties") or {}).get("jobType") or "").lower() == "sweep"
+def is_sweep(job: Mapping[str, JsonValue]) -> bool:
+    return str(member(job, "properties", "jobType") or "").lower() == "sweep"
 
 
 def rank(trials: list[Trial], maximize: bool) -> list[Trial]:
@@ -103,7 +104,7 @@ def rank(trials: list[Trial], maximize: bool) -> list[Trial]:
 
 
 # -- reading ----------------------------------------------------------------------------
-def list_trials(client: AmliteClient, sweep: str) -> Iterator[dict[str, Any]]:
+def list_trials(client: AmliteClient, sweep: str) -> Iterator[JsonObject]:
     """Every trial job of ``sweep`` (all pages)."""
     page = client.request(
         "GET", f"{client.workspace.id}/jobs", params={"parentJobName": sweep}
@@ -116,7 +117,7 @@ def list_trials(client: AmliteClient, sweep: str) -> Iterator[dict[str, Any]]:
         page = client.request("GET", str(link)).json()
 
 
-def get_metrics(client: AmliteClient, name: str) -> dict[str, Any]:
+def get_metrics(client: AmliteClient, name: str) -> JsonObject:
     """``{"value": [latest point per key], "history": {key: [points]}}``; empty if none."""
     try:
         data = client.request("GET", f"{client.workspace.id}/jobs/{name}/metrics").json()
@@ -128,13 +129,13 @@ def get_metrics(client: AmliteClient, name: str) -> dict[str, Any]:
 
 
 def metric_summary(
-    metrics: Mapping[str, Any], key: str, maximize: bool
+    metrics: Mapping[str, JsonValue], key: str, maximize: bool
 ) -> tuple[float | None, float | None, int]:
     """(latest, best, count) of one metric from a ``/metrics`` answer."""
-    history = [_num(p.get("value")) for p in (metrics.get("history") or {}).get(key) or []]
+    history = [_num(p.get("value")) for p in objects(member(metrics.get("history"), key))]
     values = [v for v in history if v is not None and not math.isnan(v)]
     latest = next(
-        (_num(p.get("value")) for p in metrics.get("value") or [] if p.get("key") == key),
+        (_num(p.get("value")) for p in objects(metrics.get("value")) if p.get("key") == key),
         None,
     )
     if latest is None and history:
@@ -145,31 +146,31 @@ def metric_summary(
     return latest, best, len(history) or (1 if latest is not None else 0)
 
 
-def trial_from_job(job: Mapping[str, Any]) -> Trial:
-    props = job.get("properties") or {}
-    extra = props.get("properties") or {}
+def trial_from_job(job: Mapping[str, JsonValue]) -> Trial:
+    props = member(job, "properties")
+    extra = member(props, "properties")
     name = str(job.get("name") or "")
     try:
-        params = json.loads(extra.get(P.HYPERPARAMETERS) or "{}")
+        params = json.loads(text(member(extra, P.HYPERPARAMETERS)) or "{}")
     except ValueError:
         params = {}
     try:
-        index = int(extra.get(P.SWEEP_INDEX) or name.rsplit("_", 1)[-1])
+        index = int(text(member(extra, P.SWEEP_INDEX)) or name.rsplit("_", 1)[-1])
     except ValueError:
         index = -1
     return Trial(
         name=name,
         index=index,
-        status=str(props.get("status") or "Unknown"),
+        status=str(member(props, "status") or "Unknown"),
         params=params if isinstance(params, dict) else {},
-        score=_num(extra.get(P.SCORE)),
-        early_terminated=str(extra.get(P.EARLY_TERMINATED) or "").lower() == "true",
+        score=_num(member(extra, P.SCORE)),
+        early_terminated=str(member(extra, P.EARLY_TERMINATED) or "").lower() == "true",
     )
 
 
 def sweep_view(
     client: AmliteClient,
-    sweep: Mapping[str, Any],
+    sweep: Mapping[str, JsonValue],
     with_metrics: bool = False,
     cache: dict[str, tuple[float | None, float | None, int]] | None = None,
 ) -> SweepView:
@@ -177,20 +178,20 @@ def sweep_view(
 
     ``cache`` keeps the metrics of trials that have ended, so a poll loop asks once for them.
     """
-    props = sweep.get("properties") or {}
-    extra = props.get("properties") or {}
-    objective = props.get("objective") or {}
-    maximize = str(objective.get("goal") or "").lower().startswith("max")
-    metric = str(objective.get("primaryMetric") or extra.get(P.PRIMARY_METRIC) or "")
-    max_total = props.get("maxTotalTrials") or extra.get(P.MAX_TOTAL_TRIALS)
+    props = member(sweep, "properties")
+    extra = member(props, "properties")
+    objective = member(props, "objective")
+    maximize = str(member(objective, "goal") or "").lower().startswith("max")
+    metric = str(member(objective, "primaryMetric") or member(extra, P.PRIMARY_METRIC) or "")
+    max_total = member(props, "maxTotalTrials") or member(extra, P.MAX_TOTAL_TRIALS)
     view = SweepView(
         name=str(sweep.get("name") or ""),
-        status=str(props.get("status") or "Unknown"),
+        status=str(member(props, "status") or "Unknown"),
         metric=metric,
         maximize=maximize,
-        best_name=extra.get(P.BEST_CHILD_RUN_ID) or None,
-        best_score=_num(extra.get(P.SCORE)),
-        max_total=int(max_total) if max_total else None,
+        best_name=text(member(extra, P.BEST_CHILD_RUN_ID)) or None,
+        best_score=_num(member(extra, P.SCORE)),
+        max_total=_count(max_total),
     )
     trials = [trial_from_job(j) for j in list_trials(client, view.name)]
     trials.sort(key=lambda t: t.index)
@@ -217,7 +218,7 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def params_text(params: Mapping[str, Any]) -> str:
+def params_text(params: Mapping[str, JsonValue]) -> str:
     return " ".join(f"{k.lstrip('-')}={fmt(v)}" for k, v in params.items())
 
 
@@ -250,26 +251,31 @@ def fmt_score(value: Any) -> str:
     return fmt(_num(value)) if _num(value) is not None else fmt(value)
 
 
-def sweep_details(job: Mapping[str, Any]) -> list[tuple[str, Any]]:
+def sweep_details(job: Mapping[str, JsonValue]) -> list[tuple[str, Any]]:
     """What makes a sweep a sweep, for ``job show``: objective, algorithm, space, limits."""
-    props = job.get("properties") or {}
-    extra = props.get("properties") or {}
-    objective = props.get("objective") or {}
-    policy = props.get("earlyTermination") or {}
+    props = member(job, "properties")
+    extra = member(props, "properties")
+    objective = member(props, "objective")
+    policy = member(props, "earlyTermination")
     limits = {
-        "max_total_trials": props.get("maxTotalTrials") or extra.get(P.MAX_TOTAL_TRIALS),
-        "max_concurrent_trials": props.get("maxConcurrentTrials")
-        or extra.get("max_concurrent_trials"),
-        "timeout": props.get("timeout"),
+        "max_total_trials": member(props, "maxTotalTrials") or member(extra, P.MAX_TOTAL_TRIALS),
+        "max_concurrent_trials": member(props, "maxConcurrentTrials")
+        or member(extra, "max_concurrent_trials"),
+        "timeout": member(props, "timeout"),
     }
-    best = extra.get(P.BEST_CHILD_RUN_ID)
+    best = member(extra, P.BEST_CHILD_RUN_ID)
+    goal = member(objective, "goal") or ""
+    primary = member(objective, "primaryMetric") or ""
     return [
-        ("objective", f"{objective.get('goal', '')} {objective.get('primaryMetric', '')}".strip()),
-        ("algorithm", props.get("algorithm")),
-        ("search space", props.get("searchSpace")),
-        ("early termination", {k: v for k, v in policy.items() if v is not None}),
+        ("objective", f"{goal} {primary}".strip()),
+        ("algorithm", member(props, "algorithm")),
+        ("search space", member(props, "searchSpace")),
+        (
+            "early termination",
+            {k: v for k, v in policy.items() if v is not None} if isinstance(policy, dict) else {},
+        ),
         ("limits", {k: v for k, v in limits.items() if v is not None}),
-        ("best trial", f"{best} (score {fmt_score(extra.get(P.SCORE))})" if best else None),
+        ("best trial", f"{best} (score {fmt_score(member(extra, P.SCORE))})" if best else None),
     ]
 
 
@@ -324,3 +330,8 @@ def _num(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def _count(value: JsonValue) -> int | None:
+    """A trial limit as given (a number, or a string in the properties); None when unset."""
+    return int(value) if isinstance(value, int | float | str) and value else None

@@ -10,6 +10,7 @@ covariant, so a ``dict[str, str]`` is accepted where a ``dict[str, JsonValue]`` 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TypeAlias, TypeGuard
 
 JsonScalar: TypeAlias = bool | int | float | str | None
@@ -42,3 +43,27 @@ def is_json(value: object) -> TypeGuard[JsonValue]:
 def is_json_object(value: object) -> TypeGuard[JsonObject]:
     """Whether ``value`` is a JSON object (a string-keyed dict of JSON values)."""
     return isinstance(value, dict) and is_json(value)
+
+
+def member(value: JsonValue | Mapping[str, JsonValue], key: str, *more: str) -> JsonValue:
+    """The member of ``value`` at ``key`` and then ``more`` (object by object); None when a key
+    is missing or a step is not an object. Reads a foreign document (a server's answer)
+    without trusting it."""
+    if not isinstance(value, Mapping):
+        return None
+    found = value.get(key)
+    for step in more:
+        if not isinstance(found, dict):
+            return None
+        found = found.get(step)
+    return found
+
+
+def objects(value: JsonValue) -> list[JsonObject]:
+    """The objects in ``value`` when it is a list (anything else in it skipped), else none."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def text(value: JsonValue) -> str | None:
+    """``value`` when it is a string, else None."""
+    return value if isinstance(value, str) else None
