@@ -238,9 +238,8 @@ def test_steps_may_not_write_outside_the_run_dir(tmp_path: Path) -> None:
         plan = make_plan(tmp_path / f"p{i}", "touch ran", prepare=[FileStep(op, source, str(dst))])
         rep = wait_done(ex, ex.start(plan))
         assert rep.result is not None and rep.result.outcome == "Failed", op
-        assert (
-            "outside the run directory" in rep.result.reason
-            or "plain absolute" in (rep.result.reason)
+        assert "outside the run directory" in rep.result.reason or "plain absolute" in (
+            rep.result.reason
         ), rep.result
         assert not os.path.lexists(outside)
         assert not (Path(plan.working_dir) / "ran").exists()
