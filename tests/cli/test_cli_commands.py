@@ -257,6 +257,8 @@ def test_compute_and_datastore(fake: FakeApi, tmp_path: Path) -> None:
     assert contents["contentsType"] == "AzureBlob" and contents["containerName"] == "c1"
     code, out, _ = invoke("datastore", "show", "blob2", "-o", "json")
     assert json.loads(out)["name"] == "blob2"
+    code, out, _ = invoke("datastore", "list")
+    assert code == 0 and "blob2" in out and "AzureBlob" in out
 
 
 def test_workspace_options_change_the_paths(fake: FakeApi, project: Path) -> None:

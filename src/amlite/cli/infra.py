@@ -19,7 +19,7 @@ from amlite.cli.common import (
     parse_sets,
     reporting,
 )
-from amlite.domain.json_value import member
+from amlite.domain.json_value import JsonObject, member
 
 datastore_app = typer.Typer(help="Datastores.", no_args_is_help=True)
 compute_app = typer.Typer(help="Computes.", no_args_is_help=True)
@@ -37,14 +37,14 @@ COMPUTE_TYPES = {
 _CREDENTIALS = {"account_key": ("AccountKey", "key"), "sas_token": ("Sas", "sasToken")}
 
 
-def datastore_body(spec: dict[str, Any]) -> dict[str, Any]:
+def datastore_body(spec: dict[str, Any]) -> JsonObject:
     """A datastore YAML (``type: azure_blob``, ``account_name`` ...) or a REST body."""
     if isinstance(spec.get("properties"), dict):
         return {"properties": spec["properties"]}
     kind = str(spec.get("type") or "azure_blob").lower().replace("_", "")
     if kind != "azureblob":
         raise BadInput(f"type: {spec.get('type')!r}; amlite supports azure_blob datastores")
-    credentials: dict[str, Any] = {"credentialsType": "None"}
+    credentials: JsonObject = {"credentialsType": "None"}
     for key, (ctype, field) in _CREDENTIALS.items():
         secret = (spec.get("credentials") or {}).get(key)
         if secret:
@@ -52,7 +52,7 @@ def datastore_body(spec: dict[str, Any]) -> dict[str, Any]:
                 "credentialsType": ctype,
                 "secrets": {"secretsType": ctype, field: str(secret)},
             }
-    contents = {
+    contents: JsonObject = {
         "contentsType": "AzureBlob",
         "accountName": str(spec.get("account_name") or "amlite"),
         "containerName": str(spec.get("container_name") or spec.get("name") or ""),
@@ -60,7 +60,7 @@ def datastore_body(spec: dict[str, Any]) -> dict[str, Any]:
         "protocol": str(spec.get("protocol") or "https"),
         "credentials": credentials,
     }
-    props: dict[str, Any] = {"contents": contents}
+    props: JsonObject = {"contents": contents}
     if spec.get("description"):
         props["description"] = str(spec["description"])
     if isinstance(spec.get("tags"), dict):
@@ -108,11 +108,11 @@ def _name(spec: dict[str, Any], name: str | None) -> str:
     return str(got)
 
 
-def _created(cli: Cli, item: dict[str, Any]) -> None:
+def _created(cli: Cli, item: JsonObject) -> None:
     cli.emit(item, lambda i: output.console.print(f"created {i.get('id', '')}", markup=False))
 
 
-def _show(cli: Cli, item: dict[str, Any]) -> None:
+def _show(cli: Cli, item: JsonObject) -> None:
     cli.emit(
         item,
         lambda i: output.details(
@@ -150,13 +150,11 @@ def list_datastores(
     with reporting():
         items = list(cli.client().list_datastores())
 
-        def row(i: dict[str, Any]) -> list[str]:
-            props = i.get("properties") or {}
-            contents = props.get("contents") or {}
+        def row(i: JsonObject) -> list[str]:
             return [
                 str(i.get("name", "")),
-                str(contents.get("contentsType", "")),
-                "yes" if props.get("isDefault") else "",
+                str(member(i, "properties", "contents", "contentsType") or ""),
+                "yes" if member(i, "properties", "isDefault") else "",
             ]
 
         cli.emit(
