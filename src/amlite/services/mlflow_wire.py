@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from amlite.domain.json_value import JsonObject
 from amlite.store import MetricPoint
 
 MAX_METRICS_PER_BATCH = 1000
@@ -74,7 +75,7 @@ def json_number(value: float) -> float | str:
     return value
 
 
-def metric_json(point: MetricPoint) -> dict[str, Any]:
+def metric_json(point: MetricPoint) -> JsonObject:
     return {
         "key": point.key,
         "value": json_number(point.value),
@@ -83,13 +84,13 @@ def metric_json(point: MetricPoint) -> dict[str, Any]:
     }
 
 
-def require_object(body: Any) -> Mapping[str, Any]:
+def require_object(body: Any) -> Mapping[str, object]:
     if not isinstance(body, Mapping):
         raise invalid("the request body must be a JSON object")
     return body
 
 
-def run_id_of(fields: Mapping[str, Any]) -> str:
+def run_id_of(fields: Mapping[str, object]) -> str:
     """``run_id`` (or the older ``run_uuid``) of a request."""
     value = fields.get("run_id") or fields.get("run_uuid")
     if not isinstance(value, str) or not value.strip():
@@ -97,14 +98,14 @@ def run_id_of(fields: Mapping[str, Any]) -> str:
     return value.strip()
 
 
-def required_str(fields: Mapping[str, Any], name: str) -> str:
+def required_str(fields: Mapping[str, object], name: str) -> str:
     value = fields.get(name)
     if not isinstance(value, str) or not value:
         raise invalid(f"Missing value for required parameter '{name}'")
     return value
 
 
-def key_of(fields: Mapping[str, Any], what: str) -> str:
+def key_of(fields: Mapping[str, object], what: str) -> str:
     key = fields.get("key")
     if not isinstance(key, str) or not key:
         raise invalid(f"Missing value for required parameter 'key' of a {what}")
@@ -171,7 +172,7 @@ def parse_metric(fields: Any) -> MetricPoint:
     return MetricPoint(key=key, value=value, step=step, timestamp=timestamp)
 
 
-def _text(fields: Mapping[str, Any], key: str, what: str, limit: int) -> str:
+def _text(fields: Mapping[str, object], key: str, what: str, limit: int) -> str:
     value = fields.get("value")
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise invalid(f"Missing or invalid value for {what} '{key}': expected a string")
@@ -193,7 +194,7 @@ def parse_tag(fields: Any) -> tuple[str, str]:
     return key, _text(fields, key, "tag", MAX_TAG_VAL_LENGTH)
 
 
-def _list(fields: Mapping[str, Any], name: str, limit: int) -> list[Any]:
+def _list(fields: Mapping[str, object], name: str, limit: int) -> list[Any]:
     items = fields.get(name)
     if items is None:
         return []
@@ -209,7 +210,7 @@ def _list(fields: Mapping[str, Any], name: str, limit: int) -> list[Any]:
 
 
 def parse_batch(
-    fields: Mapping[str, Any],
+    fields: Mapping[str, object],
 ) -> tuple[list[MetricPoint], dict[str, str], dict[str, str]]:
     """(metrics, params, tags) of a ``runs/log-batch`` body, all checked before anything is
     written."""

@@ -21,11 +21,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from amlite.config import Settings
 from amlite.data import paths
 from amlite.domain.arm_id import WorkspaceRef
+from amlite.domain.json_value import JsonObject, JsonValue
 from amlite.domain.status import JobStatus
 from amlite.errors import Conflict, NotFound
 from amlite.services.mlflow_wire import (
@@ -73,7 +74,7 @@ def mlflow_status(status: JobStatus) -> str:
     return _MLFLOW_STATUS.get(status, "SCHEDULED")
 
 
-def points_json(points: Sequence[MetricPoint]) -> list[dict[str, Any]]:
+def points_json(points: Sequence[MetricPoint]) -> list[JsonValue]:
     return [metric_json(p) for p in points]
 
 
@@ -121,14 +122,14 @@ class Tracking:
         """``run`` for a write (metrics, params, tags, run updates, artifacts)."""
         return _check_writable(caller, self.run(caller, run_id))
 
-    def run_info(self, job: JobRecord) -> dict[str, Any]:
+    def run_info(self, job: JobRecord) -> JsonObject:
         tags = self.store.get_run_tags(job.workspace_key, job.name)
         return self._info(job, tags)
 
-    def _info(self, job: JobRecord, tags: Mapping[str, str]) -> dict[str, Any]:
+    def _info(self, job: JobRecord, tags: Mapping[str, str]) -> JsonObject:
         history = self.store.status_history(job.workspace_key, job.name)
         started = next((e.at for e in history if e.status is JobStatus.RUNNING), job.created_at)
-        info: dict[str, Any] = {
+        info: JsonObject = {
             "run_id": job.name,
             "run_uuid": job.name,
             "run_name": tags.get(RUN_NAME_TAG) or job.spec.get("displayName") or job.name,
@@ -143,7 +144,7 @@ class Tracking:
             info["end_time"] = _ms(job.modified_at)
         return info
 
-    def run_json(self, job: JobRecord) -> dict[str, Any]:
+    def run_json(self, job: JobRecord) -> JsonObject:
         """MLflow's ``Run``: info, and data with the latest value of each metric."""
         ws, name = job.workspace_key, job.name
         tags = self.store.get_run_tags(ws, name)
@@ -198,7 +199,7 @@ class Tracking:
             return caller.workspace_key or ""
         return (self.scope or DEFAULT_WORKSPACE).key
 
-    def experiment(self, caller: Caller, name: str) -> dict[str, Any]:
+    def experiment(self, caller: Caller, name: str) -> JsonObject:
         ws = self.experiment_workspace(caller)
         if name not in self.store.experiment_names(ws):
             raise MlflowError(
@@ -277,15 +278,15 @@ def _no_run(run_id: str) -> MlflowError:
     return MlflowError(RESOURCE_DOES_NOT_EXIST, f"Run with id={run_id} not found")
 
 
-def job_metrics(store: Store, workspace_key: str, name: str) -> dict[str, Any]:
+def job_metrics(store: Store, workspace_key: str, name: str) -> JsonObject:
     """A job's metrics (amlite's ``/jobs/{name}/metrics``): the latest value of each metric,
     every metric's history in logged order, and the run's params and MLflow tags."""
     histories = store.all_metric_histories(workspace_key, name)
     return {
         "value": points_json([points[-1] for _, points in sorted(histories.items())]),
         "history": {key: points_json(points) for key, points in histories.items()},
-        "params": store.get_params(workspace_key, name),
-        "tags": store.get_run_tags(workspace_key, name),
+        "params": {k: v for k, v in store.get_params(workspace_key, name).items()},
+        "tags": {k: v for k, v in store.get_run_tags(workspace_key, name).items()},
     }
 
 
