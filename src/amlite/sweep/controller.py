@@ -30,7 +30,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -46,7 +46,7 @@ from amlite.errors import Conflict, InvalidTransition
 from amlite.store import JobRecord, NewJob, Store
 from amlite.sweep.parameter_values import format_value, substitutions
 from amlite.sweep.policies import Policy, make_policy
-from amlite.sweep.samplers import Sampler, TrialOutcome, make_sampler, sweep_seed
+from amlite.sweep.samplers import Sampler, TrialOutcome, TrialState, make_sampler, sweep_seed
 
 log = logging.getLogger("amlite.sweep")
 
@@ -518,7 +518,7 @@ def _eligible(trial: JobRecord) -> bool:
     return trial.status in (S.COMPLETED, S.CANCELED)
 
 
-def _outcome_state(trial: JobRecord) -> Any:
+def _outcome_state(trial: JobRecord) -> TrialState:
     if trial.status is S.COMPLETED:
         return "complete"
     if trial.status is S.CANCELED and (trial.status_reason or "").startswith(EARLY_TERMINATION):
