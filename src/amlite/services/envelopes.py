@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from amlite.data.paths import artifacts_path
 from amlite.domain import names
 from amlite.domain.arm_id import PROVIDER, WorkspaceRef
+from amlite.domain.json_value import JsonObject, JsonValue
 from amlite.domain.status import provisioning_state
 from amlite.store import AssetRecord, JobRecord
 
@@ -20,7 +21,7 @@ def iso(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def system_data(created: datetime, modified: datetime) -> dict[str, str]:
+def system_data(created: datetime, modified: datetime) -> JsonObject:
     return {
         "createdAt": iso(created),
         "createdBy": "amlite",
@@ -31,10 +32,11 @@ def system_data(created: datetime, modified: datetime) -> dict[str, str]:
     }
 
 
-def job_resource(job: JobRecord, workspace: WorkspaceRef, public_url: str) -> dict[str, Any]:
+def job_resource(job: JobRecord, workspace: WorkspaceRef, public_url: str) -> JsonObject:
     """The ``JobBaseResource`` of a stored job."""
-    props: dict[str, Any] = dict(job.spec)
-    user_props = dict(props.get("properties") or {})
+    props: JsonObject = dict(job.spec)
+    stored = props.get("properties")
+    user_props: JsonObject = dict(stored) if isinstance(stored, dict) else {}
     user_props.update(job.system_properties)
     if user_props:
         props["properties"] = user_props
@@ -73,7 +75,7 @@ def asset_type(kind: str, versioned: bool) -> str:
     return f"{base}/versions" if versioned else base
 
 
-def asset_resource(record: AssetRecord, workspace: WorkspaceRef) -> dict[str, Any]:
+def asset_resource(record: AssetRecord, workspace: WorkspaceRef) -> JsonObject:
     body = _without_secrets(record.body) if record.kind == "datastores" else dict(record.body)
     versioned = record.version is not None
     return {
@@ -85,10 +87,11 @@ def asset_resource(record: AssetRecord, workspace: WorkspaceRef) -> dict[str, An
     }
 
 
-def _without_secrets(body: dict[str, Any]) -> dict[str, Any]:
+def _without_secrets(body: Mapping[str, JsonValue]) -> JsonObject:
     """Datastore secrets are write-only (``x-ms-secret``): never echoed back."""
-    out = dict(body)
-    contents = dict(out.get("contents") or {})
+    out: JsonObject = dict(body)
+    stored = out.get("contents")
+    contents: JsonObject = dict(stored) if isinstance(stored, dict) else {}
     creds = contents.get("credentials")
     if isinstance(creds, dict) and "secrets" in creds:
         contents["credentials"] = {k: v for k, v in creds.items() if k != "secrets"}
