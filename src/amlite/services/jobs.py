@@ -10,6 +10,7 @@ from amlite import schemas
 from amlite.config import Settings
 from amlite.data.paths import artifacts_path, datastore_root, run_dir
 from amlite.domain.arm_id import WorkspaceRef
+from amlite.domain.json_value import JsonObject
 from amlite.domain.spec_codec import encode_job
 from amlite.domain.status import ACCEPT_PATH, TERMINAL, JobStatus
 from amlite.errors import Conflict, InvalidTransition, NotFound, ValidationFailed, Violation
@@ -62,9 +63,7 @@ class Jobs:
         self._rendered = RenderedJobs(public_url)
 
     # -- create / update -----------------------------------------------------------------
-    def create_or_update(
-        self, ws: WorkspaceRef, name: str, body: Any
-    ) -> tuple[dict[str, Any], bool]:
+    def create_or_update(self, ws: WorkspaceRef, name: str, body: Any) -> tuple[JsonObject, bool]:
         """PUT: create and start the job (True), or update its updatable fields (False)."""
         check_name(name, "id")
         typed = schemas.parse_job_spec(body)
@@ -95,7 +94,7 @@ class Jobs:
             self.dispatcher.wake()
         return job_resource(record, ws, self.public_url), True
 
-    def _update(self, ws: WorkspaceRef, job: JobRecord, spec: dict[str, Any]) -> dict[str, Any]:
+    def _update(self, ws: WorkspaceRef, job: JobRecord, spec: dict[str, Any]) -> JsonObject:
         changed = sorted(
             key
             for key in set(spec) | set(job.spec)
@@ -122,7 +121,7 @@ class Jobs:
         return job_resource(record, ws, self.public_url)
 
     # -- read ------------------------------------------------------------------------------
-    def get(self, ws: WorkspaceRef, name: str) -> dict[str, Any]:
+    def get(self, ws: WorkspaceRef, name: str) -> JsonObject:
         return job_resource(self._require(ws, name), ws, self.public_url)
 
     def get_rendered(self, ws: WorkspaceRef, name: str) -> bytes:
@@ -140,7 +139,7 @@ class Jobs:
         """Why a queued job has not started yet (None when it is not queued)."""
         return self.dispatcher.queue_reason(job) if self.dispatcher is not None else None
 
-    def history(self, ws: WorkspaceRef, name: str) -> list[dict[str, Any]]:
+    def history(self, ws: WorkspaceRef, name: str) -> list[JsonObject]:
         self._require(ws, name)
         return [
             {
