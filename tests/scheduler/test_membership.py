@@ -18,6 +18,7 @@ import pytest
 from amlite.config import Settings
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import ACCEPT_PATH, JobStatus
+from amlite.errors import Fenced
 from amlite.executors._base import Executor, RunPlan, RunReport
 from amlite.scheduler.loop import Scheduler
 from amlite.scheduler.membership import Membership, SecondServer
@@ -261,6 +262,97 @@ def test_a_trial_ending_on_another_server_is_scored_by_the_sweeps_holder(
     assert done.system_properties.get("best_child_run_id") == "sw_1"
     assert job(store, "sw_0").system_properties.get("score") == "0.5"
     a.membership.leave()
+    b.membership.leave()
+
+
+def stall(a: Scheduler, b: Scheduler) -> None:
+    """``a`` pauses (SIGSTOP, a long GC pause) past its lease, in the middle of a round:
+    meanwhile ``b`` finds the lease expired and takes ``a``'s work over."""
+    die(a)
+    steady(b)
+    b.tick()
+
+
+def test_a_stalled_server_does_not_start_a_job_another_took_over(
+    store: Store, tmp_path: Path
+) -> None:
+    machine = Machine()
+    a, b = scheduler(tmp_path, machine, "a"), scheduler(tmp_path, machine, "b")
+    submit(store, "j")
+    claim = a.membership.holds
+
+    def holds_then_stalls(record: Any, *, adoptable: bool = True) -> bool:
+        won = claim(record, adoptable=adoptable)
+        if won and record.name == "j":
+            stall(a, b)  # between a's claim and its starting the process
+        return won
+
+    a.membership.holds = holds_then_stalls  # type: ignore[method-assign]
+    a.tick()  # a resumes: its claim is stale
+    assert machine.starts == Counter({"j": 1}) and machine.started_by["j"] == "b"
+    assert job(store, "j").status is S.RUNNING and job(store, "j").owner == b.membership.id
+    b.membership.leave()
+
+
+def test_a_stalled_server_does_not_move_a_job_another_took_over(
+    store: Store, tmp_path: Path
+) -> None:
+    machine = Machine()
+    a, b = scheduler(tmp_path, machine, "a"), scheduler(tmp_path, machine, "b")
+    submit(store, "j")
+    a.tick()
+    assert job(store, "j").owner == a.membership.id
+    executor = a._backends.local.executor
+
+    def reports_then_stalls(runtime: dict[str, Any]) -> RunReport:
+        stall(a, b)  # after reading the job, before writing what it decided
+        del executor.report  # type: ignore[method-assign]
+        return RunReport(events=[], result=None, alive=False)  # what it saw: gone
+
+    executor.report = reports_then_stalls  # type: ignore[method-assign]
+    a.tick()
+    now = job(store, "j")
+    assert now.status is S.RUNNING and now.owner == b.membership.id  # not failed by a
+    machine.end_all()
+    b.tick()
+    assert job(store, "j").status is S.COMPLETED and machine.starts == Counter({"j": 1})
+    b.membership.leave()
+
+
+def test_a_stalled_server_does_not_end_a_sweep_another_took_over(
+    store: Store, tmp_path: Path
+) -> None:
+    machine = Machine()
+    a, b = scheduler(tmp_path, machine, "a"), scheduler(tmp_path, machine, "b")
+    sweep = {
+        "jobType": "Sweep",
+        "algorithm": "Grid",
+        "compute": {},
+        "objective": {"primaryMetric": "acc", "goal": "Maximize"},
+        "searchSpace": {"n": ["choice", [[1, 2, 3, 4]]]},
+        "maxConcurrentTrials": 2,
+        "trial": {"command": "echo ${{search_space.n}}"},
+    }
+    submit(store, "sw", sweep)
+    a.tick()
+    assert job(store, "sw").owner == a.membership.id
+    stale = job(store, "sw")
+    stall(a, b)
+    assert job(store, "sw").owner == b.membership.id
+    a._sweeps._end(stale, S.FAILED, "what a decided before its pause")  # refused
+    assert job(store, "sw").status is S.RUNNING
+    with pytest.raises(Fenced):  # nor can it add trials
+        store.add_trials(
+            WS.key, "sw", [], path=ACCEPT_PATH, runtime={"nextIndex": 0},
+            fence=a.membership.fence(stale),
+        )  # fmt: skip
+    assert int(job(store, "sw").runtime["nextIndex"]) == 2
+    for _ in range(10):
+        machine.end_all()
+        b.tick()
+    trials = store.list_jobs(WS.key, parent_name="sw")
+    assert job(store, "sw").status is S.COMPLETED
+    assert machine.starts == Counter({t.name: 1 for t in trials}) and len(trials) == 4
     b.membership.leave()
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from amlite.data.paths import run_dir
 from amlite.domain.status import ACCEPT_PATH, JobStatus
-from amlite.errors import AmliteError, InvalidTransition, NotFound
+from amlite.errors import AmliteError, Fenced, InvalidTransition, NotFound
 from amlite.executors._base import Executor, NodeSlot, RunReport
 from amlite.executors._ray import RayExecutor
 from amlite.executors.ray_cluster import RayUnavailable
@@ -85,7 +85,7 @@ class Scheduler:
         self._trial_ended = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._sweeps = SweepController(store, self)
+        self._sweeps = SweepController(store, self, fence=self.membership.fence)
         self._orphans: list[tuple[Backend, dict[str, Any], str, str]] = []
         """Processes started for a job deleted while it was starting: stopped, and their run
         directory removed once they are gone."""
@@ -323,6 +323,8 @@ class Scheduler:
         key, name = job.workspace_key, job.name
         runtime = self._recover(job, backend.executor)
         if runtime is None:
+            if not self.membership.still_holds(job):
+                return False  # stalled past its lease: another server may have started it
             try:
                 token = mint_job_token(self._store, key, name)
                 plan = build_plan(self._store, job, token=token, ctx=self._ctx, nodes=nodes)
@@ -342,7 +344,12 @@ class Scheduler:
         backend.clear_trouble("submit")
         try:
             self._store.transition(
-                key, name, S.RUNNING, runtime={**job.runtime, **runtime}, expect=S.QUEUED
+                key,
+                name,
+                S.RUNNING,
+                runtime={**job.runtime, **runtime},
+                expect=S.QUEUED,
+                fence=self.membership.fence(job),
             )
         except (InvalidTransition, NotFound):
             # cancelled or deleted while it was starting: that transition won, and nothing
@@ -475,9 +482,19 @@ class Scheduler:
             times.insert(0, finalizing or end)
         try:
             job = self._store.transition(
-                key, name, path, reason=reason, at=times, exit_code=exit_code, expect=job.status
+                key,
+                name,
+                path,
+                reason=reason,
+                at=times,
+                exit_code=exit_code,
+                expect=job.status,
+                fence=self.membership.fence(job),
             )
         except NotFound:  # deleted meanwhile
+            return
+        except Fenced as exc:  # another server took it over while this one stalled
+            log.warning("job %s: %s", name, exc)
             return
         except InvalidTransition:
             log.warning(
@@ -492,7 +509,9 @@ class Scheduler:
 
     def _move(self, job: JobRecord, status: JobStatus, *, at: datetime | None) -> JobRecord:
         try:
-            return self._store.transition(job.workspace_key, job.name, status, at=at)
+            return self._store.transition(
+                job.workspace_key, job.name, status, at=at, fence=self.membership.fence(job)
+            )
         except InvalidTransition:
             return job
 

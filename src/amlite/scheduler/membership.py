@@ -14,6 +14,11 @@ a job whose owner is gone:
   server that has itself renewed its lease without a break for a whole lease period (so
   that after a database outage every server renews before any takes over another's jobs).
 
+Every claim raises the job's ``owner_epoch``; the owner and that epoch are the fencing
+token of the owner's writes (``fence``): a server that stalled (SIGSTOP, a long pause)
+past its lease while another took its job or sweep over has its stale decisions refused by
+the database (``amlite.store.Fence``), in the transaction that would have written them.
+
 A job's process is followed by its owner only; a local job (a supervisor on one machine)
 can be taken over by a server on the same machine only, a Ray job by any server.
 
@@ -35,7 +40,7 @@ from collections.abc import Callable
 from typing import IO
 
 from amlite.executors.supervisor.procs import pid_alive, process_start_time
-from amlite.store import JobRecord, ServerRecord, Store
+from amlite.store import Fence, JobRecord, ServerRecord, Store
 from amlite.store.availability import unavailable_reason
 
 log = logging.getLogger("amlite.membership")
@@ -67,6 +72,9 @@ class Membership:
         self.id = f"{self.host}/{self.pid}/{secrets.token_hex(4)}"
         self._pid_start = process_start_time(self.pid)
         self._view: dict[str, ServerRecord] = {}
+        self._epochs: dict[tuple[str, str], int] = {}
+        """The epochs of the claims this server won since its last ``look`` (the records
+        read after it carry them)."""
         self._steady_since: float | None = None
         """When the lease was last renewed after a failure (monotonic); None: not renewed."""
         self._stop = threading.Event()
@@ -201,6 +209,7 @@ class Membership:
         """Read which servers hold a lease (once per scheduler round)."""
         if self.multi:
             self._view = {s.id: s for s in self._store.list_servers()}
+            self._epochs.clear()
 
     def holds(self, job: JobRecord, *, adoptable: bool = True) -> bool:
         """Whether this server owns ``job``, taking it if it is free and ``adoptable``."""
@@ -208,9 +217,31 @@ class Membership:
             return True
         if not adoptable or not self._free(job.owner):
             return False
-        return self._store.claim_job(
+        epoch = self._store.claim_job(
             job.workspace_key, job.name, self.id, previous=job.owner, status=job.status
         )
+        if epoch is None:
+            return False
+        self._epochs[(job.workspace_key, job.name)] = epoch
+        return True
+
+    def fence(self, job: JobRecord) -> Fence | None:
+        """The fencing token of a write resting on this server holding ``job`` (as read this
+        round, or claimed by ``holds``). None on SQLite (one server), and for a job this
+        server does not hold (a queued job any server may fail, a trial its sweep cancels:
+        those writes are compare-and-sets of the status alone)."""
+        if not self.multi:
+            return None
+        epoch = self._epochs.get((job.workspace_key, job.name))
+        if epoch is None and job.owner == self.id:
+            epoch = job.owner_epoch
+        return None if epoch is None else Fence(job.workspace_key, job.name, self.id, epoch)
+
+    def still_holds(self, job: JobRecord) -> bool:
+        """Whether this server still holds ``job`` now (just before a step the database
+        cannot undo, such as starting its process)."""
+        fence = self.fence(job)
+        return fence is None or self._store.fence_holds(fence)
 
     def release(self, job: JobRecord) -> None:
         """Give up a queued job this server claimed but has no room for."""
