@@ -205,6 +205,62 @@ def test_a_local_job_on_another_machine_is_not_taken_over(store: Store, tmp_path
     b.membership.leave()
 
 
+def test_a_local_job_whose_machine_has_no_server_says_so_then_fails_after_a_grace(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine = Machine()
+    a = scheduler(tmp_path, machine, "a", host="host-a")
+    b = scheduler(tmp_path, machine, "b", host="host-b")
+    submit(store, "j")
+    a.tick()
+    assert b.queue_reason(job(store, "j")) is None  # a is alive
+    die(a)
+    steady(b)
+    b.tick()
+    why = b.queue_reason(job(store, "j"))
+    assert why is not None
+    assert f"its server {a.membership.id} on host host-a has not been seen since" in why
+    assert job(store, "j").status is S.RUNNING  # its process may well finish
+    monkeypatch.setenv("AMLITE_UNATTENDED_JOB_SECONDS", "3600")
+    b.tick()
+    assert job(store, "j").status is S.RUNNING  # within the grace
+    noted = job(store, "j")
+    note = {**noted.runtime["unattended"], "since": "2020-01-01T00:00:00+00:00"}
+    store.set_owned_runtime(WS.key, "j", {**noted.runtime, "unattended": note},
+                            owner=a.membership.id)  # fmt: skip
+    b.tick()
+    failed = job(store, "j")
+    assert failed.status is S.FAILED and failed.owner == b.membership.id
+    assert failed.status_reason is not None
+    assert "no server on host-a took the job over within 3600 seconds" in failed.status_reason
+    assert machine.starts == Counter({"j": 1})
+    b.membership.leave()
+
+
+def test_a_server_started_on_the_jobs_machine_adopts_it_after_all(
+    store: Store, tmp_path: Path
+) -> None:
+    machine = Machine()
+    a = scheduler(tmp_path, machine, "a", host="host-a")
+    b = scheduler(tmp_path, machine, "b", host="host-b")
+    submit(store, "j")
+    a.tick()
+    die(a)
+    steady(b)
+    b.tick()
+    assert b.queue_reason(job(store, "j")) is not None
+    c = scheduler(tmp_path, machine, "c", host="host-a")  # a restarted on its machine
+    steady(c)
+    c.tick()
+    adopted = job(store, "j")
+    assert adopted.owner == c.membership.id and b.queue_reason(adopted) is None
+    machine.end_all()
+    c.tick()
+    assert job(store, "j").status is S.COMPLETED and machine.starts == Counter({"j": 1})
+    b.membership.leave()
+    c.membership.leave()
+
+
 def test_a_cancel_at_one_server_reaches_the_server_running_the_job(
     store: Store, tmp_path: Path
 ) -> None:

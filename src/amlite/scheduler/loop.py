@@ -31,7 +31,13 @@ from amlite.executors.run_files import run_dir_in
 from amlite.executors.supervisor.contract import RunResult
 from amlite.scheduler.backends import Backend, Backends
 from amlite.scheduler.capacity import NeverFits
-from amlite.scheduler.membership import Membership
+from amlite.scheduler.membership import (
+    UNATTENDED,
+    Membership,
+    unattended_note,
+    unattended_reason,
+    unattended_seconds,
+)
 from amlite.services.preparation import RuntimeContext, build_plan
 from amlite.services.tokens import mint_job_token
 from amlite.store import JobRecord, Store
@@ -229,7 +235,10 @@ class Scheduler:
 
     # -- dispatch ------------------------------------------------------------------------
     def queue_reason(self, job: JobRecord) -> str | None:
-        """Why a queued job still waits, from the last dispatch round."""
+        """Why a queued job still waits, from the last dispatch round; why nobody follows a
+        started local job whose server is gone."""
+        if job.status in STARTED:
+            return unattended_reason(job)
         if job.status is not S.QUEUED:
             return None
         if job.job_type != "Command":
@@ -371,6 +380,8 @@ class Scheduler:
             if not self.membership.holds(job, adoptable=self._reachable(job)):
                 if self._backends.pool_key(job.runtime) != self._backends.local.pool.key:
                     active.append(job)  # another server's job on a shared Ray cluster
+                elif not self._reachable(job):
+                    self._unattended(job)
                 continue
             if ended is not None and run_dir_in(job.runtime) not in ended:
                 active.append(job)
@@ -397,6 +408,30 @@ class Scheduler:
             if not self._apply(job, report):
                 active.append(job if run_dir_in(job.runtime) else _with_runtime(job, runtime))
         return active
+
+    def _unattended(self, job: JobRecord) -> None:
+        """A local job on another machine whose server is gone (and no server there took it
+        over): note since when (shown as its ``queueReason``); once that is longer ago than
+        ``AMLITE_UNATTENDED_JOB_SECONDS``, take it over and fail it."""
+        seen = self.membership.last_seen(job.owner)
+        if seen is None or job.owner is None:
+            return
+        note = unattended_note(job)
+        if note is None:
+            since = datetime.fromtimestamp(seen, UTC).isoformat(timespec="seconds")
+            note = {"server": job.owner, "host": job.runtime.get("host"), "since": since}
+            runtime = {**job.runtime, UNATTENDED: note}
+            self._store.set_owned_runtime(job.workspace_key, job.name, runtime, owner=job.owner)
+            return
+        grace, since_at = unattended_seconds(), _parse_time(note.get("since"))
+        if not grace or since_at is None:
+            return
+        if (datetime.now(UTC) - since_at).total_seconds() < grace:
+            return
+        if self.membership.holds(job):  # taken over, to end it
+            cancel = job.status is S.CANCEL_REQUESTED
+            why = unattended_reason(job, ending=True)
+            self._finish(job, S.CANCELED if cancel else S.FAILED, why)
 
     def _tell_cancel(self, job: JobRecord, executor: Executor, runtime: dict[str, Any]) -> None:
         """Tell the supervisor of a job cancelled through any server (once per server)."""

@@ -37,7 +37,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Any
 
 from amlite.executors.supervisor.procs import pid_alive, process_start_time
 from amlite.store import Fence, JobRecord, ServerRecord, Store
@@ -46,6 +46,10 @@ from amlite.store.availability import unavailable_reason
 log = logging.getLogger("amlite.membership")
 
 DEFAULT_LEASE_SECONDS = 15.0
+DEFAULT_UNATTENDED_SECONDS = 86400.0
+UNATTENDED = "unattended"
+"""The key, in a started local job's runtime, of the note that its server is gone:
+``{"server", "host", "since"}`` (valid while ``server`` is still the job's owner)."""
 
 
 class SecondServer(RuntimeError):
@@ -59,6 +63,45 @@ def lease_seconds() -> float:
         return max(1.0, float(value)) if value else DEFAULT_LEASE_SECONDS
     except ValueError:
         return DEFAULT_LEASE_SECONDS
+
+
+def unattended_seconds() -> float:
+    """``AMLITE_UNATTENDED_JOB_SECONDS``: how long a local job whose machine has no live
+    server stays Running before a server elsewhere fails it; 0: never."""
+    value = os.environ.get("AMLITE_UNATTENDED_JOB_SECONDS")
+    try:
+        return max(0.0, float(value)) if value else DEFAULT_UNATTENDED_SECONDS
+    except ValueError:
+        return DEFAULT_UNATTENDED_SECONDS
+
+
+def unattended_note(job: JobRecord) -> dict[str, Any] | None:
+    """The note that a started local job's server is gone (``UNATTENDED``), if it still
+    holds: written while the server it names owned the job, which it still does."""
+    note = job.runtime.get(UNATTENDED)
+    if isinstance(note, dict) and note.get("server") == job.owner:
+        return note
+    return None
+
+
+def unattended_reason(job: JobRecord, *, ending: bool = False) -> str | None:
+    """Why nobody follows a started local job (its server is gone), for ``queueReason``;
+    ``ending``: the words for the status reason of the job failed for it."""
+    note = unattended_note(job)
+    if note is None:
+        return None
+    host = note.get("host") or "its machine"
+    gone = (
+        f"its server {note.get('server')} on host {host} has not been seen since "
+        f"{note.get('since')}"
+    )
+    if ending:
+        return (
+            f"{gone}, and no server on {host} took the job over within "
+            f"{unattended_seconds():g} seconds (AMLITE_UNATTENDED_JOB_SECONDS); its process "
+            "there may still be running"
+        )
+    return f"{gone}; its process may still run there, and a server started on {host} takes it over"
 
 
 class Membership:
@@ -250,6 +293,18 @@ class Membership:
                 self._store.claim_job(
                     job.workspace_key, job.name, None, previous=self.id, status=job.status
                 )
+
+    def last_seen(self, owner: str | None) -> float | None:
+        """When server ``owner`` last renewed its lease (seconds since the epoch; now if it
+        has no row: it left or was found dead), or None while its lease is live."""
+        if not self.multi or owner is None:
+            return None
+        server = self._view.get(owner)
+        if server is None:
+            return time.time()
+        if server.left > 0:
+            return None
+        return time.time() + server.left - self.ttl
 
     def _free(self, owner: str | None) -> bool:
         if owner is None:

@@ -420,6 +420,13 @@ class Store(abc.ABC):
         when the claim lost."""
 
     @abc.abstractmethod
+    def set_owned_runtime(
+        self, workspace_key: str, name: str, runtime: Mapping[str, Any], *, owner: str
+    ) -> bool:
+        """Replace the job's runtime if ``owner`` still owns it (a note about a job whose
+        server is gone, written by another server); False if not."""
+
+    @abc.abstractmethod
     def fence_holds(self, fence: Fence) -> bool:
         """Whether a write resting on ``fence`` would happen now (``Fence``)."""
 

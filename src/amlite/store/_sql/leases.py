@@ -7,7 +7,7 @@ on several machines compare expiries against one clock.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, exists, func, select, text, update
@@ -115,6 +115,21 @@ class ServerLeases:
                 )
             ).scalar_one()
         return int(epoch)
+
+    def set_owned_runtime(
+        self, workspace_key: str, name: str, runtime: Mapping[str, Any], *, owner: str
+    ) -> bool:
+        with write_tx(self._engine) as conn:
+            changed = conn.execute(
+                update(jobs)
+                .where(
+                    jobs.c.workspace_key == workspace_key,
+                    jobs.c.name == name,
+                    jobs.c.owner == owner,
+                )
+                .values(runtime=dict(runtime))
+            ).rowcount
+        return bool(changed)
 
     def fence_holds(self, fence: Fence) -> bool:
         with read_tx(self._engine) as conn:
