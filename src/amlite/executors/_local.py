@@ -110,8 +110,9 @@ class LocalExecutor(Executor):
         args.append(str(run_dir) if run_dir else "--wait")
         err_path = run_dir / contract.STDERR if run_dir else os.devnull
         env = job_environ(os.environ)
-        if "AMLITE_KILL_GRACE_SECONDS" in os.environ:  # the supervisor's own setting
-            env["AMLITE_KILL_GRACE_SECONDS"] = os.environ["AMLITE_KILL_GRACE_SECONDS"]
+        for setting in ("AMLITE_KILL_GRACE_SECONDS", "AMLITE_OUTPUT_SYNC_SECONDS"):
+            if setting in os.environ:  # the supervisor's own settings
+                env[setting] = os.environ[setting]
         with open(err_path, "ab") as err:
             return subprocess.Popen(
                 args,
