@@ -39,6 +39,7 @@ class Machine:
         self.started_by: dict[str, str] = {}
         self.ended: set[str] = set()
         self.cancels: list[tuple[str, str]] = []
+        self.hosts: dict[str, str] = {}
 
     def end_all(self) -> None:
         self.ended.update(self.started_by)
@@ -347,6 +348,51 @@ def test_a_stalled_server_does_not_start_a_job_another_took_over(
     a.tick()  # a resumes: its claim is stale
     assert machine.starts == Counter({"j": 1}) and machine.started_by["j"] == "b"
     assert job(store, "j").status is S.RUNNING and job(store, "j").owner == b.membership.id
+    b.membership.leave()
+
+
+class Adopter(Recorder):
+    """A recorder whose runs a server of the same host finds in their run directory."""
+
+    def recover(self, run_dir: str) -> dict[str, Any] | None:
+        name = Path(run_dir).name
+        ran_here = self.machine.hosts.get(name) == self.host
+        return {"runDir": run_dir, "pid": 0, "host": self.host} if ran_here else None
+
+    def start(self, plan: RunPlan) -> dict[str, Any]:
+        self.machine.hosts[Path(plan.run_dir).name] = self.host
+        return super().start(plan)
+
+
+@pytest.mark.parametrize("same_host", [True, False])
+def test_a_process_started_by_a_stalled_server_is_adopted_or_stopped(
+    store: Store, tmp_path: Path, same_host: bool
+) -> None:
+    """``a`` stalls after starting the job's process, before recording it: ``b`` on the
+    same machine adopts that process, which ``a`` then leaves alone; ``b`` elsewhere starts
+    its own, and ``a`` stops its duplicate."""
+    machine = Machine()
+    a = scheduler(tmp_path, machine, "a", host="host-a")
+    b = scheduler(tmp_path, machine, "b", host="host-a" if same_host else "host-b")
+    for sched, server in ((a, "a"), (b, "b")):
+        sched._backends.local.executor = Adopter(machine, server, sched.membership.host)
+    submit(store, "j")
+    executor = a._backends.local.executor
+    real_start = executor.start
+
+    def starts_then_stalls(plan: RunPlan) -> dict[str, Any]:
+        runtime = real_start(plan)
+        stall(a, b)  # after starting the process, before marking the job Running
+        return runtime
+
+    executor.start = starts_then_stalls  # type: ignore[method-assign]
+    a.tick()
+    now = job(store, "j")
+    assert now.status is S.RUNNING and now.owner == b.membership.id
+    if same_host:
+        assert machine.starts == Counter({"j": 1}) and machine.cancels == []
+    else:
+        assert machine.starts == Counter({"j": 2}) and machine.cancels == [("a", "j")]
     b.membership.leave()
 
 

@@ -109,6 +109,8 @@ def test_a_write_with_a_fence_needs_the_owner_epoch_and_a_live_lease(store: Stor
     assert not store.fence_holds(fence_a)
     with pytest.raises(Fenced):
         store.transition(WS.key, "j", JobStatus.FAILED, fence=fence_a)
+    with pytest.raises(Fenced):  # also when the status moved on too (what matters first)
+        store.transition(WS.key, "j", JobStatus.FAILED, fence=fence_a, expect=JobStatus.RUNNING)
     assert store.claim_job(WS.key, "j", "a", previous="b", status=queued) == 3
     assert not store.fence_holds(fence_a)  # a holds it again, by a newer claim only
     moved = store.transition(WS.key, "j", JobStatus.RUNNING, fence=Fence(WS.key, "j", "a", 3))

@@ -332,11 +332,11 @@ class Scheduler:
         key, name = job.workspace_key, job.name
         runtime = self._recover(job, backend.executor)
         if runtime is None:
-            if not self.membership.still_holds(job):
-                return False  # stalled past its lease: another server may have started it
             try:
                 token = mint_job_token(self._store, key, name)
                 plan = build_plan(self._store, job, token=token, ctx=self._ctx, nodes=nodes)
+                if not self.membership.still_holds(job):
+                    return False  # stalled past its lease: another server may have started it
                 runtime = backend.executor.start(plan)
             except RayUnavailable as exc:
                 if exc.transient and backend.note_trouble("submit", str(exc)):
@@ -360,6 +360,14 @@ class Scheduler:
                 expect=S.QUEUED,
                 fence=self.membership.fence(job),
             )
+        except Fenced:
+            # taken over while this server stalled: a server on this machine adopted this
+            # process (its run directory shows it) and follows it, as its owner does a Ray
+            # job's; a server on another machine started its own: this one is a duplicate
+            current = self._store.get_job(key, name)
+            if current is not None and _duplicate(runtime, current, self.membership):
+                backend.executor.cancel(runtime, "another server took the job over")
+            return False
         except (InvalidTransition, NotFound):
             # cancelled or deleted while it was starting: that transition won, and nothing
             # but this thread knows the process, so it stops it here
@@ -560,6 +568,19 @@ class Scheduler:
             )
             with contextlib.suppress(InvalidTransition):
                 self._store.transition(job.workspace_key, job.name, rest)
+
+
+def _duplicate(runtime: dict[str, Any], current: JobRecord, membership: Membership) -> bool:
+    """Whether the local process ``runtime`` that this server started for ``current``, now
+    another server's, is a second copy: that server is on another machine, or recorded a
+    process of its own. Not when it adopted this one, nor before it recorded any (it may be
+    adopting it); a Ray job is left to its owner."""
+    if runtime.get("executor") == RayExecutor.kind:
+        return False
+    if membership.host_of(current.owner) != membership.host:
+        return True
+    theirs = current.runtime.get("pid")
+    return theirs is not None and theirs != runtime.get("pid")
 
 
 def _with_runtime(job: JobRecord, runtime: dict[str, Any]) -> JobRecord:

@@ -294,6 +294,14 @@ class Membership:
                     job.workspace_key, job.name, None, previous=self.id, status=job.status
                 )
 
+    def host_of(self, server_id: str | None) -> str | None:
+        """The machine of server ``server_id`` (None if it has no lease row)."""
+        server = self._view.get(server_id or "")
+        if server is None and server_id is not None:
+            self.look()
+            server = self._view.get(server_id)
+        return server.host if server is not None else None
+
     def last_seen(self, owner: str | None) -> float | None:
         """When server ``owner`` last renewed its lease (seconds since the epoch; now if it
         has no row: it left or was found dead), or None while its lease is live."""

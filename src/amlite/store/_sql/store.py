@@ -385,6 +385,7 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
                 raise NotFound(f"job {name!r} not found", target=name)
             current = JobStatus(row.status)
             if expect is not None and current is not expect:
+                _check_fence(conn, fence, name)  # moved by the server that took it over
                 raise InvalidTransition(
                     f"job {name!r} is {current.value}, no longer {JobStatus(expect).value}"
                 )
