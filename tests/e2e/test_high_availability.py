@@ -125,7 +125,7 @@ def test_three_servers_one_killed_one_restarted(servers: list[LiveServer]) -> No
 
 @pytest.mark.skipif(
     os.environ.get("AMLITE_HA_PAUSE_PROOF") != "1",
-    reason="known to fail now and then (AMLITE_HA_PAUSE_PROOF=1 runs it): see its docstring",
+    reason="a slow proof by SIGSTOP (AMLITE_HA_PAUSE_PROOF=1 runs it): see its docstring",
 )
 def test_a_server_paused_past_its_lease_resumes_without_running_anything_twice(
     postgres_server: PostgresServer, tmp_path: Path
@@ -134,13 +134,12 @@ def test_a_server_paused_past_its_lease_resumes_without_running_anything_twice(
     its sweep's trials, past its lease: the other takes them over; SIGCONT it: its stale
     decisions are fenced (docs/high-availability.md, "Fencing"), and both serve on.
 
-    Quarantined: a pause that lands inside the stale server's ``executor.start`` (after its
-    last fence check) starts a second supervisor in the run directory of a job the other
-    server started meanwhile, so an index runs twice (seen about once in three runs on a
-    loaded machine before the check moved to just before the start; the window is now that
-    call alone). The deterministic proofs are ``tests/scheduler/test_membership.py``'s
-    ``stalled`` tests; closing this window needs the run directory locked by its supervisor
-    from the server's spawn on (docs/high-availability.md)."""
+    Behind ``AMLITE_HA_PAUSE_PROOF=1``: it takes one to two minutes on a loaded machine,
+    and it cannot fail for certain without the fence (where the pause lands is luck). Before
+    the last fixes it caught, about once in three runs, a stale start that prepared the run
+    directory of a job the other server had started meanwhile, so that an index ran twice.
+    The deterministic proofs are the ``stalled`` tests of ``tests/scheduler/test_membership.py``
+    and ``test_a_run_directory_with_a_live_supervisor_is_not_started_again``."""
     url = postgres_server.create_database("amlite_fence")
     env = {"AMLITE_LEASE_SECONDS": "2"}
     a = LiveServer(tmp_path / "home", url, slots=2, env=env).start()

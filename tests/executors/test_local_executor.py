@@ -12,9 +12,10 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from amlite_runhelp import make_plan, std_log, wait_done, wait_until
 
-from amlite.executors._base import FileStep
+from amlite.executors._base import AlreadyStarted, FileStep
 from amlite.executors._local import LocalExecutor
 from amlite.executors.supervisor.procs import pid_alive, process_start_time
 
@@ -149,6 +150,27 @@ def test_report_on_dead_pid_without_result(tmp_path: Path) -> None:
     # a live pid with another start time is another process
     me = {"runDir": str(tmp_path / "run"), "pid": os.getpid(), "pidStart": 1}
     assert not ex.report(me).alive
+
+
+def test_a_run_directory_with_a_live_supervisor_is_not_started_again(tmp_path: Path) -> None:
+    """A server that stalled inside its start while another server started the job: the
+    stale start finds the other's supervisor and leaves its run directory alone."""
+    ex = LocalExecutor()
+    plan = make_plan(tmp_path, "echo started; sleep 30")
+    first = ex.start(plan)
+    try:
+        wait_until(lambda: "started" in std_log(plan))
+        (Path(plan.working_dir) / "mine.txt").write_text("the running job's")
+        with pytest.raises(AlreadyStarted, match="already runs"):
+            ex.start(plan)
+        assert (Path(plan.working_dir) / "mine.txt").exists()  # not prepared again
+    finally:
+        ex.cancel(first, "done")
+    wait_done(ex, first, timeout=60)
+    rerun = ex.start(plan)  # once it ended, the job may run there again (a retry)
+    wait_until(lambda: "started" in std_log(plan))
+    ex.cancel(rerun, "done")
+    assert wait_done(ex, rerun, timeout=60).result is not None
 
 
 def test_outputs_and_logs_collected(tmp_path: Path) -> None:

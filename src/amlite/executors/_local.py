@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from amlite.executors._base import Executor, RunPlan, RunReport, SandboxSpec
+from amlite.executors._base import AlreadyStarted, Executor, RunPlan, RunReport, SandboxSpec
 from amlite.executors.run_files import (
     RUN_DIR,
     prepare_run_dir,
@@ -75,6 +75,9 @@ class LocalExecutor(Executor):
     def start(self, plan: RunPlan) -> dict[str, Any]:
         if plan.sandbox is None and self._sandbox is not None:
             plan = dataclasses.replace(plan, sandbox=self._sandbox)
+        running = contract.read_pid(plan.run_dir)
+        if running is not None and pid_alive(*running) and not contract.read_result(plan.run_dir):
+            raise AlreadyStarted(f"a supervisor (pid {running[0]}) already runs {plan.run_dir}")
         run_dir = prepare_run_dir(plan)
         proc = self._assign_spare(run_dir) or self._spawn(run_dir)
         runtime = {

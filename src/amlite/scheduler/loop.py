@@ -24,7 +24,7 @@ from typing import Any
 from amlite.data.paths import run_dir
 from amlite.domain.status import ACCEPT_PATH, JobStatus
 from amlite.errors import AmliteError, Fenced, InvalidTransition, NotFound
-from amlite.executors._base import Executor, NodeSlot, RunReport
+from amlite.executors._base import AlreadyStarted, Executor, NodeSlot, RunReport
 from amlite.executors._ray import RayExecutor
 from amlite.executors.ray_cluster import RayUnavailable
 from amlite.executors.run_files import run_dir_in
@@ -338,6 +338,8 @@ class Scheduler:
                 if not self.membership.still_holds(job):
                     return False  # stalled past its lease: another server may have started it
                 runtime = backend.executor.start(plan)
+            except AlreadyStarted:  # by the server that took the job over while this one stalled
+                return False
             except RayUnavailable as exc:
                 if exc.transient and backend.note_trouble("submit", str(exc)):
                     return None
