@@ -227,8 +227,8 @@ def test_a_local_job_whose_machine_has_no_server_says_so_then_fails_after_a_grac
     assert job(store, "j").status is S.RUNNING  # within the grace
     noted = job(store, "j")
     note = {**noted.runtime["unattended"], "since": "2020-01-01T00:00:00+00:00"}
-    store.set_owned_runtime(WS.key, "j", {**noted.runtime, "unattended": note},
-                            owner=a.membership.id)  # fmt: skip
+    assert store.set_owned_runtime(WS.key, "j", {"unattended": note}, owner=a.membership.id)
+    assert job(store, "j").runtime["runDir"] == noted.runtime["runDir"]  # merged, not replaced
     b.tick()
     failed = job(store, "j")
     assert failed.status is S.FAILED and failed.owner == b.membership.id

@@ -113,8 +113,14 @@ def test_a_write_with_a_fence_needs_the_owner_epoch_and_a_live_lease(store: Stor
         store.transition(WS.key, "j", JobStatus.FAILED, fence=fence_a, expect=JobStatus.RUNNING)
     assert store.claim_job(WS.key, "j", "a", previous="b", status=queued) == 3
     assert not store.fence_holds(fence_a)  # a holds it again, by a newer claim only
-    moved = store.transition(WS.key, "j", JobStatus.RUNNING, fence=Fence(WS.key, "j", "a", 3))
+    moved = store.transition(WS.key, "j", JobStatus.RUNNING, fence=Fence(WS.key, "j", "a", 3),
+                             runtime={"pid": 7})  # fmt: skip
     assert moved.status is JobStatus.RUNNING and moved.owner_epoch == 3
+    # a note about a job another server owns: only while that server still owns it, merged
+    assert not store.set_owned_runtime(WS.key, "j", {"unattended": {"x": 1}}, owner="b")
+    assert store.set_owned_runtime(WS.key, "j", {"unattended": {"x": 1}}, owner="a")
+    noted = store.get_job(WS.key, "j")
+    assert noted is not None and noted.runtime == {"pid": 7, "unattended": {"x": 1}}
 
     # a fence on another job (a sweep's controller adding its trials)
     sweep_epoch = store.claim_job(WS.key, "sw", "b", previous=None, status=queued)

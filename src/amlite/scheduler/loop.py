@@ -430,8 +430,9 @@ class Scheduler:
         if note is None:
             since = datetime.fromtimestamp(seen, UTC).isoformat(timespec="seconds")
             note = {"server": job.owner, "host": job.runtime.get("host"), "since": since}
-            runtime = {**job.runtime, UNATTENDED: note}
-            self._store.set_owned_runtime(job.workspace_key, job.name, runtime, owner=job.owner)
+            self._store.set_owned_runtime(
+                job.workspace_key, job.name, {UNATTENDED: note}, owner=job.owner
+            )
             return
         grace, since_at = unattended_seconds(), _parse_time(note.get("since"))
         if not grace or since_at is None:

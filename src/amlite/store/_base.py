@@ -421,10 +421,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def set_owned_runtime(
-        self, workspace_key: str, name: str, runtime: Mapping[str, Any], *, owner: str
+        self, workspace_key: str, name: str, values: Mapping[str, Any], *, owner: str
     ) -> bool:
-        """Replace the job's runtime if ``owner`` still owns it (a note about a job whose
-        server is gone, written by another server); False if not."""
+        """Merge ``values`` into the job's runtime if ``owner`` still owns it (a note about a
+        job whose server is gone, written by another server); False if not."""
 
     @abc.abstractmethod
     def fence_holds(self, fence: Fence) -> bool:

@@ -117,19 +117,23 @@ class ServerLeases:
         return int(epoch)
 
     def set_owned_runtime(
-        self, workspace_key: str, name: str, runtime: Mapping[str, Any], *, owner: str
+        self, workspace_key: str, name: str, values: Mapping[str, Any], *, owner: str
     ) -> bool:
         with write_tx(self._engine) as conn:
-            changed = conn.execute(
-                update(jobs)
+            row = conn.execute(
+                select(jobs.c.seq, jobs.c.runtime)
                 .where(
                     jobs.c.workspace_key == workspace_key,
                     jobs.c.name == name,
                     jobs.c.owner == owner,
                 )
-                .values(runtime=dict(runtime))
-            ).rowcount
-        return bool(changed)
+                .with_for_update()
+            ).first()
+            if row is None:
+                return False
+            merged = {**(row.runtime or {}), **values}
+            conn.execute(update(jobs).where(jobs.c.seq == row.seq).values(runtime=merged))
+        return True
 
     def fence_holds(self, fence: Fence) -> bool:
         with read_tx(self._engine) as conn:
