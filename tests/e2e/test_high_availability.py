@@ -135,11 +135,12 @@ def test_a_server_paused_past_its_lease_resumes_without_running_anything_twice(
     decisions are fenced (docs/high-availability.md, "Fencing"), and both serve on.
 
     Behind ``AMLITE_HA_PAUSE_PROOF=1``: it takes one to two minutes on a loaded machine,
-    and it cannot fail for certain without the fence (where the pause lands is luck). Before
-    the last fixes it caught, about once in three runs, a stale start that prepared the run
-    directory of a job the other server had started meanwhile, so that an index ran twice.
-    The deterministic proofs are the ``stalled`` tests of ``tests/scheduler/test_membership.py``
-    and ``test_a_run_directory_with_a_live_supervisor_is_not_started_again``."""
+    and it cannot fail for certain without the fence (where the pause lands is luck). It
+    caught, in about one run of three, a stale start that prepared the run directory of a
+    job the other server had started meanwhile, so that a job or trial ran twice (fixed by
+    the run directory's start lock). The deterministic proofs are the ``stalled`` tests of
+    ``tests/scheduler/test_membership.py`` and the ``not_started`` tests of
+    ``tests/executors/test_local_executor.py``."""
     url = postgres_server.create_database("amlite_fence")
     env = {"AMLITE_LEASE_SECONDS": "2"}
     a = LiveServer(tmp_path / "home", url, slots=2, env=env).start()
