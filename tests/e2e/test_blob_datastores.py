@@ -253,10 +253,12 @@ def test_logs_and_outputs_of_a_running_job_are_read_live_and_uploaded_while_it_r
             assert time.monotonic() < deadline, resp.text
             time.sleep(0.2)
         # ./outputs, the logs and the named output reach the container while it runs
-        while True:
+        wanted = [f"{run}outputs/early.txt", "azureml/live/model/m.txt"]
+        while True:  # (one round uploads them one folder after the other)
             stored = {**blob_names(azurite, "ws-default", run),
                       **blob_names(azurite, "ws-default", "azureml/live/")}  # fmt: skip
-            if b"hello-live" in stored.get(f"{run}user_logs/std_log.txt", b""):
+            logged = b"hello-live" in stored.get(f"{run}user_logs/std_log.txt", b"")
+            if logged and all(name in stored for name in wanted):
                 break
             assert time.monotonic() < deadline, sorted(stored)
             time.sleep(0.2)
