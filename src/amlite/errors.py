@@ -9,6 +9,7 @@
      │    ├── Conflict           -> 409
      │    └── PayloadTooLarge    -> 413
      ├── InvalidTransition       -> a status change the status table does not allow
+ │    └── Fenced             -> a write by a server that no longer holds the job
      └── ExecutionError          -> a job could not be prepared or run (becomes Failed + reason)
 
 Every layer raises these; only the API layer turns them into HTTP answers.
@@ -100,6 +101,11 @@ class ServiceUnavailable(RequestError):
 
 class InvalidTransition(AmliteError):
     """A status change that the status table does not allow."""
+
+
+class Fenced(InvalidTransition):
+    """A write refused because the server no longer holds what it rests on (a job or sweep
+    another server took over while this one stalled; ``amlite.store.Fence``)."""
 
 
 class JobDocumentError(AmliteError):

@@ -4,6 +4,7 @@ URL, safe blob names, and the supervisor's SAS transfers against a real Azurite.
 from __future__ import annotations
 
 import io
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from amlite.data.backends import (
     default_datastore_body,
 )
 from amlite.data.paths import PathEscapeError
-from amlite.executors.supervisor import blobs, steps
+from amlite.executors.supervisor import blobs, steps, sync
+from amlite.executors.supervisor.control import SystemLog
 from support.azurite import ACCOUNT, KEY, Azurite
 
 
@@ -150,6 +152,7 @@ def test_supervisor_transfers_with_scoped_sas(
     assert (tmp_path / "one.txt").read_bytes() == b"small"
 
     # a read SAS cannot write, and errors never show the SAS
+    monkeypatch.setattr(blobs, "_uploaded", {})  # forget what was uploaded: upload again
     with pytest.raises(OSError, match="403") as err:
         steps.run_step({"op": "blob_upload", "src": str(src), "dst": read_url}, str(tmp_path))
     assert "sig=" not in str(err.value)
@@ -158,3 +161,65 @@ def test_supervisor_transfers_with_scoped_sas(
         steps.run_step(
             {"op": "blob_download", "src": nothing, "dst": str(tmp_path / "x")}, str(tmp_path)
         )
+
+
+def test_outputs_are_uploaded_while_the_job_runs_changed_files_only(
+    azurite: Azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(blobs, "_uploaded", {})
+    container = _container(azurite, "periodic")
+    named = container.signed_url("named/out", write=True, valid_for=timedelta(minutes=5))
+    artifacts_url = container.signed_url("runs/r1", write=True, valid_for=timedelta(minutes=5))
+    wd, artifacts, out = tmp_path / "wd", tmp_path / "artifacts", tmp_path / "out"
+    for folder in (wd / "outputs", artifacts / "user_logs", out):
+        folder.mkdir(parents=True)
+    finalize = [
+        {"op": "blob_upload", "src": str(out), "dst": named},
+        {"op": "copy_into", "src": str(wd / "outputs"), "dst": str(artifacts / "outputs")},
+        {"op": "blob_upload", "src": str(artifacts), "dst": artifacts_url},
+    ]
+    pairs = sync.sync_pairs(finalize)
+    assert [src for src, _ in pairs] == [str(out), str(artifacts), str(wd / "outputs")]
+    assert pairs[2][1].endswith("#runs/r1/outputs")
+
+    (wd / "outputs" / "a.txt").write_text("a")
+    (out / "model.txt").write_text("m")
+    (artifacts / "user_logs" / "std_log.txt").write_text("line 1")
+    log = SystemLog(str(tmp_path / "supervisor.log"))
+    syncer = sync.OutputSync(pairs, 60, log, confine=str(tmp_path))
+    assert syncer.sync_once() == 3
+    assert {f.path for f in container.list_files("runs/r1")} == {
+        "outputs/a.txt",
+        "user_logs/std_log.txt",
+    }
+    assert [f.path for f in container.list_files("named/out")] == ["model.txt"]
+
+    written = [wd / "outputs" / "a.txt", out / "model.txt", artifacts / "user_logs" / "std_log.txt"]
+    for path in written:
+        os.utime(path, (1_000_000_000, 1_000_000_000))  # quiet for long: unchanged from now on
+    assert syncer.sync_once() == 3  # their times changed
+    assert syncer.sync_once() == 0  # nothing changed since
+    (artifacts / "user_logs" / "std_log.txt").write_text("line 1\nline 2")
+    assert syncer.sync_once() == 1
+    blob = container.read("runs/r1/user_logs/std_log.txt", 0, 100)
+    assert blob is not None and blob[0] == b"line 1\nline 2"
+
+    # the final upload (finalize) sends only what changed since the last round
+    steps.run_step(finalize[1], str(tmp_path), confine=str(tmp_path))
+    assert blobs.blob_upload(str(artifacts), artifacts_url) == 1  # std_log.txt: not quiet yet
+
+    expired = container.signed_url("late", write=True, valid_for=timedelta(seconds=-120))
+    late = sync.OutputSync([(str(out), expired)], 60, log, confine=str(tmp_path))
+    assert late.sync_once() == 0
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "key.txt").write_text("k")
+    (tmp_path / "wd2").mkdir()
+    (tmp_path / "wd2" / "outputs").symlink_to(secret)  # the job's folder made a link
+    sneaky_url = container.signed_url("sneaky", write=True, valid_for=timedelta(minutes=5))
+    sneaky = sync.OutputSync([(str(tmp_path / "wd2" / "outputs"), sneaky_url)], 60, log,
+                             confine=str(tmp_path))  # fmt: skip
+    assert sneaky.sync_once() == 0 and not container.list_files("sneaky")
+    log.close()
+    assert "the SAS for" in (tmp_path / "supervisor.log").read_text()
+    assert not container.list_files("late")

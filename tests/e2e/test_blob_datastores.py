@@ -93,6 +93,7 @@ def blob_server(tmp_path: Path, azurite: Azurite) -> Iterator[LiveServer]:
         "AMLITE_DEFAULT_DATASTORE": f"azureblob://{ACCOUNT}/ws-default?endpoint={azurite.endpoint}"
         "&protocol=http",
         "AMLITE_DEFAULT_DATASTORE_KEY": KEY,
+        "AMLITE_OUTPUT_SYNC_SECONDS": "1",  # outputs uploaded every second while jobs run
     }
     srv = LiveServer(tmp_path / "home", env=env).start()
     yield srv
@@ -229,24 +230,45 @@ def test_a_missing_blob_input_fails_the_job_naming_it(
     assert "inputDataBindings.gone" in reason and "does not exist" in reason, reason
 
 
-def test_logs_of_a_running_job_are_read_live_then_from_the_container(
+def test_logs_and_outputs_of_a_running_job_are_read_live_and_uploaded_while_it_runs(
     blob_server: LiveServer, azurite: Azurite
 ) -> None:
     log = f"{WS}/datastores/workspaceblobstore/files/ExperimentRun/dcid.live/user_logs/std_log.txt"
-    script = "import time; print('hello-live', flush=True); time.sleep(60)"
+    script = (
+        "import os, sys, time; os.makedirs('outputs', exist_ok=True); "
+        "open('outputs/early.txt', 'w').write('early'); "
+        "open(os.path.join(sys.argv[1], 'm.txt'), 'w').write('model'); "
+        "print('hello-live', flush=True); time.sleep(60)"
+    )
+    body = command_body(
+        f'python -c "{script}" ${{{{outputs.model}}}}',
+        outputDataBindings={"model": {"mode": "ReadWriteMount"}},
+    )
+    run = "ExperimentRun/dcid.live/"
     with blob_server.client() as c:
-        assert c.put(job_url("live"), json=command_body(f'python -c "{script}"')).status_code in (
-            200,
-            201,
-        )
+        assert c.put(job_url("live"), json=body).status_code in (200, 201)
         wait_status(c, "live", "Running", timeout=60)
         deadline = time.monotonic() + 60
         while b"hello-live" not in (resp := c.get(f"{log}?{API}")).content:
             assert time.monotonic() < deadline, resp.text
             time.sleep(0.2)
-        assert not blob_names(azurite, "ws-default", "ExperimentRun/dcid.live/")
+        # ./outputs, the logs and the named output reach the container while it runs
+        wanted = [f"{run}outputs/early.txt", "azureml/live/model/m.txt"]
+        while True:  # (one round uploads them one folder after the other)
+            stored = {**blob_names(azurite, "ws-default", run),
+                      **blob_names(azurite, "ws-default", "azureml/live/")}  # fmt: skip
+            logged = b"hello-live" in stored.get(f"{run}user_logs/std_log.txt", b"")
+            if logged and all(name in stored for name in wanted):
+                break
+            assert time.monotonic() < deadline, sorted(stored)
+            time.sleep(0.2)
+        assert stored[f"{run}outputs/early.txt"] == b"early"
+        assert stored["azureml/live/model/m.txt"] == b"model"
+        assert c.get(job_url("live")).json()["properties"]["status"] == "Running"
+        assert not any(b"sig=" in v for v in stored.values())  # no SAS in any log
         assert c.post(f"{WS}/jobs/live/cancel?{API}").status_code in (200, 202)
         done = wait_terminal(c, "live", timeout=60)
         assert done["properties"]["status"] == "Canceled"
-        stored = blob_names(azurite, "ws-default", "ExperimentRun/dcid.live/")
-        assert b"hello-live" in stored["ExperimentRun/dcid.live/user_logs/std_log.txt"]
+        stored = blob_names(azurite, "ws-default", run)
+        assert b"hello-live" in stored[f"{run}user_logs/std_log.txt"]
+        assert b"output sync: every 1 s" in stored[f"{run}system_logs/supervisor.log"]

@@ -9,6 +9,8 @@ that outlives it. The full-size run (500 jobs, throughput of three servers again
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -119,6 +121,64 @@ def test_three_servers_one_killed_one_restarted(servers: list[LiveServer]) -> No
             assert sorted(t["name"] for t in trials) == [f"{sweep}_{i}" for i in range(TRIALS)]
             assert {t["properties"]["status"] for t in trials} == {"Completed"}
     assert httpx.get(f"{restarted.url}/health").status_code == 200  # it answers again
+
+
+@pytest.mark.skipif(
+    os.environ.get("AMLITE_HA_PAUSE_PROOF") != "1",
+    reason="a slow proof by SIGSTOP (AMLITE_HA_PAUSE_PROOF=1 runs it): see its docstring",
+)
+def test_a_server_paused_past_its_lease_resumes_without_running_anything_twice(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    """SIGSTOP one of two servers (one machine, one home) while it dispatches its jobs and
+    its sweep's trials, past its lease: the other takes them over; SIGCONT it: its stale
+    decisions are fenced (docs/high-availability.md, "Fencing"), and both serve on.
+
+    Behind ``AMLITE_HA_PAUSE_PROOF=1``: it takes one to two minutes on a loaded machine,
+    and it cannot fail for certain without the fence (where the pause lands is luck). It
+    caught, in about one run of three, a stale start that prepared the run directory of a
+    job the other server had started meanwhile, so that a job or trial ran twice (fixed by
+    the run directory's start lock). The deterministic proofs are the ``stalled`` tests of
+    ``tests/scheduler/test_membership.py`` and the ``not_started`` tests of
+    ``tests/executors/test_local_executor.py``."""
+    url = postgres_server.create_database("amlite_fence")
+    env = {"AMLITE_LEASE_SECONDS": "2"}
+    a = LiveServer(tmp_path / "home", url, slots=2, env=env).start()
+    b = LiveServer(tmp_path / "home", url, slots=2, env=env).start()
+    jobs = [f"fence-job-{i}" for i in range(4)]
+    try:
+        with a.client() as c:  # submitted to a: it claims them first
+            for name, body in [("fence-sweep", sweep_body("fence-sweep")),
+                               *((j, job_body(j)) for j in jobs)]:  # fmt: skip
+                assert c.put(job_url(name), json=body).status_code == 201
+        ran = a.home / "datastores" / "00000000-0000-0000-0000-000000000000" / "rg1" / "ws1"
+        ran = ran / "workspaceblobstore" / "ha" / "ledger" / "jobs.txt"
+        deadline = time.monotonic() + 60
+        while not (ran.exists() and ran.read_text().strip()):
+            assert time.monotonic() < deadline, "no job started"
+            time.sleep(0.05)
+        assert a.proc is not None
+        a.proc.send_signal(signal.SIGSTOP)  # a stalls in whatever it was doing
+        try:
+            time.sleep(6)  # its lease (2 s) expires; b, steady, takes its work over
+        finally:
+            a.proc.send_signal(signal.SIGCONT)
+        names = [*jobs, "fence-sweep"]
+        deadline = time.monotonic() + 120
+        while True:
+            now = statuses(b, names)
+            if all(status in TERMINAL for status in now.values()) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert now == dict.fromkeys(names, "Completed")
+        assert ledger(b, "jobs.txt") == Counter(dict.fromkeys(jobs, 1))
+        trials = ledger(a, "trials.txt")  # a answers again
+        assert trials == Counter({f"fence-sweep {i}": 1 for i in range(TRIALS)})
+    finally:
+        if a.proc is not None and a.proc.poll() is None:
+            a.proc.send_signal(signal.SIGCONT)  # never leave it stopped
+        a.stop()
+        b.stop()
 
 
 def test_a_second_server_on_one_sqlite_home_is_refused(tmp_path: Path) -> None:

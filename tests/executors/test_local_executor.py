@@ -12,9 +12,10 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from amlite_runhelp import make_plan, std_log, wait_done, wait_until
 
-from amlite.executors._base import FileStep
+from amlite.executors._base import AlreadyStarted, FileStep
 from amlite.executors._local import LocalExecutor
 from amlite.executors.supervisor.procs import pid_alive, process_start_time
 
@@ -149,6 +150,66 @@ def test_report_on_dead_pid_without_result(tmp_path: Path) -> None:
     # a live pid with another start time is another process
     me = {"runDir": str(tmp_path / "run"), "pid": os.getpid(), "pidStart": 1}
     assert not ex.report(me).alive
+
+
+def test_a_run_directory_with_a_live_supervisor_is_not_started_again(tmp_path: Path) -> None:
+    """A server that stalled inside its start while another server started the job: the
+    stale start finds the other's supervisor and leaves its run directory alone."""
+    ex = LocalExecutor()
+    plan = make_plan(tmp_path, "echo started; sleep 30")
+    first = ex.start(plan)
+    try:
+        wait_until(lambda: "started" in std_log(plan))
+        (Path(plan.working_dir) / "mine.txt").write_text("the running job's")
+        with pytest.raises(AlreadyStarted):
+            ex.start(plan)
+        assert (Path(plan.working_dir) / "mine.txt").exists()  # not prepared again
+    finally:
+        ex.cancel(first, "done")
+    wait_done(ex, first, timeout=60)
+    # the server that started it died (its lock with it): its live supervisor still counts
+    other = make_plan(tmp_path / "other", "echo never")
+    Path(other.run_dir).mkdir(parents=True)
+    me = f"{os.getpid()} {process_start_time(os.getpid())}\n"
+    (Path(other.run_dir) / "supervisor.pid").write_text(me)
+    with pytest.raises(AlreadyStarted, match="already runs"):
+        ex.start(other)
+    rerun = ex.start(plan)  # once it ended, the job may run there again (a retry)
+    wait_until(lambda: "started" in std_log(plan))
+    ex.cancel(rerun, "done")
+    assert wait_done(ex, rerun, timeout=60).result is not None
+
+
+def test_a_run_directory_being_started_by_another_server_is_not_started(
+    tmp_path: Path,
+) -> None:
+    """A server that stalled in the middle of its start holds the run directory's lock:
+    the server that took the job over meanwhile does not start a second copy (it adopts
+    the stalled one's process once that one resumes and spawns it)."""
+    import fcntl
+
+    ex = LocalExecutor()
+    plan = make_plan(tmp_path, "echo once")
+    Path(plan.run_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(plan.run_dir) / "start.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the stalled server's start
+        with pytest.raises(AlreadyStarted, match="another server is starting"):
+            ex.start(plan)
+        assert not (Path(plan.run_dir) / "plan.json").exists()  # nothing prepared
+    rt = ex.start(plan)  # the lock is free again
+    assert wait_done(ex, rt, timeout=60).result is not None
+    wait_until(lambda: _lock_free(Path(plan.run_dir) / "start.lock"))  # released at its end
+
+
+def _lock_free(path: Path) -> bool:
+    import fcntl
+
+    with open(path, "a") as probe:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
 
 def test_outputs_and_logs_collected(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import pytest
 from amlite.config import Settings
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import ACCEPT_PATH, JobStatus
+from amlite.errors import Fenced
 from amlite.executors._base import Executor, RunPlan, RunReport
 from amlite.executors.supervisor.contract import RunResult
 from amlite.scheduler.loop import Scheduler
@@ -39,6 +40,7 @@ class Machine:
         self.started_by: dict[str, str] = {}
         self.ended: set[str] = set()
         self.cancels: list[tuple[str, str]] = []
+        self.hosts: dict[str, str] = {}
 
     def end_all(self) -> None:
         self.ended.update(self.started_by)
@@ -205,6 +207,62 @@ def test_a_local_job_on_another_machine_is_not_taken_over(store: Store, tmp_path
     b.membership.leave()
 
 
+def test_a_local_job_whose_machine_has_no_server_says_so_then_fails_after_a_grace(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine = Machine()
+    a = scheduler(tmp_path, machine, "a", host="host-a")
+    b = scheduler(tmp_path, machine, "b", host="host-b")
+    submit(store, "j")
+    a.tick()
+    assert b.queue_reason(job(store, "j")) is None  # a is alive
+    die(a)
+    steady(b)
+    b.tick()
+    why = b.queue_reason(job(store, "j"))
+    assert why is not None
+    assert f"its server {a.membership.id} on host host-a has not been seen since" in why
+    assert job(store, "j").status is S.RUNNING  # its process may well finish
+    monkeypatch.setenv("AMLITE_UNATTENDED_JOB_SECONDS", "3600")
+    b.tick()
+    assert job(store, "j").status is S.RUNNING  # within the grace
+    noted = job(store, "j")
+    note = {**noted.runtime["unattended"], "since": "2020-01-01T00:00:00+00:00"}
+    assert store.set_owned_runtime(WS.key, "j", {"unattended": note}, owner=a.membership.id)
+    assert job(store, "j").runtime["runDir"] == noted.runtime["runDir"]  # merged, not replaced
+    b.tick()
+    failed = job(store, "j")
+    assert failed.status is S.FAILED and failed.owner == b.membership.id
+    assert failed.status_reason is not None
+    assert "no server on host-a took the job over within 3600 seconds" in failed.status_reason
+    assert machine.starts == Counter({"j": 1})
+    b.membership.leave()
+
+
+def test_a_server_started_on_the_jobs_machine_adopts_it_after_all(
+    store: Store, tmp_path: Path
+) -> None:
+    machine = Machine()
+    a = scheduler(tmp_path, machine, "a", host="host-a")
+    b = scheduler(tmp_path, machine, "b", host="host-b")
+    submit(store, "j")
+    a.tick()
+    die(a)
+    steady(b)
+    b.tick()
+    assert b.queue_reason(job(store, "j")) is not None
+    c = scheduler(tmp_path, machine, "c", host="host-a")  # a restarted on its machine
+    steady(c)
+    c.tick()
+    adopted = job(store, "j")
+    assert adopted.owner == c.membership.id and b.queue_reason(adopted) is None
+    machine.end_all()
+    c.tick()
+    assert job(store, "j").status is S.COMPLETED and machine.starts == Counter({"j": 1})
+    b.membership.leave()
+    c.membership.leave()
+
+
 def test_a_cancel_at_one_server_reaches_the_server_running_the_job(
     store: Store, tmp_path: Path
 ) -> None:
@@ -262,6 +320,142 @@ def test_a_trial_ending_on_another_server_is_scored_by_the_sweeps_holder(
     assert done.system_properties.get("best_child_run_id") == "sw_1"
     assert job(store, "sw_0").system_properties.get("score") == "0.5"
     a.membership.leave()
+    b.membership.leave()
+
+
+def stall(a: Scheduler, b: Scheduler) -> None:
+    """``a`` pauses (SIGSTOP, a long GC pause) past its lease, in the middle of a round:
+    meanwhile ``b`` finds the lease expired and takes ``a``'s work over."""
+    die(a)
+    steady(b)
+    b.tick()
+
+
+def test_a_stalled_server_does_not_start_a_job_another_took_over(
+    store: Store, tmp_path: Path
+) -> None:
+    machine = Machine()
+    a, b = scheduler(tmp_path, machine, "a"), scheduler(tmp_path, machine, "b")
+    submit(store, "j")
+    claim = a.membership.holds
+
+    def holds_then_stalls(record: Any, *, adoptable: bool = True) -> bool:
+        won = claim(record, adoptable=adoptable)
+        if won and record.name == "j":
+            stall(a, b)  # between a's claim and its starting the process
+        return won
+
+    a.membership.holds = holds_then_stalls  # type: ignore[method-assign]
+    a.tick()  # a resumes: its claim is stale
+    assert machine.starts == Counter({"j": 1}) and machine.started_by["j"] == "b"
+    assert job(store, "j").status is S.RUNNING and job(store, "j").owner == b.membership.id
+    b.membership.leave()
+
+
+class Adopter(Recorder):
+    """A recorder whose runs a server of the same host finds in their run directory."""
+
+    def recover(self, run_dir: str) -> dict[str, Any] | None:
+        name = Path(run_dir).name
+        ran_here = self.machine.hosts.get(name) == self.host
+        return {"runDir": run_dir, "pid": 0, "host": self.host} if ran_here else None
+
+    def start(self, plan: RunPlan) -> dict[str, Any]:
+        self.machine.hosts[Path(plan.run_dir).name] = self.host
+        return super().start(plan)
+
+
+@pytest.mark.parametrize("same_host", [True, False])
+def test_a_process_started_by_a_stalled_server_is_adopted_or_stopped(
+    store: Store, tmp_path: Path, same_host: bool
+) -> None:
+    """``a`` stalls after starting the job's process, before recording it: ``b`` on the
+    same machine adopts that process, which ``a`` then leaves alone; ``b`` elsewhere starts
+    its own, and ``a`` stops its duplicate."""
+    machine = Machine()
+    a = scheduler(tmp_path, machine, "a", host="host-a")
+    b = scheduler(tmp_path, machine, "b", host="host-a" if same_host else "host-b")
+    for sched, server in ((a, "a"), (b, "b")):
+        sched._backends.local.executor = Adopter(machine, server, sched.membership.host)
+    submit(store, "j")
+    executor = a._backends.local.executor
+    real_start = executor.start
+
+    def starts_then_stalls(plan: RunPlan) -> dict[str, Any]:
+        runtime = real_start(plan)
+        stall(a, b)  # after starting the process, before marking the job Running
+        return runtime
+
+    executor.start = starts_then_stalls  # type: ignore[method-assign]
+    a.tick()
+    now = job(store, "j")
+    assert now.status is S.RUNNING and now.owner == b.membership.id
+    if same_host:
+        assert machine.starts == Counter({"j": 1}) and machine.cancels == []
+    else:
+        assert machine.starts == Counter({"j": 2}) and machine.cancels == [("a", "j")]
+    b.membership.leave()
+
+
+def test_a_stalled_server_does_not_move_a_job_another_took_over(
+    store: Store, tmp_path: Path
+) -> None:
+    machine = Machine()
+    a, b = scheduler(tmp_path, machine, "a"), scheduler(tmp_path, machine, "b")
+    submit(store, "j")
+    a.tick()
+    assert job(store, "j").owner == a.membership.id
+    executor = a._backends.local.executor
+
+    def reports_then_stalls(runtime: dict[str, Any]) -> RunReport:
+        stall(a, b)  # after reading the job, before writing what it decided
+        del executor.report  # type: ignore[method-assign]
+        return RunReport(events=[], result=None, alive=False)  # what it saw: gone
+
+    executor.report = reports_then_stalls  # type: ignore[method-assign]
+    a.tick()
+    now = job(store, "j")
+    assert now.status is S.RUNNING and now.owner == b.membership.id  # not failed by a
+    machine.end_all()
+    b.tick()
+    assert job(store, "j").status is S.COMPLETED and machine.starts == Counter({"j": 1})
+    b.membership.leave()
+
+
+def test_a_stalled_server_does_not_end_a_sweep_another_took_over(
+    store: Store, tmp_path: Path
+) -> None:
+    machine = Machine()
+    a, b = scheduler(tmp_path, machine, "a"), scheduler(tmp_path, machine, "b")
+    sweep = {
+        "jobType": "Sweep",
+        "algorithm": "Grid",
+        "compute": {},
+        "objective": {"primaryMetric": "acc", "goal": "Maximize"},
+        "searchSpace": {"n": ["choice", [[1, 2, 3, 4]]]},
+        "maxConcurrentTrials": 2,
+        "trial": {"command": "echo ${{search_space.n}}"},
+    }
+    submit(store, "sw", sweep)
+    a.tick()
+    assert job(store, "sw").owner == a.membership.id
+    stale = job(store, "sw")
+    stall(a, b)
+    assert job(store, "sw").owner == b.membership.id
+    a._sweeps._end(stale, S.FAILED, "what a decided before its pause")  # refused
+    assert job(store, "sw").status is S.RUNNING
+    with pytest.raises(Fenced):  # nor can it add trials
+        store.add_trials(
+            WS.key, "sw", [], path=ACCEPT_PATH, runtime={"nextIndex": 0},
+            fence=a.membership.fence(stale),
+        )  # fmt: skip
+    assert int(job(store, "sw").runtime["nextIndex"]) == 2
+    for _ in range(10):
+        machine.end_all()
+        b.tick()
+    trials = store.list_jobs(WS.key, parent_name="sw")
+    assert job(store, "sw").status is S.COMPLETED
+    assert machine.starts == Counter({t.name: 1 for t in trials}) and len(trials) == 4
     b.membership.leave()
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from store_helpers import WS, new_job
 
 from amlite.domain.status import ACCEPT_PATH, JobStatus
-from amlite.store import Store, open_store
+from amlite.errors import Fenced
+from amlite.store import Fence, Store, open_store
 
 
 def test_leases_live_on_the_database_clock(store: Store) -> None:
@@ -84,3 +86,51 @@ def test_servers_wake_each_other(database_url: str) -> None:
         thread.join()
         for opened in (listener, sender):
             opened.close()
+
+
+def test_a_write_with_a_fence_needs_the_owner_epoch_and_a_live_lease(store: Store) -> None:
+    store.create_job(new_job("j"), then=ACCEPT_PATH)
+    store.create_job(new_job("sw", job_type="Sweep"), then=ACCEPT_PATH)
+    queued = JobStatus.QUEUED
+    store.renew_server("a", "host-1", 10, None, 30)
+    store.renew_server("b", "host-1", 11, None, 30)
+    first = store.claim_job(WS.key, "j", "a", previous=None, status=queued)
+    assert first == 1
+    fence_a = Fence(WS.key, "j", "a", first)
+    assert store.fence_holds(fence_a)
+    store.renew_server("a", "host-1", 10, None, -1)  # a stalls past its lease
+    assert not store.fence_holds(fence_a)
+    with pytest.raises(Fenced):
+        store.transition(WS.key, "j", JobStatus.FAILED, fence=fence_a)
+    store.renew_server("a", "host-1", 10, None, 30)  # renewed before anyone took over
+    assert store.fence_holds(fence_a)
+    second = store.claim_job(WS.key, "j", "b", previous="a", status=queued)
+    assert second == 2  # b took it over: a's fence fails for good
+    assert not store.fence_holds(fence_a)
+    with pytest.raises(Fenced):
+        store.transition(WS.key, "j", JobStatus.FAILED, fence=fence_a)
+    with pytest.raises(Fenced):  # also when the status moved on too (what matters first)
+        store.transition(WS.key, "j", JobStatus.FAILED, fence=fence_a, expect=JobStatus.RUNNING)
+    assert store.claim_job(WS.key, "j", "a", previous="b", status=queued) == 3
+    assert not store.fence_holds(fence_a)  # a holds it again, by a newer claim only
+    moved = store.transition(WS.key, "j", JobStatus.RUNNING, fence=Fence(WS.key, "j", "a", 3),
+                             runtime={"pid": 7})  # fmt: skip
+    assert moved.status is JobStatus.RUNNING and moved.owner_epoch == 3
+    # a note about a job another server owns: only while that server still owns it, merged
+    assert not store.set_owned_runtime(WS.key, "j", {"unattended": {"x": 1}}, owner="b")
+    assert store.set_owned_runtime(WS.key, "j", {"unattended": {"x": 1}}, owner="a")
+    noted = store.get_job(WS.key, "j")
+    assert noted is not None and noted.runtime == {"pid": 7, "unattended": {"x": 1}}
+
+    # a fence on another job (a sweep's controller adding its trials)
+    sweep_epoch = store.claim_job(WS.key, "sw", "b", previous=None, status=queued)
+    assert sweep_epoch is not None
+    stale = Fence(WS.key, "sw", "a", sweep_epoch)
+    with pytest.raises(Fenced):
+        store.add_trials(WS.key, "sw", [new_job("sw_0")], path=ACCEPT_PATH,
+                         runtime={"nextIndex": 1}, fence=stale)  # fmt: skip
+    assert store.get_job(WS.key, "sw_0") is None
+    fresh = Fence(WS.key, "sw", "b", sweep_epoch)
+    created = store.add_trials(WS.key, "sw", [new_job("sw_0")], path=ACCEPT_PATH,
+                               runtime={"nextIndex": 1}, fence=fresh)  # fmt: skip
+    assert [t.name for t in created] == ["sw_0"]

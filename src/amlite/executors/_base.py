@@ -20,6 +20,11 @@ from amlite.domain.file_steps import FileStep
 from amlite.executors.supervisor.contract import RunResult
 
 
+class AlreadyStarted(RuntimeError):
+    """A live supervisor already runs in the plan's run directory (another server started
+    the job while this one stalled): nothing was started."""
+
+
 @dataclass(frozen=True)
 class EnvironmentBuild:
     """A cached virtualenv the supervisor makes (once, under a file lock) before the command."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import os
 import signal
 import socket
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from amlite.executors._base import Executor, RunPlan, RunReport, SandboxSpec
+from amlite.executors._base import AlreadyStarted, Executor, RunPlan, RunReport, SandboxSpec
 from amlite.executors.run_files import (
     RUN_DIR,
     prepare_run_dir,
@@ -34,6 +35,8 @@ from amlite.executors.supervisor.jobenv import job_environ
 from amlite.executors.supervisor.procs import pid_alive, process_start_time
 
 SPARES = 2
+START_LOCK = "start.lock"
+"""In a run directory: locked by the server that starts and follows its supervisor."""
 """How many spare supervisors wait for a job: two jobs ending at about the same time (a
 sweep at maxConcurrentTrials 2) both find one."""
 
@@ -75,8 +78,16 @@ class LocalExecutor(Executor):
     def start(self, plan: RunPlan) -> dict[str, Any]:
         if plan.sandbox is None and self._sandbox is not None:
             plan = dataclasses.replace(plan, sandbox=self._sandbox)
-        run_dir = prepare_run_dir(plan)
-        proc = self._assign_spare(run_dir) or self._spawn(run_dir)
+        lock = _lock_run_dir(plan.run_dir)
+        try:
+            running = contract.read_pid(plan.run_dir)
+            if running and pid_alive(*running) and not contract.read_result(plan.run_dir):
+                raise AlreadyStarted(f"a supervisor (pid {running[0]}) already runs {plan.run_dir}")
+            run_dir = prepare_run_dir(plan)
+            proc = self._assign_spare(run_dir) or self._spawn(run_dir)
+        except BaseException:
+            os.close(lock)
+            raise
         runtime = {
             RUN_DIR: str(run_dir),
             "pid": proc.pid,
@@ -85,7 +96,7 @@ class LocalExecutor(Executor):
         }
         threading.Thread(
             target=self._wait,
-            args=(proc, str(run_dir)),
+            args=(proc, str(run_dir), lock),
             name=f"amlite-wait-{proc.pid}",
             daemon=True,
         ).start()
@@ -110,8 +121,9 @@ class LocalExecutor(Executor):
         args.append(str(run_dir) if run_dir else "--wait")
         err_path = run_dir / contract.STDERR if run_dir else os.devnull
         env = job_environ(os.environ)
-        if "AMLITE_KILL_GRACE_SECONDS" in os.environ:  # the supervisor's own setting
-            env["AMLITE_KILL_GRACE_SECONDS"] = os.environ["AMLITE_KILL_GRACE_SECONDS"]
+        for setting in ("AMLITE_KILL_GRACE_SECONDS", "AMLITE_OUTPUT_SYNC_SECONDS"):
+            if setting in os.environ:  # the supervisor's own settings
+                env[setting] = os.environ[setting]
         with open(err_path, "ab") as err:
             return subprocess.Popen(
                 args,
@@ -171,17 +183,20 @@ class LocalExecutor(Executor):
                 _release(spare)
                 return
 
-    def _wait(self, proc: subprocess.Popen[bytes], run_dir: str) -> None:
-        if proc.stdout is not None:  # end of file: the result is written, or it died
-            with contextlib.suppress(OSError, ValueError):
-                proc.stdout.read()
-                proc.stdout.close()
-        else:
+    def _wait(self, proc: subprocess.Popen[bytes], run_dir: str, lock: int) -> None:
+        try:
+            if proc.stdout is not None:  # end of file: the result is written, or it died
+                with contextlib.suppress(OSError, ValueError):
+                    proc.stdout.read()
+                    proc.stdout.close()
+            else:
+                proc.wait()
+            if self._on_exit is not None:
+                with contextlib.suppress(Exception):
+                    self._on_exit(run_dir)
             proc.wait()
-        if self._on_exit is not None:
-            with contextlib.suppress(Exception):
-                self._on_exit(run_dir)
-        proc.wait()
+        finally:
+            os.close(lock)  # the run directory may be started again
 
     def cancel(self, runtime: dict[str, Any], reason: str) -> None:
         try:
@@ -214,6 +229,21 @@ class LocalExecutor(Executor):
         # read the result after the liveness check: a supervisor that ends in between
         # has written its result before exiting
         return RunReport(events=read_events(run_dir), result=read_result(run_dir), alive=alive)
+
+
+def _lock_run_dir(run_dir: str) -> int:
+    """Lock the run directory against a second start (``START_LOCK``) for as long as this
+    server starts and follows its supervisor; raises ``AlreadyStarted`` if another start
+    holds it (a server that stalled in the middle of starting the job, which another server
+    took over meanwhile: the one that gets the lock starts, the other adopts its process)."""
+    os.makedirs(run_dir, mode=0o700, exist_ok=True)
+    fd = os.open(os.path.join(run_dir, START_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise AlreadyStarted(f"another server is starting the job in {run_dir}") from None
+    return fd
 
 
 def _release(spare: subprocess.Popen[bytes]) -> None:

@@ -23,14 +23,20 @@ from typing import Any
 
 from amlite.data.paths import run_dir
 from amlite.domain.status import ACCEPT_PATH, JobStatus
-from amlite.errors import AmliteError, InvalidTransition, NotFound
-from amlite.executors._base import Executor, NodeSlot, RunReport
+from amlite.errors import AmliteError, Fenced, InvalidTransition, NotFound
+from amlite.executors._base import AlreadyStarted, Executor, NodeSlot, RunReport
 from amlite.executors._ray import RayExecutor
 from amlite.executors.ray_cluster import RayUnavailable
 from amlite.executors.run_files import run_dir_in
 from amlite.scheduler.backends import Backend, Backends
 from amlite.scheduler.capacity import NeverFits
-from amlite.scheduler.membership import Membership
+from amlite.scheduler.membership import (
+    UNATTENDED,
+    Membership,
+    unattended_note,
+    unattended_reason,
+    unattended_seconds,
+)
 from amlite.services.preparation import RuntimeContext, build_plan
 from amlite.services.tokens import mint_job_token
 from amlite.store import JobRecord, Store
@@ -84,7 +90,7 @@ class Scheduler:
         self._trial_ended = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._sweeps = SweepController(store, self)
+        self._sweeps = SweepController(store, self, fence=self.membership.fence)
         self._orphans: list[tuple[Backend, dict[str, Any], str, str]] = []
         """Processes started for a job deleted while it was starting: stopped, and their run
         directory removed once they are gone."""
@@ -228,7 +234,10 @@ class Scheduler:
 
     # -- dispatch ------------------------------------------------------------------------
     def queue_reason(self, job: JobRecord) -> str | None:
-        """Why a queued job still waits, from the last dispatch round."""
+        """Why a queued job still waits, from the last dispatch round; why nobody follows a
+        started local job whose server is gone."""
+        if job.status in STARTED:
+            return unattended_reason(job)
         if job.status is not S.QUEUED:
             return None
         if job.job_type != "Command":
@@ -325,7 +334,11 @@ class Scheduler:
             try:
                 token = mint_job_token(self._store, key, name)
                 plan = build_plan(self._store, job, token=token, ctx=self._ctx, nodes=nodes)
+                if not self.membership.still_holds(job):
+                    return False  # stalled past its lease: another server may have started it
                 runtime = backend.executor.start(plan)
+            except AlreadyStarted:  # by the server that took the job over while this one stalled
+                return False
             except RayUnavailable as exc:
                 if exc.transient and backend.note_trouble("submit", str(exc)):
                     return None
@@ -341,8 +354,21 @@ class Scheduler:
         backend.clear_trouble("submit")
         try:
             self._store.transition(
-                key, name, S.RUNNING, runtime={**job.runtime, **runtime}, expect=S.QUEUED
+                key,
+                name,
+                S.RUNNING,
+                runtime={**job.runtime, **runtime},
+                expect=S.QUEUED,
+                fence=self.membership.fence(job),
             )
+        except Fenced:
+            # taken over while this server stalled: a server on this machine adopted this
+            # process (its run directory shows it) and follows it, as its owner does a Ray
+            # job's; a server on another machine started its own: this one is a duplicate
+            current = self._store.get_job(key, name)
+            if current is not None and _duplicate(runtime, current, self.membership):
+                backend.executor.cancel(runtime, "another server took the job over")
+            return False
         except (InvalidTransition, NotFound):
             # cancelled or deleted while it was starting: that transition won, and nothing
             # but this thread knows the process, so it stops it here
@@ -363,6 +389,8 @@ class Scheduler:
             if not self.membership.holds(job, adoptable=self._reachable(job)):
                 if self._backends.pool_key(job.runtime) != self._backends.local.pool.key:
                     active.append(job)  # another server's job on a shared Ray cluster
+                elif not self._reachable(job):
+                    self._unattended(job)
                 continue
             if ended is not None and run_dir_in(job.runtime) not in ended:
                 active.append(job)
@@ -389,6 +417,31 @@ class Scheduler:
             if not self._apply(job, report):
                 active.append(job if run_dir_in(job.runtime) else _with_runtime(job, runtime))
         return active
+
+    def _unattended(self, job: JobRecord) -> None:
+        """A local job on another machine whose server is gone (and no server there took it
+        over): note since when (shown as its ``queueReason``); once that is longer ago than
+        ``AMLITE_UNATTENDED_JOB_SECONDS``, take it over and fail it."""
+        seen = self.membership.last_seen(job.owner)
+        if seen is None or job.owner is None:
+            return
+        note = unattended_note(job)
+        if note is None:
+            since = datetime.fromtimestamp(seen, UTC).isoformat(timespec="seconds")
+            note = {"server": job.owner, "host": job.runtime.get("host"), "since": since}
+            self._store.set_owned_runtime(
+                job.workspace_key, job.name, {UNATTENDED: note}, owner=job.owner
+            )
+            return
+        grace, since_at = unattended_seconds(), _parse_time(note.get("since"))
+        if not grace or since_at is None:
+            return
+        if (datetime.now(UTC) - since_at).total_seconds() < grace:
+            return
+        if self.membership.holds(job):  # taken over, to end it
+            cancel = job.status is S.CANCEL_REQUESTED
+            why = unattended_reason(job, ending=True)
+            self._finish(job, S.CANCELED if cancel else S.FAILED, why)
 
     def _tell_cancel(self, job: JobRecord, executor: Executor, runtime: dict[str, Any]) -> None:
         """Tell the supervisor of a job cancelled through any server (once per server)."""
@@ -473,9 +526,19 @@ class Scheduler:
             times.insert(0, finalizing or end)
         try:
             job = self._store.transition(
-                key, name, path, reason=reason, at=times, exit_code=exit_code, expect=job.status
+                key,
+                name,
+                path,
+                reason=reason,
+                at=times,
+                exit_code=exit_code,
+                expect=job.status,
+                fence=self.membership.fence(job),
             )
         except NotFound:  # deleted meanwhile
+            return
+        except Fenced as exc:  # another server took it over while this one stalled
+            log.warning("job %s: %s", name, exc)
             return
         except InvalidTransition:
             log.warning(
@@ -490,7 +553,9 @@ class Scheduler:
 
     def _move(self, job: JobRecord, status: JobStatus, *, at: datetime | None) -> JobRecord:
         try:
-            return self._store.transition(job.workspace_key, job.name, status, at=at)
+            return self._store.transition(
+                job.workspace_key, job.name, status, at=at, fence=self.membership.fence(job)
+            )
         except InvalidTransition:
             return job
 
@@ -504,6 +569,19 @@ class Scheduler:
             )
             with contextlib.suppress(InvalidTransition):
                 self._store.transition(job.workspace_key, job.name, rest)
+
+
+def _duplicate(runtime: dict[str, Any], current: JobRecord, membership: Membership) -> bool:
+    """Whether the local process ``runtime`` that this server started for ``current``, now
+    another server's, is a second copy: that server is on another machine, or recorded a
+    process of its own. Not when it adopted this one, nor before it recorded any (it may be
+    adopting it); a Ray job is left to its owner."""
+    if runtime.get("executor") == RayExecutor.kind:
+        return False
+    if membership.host_of(current.owner) != membership.host:
+        return True
+    theirs = current.runtime.get("pid")
+    return theirs is not None and theirs != runtime.get("pid")
 
 
 def _with_runtime(job: JobRecord, runtime: dict[str, Any]) -> JobRecord:

@@ -14,6 +14,11 @@ a job whose owner is gone:
   server that has itself renewed its lease without a break for a whole lease period (so
   that after a database outage every server renews before any takes over another's jobs).
 
+Every claim raises the job's ``owner_epoch``; the owner and that epoch are the fencing
+token of the owner's writes (``fence``): a server that stalled (SIGSTOP, a long pause)
+past its lease while another took its job or sweep over has its stale decisions refused by
+the database (``amlite.store.Fence``), in the transaction that would have written them.
+
 A job's process is followed by its owner only; a local job (a supervisor on one machine)
 can be taken over by a server on the same machine only, a Ray job by any server.
 
@@ -32,15 +37,19 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Any
 
 from amlite.executors.supervisor.procs import pid_alive, process_start_time
-from amlite.store import JobRecord, ServerRecord, Store
+from amlite.store import Fence, JobRecord, ServerRecord, Store
 from amlite.store.availability import unavailable_reason
 
 log = logging.getLogger("amlite.membership")
 
 DEFAULT_LEASE_SECONDS = 15.0
+DEFAULT_UNATTENDED_SECONDS = 86400.0
+UNATTENDED = "unattended"
+"""The key, in a started local job's runtime, of the note that its server is gone:
+``{"server", "host", "since"}`` (valid while ``server`` is still the job's owner)."""
 
 
 class SecondServer(RuntimeError):
@@ -56,6 +65,45 @@ def lease_seconds() -> float:
         return DEFAULT_LEASE_SECONDS
 
 
+def unattended_seconds() -> float:
+    """``AMLITE_UNATTENDED_JOB_SECONDS``: how long a local job whose machine has no live
+    server stays Running before a server elsewhere fails it; 0: never."""
+    value = os.environ.get("AMLITE_UNATTENDED_JOB_SECONDS")
+    try:
+        return max(0.0, float(value)) if value else DEFAULT_UNATTENDED_SECONDS
+    except ValueError:
+        return DEFAULT_UNATTENDED_SECONDS
+
+
+def unattended_note(job: JobRecord) -> dict[str, Any] | None:
+    """The note that a started local job's server is gone (``UNATTENDED``), if it still
+    holds: written while the server it names owned the job, which it still does."""
+    note = job.runtime.get(UNATTENDED)
+    if isinstance(note, dict) and note.get("server") == job.owner:
+        return note
+    return None
+
+
+def unattended_reason(job: JobRecord, *, ending: bool = False) -> str | None:
+    """Why nobody follows a started local job (its server is gone), for ``queueReason``;
+    ``ending``: the words for the status reason of the job failed for it."""
+    note = unattended_note(job)
+    if note is None:
+        return None
+    host = note.get("host") or "its machine"
+    gone = (
+        f"its server {note.get('server')} on host {host} has not been seen since "
+        f"{note.get('since')}"
+    )
+    if ending:
+        return (
+            f"{gone}, and no server on {host} took the job over within "
+            f"{unattended_seconds():g} seconds (AMLITE_UNATTENDED_JOB_SECONDS); its process "
+            "there may still be running"
+        )
+    return f"{gone}; its process may still run there, and a server started on {host} takes it over"
+
+
 class Membership:
     def __init__(self, store: Store, *, multi: bool | None = None, ttl: float | None = None):
         self._store = store
@@ -67,6 +115,9 @@ class Membership:
         self.id = f"{self.host}/{self.pid}/{secrets.token_hex(4)}"
         self._pid_start = process_start_time(self.pid)
         self._view: dict[str, ServerRecord] = {}
+        self._epochs: dict[tuple[str, str], int] = {}
+        """The epochs of the claims this server won since its last ``look`` (the records
+        read after it carry them)."""
         self._steady_since: float | None = None
         """When the lease was last renewed after a failure (monotonic); None: not renewed."""
         self._stop = threading.Event()
@@ -201,6 +252,7 @@ class Membership:
         """Read which servers hold a lease (once per scheduler round)."""
         if self.multi:
             self._view = {s.id: s for s in self._store.list_servers()}
+            self._epochs.clear()
 
     def holds(self, job: JobRecord, *, adoptable: bool = True) -> bool:
         """Whether this server owns ``job``, taking it if it is free and ``adoptable``."""
@@ -208,9 +260,31 @@ class Membership:
             return True
         if not adoptable or not self._free(job.owner):
             return False
-        return self._store.claim_job(
+        epoch = self._store.claim_job(
             job.workspace_key, job.name, self.id, previous=job.owner, status=job.status
         )
+        if epoch is None:
+            return False
+        self._epochs[(job.workspace_key, job.name)] = epoch
+        return True
+
+    def fence(self, job: JobRecord) -> Fence | None:
+        """The fencing token of a write resting on this server holding ``job`` (as read this
+        round, or claimed by ``holds``). None on SQLite (one server), and for a job this
+        server does not hold (a queued job any server may fail, a trial its sweep cancels:
+        those writes are compare-and-sets of the status alone)."""
+        if not self.multi:
+            return None
+        epoch = self._epochs.get((job.workspace_key, job.name))
+        if epoch is None and job.owner == self.id:
+            epoch = job.owner_epoch
+        return None if epoch is None else Fence(job.workspace_key, job.name, self.id, epoch)
+
+    def still_holds(self, job: JobRecord) -> bool:
+        """Whether this server still holds ``job`` now (just before a step the database
+        cannot undo, such as starting its process)."""
+        fence = self.fence(job)
+        return fence is None or self._store.fence_holds(fence)
 
     def release(self, job: JobRecord) -> None:
         """Give up a queued job this server claimed but has no room for."""
@@ -219,6 +293,26 @@ class Membership:
                 self._store.claim_job(
                     job.workspace_key, job.name, None, previous=self.id, status=job.status
                 )
+
+    def host_of(self, server_id: str | None) -> str | None:
+        """The machine of server ``server_id`` (None if it has no lease row)."""
+        server = self._view.get(server_id or "")
+        if server is None and server_id is not None:
+            self.look()
+            server = self._view.get(server_id)
+        return server.host if server is not None else None
+
+    def last_seen(self, owner: str | None) -> float | None:
+        """When server ``owner`` last renewed its lease (seconds since the epoch; now if it
+        has no row: it left or was found dead), or None while its lease is live."""
+        if not self.multi or owner is None:
+            return None
+        server = self._view.get(owner)
+        if server is None:
+            return time.time()
+        if server.left > 0:
+            return None
+        return time.time() + server.left - self.ttl
 
     def _free(self, owner: str | None) -> bool:
         if owner is None:

@@ -7,6 +7,7 @@ The store never sees wire models: it keeps plain dicts (the validated, normalize
 from amlite.store._base import (
     AssetRecord,
     DeploymentRecord,
+    Fence,
     JobRecord,
     JobVersion,
     MetricPoint,
@@ -29,6 +30,7 @@ def open_store(url: str) -> Store:
 __all__ = [
     "AssetRecord",
     "DeploymentRecord",
+    "Fence",
     "JobRecord",
     "JobVersion",
     "MetricPoint",

@@ -67,6 +67,9 @@ class JobRecord:
     owner: str | None = None
     """The server that runs the job or holds the sweep's controller (several servers on one
     database, ``amlite.scheduler.membership``); None until one claims it."""
+    owner_epoch: int = 0
+    """Raised by every claim: with ``owner``, the fencing token of a server's writes
+    (``Fence``)."""
 
     @cached_property
     def job_spec(self) -> JobSpec:
@@ -160,6 +163,19 @@ class OperationRecord:
 
 
 @dataclass(frozen=True)
+class Fence:
+    """The authority a server's write rests on: it owns job ``name`` (a job it runs, or the
+    sweep whose controller it holds) since the claim that made the job's epoch ``epoch``,
+    and its own lease has not expired (docs/high-availability.md, "Fencing"). A write given
+    a fence happens only if all of that still holds, in the same transaction."""
+
+    workspace_key: str
+    name: str
+    owner: str
+    epoch: int
+
+
+@dataclass(frozen=True)
 class ServerRecord:
     """One server sharing the database (``amlite.scheduler.membership``)."""
 
@@ -207,6 +223,7 @@ class Store(abc.ABC):
         *,
         path: Sequence[JobStatus],
         runtime: Mapping[str, Any],
+        fence: Fence | None = None,
     ) -> list[JobRecord]:
         """Create trials of sweep ``sweep_name`` already moved along ``path`` (e.g. Starting,
         Preparing, Queued; each status kept as its own event after NotStarted), and merge
@@ -214,7 +231,8 @@ class Store(abc.ABC):
         every trial and the sweep's bookkeeping, or none of them.
 
         A trial whose name already exists is skipped and not returned. Raises ``NotFound``
-        if the sweep is gone, ``InvalidTransition`` if ``path`` is not allowed.
+        if the sweep is gone, ``InvalidTransition`` if ``path`` is not allowed, ``Fenced``
+        (and writes nothing) if ``fence`` is given and does not hold.
         """
 
     @abc.abstractmethod
@@ -294,6 +312,7 @@ class Store(abc.ABC):
         exit_code: int | None = None,
         runtime: Mapping[str, Any] | None = None,
         expect: JobStatus | None = None,
+        fence: Fence | None = None,
     ) -> JobRecord:
         """Move a job to ``new`` if the status table allows it from its current status.
 
@@ -311,6 +330,9 @@ class Store(abc.ABC):
         applied (``UPDATE ... WHERE status = expect``). Callers that act on what they saw
         (cancel: kill a process or not) use it, so that exactly one of two racing writers
         wins and the loser re-reads what won.
+
+        ``fence`` (if given) makes it conditional on the caller's authority in the same
+        ``UPDATE``: it raises ``Fenced`` (an ``InvalidTransition``) unless the fence holds.
         """
 
     @abc.abstractmethod
@@ -391,10 +413,22 @@ class Store(abc.ABC):
         *,
         previous: str | None,
         status: JobStatus,
-    ) -> bool:
+    ) -> int | None:
         """Make ``server_id`` the job's owner if it is still owned by ``previous`` and in
         ``status`` (compare-and-set: of servers racing for a job, exactly one wins); None
-        frees it."""
+        frees it. Returns the job's new ``owner_epoch`` (every claim raises it), or None
+        when the claim lost."""
+
+    @abc.abstractmethod
+    def set_owned_runtime(
+        self, workspace_key: str, name: str, values: Mapping[str, Any], *, owner: str
+    ) -> bool:
+        """Merge ``values`` into the job's runtime if ``owner`` still owns it (a note about a
+        job whose server is gone, written by another server); False if not."""
+
+    @abc.abstractmethod
+    def fence_holds(self, fence: Fence) -> bool:
+        """Whether a write resting on ``fence`` would happen now (``Fence``)."""
 
     # -- assets -----------------------------------------------------------------------
     @abc.abstractmethod

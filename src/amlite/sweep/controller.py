@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -42,8 +42,8 @@ from amlite.domain.search_space import count_text
 from amlite.domain.spec_codec import encode_job
 from amlite.domain.specs import CommandJobSpec, Objective, SweepJobSpec
 from amlite.domain.status import ACCEPT_PATH, TERMINAL, JobStatus
-from amlite.errors import Conflict, InvalidTransition
-from amlite.store import JobRecord, NewJob, Store
+from amlite.errors import Conflict, Fenced, InvalidTransition
+from amlite.store import Fence, JobRecord, NewJob, Store
 from amlite.sweep.parameter_values import format_value, substitutions
 from amlite.sweep.policies import Policy, make_policy
 from amlite.sweep.samplers import Sampler, TrialOutcome, TrialState, make_sampler, sweep_seed
@@ -120,10 +120,23 @@ class _Memory:
     scored when the active trials are read again."""
 
 
+def _no_fence(sweep: JobRecord) -> Fence | None:
+    return None
+
+
 class SweepController:
-    def __init__(self, store: Store, ops: TrialOps) -> None:
+    def __init__(
+        self,
+        store: Store,
+        ops: TrialOps,
+        fence: Callable[[JobRecord], Fence | None] = _no_fence,
+    ) -> None:
         self._store = store
         self._ops = ops
+        self._fence = fence
+        """The fencing token of this server's writes to a sweep it holds
+        (``Membership.fence``): a controller that stalled while another server took its
+        sweep over cannot end it or add trials."""
         self._memory: dict[tuple[str, str], _Memory] = {}
         self._workspaces: dict[str, WorkspaceRef] = {}
 
@@ -137,6 +150,10 @@ class SweepController:
             self.tick(sweep)
         except SQLAlchemyError:
             raise
+        except Fenced as exc:  # another server holds it now: what this one knew is stale
+            log.warning("sweep %s: %s", sweep.name, exc)
+            self.forget(sweep)
+            return
         except Exception as exc:
             log.exception("sweep %s: its controller step failed", sweep.name)
             reason = f"the sweep controller failed: {type(exc).__name__}: {exc}"
@@ -256,7 +273,11 @@ class SweepController:
 
     def _start(self, sweep: JobRecord, memory: _Memory) -> JobRecord:
         try:
-            sweep = self._store.transition(sweep.workspace_key, sweep.name, S.RUNNING)
+            sweep = self._store.transition(
+                sweep.workspace_key, sweep.name, S.RUNNING, fence=self._fence(sweep)
+            )
+        except Fenced:
+            raise
         except InvalidTransition:
             return self._store.get_job(sweep.workspace_key, sweep.name) or sweep
         runtime = {**sweep.runtime, "startedAt": time.time(), "nextIndex": 0}
@@ -276,8 +297,14 @@ class SweepController:
     def _request_cancel(self, sweep: JobRecord, reason: str) -> JobRecord:
         try:
             return self._store.transition(
-                sweep.workspace_key, sweep.name, S.CANCEL_REQUESTED, reason=reason
+                sweep.workspace_key,
+                sweep.name,
+                S.CANCEL_REQUESTED,
+                reason=reason,
+                fence=self._fence(sweep),
             )
+        except Fenced:
+            raise
         except InvalidTransition:
             return self._store.get_job(sweep.workspace_key, sweep.name) or sweep
 
@@ -309,7 +336,9 @@ class SweepController:
         if status is S.COMPLETED and sweep.status is S.RUNNING:
             path.insert(0, S.FINALIZING)
         try:
-            self._store.transition(sweep.workspace_key, sweep.name, path, reason=reason)
+            self._store.transition(
+                sweep.workspace_key, sweep.name, path, reason=reason, fence=self._fence(sweep)
+            )
         except InvalidTransition:
             log.warning("sweep %s: could not end as %s", sweep.name, status.value)
         self.forget(sweep)
@@ -352,6 +381,7 @@ class SweepController:
             batch,
             path=ACCEPT_PATH,
             runtime={"nextIndex": index},
+            fence=self._fence(sweep),
         )
         memory.next_index = index
         memory.watching.update(trial.name for trial in created)

@@ -16,13 +16,15 @@ signal. It writes ``supervisor.pid``, appends events to ``events.jsonl`` and fin
 ``result.json`` atomically.
 
 Modules: ``contract`` (the run directory's files), ``main`` (the run), ``steps`` and
-``blobs`` (file steps), ``environments`` (the cached venv), ``command`` (the processes),
-``control`` (cancel, signals, waits, the system log), ``procs`` (process liveness and
-groups), ``bwrap`` (the sandbox), ``jobenv`` (what the job inherits).
+``blobs`` (file steps), ``sync`` (blob outputs uploaded while the job runs),
+``environments`` (the cached venv), ``command`` (the processes), ``control`` (cancel,
+signals, waits, the system log), ``procs`` (process liveness and groups), ``bwrap`` (the
+sandbox), ``jobenv`` (what the job inherits).
 
 Order of work: ``Running`` event, ``prepare`` steps, environment build, ``bash -c COMMAND`` in
 its own process group (stdout and stderr to ``ARTIFACTS/user_logs/std_log.txt``), timeout /
-cancel handling (SIGTERM to the group, SIGKILL after a grace period), ``Finalizing`` event,
+cancel handling (SIGTERM to the group, SIGKILL after a grace period; meanwhile blob outputs
+uploaded every ``AMLITE_OUTPUT_SYNC_SECONDS``), ``Finalizing`` event,
 ``finalize`` steps, result. System events go to ``ARTIFACTS/system_logs/supervisor.log``.
 
 A distributed plan lists its ``processes`` (name, log, extra env, argv): they all start, each

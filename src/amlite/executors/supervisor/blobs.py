@@ -8,11 +8,22 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 
 BLOB_WORKERS = 8
 BLOB_SINGLE_PUT = 32 * 1024 * 1024
 BLOB_BLOCK = 8 * 1024 * 1024
+QUIET_NS = 2_000_000_000
+"""A file is taken as unchanged since its last upload only if it had not been modified for
+this long when that upload read it (a write in the same timestamp tick as the read would
+otherwise go unseen)."""
+
+_uploaded: dict[str, tuple[int, int, int]] = {}
+"""Blob (``container/name``) -> (size, mtime_ns, when the upload read it) of the file this
+process last uploaded there: ``blob_upload`` skips files unchanged since (the periodic
+uploads while the job runs, ``sync``, then the final one)."""
+_uploaded_lock = threading.Lock()
 
 
 def _blob_parts(url: str) -> tuple[str, str, str]:
@@ -145,13 +156,52 @@ def _blob_put(container: str, query: str, name: str, path: str) -> None:
     _blob_call("PUT", _blob_url(container, query, name, "comp=blocklist"), body, length)
 
 
-def blob_upload(src: str, url: str) -> None:
-    """Every regular file below directory ``src`` (or file ``src``) to blobs below ``path``;
-    a missing ``src`` is skipped; symlinks are not followed."""
+def _put_if_changed(container: str, query: str, name: str, path: str) -> bool:
+    """Upload file ``path`` to blob ``name`` unless this process already uploaded it
+    unchanged; True if it did upload."""
+    key = f"{container}/{name}"
+    st = os.stat(path)
+    read_at = time.time_ns()
+    with _uploaded_lock:
+        last = _uploaded.get(key)
+    unchanged = last is not None and last[:2] == (st.st_size, st.st_mtime_ns)
+    if unchanged and last is not None and last[2] - last[1] >= QUIET_NS:
+        return False
+    _blob_put(container, query, name, path)
+    with _uploaded_lock:
+        _uploaded[key] = (st.st_size, st.st_mtime_ns, read_at)
+    return True
+
+
+def blob_child(url: str, rel: str) -> str:
+    """The URL of ``rel`` below a step URL's blob path (same container and SAS)."""
+    base, _, fragment = url.partition("#")
+    return f"{base}#{fragment.rstrip('/')}/{rel.strip('/')}".replace("#/", "#")
+
+
+def sas_expiry(url: str) -> float | None:
+    """When a step URL's SAS expires (seconds since the epoch; its ``se``), if it says."""
+    from datetime import datetime
+    from urllib.parse import parse_qs
+
+    query = url.partition("#")[0].partition("?")[2]
+    given = parse_qs(query).get("se")
+    if not given:
+        return None
+    try:
+        return datetime.fromisoformat(given[0].replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def blob_upload(src: str, url: str) -> int:
+    """Every regular file below directory ``src`` (or file ``src``) to blobs below ``path``,
+    except those this process already uploaded unchanged; a missing ``src`` is skipped;
+    symlinks are not followed. Returns how many files it uploaded."""
     from concurrent.futures import ThreadPoolExecutor
 
     if not os.path.exists(src):
-        return
+        return 0
     container, query, prefix = _blob_parts(url)
     files: list[tuple[str, str]] = []
     if os.path.isfile(src) and not os.path.islink(src):
@@ -164,5 +214,5 @@ def blob_upload(src: str, url: str) -> None:
                 rel = os.path.relpath(full, src).replace(os.sep, "/")
                 files.append((f"{prefix}/{rel}".lstrip("/"), full))
     with ThreadPoolExecutor(BLOB_WORKERS) as pool:
-        for done in [pool.submit(_blob_put, container, query, n, p) for n, p in files]:
-            done.result()
+        futures = [pool.submit(_put_if_changed, container, query, n, p) for n, p in files]
+        return sum(1 for done in futures if done.result())

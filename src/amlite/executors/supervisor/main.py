@@ -18,6 +18,7 @@ from .environments import build_environment
 from .jobenv import command_env
 from .procs import process_start_time
 from .steps import run_step, step_text
+from .sync import output_sync
 
 USAGE = "usage: python -S -E .../executors/supervisor [--notify] RUN_DIR | --wait\n"
 
@@ -86,7 +87,8 @@ def _prepare_and_run(
             check_cancel()
             venv = build_environment(plan, system_logs, log)
         check_cancel()
-        return run_command(plan, command_env(plan, venv), log)
+        with output_sync(plan, job_run_dir, log):
+            return run_command(plan, command_env(plan, venv), log)
     except Canceled:
         return Outcome(None, None)
 

@@ -109,7 +109,7 @@ def _link(src: str, dst: str) -> None:
     os.symlink(src, dst)
 
 
-OPERATIONS: dict[str, Callable[[str, str], None]] = {
+OPERATIONS: dict[str, Callable[[str, str], object]] = {
     "mkdir": _mkdir,
     "copy": _copy,
     "copy_into": _copy_into,

@@ -7,13 +7,14 @@ on several machines compare expiries against one clock.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select, text, update
+from sqlalchemy import Connection, Engine, and_, delete, exists, func, select, text, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from amlite.domain.status import JobStatus
-from amlite.store._base import ServerRecord
+from amlite.store._base import Fence, ServerRecord
 from amlite.store._sql.engine import read_tx, write_tx
 from amlite.store._sql.tables import jobs, servers
 
@@ -92,20 +93,51 @@ class ServerLeases:
         *,
         previous: str | None,
         status: JobStatus,
-    ) -> bool:
+    ) -> int | None:
         with write_tx(self._engine) as conn:
             was = jobs.c.owner.is_(None) if previous is None else jobs.c.owner == previous
+            where = (
+                jobs.c.workspace_key == workspace_key,
+                jobs.c.name == name,
+                jobs.c.status == status.value,
+                was,
+            )
             changed = conn.execute(
                 update(jobs)
+                .where(*where)
+                .values(owner=server_id, owner_epoch=jobs.c.owner_epoch + 1)
+            ).rowcount
+            if not changed:
+                return None
+            epoch = conn.execute(
+                select(jobs.c.owner_epoch).where(
+                    jobs.c.workspace_key == workspace_key, jobs.c.name == name
+                )
+            ).scalar_one()
+        return int(epoch)
+
+    def set_owned_runtime(
+        self, workspace_key: str, name: str, values: Mapping[str, Any], *, owner: str
+    ) -> bool:
+        with write_tx(self._engine) as conn:
+            row = conn.execute(
+                select(jobs.c.seq, jobs.c.runtime)
                 .where(
                     jobs.c.workspace_key == workspace_key,
                     jobs.c.name == name,
-                    jobs.c.status == status.value,
-                    was,
+                    jobs.c.owner == owner,
                 )
-                .values(owner=server_id)
-            ).rowcount
-        return bool(changed)
+                .with_for_update()
+            ).first()
+            if row is None:
+                return False
+            merged = {**(row.runtime or {}), **values}
+            conn.execute(update(jobs).where(jobs.c.seq == row.seq).values(runtime=merged))
+        return True
+
+    def fence_holds(self, fence: Fence) -> bool:
+        with read_tx(self._engine) as conn:
+            return bool(conn.execute(select(fence_condition(conn, fence))).scalar())
 
     def notify_servers(self, sender: str) -> None:
         if self._engine.dialect.name != "postgresql":
@@ -131,3 +163,28 @@ class ServerLeases:
                     on_notify()
         finally:
             raw.invalidate()  # a connection in LISTEN mode goes back to no pool
+
+
+def fence_condition(
+    conn: Connection, fence: Fence, *, row: Any = None
+) -> ColumnElement[bool]:
+    """``fence`` as a SQL condition, for the ``WHERE`` of the write it guards: the fenced
+    job still has the owner and epoch of the fence, and that owner's lease has not expired
+    on the database's clock. A server that stalled past its lease fails the second part
+    until it renews; one whose job or sweep was taken over meanwhile fails the first for
+    good.
+
+    ``row``: the table the write updates, when it updates the fenced job's own row (then
+    the owner and epoch are conditions on that row, re-checked by PostgreSQL after waiting
+    for a concurrent claim's row lock, which a subquery would not be)."""
+    leased = exists().where(servers.c.id == fence.owner, servers.c.expires > _db_epoch(conn))
+    if row is not None:
+        return and_(row.c.owner == fence.owner, row.c.owner_epoch == fence.epoch, leased)
+    held = jobs.alias("fence_job")
+    owned = exists().where(
+        held.c.workspace_key == fence.workspace_key,
+        held.c.name == fence.name,
+        held.c.owner == fence.owner,
+        held.c.owner_epoch == fence.epoch,
+    )
+    return and_(owned, leased)

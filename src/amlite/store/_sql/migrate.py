@@ -18,7 +18,7 @@ from amlite.store._sql.engine import read_tx, write_tx
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD = "0004_servers"
+HEAD = "0005_fencing"
 """The newest revision in ``migrations/versions``; bump it with every new migration
 (``tests/store/test_migrations.py`` checks it against alembic's own view)."""
 

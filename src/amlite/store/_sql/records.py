@@ -34,6 +34,7 @@ def job_record(row: Row[Any]) -> JobRecord:
         runtime=dict(m["runtime"] or {}),
         system_properties=dict(m["system_properties"] or {}),
         owner=m.get("owner"),
+        owner_epoch=int(m.get("owner_epoch") or 0),
     )
 
 

@@ -15,12 +15,12 @@ from sqlalchemy.exc import IntegrityError
 
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import JobStatus, check_transition
-from amlite.errors import Conflict, InvalidTransition, NotFound
-from amlite.store._base import JobRecord, JobVersion, NewJob, StatusEvent, Store
+from amlite.errors import Conflict, Fenced, InvalidTransition, NotFound
+from amlite.store._base import Fence, JobRecord, JobVersion, NewJob, StatusEvent, Store
 from amlite.store._sql.assets import AssetsAndTokens
 from amlite.store._sql.deployments import DeploymentTables
 from amlite.store._sql.engine import make_engine, read_tx, write_tx
-from amlite.store._sql.leases import ServerLeases
+from amlite.store._sql.leases import ServerLeases, fence_condition
 from amlite.store._sql.migrate import ensure_schema
 from amlite.store._sql.records import insert_ignoring_conflict, job_record, tag_rows
 from amlite.store._sql.tables import (
@@ -144,6 +144,7 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
         *,
         path: Sequence[JobStatus],
         runtime: Mapping[str, Any],
+        fence: Fence | None = None,
     ) -> list[JobRecord]:
         if any(job.workspace.key != workspace_key for job in trials):
             raise ValueError("trials belong to their sweep's workspace")
@@ -161,6 +162,7 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
             ).first()
             if sweep is None:
                 raise NotFound(f"job {sweep_name!r} not found", target=sweep_name)
+            _check_fence(conn, fence, sweep_name)
             conn.execute(
                 update(jobs)
                 .where(jobs.c.seq == sweep.seq)
@@ -360,6 +362,7 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
         exit_code: int | None = None,
         runtime: Mapping[str, Any] | None = None,
         expect: JobStatus | None = None,
+        fence: Fence | None = None,
     ) -> JobRecord:
         path = [new] if isinstance(new, JobStatus) else list(new)
         if not path:
@@ -382,6 +385,7 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
                 raise NotFound(f"job {name!r} not found", target=name)
             current = JobStatus(row.status)
             if expect is not None and current is not expect:
+                _check_fence(conn, fence, name)  # moved by the server that took it over
                 raise InvalidTransition(
                     f"job {name!r} is {current.value}, no longer {JobStatus(expect).value}"
                 )
@@ -397,12 +401,13 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
                 values["exit_code"] = exit_code
             if runtime is not None:
                 values["runtime"] = dict(runtime)
-            changed = conn.execute(
-                update(jobs)
-                .where(jobs.c.seq == row.seq, jobs.c.status == current.value)
-                .values(**values)
-            ).rowcount
+            where = [jobs.c.seq == row.seq, jobs.c.status == current.value]
+            if fence is not None:
+                own = (fence.workspace_key, fence.name) == (workspace_key, name)
+                where.append(fence_condition(conn, fence, row=jobs if own else None))
+            changed = conn.execute(update(jobs).where(*where).values(**values)).rowcount
             if changed != 1:
+                _check_fence(conn, fence, name)
                 raise InvalidTransition(
                     f"job {name!r} left {current.value} before it could go to {final.value}"
                 )
@@ -556,6 +561,15 @@ def _locked_job(conn: Connection, workspace_key: str, name: str) -> Any:
     if row is None:
         raise NotFound(f"job {name!r} not found", target=name)
     return row
+
+
+def _check_fence(conn: Connection, fence: Fence | None, target: str) -> None:
+    """Raise ``Fenced`` unless ``fence`` (if any) holds in this transaction."""
+    if fence is not None and not conn.execute(select(fence_condition(conn, fence))).scalar():
+        raise Fenced(
+            f"this server no longer holds job {fence.name!r} (another server took it over "
+            f"while this one stalled past its lease); not writing {target!r}"
+        )
 
 
 def _has_tag(key: str, value: str | None = None) -> Any:

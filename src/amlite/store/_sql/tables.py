@@ -102,6 +102,7 @@ jobs = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("modified_at", UtcDateTime(), nullable=False),
     Column("owner", String(200), nullable=True),
+    Column("owner_epoch", Integer, nullable=False, server_default="0"),
     UniqueConstraint("workspace_key", "name", name="uq_jobs_workspace_name"),
     Index("ix_jobs_workspace_seq", "workspace_key", "seq"),
     Index("ix_jobs_workspace_parent_seq", "workspace_key", "parent_name", "seq"),
