@@ -165,9 +165,7 @@ class ServerLeases:
             raw.invalidate()  # a connection in LISTEN mode goes back to no pool
 
 
-def fence_condition(
-    conn: Connection, fence: Fence, *, row: Any = None
-) -> ColumnElement[bool]:
+def fence_condition(conn: Connection, fence: Fence, *, row: Any = None) -> ColumnElement[bool]:
     """``fence`` as a SQL condition, for the ``WHERE`` of the write it guards: the fenced
     job still has the owner and epoch of the fence, and that owner's lease has not expired
     on the database's clock. A server that stalled past its lease fails the second part

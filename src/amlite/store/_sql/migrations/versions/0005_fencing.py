@@ -20,9 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     # a constant default: a plain ALTER TABLE ADD COLUMN on both backends
-    op.add_column(
-        "jobs", sa.Column("owner_epoch", sa.Integer, nullable=False, server_default="0")
-    )
+    op.add_column("jobs", sa.Column("owner_epoch", sa.Integer, nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
