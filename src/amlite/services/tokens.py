@@ -40,9 +40,13 @@ def ensure_admin_token(store: Store, token_file: Path) -> str:
     return token
 
 
+JOB_TOKEN_PREFIX = "amlj"
+"""The prefix of a job token (one that can only see and act on one job)."""
+
+
 def mint_job_token(store: Store, workspace_key: str, job_name: str) -> str:
     """A token that can only see and act on one job."""
-    token = new_token("amlj")
+    token = new_token(JOB_TOKEN_PREFIX)
     store.add_token(hash_token(token), workspace_key=workspace_key, job_name=job_name)
     return token
 
