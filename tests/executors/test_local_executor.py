@@ -353,3 +353,29 @@ def test_on_exit_comes_with_the_result_even_if_the_job_left_a_daemon(tmp_path: P
         if daemon.exists():
             with contextlib.suppress(ProcessLookupError, ValueError):
                 os.kill(int(daemon.read_text()), signal.SIGKILL)
+
+
+def test_one_thread_follows_every_running_supervisor_and_is_reaped(tmp_path: Path) -> None:
+    """Starting a job starts no thread of its own: one waiter follows them all, reaps each
+    supervisor, and ends when none is left."""
+    ended: list[str] = []
+    ex = LocalExecutor(on_exit=ended.append)
+    gate = tmp_path / "gate"
+    plans = [
+        make_plan(tmp_path / f"j{i}", f"while [ ! -e {gate} ]; do sleep 0.05; done")
+        for i in range(3)
+    ]
+    try:
+        runtimes = [ex.start(plan) for plan in plans]
+        waiters = [t for t in threading.enumerate() if t.name.startswith("amlite-wait")]
+        assert len(waiters) == 1
+        gate.touch()
+        for rt in runtimes:
+            assert wait_done(ex, rt, timeout=60).result is not None
+        wait_until(lambda: sorted(ended) == sorted(p.run_dir for p in plans), timeout=30)
+        wait_until(lambda: not waiters[0].is_alive(), timeout=30)
+        for rt in runtimes:  # reaped: no zombie left behind
+            assert not Path(f"/proc/{rt['pid']}").exists()
+    finally:
+        gate.touch()
+        ex.close()

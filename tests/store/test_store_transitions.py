@@ -186,3 +186,37 @@ def test_jobs_in_status_across_workspaces_oldest_first(store: Store) -> None:
     assert [j.name for j in got] == ["a", "b", "c"]
     assert [j.name for j in store.jobs_in_status([S.STARTING])] == ["c"]
     assert store.jobs_in_status([]) == []
+
+
+def test_move_job_moves_from_the_status_it_was_read_in(store: Store) -> None:
+    store.create_job(new_job("m1"))
+    queued = store.transition(WS.key, "m1", [S.STARTING, S.PREPARING, S.QUEUED])
+    store.set_system_properties(WS.key, "m1", {"k": "v"})  # another writer, meanwhile
+    running = store.move_job(queued, S.RUNNING, runtime={"pid": 7})
+    # the row as stored after the move, not the caller's copy with the status changed
+    assert (running.status, running.runtime, running.system_properties) == (
+        S.RUNNING,
+        {"pid": 7},
+        {"k": "v"},
+    )
+    assert running == store.get_job(WS.key, "m1")
+    done = store.move_job(running, [S.FINALIZING, S.COMPLETED], reason="ok", exit_code=0)
+    assert (done.status, done.status_reason, done.exit_code) == (S.COMPLETED, "ok", 0)
+    history = [(e.status, e.reason) for e in store.status_history(WS.key, "m1")]
+    assert history[-3:] == [(S.RUNNING, None), (S.FINALIZING, None), (S.COMPLETED, "ok")]
+
+
+def test_move_job_from_a_stale_record_or_of_a_deleted_job_changes_nothing(store: Store) -> None:
+    store.create_job(new_job("m2"))
+    queued = store.transition(WS.key, "m2", [S.STARTING, S.PREPARING, S.QUEUED])
+    store.transition(WS.key, "m2", [S.CANCEL_REQUESTED, S.CANCELED])  # a cancel won
+    with pytest.raises(InvalidTransition):
+        store.move_job(queued, S.RUNNING, runtime={"pid": 7})
+    job = store.get_job(WS.key, "m2")
+    assert job is not None and job.status is S.CANCELED and job.runtime == {}
+    with pytest.raises(InvalidTransition):  # an edge the table refuses: nothing written
+        store.move_job(job, S.RUNNING)
+    assert len(store.status_history(WS.key, "m2")) == 6
+    store.delete_job(WS.key, "m2")
+    with pytest.raises(NotFound):
+        store.move_job(queued, S.RUNNING)

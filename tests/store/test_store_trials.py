@@ -63,3 +63,22 @@ def test_nothing_is_written_when_the_sweep_is_gone_or_the_path_is_refused(store:
     assert store.get_job(WS.key, "sw_0") is None
     sweep = store.get_job(WS.key, "sw")
     assert sweep is not None and sweep.runtime["nextIndex"] == 0
+
+
+def test_trial_tokens_are_registered_with_the_trials_they_belong_to(store: Store) -> None:
+    _sweep(store)
+    store.add_trials(
+        WS.key, "sw", [new_job("sw_0", parent_name="sw")], path=ACCEPT_PATH, runtime={}
+    )
+    trials = [new_job(f"sw_{i}", parent_name="sw") for i in range(3)]
+    hashes = {f"sw_{i}": f"hash-{i}" for i in range(3)}
+    created = store.add_trials(
+        WS.key, "sw", trials, path=ACCEPT_PATH, runtime={"nextIndex": 3}, tokens=hashes
+    )
+    assert [t.name for t in created] == ["sw_1", "sw_2"]
+    for i in (1, 2):
+        token = store.find_token(f"hash-{i}")
+        assert token is not None and (token.workspace_key, token.job_name) == (WS.key, f"sw_{i}")
+    assert store.find_token("hash-0") is None  # sw_0 existed: not created, no token
+    store.delete_job(WS.key, "sw_1")
+    assert store.find_token("hash-1") is None  # gone with its job

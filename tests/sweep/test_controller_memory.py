@@ -11,6 +11,7 @@ import pytest
 
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import ACCEPT_PATH, JobStatus
+from amlite.services.tokens import hash_token
 from amlite.store import JobRecord, NewJob, Store, open_store
 from amlite.sweep.controller import SweepController
 
@@ -141,3 +142,31 @@ def test_the_sweep_does_not_complete_while_the_store_has_active_trials(store: St
     assert sweep.status is S.RUNNING
     controller.trial_finished(_complete(store, "sw_1"))
     assert _tick(controller, store).status is S.COMPLETED
+
+
+def test_each_trial_is_created_with_its_own_job_token_handed_out_once(store: Store) -> None:
+    _submit_sweep(store, total=3, concurrent=2)
+    controller = SweepController(store, Ops(store))
+    _tick(controller, store)
+    trials = sorted(store.list_jobs(WS.key, parent_name="sw"), key=lambda t: t.name)
+    assert [t.name for t in trials] == ["sw_0", "sw_1"]
+    tokens = [controller.take_token(trial) for trial in trials]
+    assert all(tokens) and tokens[0] != tokens[1]
+    for trial, token in zip(trials, tokens, strict=True):
+        assert token is not None
+        record = store.find_token(hash_token(token))  # stored with the trial
+        assert record is not None and (record.workspace_key, record.job_name) == (
+            WS.key,
+            trial.name,
+        )
+        assert controller.take_token(trial) is None  # once only
+    # a trial that ends before it started drops its token; a restarted controller has none
+    _tick(controller, store)
+    ended = _complete(store, "sw_0")
+    controller.trial_finished(ended)
+    _tick(controller, store)
+    third = store.get_job(WS.key, "sw_2")
+    assert third is not None
+    controller.trial_finished(store.transition(WS.key, "sw_2", [S.CANCEL_REQUESTED, S.CANCELED]))
+    assert controller.take_token(third) is None
+    assert SweepController(store, Ops(store)).take_token(trials[1]) is None

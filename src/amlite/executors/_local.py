@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import fcntl
 import os
+import selectors
 import signal
 import socket
 import subprocess
@@ -74,6 +75,7 @@ class LocalExecutor(Executor):
         self._want = threading.Event()
         self._closed = False
         self._refiller: threading.Thread | None = None
+        self._waiter = _Waiter(self._ended)
 
     def start(self, plan: RunPlan) -> dict[str, Any]:
         if plan.sandbox is None and self._sandbox is not None:
@@ -94,12 +96,7 @@ class LocalExecutor(Executor):
             "pidStart": process_start_time(proc.pid),
             "host": socket.gethostname(),
         }
-        threading.Thread(
-            target=self._wait,
-            args=(proc, str(run_dir), lock),
-            name=f"amlite-wait-{proc.pid}",
-            daemon=True,
-        ).start()
+        self._waiter.add(proc, str(run_dir), lock)
         if self._keep:
             self._want_spares()
         return runtime
@@ -183,20 +180,10 @@ class LocalExecutor(Executor):
                 _release(spare)
                 return
 
-    def _wait(self, proc: subprocess.Popen[bytes], run_dir: str, lock: int) -> None:
-        try:
-            if proc.stdout is not None:  # end of file: the result is written, or it died
-                with contextlib.suppress(OSError, ValueError):
-                    proc.stdout.read()
-                    proc.stdout.close()
-            else:
-                proc.wait()
-            if self._on_exit is not None:
-                with contextlib.suppress(Exception):
-                    self._on_exit(run_dir)
-            proc.wait()
-        finally:
-            os.close(lock)  # the run directory may be started again
+    def _ended(self, run_dir: str) -> None:
+        if self._on_exit is not None:
+            with contextlib.suppress(Exception):
+                self._on_exit(run_dir)
 
     def cancel(self, runtime: dict[str, Any], reason: str) -> None:
         try:
@@ -244,6 +231,91 @@ def _lock_run_dir(run_dir: str) -> int:
         os.close(fd)
         raise AlreadyStarted(f"another server is starting the job in {run_dir}") from None
     return fd
+
+
+class _Waiter:
+    """One daemon thread that follows every supervisor this executor started: the end of
+    file on a supervisor's standard output (the result is written, or it died) calls
+    ``ended(run_dir)``; the process is reaped once it has exited, and then its run
+    directory's start lock (``_lock_run_dir``) is released. One thread for all of
+    them, so starting a job starts no thread (a thread's start waits for it to be
+    scheduled, on the starting job's path)."""
+
+    def __init__(self, ended: Callable[[str], None]) -> None:
+        self._ended = ended
+        self._lock = threading.Lock()
+        self._added: list[tuple[subprocess.Popen[bytes], str, int]] = []
+        self._thread: threading.Thread | None = None
+        self._wake_r, self._wake_w = -1, -1
+
+    def add(self, proc: subprocess.Popen[bytes], run_dir: str, lock: int) -> None:
+        if proc.stdout is None:  # no pipe to watch: a thread of its own waits for the exit
+            threading.Thread(
+                target=self._exit_of, args=(proc, run_dir, lock), name="amlite-wait", daemon=True
+            ).start()
+            return
+        with self._lock:
+            self._added.append((proc, run_dir, lock))
+            if self._thread is None:
+                self._wake_r, self._wake_w = os.pipe()
+                os.set_blocking(self._wake_w, False)
+                self._thread = threading.Thread(target=self._run, name="amlite-wait", daemon=True)
+                self._thread.start()
+            with contextlib.suppress(BlockingIOError):  # a full pipe: a wake-up is pending
+                os.write(self._wake_w, b"\0")
+
+    def _exit_of(self, proc: subprocess.Popen[bytes], run_dir: str, lock: int) -> None:
+        try:
+            proc.wait()
+            self._ended(run_dir)
+        finally:
+            os.close(lock)  # the run directory may be started again
+
+    def _run(self) -> None:
+        """Until nothing is left to follow (then the thread ends; the next ``add`` starts
+        another)."""
+        sel = selectors.DefaultSelector()
+        sel.register(self._wake_r, selectors.EVENT_READ)
+        exiting: list[tuple[subprocess.Popen[bytes], int]] = []  # ended, with their start lock
+        while True:
+            if not exiting and len(sel.get_map()) == 1:
+                with self._lock:
+                    if not self._added:
+                        self._thread = None
+                        sel.close()
+                        os.close(self._wake_r)
+                        os.close(self._wake_w)
+                        return
+            for key, _ in sel.select(0.2 if exiting else None):
+                if key.fd == self._wake_r:
+                    os.read(self._wake_r, 4096)
+                    with self._lock:
+                        added, self._added = self._added, []
+                    for proc, run_dir, lock in added:
+                        assert proc.stdout is not None
+                        sel.register(proc.stdout, selectors.EVENT_READ, (proc, run_dir, lock))
+                    continue
+                proc, run_dir, lock = key.data
+                stdout = proc.stdout
+                assert stdout is not None
+                try:
+                    more = os.read(stdout.fileno(), 65536)
+                except OSError:
+                    more = b""
+                if more:
+                    continue
+                sel.unregister(stdout)
+                with contextlib.suppress(OSError):
+                    stdout.close()
+                self._ended(run_dir)
+                exiting.append((proc, lock))
+            still: list[tuple[subprocess.Popen[bytes], int]] = []
+            for proc, lock in exiting:
+                if proc.poll() is None:
+                    still.append((proc, lock))
+                else:
+                    os.close(lock)  # the run directory may be started again
+            exiting = still
 
 
 def _release(spare: subprocess.Popen[bytes]) -> None:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from amlite.data.paths import run_dir
+from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import ACCEPT_PATH, JobStatus
 from amlite.errors import AmliteError, Fenced, InvalidTransition, NotFound
 from amlite.executors._base import AlreadyStarted, Executor, NodeSlot, RunReport
@@ -91,6 +92,7 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._sweeps = SweepController(store, self, fence=self.membership.fence)
+        self._workspaces: dict[str, WorkspaceRef] = {}
         self._orphans: list[tuple[Backend, dict[str, Any], str, str]] = []
         """Processes started for a job deleted while it was starting: stopped, and their run
         directory removed once they are gone."""
@@ -332,8 +334,16 @@ class Scheduler:
         runtime = self._recover(job, backend.executor)
         if runtime is None:
             try:
-                token = mint_job_token(self._store, key, name)
-                plan = build_plan(self._store, job, token=token, ctx=self._ctx, nodes=nodes)
+                # a trial's token was registered with the trial (``SweepController``)
+                token = self._sweeps.take_token(job) or mint_job_token(self._store, key, name)
+                plan = build_plan(
+                    self._store,
+                    job,
+                    token=token,
+                    ctx=self._ctx,
+                    nodes=nodes,
+                    workspace=self._workspace(key),
+                )
                 if not self.membership.still_holds(job):
                     return False  # stalled past its lease: another server may have started it
                 runtime = backend.executor.start(plan)
@@ -353,12 +363,10 @@ class Scheduler:
                 return False
         backend.clear_trouble("submit")
         try:
-            self._store.transition(
-                key,
-                name,
+            self._store.move_job(
+                job,
                 S.RUNNING,
                 runtime={**job.runtime, **runtime},
-                expect=S.QUEUED,
                 fence=self.membership.fence(job),
             )
         except Fenced:
@@ -379,6 +387,15 @@ class Scheduler:
                 self._orphans.append((backend, runtime, key, name))
             return False
         return True
+
+    def _workspace(self, key: str) -> WorkspaceRef | None:
+        """The workspace ``key`` (workspaces are never deleted: read once); None if unknown."""
+        ws = self._workspaces.get(key)
+        if ws is None:
+            ws = self._store.get_workspace(key)
+            if ws is not None:
+                self._workspaces[key] = ws
+        return ws
 
     # -- reconcile -----------------------------------------------------------------------
     def _reconcile(self, ended: set[str] | None = None) -> list[JobRecord]:
@@ -525,14 +542,12 @@ class Scheduler:
             path.insert(0, S.FINALIZING)
             times.insert(0, finalizing or end)
         try:
-            job = self._store.transition(
-                key,
-                name,
+            job = self._store.move_job(
+                job,
                 path,
                 reason=reason,
                 at=times,
                 exit_code=exit_code,
-                expect=job.status,
                 fence=self.membership.fence(job),
             )
         except NotFound:  # deleted meanwhile

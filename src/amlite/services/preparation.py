@@ -331,10 +331,11 @@ def build_plan(
     ctx: RuntimeContext,
     extra_env: Mapping[str, str] | None = None,
     nodes: Sequence[NodeSlot] = (),
+    workspace: WorkspaceRef | None = None,
 ) -> RunPlan:
-    """The plan that runs ``job`` (on ``nodes`` of a cluster, if given); raises
-    ``ExecutionError`` if it cannot be prepared."""
-    ws = store.get_workspace(job.workspace_key)
+    """The plan that runs ``job`` (on ``nodes`` of a cluster, if given; in ``workspace``, if
+    the caller already holds it); raises ``ExecutionError`` if it cannot be prepared."""
+    ws = workspace or store.get_workspace(job.workspace_key)
     if ws is None:
         raise ExecutionError(f"workspace {job.workspace_key!r} does not exist")
     try:

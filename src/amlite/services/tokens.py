@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from amlite.domain.tokens import JOB_TOKEN_PREFIX, hash_token, new_token
 from amlite.store import Store, TokenRecord
+
+__all__ = ["JOB_TOKEN_PREFIX", "TokenLookup", "hash_token", "new_token"]
 
 TokenLookup = Callable[[str], TokenRecord | None]
 """Finds the record of a token by its hash (``hash_token``): the store's ``find_token``."""
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_token(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_urlsafe(32)}"
 
 
 def ensure_admin_token(store: Store, token_file: Path) -> str:
@@ -42,7 +35,7 @@ def ensure_admin_token(store: Store, token_file: Path) -> str:
 
 def mint_job_token(store: Store, workspace_key: str, job_name: str) -> str:
     """A token that can only see and act on one job."""
-    token = new_token("amlj")
+    token = new_token(JOB_TOKEN_PREFIX)
     store.add_token(hash_token(token), workspace_key=workspace_key, job_name=job_name)
     return token
 

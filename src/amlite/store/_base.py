@@ -224,11 +224,14 @@ class Store(abc.ABC):
         path: Sequence[JobStatus],
         runtime: Mapping[str, Any],
         fence: Fence | None = None,
+        tokens: Mapping[str, str] | None = None,
     ) -> list[JobRecord]:
         """Create trials of sweep ``sweep_name`` already moved along ``path`` (e.g. Starting,
         Preparing, Queued; each status kept as its own event after NotStarted), and merge
         ``runtime`` into the sweep's runtime, all in one transaction: a crash leaves either
-        every trial and the sweep's bookkeeping, or none of them.
+        every trial and the sweep's bookkeeping, or none of them. ``tokens`` (trial name →
+        token hash, as ``add_token`` takes it) registers each created trial's job token in
+        the same transaction.
 
         A trial whose name already exists is skipped and not returned. Raises ``NotFound``
         if the sweep is gone, ``InvalidTransition`` if ``path`` is not allowed, ``Fenced``
@@ -334,6 +337,32 @@ class Store(abc.ABC):
         ``fence`` (if given) makes it conditional on the caller's authority in the same
         ``UPDATE``: it raises ``Fenced`` (an ``InvalidTransition``) unless the fence holds.
         """
+
+    def move_job(
+        self,
+        job: JobRecord,
+        new: JobStatus | Sequence[JobStatus],
+        *,
+        reason: str | None = None,
+        at: datetime | Sequence[datetime | None] | None = None,
+        exit_code: int | None = None,
+        runtime: Mapping[str, Any] | None = None,
+        fence: Fence | None = None,
+    ) -> JobRecord:
+        """``transition`` of the job ``job`` was read as, from the status it was read in
+        (``expect=job.status``): the scheduler's hot path, which already holds the record.
+        ``fence`` as for ``transition``. Returns the job as stored after the move."""
+        return self.transition(
+            job.workspace_key,
+            job.name,
+            new,
+            reason=reason,
+            at=at,
+            exit_code=exit_code,
+            runtime=runtime,
+            expect=job.status,
+            fence=fence,
+        )
 
     @abc.abstractmethod
     def status_history(self, workspace_key: str, name: str) -> list[StatusEvent]:

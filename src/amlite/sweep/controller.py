@@ -42,6 +42,7 @@ from amlite.domain.search_space import count_text
 from amlite.domain.spec_codec import encode_job
 from amlite.domain.specs import CommandJobSpec, Objective, SweepJobSpec
 from amlite.domain.status import ACCEPT_PATH, TERMINAL, JobStatus
+from amlite.domain.tokens import JOB_TOKEN_PREFIX, hash_token, new_token
 from amlite.errors import Conflict, Fenced, InvalidTransition
 from amlite.store import Fence, JobRecord, NewJob, Store
 from amlite.sweep.parameter_values import format_value, substitutions
@@ -114,6 +115,10 @@ class _Memory:
     """The sweep's best score so far (its ``score`` system property)."""
     unscored: list[JobRecord] = field(default_factory=list)
     """Trials that ended and are not scored yet (``score_finished``)."""
+    tokens: dict[str, str] = field(default_factory=dict)
+    """The job token of each trial created by this server and not yet started, by name: its
+    hash was stored with the trial (``Store.add_trials``), so starting it writes no token.
+    Lost on a restart: a trial started then gets a token of its own (``mint_job_token``)."""
     watching: set[str] = field(default_factory=set)
     """Trials last seen active. One that leaves the store's active set without
     ``trial_finished`` ended on another server (several servers on one database): it is
@@ -222,8 +227,15 @@ class SweepController:
         if memory.active is not None:
             memory.active.pop(trial.name, None)
         memory.watching.discard(trial.name)
+        memory.tokens.pop(trial.name, None)
         if memory.scored:
             memory.unscored.append(trial)
+
+    def take_token(self, trial: JobRecord) -> str | None:
+        """The job token registered with ``trial`` when it was created (once; None if this
+        server does not hold it)."""
+        memory = self._memory.get((trial.workspace_key, trial.parent_name or ""))
+        return memory.tokens.pop(trial.name, None) if memory is not None else None
 
     def score_finished(self) -> None:
         """Score the trials that ended since the last call (the scheduler calls this after
@@ -375,6 +387,7 @@ class SweepController:
                 history.append(TrialOutcome(index - 1, params, "running", None))
         if index == start:
             return 0
+        tokens = {job.name: new_token(JOB_TOKEN_PREFIX) for job in batch}
         created = self._store.add_trials(
             sweep.workspace_key,
             sweep.name,
@@ -382,7 +395,9 @@ class SweepController:
             path=ACCEPT_PATH,
             runtime={"nextIndex": index},
             fence=self._fence(sweep),
+            tokens={name: hash_token(token) for name, token in tokens.items()},
         )
+        memory.tokens.update((trial.name, tokens[trial.name]) for trial in created)
         memory.next_index = index
         memory.watching.update(trial.name for trial in created)
         if memory.active is not None:

@@ -10,7 +10,18 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, and_, delete, exists, func, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from amlite.domain.arm_id import WorkspaceRef
@@ -28,6 +39,7 @@ from amlite.store._sql.tables import (
     job_tags,
     jobs,
     status_events,
+    tokens,
     utcnow,
     workspaces,
 )
@@ -145,6 +157,7 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
         path: Sequence[JobStatus],
         runtime: Mapping[str, Any],
         fence: Fence | None = None,
+        tokens: Mapping[str, str] | None = None,
     ) -> list[JobRecord]:
         if any(job.workspace.key != workspace_key for job in trials):
             raise ValueError("trials belong to their sweep's workspace")
@@ -156,32 +169,30 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
         created: list[JobRecord] = []
         with write_tx(self._engine) as conn:
             sweep = conn.execute(
-                select(jobs.c.seq, jobs.c.runtime)
-                .where(jobs.c.workspace_key == workspace_key, jobs.c.name == sweep_name)
-                .with_for_update()
+                _SWEEP_FOR_UPDATE, {"b_key": workspace_key, "b_name": sweep_name}
             ).first()
             if sweep is None:
                 raise NotFound(f"job {sweep_name!r} not found", target=sweep_name)
             _check_fence(conn, fence, sweep_name)
             conn.execute(
-                update(jobs)
-                .where(jobs.c.seq == sweep.seq)
-                .values(runtime={**(sweep.runtime or {}), **runtime}, modified_at=now)
+                _UPDATE_BY_SEQ,
+                {
+                    "b_seq": sweep.seq,
+                    "runtime": {**(sweep.runtime or {}), **runtime},
+                    "modified_at": now,
+                },
             )
             names = [job.name for job in trials]
             existing = (
                 set(
-                    conn.execute(
-                        select(jobs.c.name).where(
-                            jobs.c.workspace_key == workspace_key, jobs.c.name.in_(names)
-                        )
-                    ).scalars()
+                    conn.execute(_NAMES_AMONG, {"b_key": workspace_key, "b_names": names}).scalars()
                 )
                 if names
                 else set()
             )
             events: list[dict[str, Any]] = []
             tags: list[dict[str, Any]] = []
+            token_rows: list[dict[str, Any]] = []
             for job in trials:
                 if job.name in existing:
                     continue
@@ -201,21 +212,22 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
                     modified_at=now,
                 )
                 inserted = conn.execute(
-                    jobs.insert().values(
-                        workspace_key=workspace_key,
-                        name=job.name,
-                        job_type=job.job_type,
-                        status=final.value,
-                        priority=job.priority,
-                        experiment_name=job.experiment_name,
-                        parent_name=sweep_name,
-                        compute=job.compute,
-                        spec=record.spec,
-                        runtime={},
-                        system_properties={},
-                        created_at=now,
-                        modified_at=now,
-                    )
+                    _INSERT_JOB,
+                    {
+                        "workspace_key": workspace_key,
+                        "name": job.name,
+                        "job_type": job.job_type,
+                        "status": final.value,
+                        "priority": job.priority,
+                        "experiment_name": job.experiment_name,
+                        "parent_name": sweep_name,
+                        "compute": job.compute,
+                        "spec": record.spec,
+                        "runtime": {},
+                        "system_properties": {},
+                        "created_at": now,
+                        "modified_at": now,
+                    },
                 ).inserted_primary_key
                 assert inserted is not None
                 seq = int(inserted[0])
@@ -224,11 +236,23 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
                     {"job_seq": seq, "status": status.value, "at": now, "reason": None}
                     for status in statuses
                 ]
+                if tokens and job.name in tokens:
+                    token_rows.append(
+                        {
+                            "token_hash": tokens[job.name],
+                            "workspace_key": workspace_key,
+                            "job_name": job.name,
+                            "job_seq": seq,
+                            "created_at": now,
+                        }
+                    )
                 created.append(replace(record, seq=seq))
             if tags:
                 conn.execute(job_tags.insert(), tags)
             if events:
-                conn.execute(status_events.insert(), events)
+                conn.execute(_INSERT_EVENTS, events)
+            if token_rows:
+                conn.execute(_INSERT_TOKENS, token_rows)
         return created
 
     def get_job(self, workspace_key: str, name: str) -> JobRecord | None:
@@ -364,16 +388,7 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
         expect: JobStatus | None = None,
         fence: Fence | None = None,
     ) -> JobRecord:
-        path = [new] if isinstance(new, JobStatus) else list(new)
-        if not path:
-            raise ValueError("transition needs at least one status")
-        default = utcnow()
-        if isinstance(at, datetime) or at is None:
-            times = [at or default] * len(path)
-        else:
-            times = [t or default for t in at]
-            if len(times) != len(path):
-                raise ValueError("one time per status of the path")
+        path, times = _path_times(new, at)
         now = times[-1]
         with write_tx(self._engine) as conn:
             row = conn.execute(
@@ -425,6 +440,71 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
             )
             return job_record(conn.execute(select(jobs).where(jobs.c.seq == row.seq)).one())
 
+    def move_job(
+        self,
+        job: JobRecord,
+        new: JobStatus | Sequence[JobStatus],
+        *,
+        reason: str | None = None,
+        at: datetime | Sequence[datetime | None] | None = None,
+        exit_code: int | None = None,
+        runtime: Mapping[str, Any] | None = None,
+        fence: Fence | None = None,
+    ) -> JobRecord:
+        if fence is not None:  # several servers: the fenced compare-and-set of ``transition``
+            return self.transition(
+                job.workspace_key,
+                job.name,
+                new,
+                reason=reason,
+                at=at,
+                exit_code=exit_code,
+                runtime=runtime,
+                expect=job.status,
+                fence=fence,
+            )
+        # One UPDATE ... WHERE seq AND status = what the caller read, returning the row, and
+        # one INSERT of the events: the compare-and-set of ``transition`` without its lookups.
+        path, times = _path_times(new, at)
+        step = job.status
+        for status in path:
+            check_transition(step, status)
+            step = status
+        values: dict[str, Any] = {
+            "b_seq": job.seq,
+            "b_was": job.status.value,
+            "status": path[-1].value,
+            "modified_at": times[-1],
+        }
+        if reason is not None:
+            values["status_reason"] = reason
+        if exit_code is not None:
+            values["exit_code"] = exit_code
+        if runtime is not None:
+            values["runtime"] = dict(runtime)
+        with write_tx(self._engine) as conn:
+            row = conn.execute(_MOVE_JOB, values).first()
+            if row is None:
+                if conn.execute(_JOB_STATUS_BY_SEQ, {"b_seq": job.seq}).first() is None:
+                    raise NotFound(f"job {job.name!r} not found", target=job.name)
+                raise InvalidTransition(
+                    f"job {job.name!r} left {job.status.value} before it could go to "
+                    f"{path[-1].value}"
+                )
+            conn.execute(
+                _INSERT_EVENTS,
+                [
+                    {
+                        "job_seq": job.seq,
+                        "status": status.value,
+                        "at": times[i],
+                        "reason": reason if i == len(path) - 1 else None,
+                    }
+                    for i, status in enumerate(path)
+                ],
+            )
+        return job_record(row)
+
     def status_history(self, workspace_key: str, name: str) -> list[StatusEvent]:
         query = (
             select(status_events.c.status, status_events.c.at, status_events.c.reason)
@@ -464,25 +544,17 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
         job_type: str | None = None,
         computes: Collection[str] | None = None,
     ) -> list[JobRecord]:
-        query = select(jobs).where(jobs.c.status == JobStatus.QUEUED.value)
-        if job_type is not None:
-            query = query.where(jobs.c.job_type == job_type)
+        query = _QUEUED_JOBS[job_type is not None, computes is not None]
+        params: dict[str, Any] = {"b_limit": limit, "b_type": job_type}
         if computes is not None:
-            query = query.where(jobs.c.compute.in_(sorted(computes)))
-        query = query.order_by(jobs.c.priority.desc(), jobs.c.seq.asc()).limit(limit)
+            params["b_computes"] = sorted(computes)
         with read_tx(self._engine) as conn:
-            return [job_record(row) for row in conn.execute(query)]
+            return [job_record(row) for row in conn.execute(query, params)]
 
     def queued_computes(self, *, job_type: str | None = None) -> set[tuple[str, str]]:
-        query = (
-            select(jobs.c.workspace_key, jobs.c.compute)
-            .where(jobs.c.status == JobStatus.QUEUED.value)
-            .distinct()
-        )
-        if job_type is not None:
-            query = query.where(jobs.c.job_type == job_type)
+        query = _QUEUED_COMPUTES[job_type is not None]
         with read_tx(self._engine) as conn:
-            return {(str(row[0]), str(row[1])) for row in conn.execute(query)}
+            return {(str(row[0]), str(row[1])) for row in conn.execute(query, {"b_type": job_type})}
 
     def jobs_in_status(
         self, statuses: Iterable[JobStatus], *, job_type: str | None = None
@@ -490,12 +562,86 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
         values = [JobStatus(s).value for s in statuses]
         if not values:
             return []
-        query = select(jobs).where(jobs.c.status.in_(values))
-        if job_type is not None:
-            query = query.where(jobs.c.job_type == job_type)
-        query = query.order_by(jobs.c.seq.asc())
+        query = _JOBS_IN_STATUS[job_type is not None]
         with read_tx(self._engine) as conn:
-            return [job_record(row) for row in conn.execute(query)]
+            rows = conn.execute(query, {"b_statuses": values, "b_type": job_type})
+            return [job_record(row) for row in rows]
+
+
+# The scheduler's hot statements, built once: building a statement and its cache key costs
+# several times what SQLite takes to run it (bench/results/sweep.md). Values are bound at
+# execution (``b_*`` parameters); each variant compiles once per engine (its compiled cache).
+_INSERT_EVENTS = status_events.insert()
+_INSERT_TOKENS = tokens.insert()
+_INSERT_JOB = jobs.insert()
+_UPDATE_BY_SEQ = update(jobs).where(jobs.c.seq == bindparam("b_seq"))
+_SWEEP_FOR_UPDATE = (
+    select(jobs.c.seq, jobs.c.runtime)
+    .where(jobs.c.workspace_key == bindparam("b_key"), jobs.c.name == bindparam("b_name"))
+    .with_for_update()
+)
+_NAMES_AMONG = select(jobs.c.name).where(
+    jobs.c.workspace_key == bindparam("b_key"),
+    jobs.c.name.in_(bindparam("b_names", expanding=True)),
+)
+_MOVE_JOB = (
+    update(jobs)
+    .where(jobs.c.seq == bindparam("b_seq"), jobs.c.status == bindparam("b_was"))
+    .returning(*jobs.c)
+)
+_JOB_STATUS_BY_SEQ = select(jobs.c.status).where(jobs.c.seq == bindparam("b_seq"))
+
+
+def _of_type(query: Select[Any], typed: bool) -> Select[Any]:
+    return query.where(jobs.c.job_type == bindparam("b_type")) if typed else query
+
+
+_JOBS_IN_STATUS = {
+    typed: _of_type(
+        select(jobs).where(jobs.c.status.in_(bindparam("b_statuses", expanding=True))), typed
+    ).order_by(jobs.c.seq.asc())
+    for typed in (False, True)
+}
+_QUEUED_COMPUTES = {
+    typed: _of_type(
+        select(jobs.c.workspace_key, jobs.c.compute)
+        .where(jobs.c.status == JobStatus.QUEUED.value)
+        .distinct(),
+        typed,
+    )
+    for typed in (False, True)
+}
+
+
+def _queued_jobs(typed: bool, on_computes: bool) -> Select[Any]:
+    query = _of_type(select(jobs).where(jobs.c.status == JobStatus.QUEUED.value), typed)
+    if on_computes:
+        query = query.where(jobs.c.compute.in_(bindparam("b_computes", expanding=True)))
+    return query.order_by(jobs.c.priority.desc(), jobs.c.seq.asc()).limit(bindparam("b_limit"))
+
+
+_QUEUED_JOBS = {
+    (typed, on_computes): _queued_jobs(typed, on_computes)
+    for typed in (False, True)
+    for on_computes in (False, True)
+}
+
+
+def _path_times(
+    new: JobStatus | Sequence[JobStatus], at: datetime | Sequence[datetime | None] | None
+) -> tuple[list[JobStatus], list[datetime]]:
+    """A transition's path of statuses and one time per status (``at``, or now)."""
+    path = [new] if isinstance(new, JobStatus) else list(new)
+    if not path:
+        raise ValueError("transition needs at least one status")
+    default = utcnow()
+    if isinstance(at, datetime) or at is None:
+        times = [at or default] * len(path)
+    else:
+        times = [t or default for t in at]
+        if len(times) != len(path):
+            raise ValueError("one time per status of the path")
+    return path, times
 
 
 def _ensure_workspace(conn: Connection, workspace: WorkspaceRef) -> None:
