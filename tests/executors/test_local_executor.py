@@ -365,9 +365,14 @@ def test_one_thread_follows_every_running_supervisor_and_is_reaped(tmp_path: Pat
         make_plan(tmp_path / f"j{i}", f"while [ ! -e {gate} ]; do sleep 0.05; done")
         for i in range(3)
     ]
+
+    def running_waiters() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.startswith("amlite-wait")]
+
+    wait_until(lambda: not running_waiters(), timeout=30)  # earlier tests' executors' ended
     try:
         runtimes = [ex.start(plan) for plan in plans]
-        waiters = [t for t in threading.enumerate() if t.name.startswith("amlite-wait")]
+        waiters = running_waiters()
         assert len(waiters) == 1
         gate.touch()
         for rt in runtimes:

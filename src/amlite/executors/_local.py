@@ -236,10 +236,10 @@ def _lock_run_dir(run_dir: str) -> int:
 class _Waiter:
     """One daemon thread that follows every supervisor this executor started: the end of
     file on a supervisor's standard output (the result is written, or it died) calls
-    ``ended(run_dir)``; the process is reaped once it has exited, and then its run
-    directory's start lock (``_lock_run_dir``) is released. One thread for all of
-    them, so starting a job starts no thread (a thread's start waits for it to be
-    scheduled, on the starting job's path)."""
+    ``ended(run_dir)`` after releasing the run directory's start lock (``_lock_run_dir``:
+    from then on the result is there, or the supervisor is gone); the process is reaped
+    once it has exited. One thread for all of them, so starting a job starts no thread (a
+    thread's start waits for it to be scheduled, on the starting job's path)."""
 
     def __init__(self, ended: Callable[[str], None]) -> None:
         self._ended = ended
@@ -267,16 +267,16 @@ class _Waiter:
     def _exit_of(self, proc: subprocess.Popen[bytes], run_dir: str, lock: int) -> None:
         try:
             proc.wait()
-            self._ended(run_dir)
         finally:
             os.close(lock)  # the run directory may be started again
+        self._ended(run_dir)
 
     def _run(self) -> None:
         """Until nothing is left to follow (then the thread ends; the next ``add`` starts
         another)."""
         sel = selectors.DefaultSelector()
         sel.register(self._wake_r, selectors.EVENT_READ)
-        exiting: list[tuple[subprocess.Popen[bytes], int]] = []  # ended, with their start lock
+        exiting: list[subprocess.Popen[bytes]] = []  # ended: reaped once they have exited
         while True:
             if not exiting and len(sel.get_map()) == 1:
                 with self._lock:
@@ -307,15 +307,10 @@ class _Waiter:
                 sel.unregister(stdout)
                 with contextlib.suppress(OSError):
                     stdout.close()
+                os.close(lock)  # the run directory may be started again
                 self._ended(run_dir)
-                exiting.append((proc, lock))
-            still: list[tuple[subprocess.Popen[bytes], int]] = []
-            for proc, lock in exiting:
-                if proc.poll() is None:
-                    still.append((proc, lock))
-                else:
-                    os.close(lock)  # the run directory may be started again
-            exiting = still
+                exiting.append(proc)
+            exiting = [proc for proc in exiting if proc.poll() is None]
 
 
 def _release(spare: subprocess.Popen[bytes]) -> None:
