@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, and_, delete, exists, func, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from amlite.domain.arm_id import WorkspaceRef
@@ -18,12 +29,14 @@ from amlite.domain.status import JobStatus, check_transition
 from amlite.errors import Conflict, InvalidTransition, NotFound
 from amlite.store._base import JobRecord, JobVersion, NewJob, StatusEvent, Store
 from amlite.store._sql.assets import AssetsAndTokens
+from amlite.store._sql.compiled import CompiledSelect
 from amlite.store._sql.deployments import DeploymentTables
 from amlite.store._sql.engine import make_engine, read_tx, write_tx
 from amlite.store._sql.leases import ServerLeases
 from amlite.store._sql.migrate import ensure_schema
 from amlite.store._sql.records import insert_ignoring_conflict, job_record, tag_rows
 from amlite.store._sql.tables import (
+    UtcDateTime,
     as_utc,
     job_tags,
     jobs,
@@ -37,6 +50,14 @@ from amlite.store._sql.tracking import TrackingTables
 class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, Store):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._compiled: dict[Hashable, CompiledSelect] = {}
+        """The hot reads' statements, compiled once per shape (``compiled.py``)."""
+
+    def _compiled_select(self, shape: Hashable, build: Callable[[], Select[Any]]) -> CompiledSelect:
+        found = self._compiled.get(shape)
+        if found is None:
+            found = self._compiled.setdefault(shape, CompiledSelect(self._engine, build()))
+        return found
 
     @classmethod
     def open(cls, url: str) -> SqlStore:
@@ -278,32 +299,57 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
         before_seq: int | None = None,
         limit: int = 100,
     ) -> list[JobVersion]:
-        query = _filtered(
-            select(jobs.c.seq, jobs.c.modified_at, jobs.c.status),
-            workspace_key,
-            job_type=job_type,
-            tag=tag,
-            tags=tags,
-            parent_name=parent_name,
-            top_level_only=top_level_only,
-            statuses=statuses,
-            experiment_name=experiment_name,
-            before_seq=before_seq,
-            limit=limit,
+        def build() -> Select[Any]:
+            return _filtered(
+                select(jobs.c.seq, jobs.c.modified_at, jobs.c.status),
+                workspace_key,
+                job_type=job_type,
+                tag=tag,
+                tags=tags,
+                parent_name=parent_name,
+                top_level_only=top_level_only,
+                statuses=statuses,
+                experiment_name=experiment_name,
+                before_seq=before_seq,
+                limit=limit,
+            )
+
+        if tag is not None or tags or statuses is not None:  # rare filters: built each time
+            with read_tx(self._engine) as conn:
+                return [
+                    JobVersion(int(seq), modified_at, JobStatus(status))
+                    for seq, modified_at, status in conn.execute(build())
+                ]
+        shape = (
+            "versions",
+            before_seq is not None,
+            job_type is not None,
+            parent_name is not None,
+            top_level_only,
+            experiment_name is not None,
         )
-        with read_tx(self._engine) as conn:
-            return [
-                JobVersion(int(seq), modified_at, JobStatus(status))
-                for seq, modified_at, status in conn.execute(query)
-            ]
+        params = {
+            "workspace_key": workspace_key,
+            "before_seq": before_seq,
+            "job_type": job_type.lower() if job_type is not None else None,
+            "parent_name": parent_name,
+            "experiment_name": experiment_name,
+            "limit": limit,
+        }
+        rows = self._compiled_select(shape, build).rows(params)
+        return [_job_version(row, self._engine) for row in rows]
 
     def job_version(self, workspace_key: str, name: str) -> JobVersion | None:
-        query = select(jobs.c.seq, jobs.c.modified_at, jobs.c.status).where(
-            jobs.c.workspace_key == workspace_key, jobs.c.name == name
+        def build() -> Select[Any]:
+            return select(jobs.c.seq, jobs.c.modified_at, jobs.c.status).where(
+                jobs.c.workspace_key == bindparam("workspace_key", workspace_key),
+                jobs.c.name == bindparam("name", name),
+            )
+
+        rows = self._compiled_select("version", build).rows(
+            {"workspace_key": workspace_key, "name": name}
         )
-        with read_tx(self._engine) as conn:
-            row = conn.execute(query).first()
-        return JobVersion(int(row[0]), row[1], JobStatus(row[2])) if row is not None else None
+        return _job_version(rows[0], self._engine) if rows else None
 
     def jobs_by_seq(self, seqs: Collection[int]) -> list[JobRecord]:
         if not seqs:
@@ -523,24 +569,35 @@ def _filtered(
     limit: int,
 ) -> Select[Any]:
     """``query`` over ``jobs`` narrowed by a listing's filters, newest first."""
-    query = query.where(jobs.c.workspace_key == workspace_key)
+    query = query.where(jobs.c.workspace_key == bindparam("workspace_key", workspace_key))
     if before_seq is not None:
-        query = query.where(jobs.c.seq < before_seq)
+        query = query.where(jobs.c.seq < bindparam("before_seq", before_seq))
     if job_type is not None:
-        query = query.where(func.lower(jobs.c.job_type) == job_type.lower())
+        query = query.where(func.lower(jobs.c.job_type) == bindparam("job_type", job_type.lower()))
     if tag is not None:
         query = query.where(_has_tag(tag))
     for key, value in (tags or {}).items():
         query = query.where(_has_tag(key, value))
     if parent_name is not None:
-        query = query.where(jobs.c.parent_name == parent_name)
+        query = query.where(jobs.c.parent_name == bindparam("parent_name", parent_name))
     if top_level_only:
         query = query.where(jobs.c.parent_name.is_(None))
     if statuses is not None:
         query = query.where(jobs.c.status.in_([JobStatus(s).value for s in statuses]))
     if experiment_name is not None:
-        query = query.where(jobs.c.experiment_name == experiment_name)
-    return query.order_by(jobs.c.seq.desc()).limit(limit)
+        query = query.where(jobs.c.experiment_name == bindparam("experiment_name", experiment_name))
+    return query.order_by(jobs.c.seq.desc()).limit(bindparam("limit", limit))
+
+
+_UTC_DATETIME = UtcDateTime()
+_STATUSES = {s.value: s for s in JobStatus}
+
+
+def _job_version(row: tuple[Any, ...], engine: Engine) -> JobVersion:
+    """A ``(seq, modified_at, status)`` row as the driver returned it (``CompiledSelect``)."""
+    modified_at = _UTC_DATETIME.process_result_value(row[1], engine.dialect)
+    assert modified_at is not None  # NOT NULL
+    return JobVersion(int(row[0]), modified_at, _STATUSES[row[2]])
 
 
 def _job_query(workspace_key: str, name: str) -> Select[Any]:
