@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from store_helpers import OTHER_WS, WS, new_job
 
 from amlite.domain.arm_id import WorkspaceRef
@@ -197,6 +197,25 @@ def test_runtime_and_system_properties(store: Store) -> None:
         store.set_runtime(WS.key, "nope", {})
     with pytest.raises(NotFound):
         store.set_system_properties(WS.key, "nope", {})
+
+
+def test_a_submission_inserts_its_workspace_only_the_first_time(store: Store) -> None:
+    assert isinstance(store, SqlStore)
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        for name in ("w1", "w2", "w3"):
+            store.create_job(new_job(name))
+        store.create_job(new_job("o1", OTHER_WS))
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO WORKSPACES")]
+    assert len(inserts) == 2  # WS once, OTHER_WS once
+    assert store.get_workspace(OTHER_WS.key) == OTHER_WS
 
 
 def test_delete_removes_history_tags_and_tokens(store: Store) -> None:

@@ -54,6 +54,9 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
         self._engine = engine
         self._compiled: dict[Hashable, CompiledSelect] = {}
         """The hot reads' statements, compiled once per shape (``compiled.py``)."""
+        self._workspaces_stored: set[str] = set()
+        """Workspace keys known to have their row (rows are never deleted): a submission
+        skips the insert-if-missing of its workspace, one statement of four."""
 
     def _compiled_select(self, shape: Hashable, build: Callable[[], Select[Any]]) -> CompiledSelect:
         found = self._compiled.get(shape)
@@ -89,6 +92,7 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
     def ensure_workspace(self, workspace: WorkspaceRef) -> None:
         with write_tx(self._engine) as conn:
             _ensure_workspace(conn, workspace)
+        self._workspaces_stored.add(workspace.key)
 
     def get_workspace(self, key: str) -> WorkspaceRef | None:
         with read_tx(self._engine) as conn:
@@ -125,7 +129,8 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
         }
         try:
             with write_tx(self._engine) as conn:
-                _ensure_workspace(conn, job.workspace)
+                if job.workspace.key not in self._workspaces_stored:
+                    _ensure_workspace(conn, job.workspace)
                 inserted = conn.execute(jobs.insert(), values).inserted_primary_key
                 assert inserted is not None
                 seq = int(inserted[0])
@@ -143,6 +148,7 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
             raise Conflict(
                 f"a job named {job.name!r} already exists in this workspace", target="name"
             ) from exc
+        self._workspaces_stored.add(job.workspace.key)
         # the record as written, as a SELECT would read it back (no second round trip)
         return JobRecord(
             seq=seq,
