@@ -11,8 +11,8 @@ autocommit mode, one statement is one consistent snapshot; on PostgreSQL the poo
 connection's transaction back when it is returned.
 
 Values come back raw (what the driver returns); callers convert them (``UtcDateTime``'s
-``process_result_value`` for times). DBAPI errors are raised as SQLAlchemy's ``DBAPIError``,
-so a database that is away still answers 503 (``amlite.store.availability``).
+``process_result_value`` for times). DBAPI errors (connecting included) are raised as SQLAlchemy's
+``DBAPIError``, so a database that is away still answers 503 (``amlite.store.availability``).
 """
 
 from __future__ import annotations
@@ -39,7 +39,12 @@ class CompiledSelect:
         values = {**self._defaults, **params}
         args: Any = [values[n] for n in self._names] if self._names is not None else values
         dbapi_error: Any = self._engine.dialect.loaded_dbapi.Error
-        conn = self._engine.raw_connection()
+        try:
+            conn = self._engine.raw_connection()
+        except dbapi_error as exc:  # the database is away: no connection to give back
+            raise sa_exc.DBAPIError.instance(
+                self._sql, args, exc, dbapi_error, connection_invalidated=True
+            ) from exc
         try:
             cursor = conn.cursor()
             try:
