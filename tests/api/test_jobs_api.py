@@ -247,3 +247,23 @@ def test_list_filters_by_experiment_and_status(server: LiveServer) -> None:
         assert [j["name"] for j in running] == ["eb"]
         assert c.get(f"{WS}/jobs?{API}&status=Sleeping").status_code == 400
         c.post(f"{WS}/jobs/eb/cancel?{API}")
+
+
+def test_get_and_list_show_a_status_change_at_once(server: LiveServer) -> None:
+    """GET and LIST serve jobs rendered earlier while their row has not changed: a cancel
+    must show in both on the next request, never the copy rendered before it."""
+    with server.client() as c:
+        assert c.put(job_url("fresh"), json=command_body("sleep 60")).status_code == 201
+        wait_status(c, "fresh", "Running")
+
+        def listed() -> str:
+            page = c.get(f"{WS}/jobs?{API}&$top=100").json()["value"]
+            return next(j["properties"]["status"] for j in page if j["name"] == "fresh")
+
+        assert listed() == "Running"  # rendered and kept at this version
+        assert c.post(f"{WS}/jobs/fresh/cancel?{API}").status_code == 200
+        seen = {c.get(job_url("fresh")).json()["properties"]["status"], listed()}
+        assert seen <= {"CancelRequested", "Canceled"}, seen
+        done = wait_terminal(c, "fresh", timeout=30)
+        assert done["properties"]["status"] == "Canceled"
+        assert listed() == "Canceled"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from store_helpers import OTHER_WS, WS, new_job
 
 from amlite.domain.arm_id import WorkspaceRef
@@ -108,6 +108,52 @@ def test_list_filters(store: Store) -> None:
     ]
 
 
+def test_versions_agree_with_the_records_for_every_filter_and_value(store: Store) -> None:
+    """``list_job_versions`` and ``job_version`` run statements compiled once per shape of
+    filters: later calls with other values must not get the first call's answer."""
+    for ws in (WS, OTHER_WS):
+        store.create_job(new_job("a", ws, tags={"team": "x"}))
+        store.create_job(new_job("sweep", ws, job_type="Sweep", experiment_name="exp"))
+        store.create_job(new_job("sweep_0", ws, parent_name="sweep"))
+        store.create_job(new_job("b", ws, experiment_name="exp"))
+    store.transition(WS.key, "b", JobStatus.CANCEL_REQUESTED)
+    seqs = sorted(j.seq for j in store.list_jobs(WS.key))
+    cases: list[dict[str, object]] = [
+        {},
+        {"job_type": "sweep"},
+        {"job_type": "COMMAND"},
+        {"parent_name": "sweep"},
+        {"parent_name": "nope"},
+        {"top_level_only": True},
+        {"experiment_name": "exp"},
+        {"experiment_name": "Default", "top_level_only": True},
+        {"tag": "team"},
+        {"statuses": [JobStatus.CANCEL_REQUESTED]},
+        {"limit": 1},
+        {"limit": 2, "before_seq": seqs[-1]},
+        {"before_seq": seqs[1]},
+    ]
+    for key in (WS.key, OTHER_WS.key):
+        for case in cases:
+            records = store.list_jobs(key, **case)  # type: ignore[arg-type]
+            versions = store.list_job_versions(key, **case)  # type: ignore[arg-type]
+            assert [(v.seq, v.modified_at, v.status) for v in versions] == [
+                (r.seq, r.modified_at, r.status) for r in records
+            ], (key, case)
+    for ws in (WS, OTHER_WS):
+        for name in ("a", "b", "sweep_0"):
+            record = store.get_job(ws.key, name)
+            assert record is not None
+            version = store.job_version(ws.key, name)
+            assert version is not None
+            assert (version.seq, version.modified_at, version.status) == (
+                record.seq,
+                record.modified_at,
+                record.status,
+            )
+    assert store.job_version(WS.key, "nope") is None
+
+
 def test_filters_apply_before_the_page_is_cut(store: Store) -> None:
     for i in range(30):
         store.create_job(new_job(f"j{i:02d}", tags={"even": "1"} if i % 2 == 0 else {}))
@@ -151,6 +197,25 @@ def test_runtime_and_system_properties(store: Store) -> None:
         store.set_runtime(WS.key, "nope", {})
     with pytest.raises(NotFound):
         store.set_system_properties(WS.key, "nope", {})
+
+
+def test_a_submission_inserts_its_workspace_only_the_first_time(store: Store) -> None:
+    assert isinstance(store, SqlStore)
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        for name in ("w1", "w2", "w3"):
+            store.create_job(new_job(name))
+        store.create_job(new_job("o1", OTHER_WS))
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO WORKSPACES")]
+    assert len(inserts) == 2  # WS once, OTHER_WS once
+    assert store.get_workspace(OTHER_WS.key) == OTHER_WS
 
 
 def test_delete_removes_history_tags_and_tokens(store: Store) -> None:

@@ -67,6 +67,7 @@ class Server:
             assets=self.assets,
             authenticate=Authenticator(self.store.find_token),
             public_url=self.public_url,
+            local_reads=not self.store.multi_server,
         )
 
     def _on_terminal(self, job: JobRecord) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -20,6 +21,8 @@ from amlite.services.workspaces import check_workspace
 from amlite.store import Store
 from amlite.store.availability import AvailabilityProbe
 
+T = TypeVar("T")
+
 WS_PREFIX = (
     "/subscriptions/{subscription}/resourceGroups/{resource_group}"
     "/providers/Microsoft.MachineLearningServices/workspaces/{workspace}"
@@ -35,6 +38,17 @@ class Runtime:
     authenticate: Authenticator
     public_url: str
     availability: AvailabilityProbe = field(default_factory=AvailabilityProbe)
+    local_reads: bool = False
+    """The store is a SQLite file on this machine: a read is a few hundred microseconds of
+    CPU that never waits for a writer (WAL), cheaper on the event loop than the thread hop
+    it would take (about 15 % of a GET). On PostgreSQL a read waits for the network, so it
+    goes to a worker thread."""
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)``, a read of the store: on the event loop when reads are local."""
+        if self.local_reads:
+            return fn(*args)
+        return await run_in_threadpool(fn, *args)
 
 
 def runtime(request: Request) -> Runtime:
@@ -54,6 +68,11 @@ async def principal(request: Request) -> Principal:
 
 
 async def api_version(request: Request, _: Principal = Depends(principal)) -> str:
+    return require_api_version(request)
+
+
+def require_api_version(request: Request) -> str:
+    """The request's api-version, which must be the one amlite serves."""
     value = request.query_params.get("api-version")
     if not value:
         raise ValidationFailed.one("api-version", "the api-version query parameter is required")
@@ -68,10 +87,22 @@ async def workspace(subscription: str, resource_group: str, workspace: str) -> W
     return check_workspace(subscription, resource_group, workspace)
 
 
+def path_workspace(request: Request) -> WorkspaceRef:
+    """The workspace of a ``WS_PREFIX`` path, for routes without dependency injection."""
+    params = request.path_params
+    return check_workspace(params["subscription"], params["resource_group"], params["workspace"])
+
+
+async def read_json(request: Request) -> Any:
+    """The JSON body (``json_body`` for routes without dependency injection: call it once
+    the caller is authenticated)."""
+    return parse_json(await read_capped(request, MAX_JSON_BYTES))
+
+
 async def json_body(request: Request, _: Principal = Depends(principal)) -> Any:
     """The JSON body of a request, read only once the caller is authenticated (see
     ``amlite.api.bodies`` for the limits)."""
-    return parse_json(await read_capped(request, MAX_JSON_BYTES))
+    return await read_json(request)
 
 
 def query_ci(request: Request, name: str) -> str | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,6 +29,12 @@ from amlite.store import JobRecord, NewJob, Store
 
 UPDATABLE = ("description", "tags", "properties")
 PAGE_SIZE = 100
+LOCAL_COMPUTE_SECONDS = 1.0
+"""How long a compute found to run on this machine is taken as such without reading it again
+(a third of a PUT's own work was that read, in a burst of submissions). A compute deleted or
+turned into a Ray compute within that second may still be taken as local at submit: the
+scheduler reads the compute again when it dispatches the job, and fails it naming the compute
+if it no longer exists."""
 
 
 class Dispatcher(Protocol):
@@ -61,6 +69,8 @@ class Jobs:
         self.public_url = public_url
         self.dispatcher = dispatcher
         self._rendered = RenderedJobs(public_url)
+        self._local_until: dict[tuple[str, str], float] = {}
+        self._local_lock = threading.Lock()
 
     # -- create / update -----------------------------------------------------------------
     def create_or_update(self, ws: WorkspaceRef, name: str, body: Any) -> tuple[JsonObject, bool]:
@@ -70,7 +80,7 @@ class Jobs:
         self._workspaces.ensure(ws)
         typed, compute = resolve_references(self._store, ws, typed)
         spec = encode_job(typed)
-        if not runs_here(self._store, ws.key, compute):
+        if not self._runs_here(ws.key, compute):
             # a Ray compute (or one that no longer exists): an update must not reach out to
             # the cluster, so look for the job first
             existing = self._store.get_job(ws.key, name)
@@ -93,6 +103,21 @@ class Jobs:
         if self.dispatcher is not None:
             self.dispatcher.wake()
         return job_resource(record, ws, self.public_url), True
+
+    def _runs_here(self, workspace_key: str, compute: str) -> bool:
+        """``runs_here``, remembered for ``LOCAL_COMPUTE_SECONDS`` when True (only computes
+        that exist are remembered, so the map is as large as the computes are many)."""
+        key = (workspace_key, compute)
+        now = time.monotonic()
+        if self._local_until.get(key, 0.0) > now:
+            return True
+        here = runs_here(self._store, workspace_key, compute)
+        with self._local_lock:
+            if here:
+                self._local_until[key] = now + LOCAL_COMPUTE_SECONDS
+            else:
+                self._local_until.pop(key, None)
+        return here
 
     def _update(self, ws: WorkspaceRef, job: JobRecord, spec: dict[str, Any]) -> JsonObject:
         changed = sorted(
