@@ -86,6 +86,40 @@ def combine(results: dict[int, dict[str, Any]], first_bad: int | None) -> dict[s
     return bad._replace(reason=reason, finished_at=contract.now_iso()).to_json()
 
 
+def own_ray_temp_dir(pid: int | None = None, proc: str = "/proc") -> str | None:
+    """The temp dir (``--temp_dir``) of the Ray node this process runs on: that of the
+    raylet it descends from (Ray Jobs starts the entrypoint from its supervisor, a worker of
+    the node's raylet); None when there is none to see (Ray then picks the node).
+
+    ``ray.init(address="auto")`` on a machine with several Ray nodes connects to the head's
+    raylet, not to the one it runs on (``get_node_to_connect_for_driver`` prefers the head
+    among the nodes it sees on the machine; ray-project/ray#44431): on a node with its own
+    filesystem the head's socket path does not exist, and the driver's core worker aborts
+    (``raylet_ipc_client.cc: Failed to connect to socket``). Given the temp dir, Ray
+    connects to this node's raylet."""
+    pid = os.getpid() if pid is None else pid
+    for _ in range(64):  # a chain of processes, never a loop
+        try:
+            with open(f"{proc}/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            with open(f"{proc}/{pid}/stat", encoding="utf-8", errors="replace") as f:
+                stat = f.read()
+        except OSError:
+            return None
+        if argv and os.path.basename(argv[0]) == b"raylet":
+            for arg in argv[1:]:
+                if arg.startswith(b"--temp_dir="):
+                    return arg[len(b"--temp_dir=") :].decode() or None
+            return None
+        try:
+            pid = int(stat[stat.rfind(")") + 2 :].split()[1])
+        except (IndexError, ValueError):
+            return None
+        if pid <= 1:
+            return None
+    return None
+
+
 def supervise(run_dir: str, desc: dict[str, Any]) -> dict[str, Any]:
     from ray.util.placement_group import placement_group, remove_placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
@@ -102,7 +136,14 @@ def supervise(run_dir: str, desc: dict[str, Any]) -> dict[str, Any]:
         wanted = {"CPU": node["cpus"], "memory": node["memory"], "GPU": node["gpus"]}
         return {k: float(v) for k, v in wanted.items() if v}
 
-    ray.init(address="auto", logging_level=logging.ERROR, log_to_driver=False)
+    # this node's raylet, not the head's (see there); None: Ray's choice
+    ray.init(
+        address="auto",
+        logging_level=logging.ERROR,
+        log_to_driver=False,
+        _temp_dir=own_ray_temp_dir(),
+    )
+    log.write(f"driver on node {ray.get_runtime_context().get_node_id()[:12]}")
     pg = placement_group(
         [bundle(n) for n in nodes],
         strategy="STRICT_SPREAD" if len(nodes) > 1 else "PACK",
