@@ -10,8 +10,8 @@ import pytest
 
 from amlite.domain.specs import Compute, PyTorch, TensorFlow, Workload
 from amlite.executors.launchers import launch
-from amlite.executors.ray_cluster import normalise_address
-from amlite.executors.ray_gang import combine, node_plan, own_ray_temp_dir
+from amlite.executors.ray.cluster import normalise_address
+from amlite.executors.ray.gang import combine, node_plan, own_ray_temp_dir
 
 PLAN = {
     "working_dir": "/home/runs/j/wd",
@@ -64,7 +64,7 @@ def test_the_gang_driver_finds_the_temp_dir_of_the_node_it_runs_on(tmp_path: Pat
     raylet = "/venv/lib/python3.11/site-packages/ray/core/src/ray/raylet/raylet"
     _fake_proc(tmp_path, 10, 1, raylet, "--node_id=aa", "--temp_dir=/var/tmp/w1", "--x=1")
     _fake_proc(tmp_path, 20, 10, "ray::JobSupervisor", "", "")
-    _fake_proc(tmp_path, 30, 20, "/bin/sh", "-c", "exec python -m amlite_node.ray_node")
+    _fake_proc(tmp_path, 30, 20, "/bin/sh", "-c", "exec python -m amlite_node.ray.node")
     _fake_proc(tmp_path, 40, 1, raylet, "--node_id=bb", "--temp_dir=/var/tmp/head")  # not ours
     assert own_ray_temp_dir(30, str(tmp_path)) == "/var/tmp/w1"
     assert own_ray_temp_dir(40, str(tmp_path)) == "/var/tmp/head"

@@ -25,8 +25,8 @@ from amlite.data.paths import run_dir
 from amlite.domain.status import ACCEPT_PATH, JobStatus
 from amlite.errors import AmliteError, InvalidTransition, NotFound
 from amlite.executors._base import Executor, NodeSlot, RunReport
-from amlite.executors._ray import RayExecutor
-from amlite.executors.ray_cluster import RayUnavailable
+from amlite.executors.ray.cluster import RayUnavailable
+from amlite.executors.ray.executor import RayExecutor
 from amlite.executors.run_files import run_dir_in
 from amlite.executors.supervisor.contract import RunResult
 from amlite.scheduler.backends import Backend, Backends

@@ -1,13 +1,13 @@
-"""The driver of a multi-node job on a Ray cluster, called by ``ray_node.main``.
+"""The driver of a multi-node job on a Ray cluster, called by ``node.main``.
 
 It runs as the entrypoint of a Ray Job, on the node the job's rank 0 runs on, shipped to
-the cluster with ``ray_node.py`` and ``supervisor.py`` (package ``amlite_node``). It imports
+the cluster with ``node.py`` and the supervisor package (package ``amlite_node``). It imports
 ``ray`` (present on every Ray node) but not amlite. It:
 
 1. reserves one bundle per node of the job in a placement group (``STRICT_SPREAD``, each
    bundle pinned to the node amlite chose): all nodes are held at once or none is, so two
    multi-node jobs never deadlock on half a cluster each;
-2. runs the supervisor on every node (``ray_node.run_node``, a task in that node's bundle)
+2. runs the supervisor on every node (``node.run_node``, a task in that node's bundle)
    with the plan of the processes placed there (``ProcessSpec.node``), run directory
    ``RUN_DIR/nodes/K``; node 0 works in the job's working directory, node K in
    ``WORKING_DIR-nodeK``. A node that sees the job's run directory works there; one that
@@ -25,7 +25,7 @@ import signal
 import sys
 from typing import Any
 
-from .supervisor import contract  # beside it, here and in the shipped ``amlite_node``
+from ..supervisor import contract  # here and in the shipped ``amlite_node``
 
 POLL_SECONDS = 0.25
 
@@ -58,9 +58,9 @@ def node_plan(plan: dict[str, Any], node: int, run_dir: str) -> dict[str, Any]:
 def run_node(plan: dict[str, Any], desc: dict[str, Any], node: int) -> dict[str, Any]:
     """A Ray task: the supervisor for one node's plan, on the node of its bundle (on the
     shared run directory if the node sees it, else below the node's own root)."""
-    from . import ray_node
+    from . import node as node_side
 
-    return ray_node.run_node(plan, desc, node)
+    return node_side.run_node(plan, desc, node)
 
 
 class Log:
@@ -235,9 +235,9 @@ def supervise(run_dir: str, desc: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str], desc: dict[str, Any]) -> int:
-    """Run the job's nodes; ``desc`` is the job's descriptor (``ray_node.DESCRIPTOR``)."""
+    """Run the job's nodes; ``desc`` is the job's descriptor (``node.DESCRIPTOR``)."""
     if len(argv) != 2:
-        sys.stderr.write("usage: ray_gang.py RUN_DIR\n")
+        sys.stderr.write("usage: gang.py RUN_DIR\n")
         return 2
     run_dir = os.path.abspath(argv[1])
 
