@@ -102,6 +102,7 @@ def _file(c: httpx.Client, path: str) -> httpx.Response:
     return c.get(f"{WS}/datastores/workspaceblobstore/files/{path}?{API}")
 
 
+@pytest.mark.timeout(600)  # with the cluster's start: minutes on a loaded machine
 def test_two_node_job_without_a_shared_filesystem(
     server: LiveServer, cluster: RayTestCluster
 ) -> None:
