@@ -1,4 +1,4 @@
-"""A node without the server's filesystem (``ray_node.run_remote``), against a fake of the
+"""A node without the server's filesystem (``ray.node.run_remote``), against a fake of the
 server's file and job API: inputs are fetched, the code comes from the shipped package,
 logs and outputs are pushed while the job runs and when it ends, a cancel arrives through
 the job's status, and a node that sees the run directory works there instead."""
@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import pytest
 
-from amlite.executors import ray_node
+from amlite.executors.ray import node as ray_node
 
 WS = "/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w"
 TOKEN = "amlj_test"

@@ -4,13 +4,14 @@ combine, dashboard addresses, and launchers given the nodes' addresses."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from amlite.domain.specs import Compute, PyTorch, TensorFlow, Workload
 from amlite.executors.launchers import launch
-from amlite.executors.ray_cluster import normalise_address
-from amlite.executors.ray_gang import combine, node_plan
+from amlite.executors.ray.cluster import normalise_address
+from amlite.executors.ray.gang import combine, node_plan, own_ray_temp_dir
 
 PLAN = {
     "working_dir": "/home/runs/j/wd",
@@ -48,6 +49,28 @@ def test_the_first_node_that_does_not_complete_decides_the_outcome() -> None:
     out = combine({0: stopped, 1: bad}, 1)
     assert out["outcome"] == "Failed" and out["exitCode"] == 3
     assert out["reason"] == "node 1: rank 1 exited with code 3; the other nodes were stopped"
+
+
+def _fake_proc(root: Path, pid: int, ppid: int, *argv: str) -> None:
+    (root / str(pid)).mkdir(parents=True)
+    (root / str(pid) / "stat").write_text(f"{pid} (x y) S {ppid} {pid} {pid} 0 -1\n")
+    (root / str(pid) / "cmdline").write_bytes(b"\0".join(a.encode() for a in argv) + b"\0")
+
+
+def test_the_gang_driver_finds_the_temp_dir_of_the_node_it_runs_on(tmp_path: Path) -> None:
+    """The raylet the driver runs under names its node's temp dir: ``ray.init`` is given it,
+    else with several Ray nodes on one machine it connects to the head's raylet (whose socket
+    a node in its own mount namespace does not see: the core worker aborts)."""
+    raylet = "/venv/lib/python3.11/site-packages/ray/core/src/ray/raylet/raylet"
+    _fake_proc(tmp_path, 10, 1, raylet, "--node_id=aa", "--temp_dir=/var/tmp/w1", "--x=1")
+    _fake_proc(tmp_path, 20, 10, "ray::JobSupervisor", "", "")
+    _fake_proc(tmp_path, 30, 20, "/bin/sh", "-c", "exec python -m amlite_node.ray.node")
+    _fake_proc(tmp_path, 40, 1, raylet, "--node_id=bb", "--temp_dir=/var/tmp/head")  # not ours
+    assert own_ray_temp_dir(30, str(tmp_path)) == "/var/tmp/w1"
+    assert own_ray_temp_dir(40, str(tmp_path)) == "/var/tmp/head"
+    _fake_proc(tmp_path, 50, 1, "python", "driver.py")  # not below a raylet: Ray decides
+    assert own_ray_temp_dir(50, str(tmp_path)) is None
+    assert own_ray_temp_dir(99, str(tmp_path)) is None  # no such process
 
 
 def test_dashboard_addresses() -> None:

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path, PurePosixPath
 
 import pytest
 
 from amlite.data import paths
-from amlite.executors import ray_node, ray_ship
 from amlite.executors._base import EnvironmentBuild, FileStep, NodeSlot, RunPlan
-from amlite.executors._ray import apply_node_log
+from amlite.executors.ray import node as ray_node
+from amlite.executors.ray import ship as ray_ship
+from amlite.executors.ray.executor import apply_node_log
 
 WS_ID = (
     "/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.MachineLearningServices/"
@@ -69,14 +72,29 @@ def test_the_node_package_is_named_by_its_content_and_holds_the_stdlib_files() -
     assert uri.startswith("gcs://_ray_pkg_") and uri.endswith(".zip")
     assert ray_ship.package_uri(data) == uri
     names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
-    supervisor = Path(ray_ship.__file__).parent / "supervisor"  # the stdlib-only package
+    supervisor = Path(ray_ship.__file__).parents[1] / "supervisor"  # the stdlib-only package
     assert names == {
         "amlite_node/__init__.py",
-        "amlite_node/ray_node.py",
-        "amlite_node/ray_gang.py",
+        "amlite_node/ray/__init__.py",
+        "amlite_node/ray/node.py",
+        "amlite_node/ray/gang.py",
         *(f"amlite_node/supervisor/{f.name}" for f in supervisor.glob("*.py")),
     }
     assert "amlite_node/supervisor/__main__.py" in names  # run by path on the node
+
+
+def test_the_node_package_runs_where_amlite_is_not_installed(tmp_path: Path) -> None:
+    """As shipped (``python -m amlite_node.ray.node`` in the Ray job's working directory),
+    without site-packages: its relative imports reach the shipped supervisor's contract."""
+    zipfile.ZipFile(io.BytesIO(ray_ship.node_package()[1])).extractall(tmp_path)
+    run = [sys.executable, "-S", "-E"]
+    node = subprocess.run(
+        [*run, "-m", ray_ship.NODE_MODULE, "nothing.json"], cwd=tmp_path, capture_output=True
+    )
+    assert node.returncode == 2 and b"no job descriptor" in node.stderr, node.stderr
+    gang = "import amlite_node.ray.gang as g; print(g.contract.RESULT)"  # imports ray lazily
+    done = subprocess.run([*run, "-c", gang], cwd=tmp_path, capture_output=True, text=True)
+    assert done.stdout.strip() == "result.json", done.stderr
 
 
 def test_code_packages_are_reproducible_and_change_with_the_code(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shlex
 import shutil
 import signal
@@ -26,13 +27,22 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from amlite.executors.supervisor.procs import pid_alive
 
-RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+RAY_ENV = {
+    "RAY_AUTH_MODE": "disabled",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    # a loaded machine: a raylet waits this long for its node's agents (Python) to start
+    "RAY_agent_register_timeout_ms": "120000",
+}
 GIB = 1024**3
+KEEP_LOGS_ENV = "AMLITE_RAY_TEST_LOGS"
+"""A folder: each test cluster's temp dirs (Ray's logs, Ray jobs' driver logs) are copied
+there when it stops."""
 
 
 def ray_available() -> bool:
@@ -105,7 +115,16 @@ class RayTestCluster:
         lines.append('exec "$@"')
         return ["unshare", "-m", "--propagation", "private", "sh", "-c", "\n".join(lines), "sh"]
 
-    def _ray_start(self, *args: str, isolated: bool = False) -> None:
+    def _first_id(self) -> dict[str, str]:
+        """A node id below the head's: amlite places a job's node 0 (and a multi-node job's
+        driver) on the lowest id of equally free nodes, so the blind worker gets them."""
+        head = min(str(n["node_id"]) for n in self._nodes())
+        while True:
+            nid = "00" + secrets.token_hex(27)
+            if nid < head:
+                return {"RAY_OVERRIDE_NODE_ID_FOR_TESTING": nid}
+
+    def _ray_start(self, *args: str, isolated: bool = False, env: dict[str, str]) -> None:
         ray = str(Path(sys.executable).parent / "ray")
         log = (self.root / "ray_start.log").open("ab")
         proc = subprocess.Popen(
@@ -119,7 +138,7 @@ class RayTestCluster:
                 "--object-store-memory=100000000",
                 "--disable-usage-stats",
             ],
-            env=self.env,
+            env={**self.env, **env},
             stdout=log,
             stderr=log,
             start_new_session=True,
@@ -142,36 +161,54 @@ class RayTestCluster:
             raise
 
     def _start(self) -> RayTestCluster:
-        port, dash = _free_port(), _free_port()
-        self.dashboard = f"http://127.0.0.1:{dash}"
-        self._ray_start(
-            "--head",
-            f"--port={port}",
-            "--dashboard-host=127.0.0.1",
-            f"--dashboard-port={dash}",
-            "--include-dashboard=true",
-            f"--temp-dir={self.root / 'head'}",
-            f"--ray-client-server-port={_free_port()}",
-            f"--dashboard-agent-listen-port={_free_port()}",
-        )
-        self.node_ip = str(self._wait_nodes(1)[0]["node_ip"])
-        self.gcs = f"{self.node_ip}:{port}"
-        for attempt in (1, 2):  # a loaded machine can miss Ray's 30 s raylet start limit
-            try:
-                self._ray_start(
-                    f"--address={self.gcs}",
-                    f"--temp-dir={self.root / f'worker{attempt}'}",
-                    f"--dashboard-agent-listen-port={_free_port()}",
-                    isolated=bool(self.hide),
-                )
-                break
-            except RuntimeError:
-                if attempt == 2:
-                    raise
-                stop_sessions(self.sessions[-1:])
-        self._wait_nodes(2)
+        ports: list[int] = []
+
+        def head(attempt: int) -> list[str]:
+            ports.append(_free_port())
+            dash = _free_port()
+            self.dashboard = f"http://127.0.0.1:{dash}"
+            return [
+                "--head",
+                f"--port={ports[-1]}",
+                "--dashboard-host=127.0.0.1",
+                f"--dashboard-port={dash}",
+                "--include-dashboard=true",
+                f"--temp-dir={self.root / 'head'}",
+                f"--ray-client-server-port={_free_port()}",
+                f"--dashboard-agent-listen-port={_free_port()}",
+            ]
+
+        self.node_ip = str(self._start_node(head, 1)[0]["node_ip"])
+        self.gcs = f"{self.node_ip}:{ports[-1]}"
+
+        def worker(attempt: int) -> list[str]:
+            return [
+                f"--address={self.gcs}",
+                f"--temp-dir={self.root / f'worker{attempt}'}",
+                f"--dashboard-agent-listen-port={_free_port()}",
+            ]
+
+        self._start_node(worker, 2, isolated=bool(self.hide))
         self._wait_jobs_api()
         return self
+
+    def _start_node(
+        self, args: Callable[[int], list[str]], count: int, isolated: bool = False
+    ) -> list[dict[str, object]]:
+        """``ray start`` a node until the cluster has ``count`` nodes. On a loaded machine
+        ``ray start`` can give up after Ray's fixed 30 s wait for its raylet to register while
+        the node still comes up (its processes outlive it): that is waited for first."""
+        for attempt in (1, 2):
+            env = self._first_id() if isolated else {}
+            with contextlib.suppress(RuntimeError):  # waited for below
+                self._ray_start(*args(attempt), isolated=isolated, env=env)
+            try:
+                return self._wait_nodes(count)
+            except RuntimeError:
+                if attempt == 2:
+                    raise RuntimeError((self.root / "ray_start.log").read_text()[-3000:]) from None
+                stop_sessions(self.sessions[-1:])
+        raise AssertionError("unreachable")
 
     def _wait_jobs_api(self) -> None:
         """Until Ray Jobs takes and finishes a job (the head's job agent starts late)."""
@@ -236,6 +273,15 @@ class RayTestCluster:
 
     def stop(self) -> None:
         stop_sessions(self.sessions)
+        keep = os.environ.get(KEEP_LOGS_ENV)
+        if keep:  # the nodes' temp dirs (the worker's is outside what it hides)
+            shutil.copytree(
+                self.root,
+                Path(keep) / self.root.name,
+                symlinks=True,
+                ignore=shutil.ignore_patterns("sockets", "runtime_resources", "stage"),
+                dirs_exist_ok=True,
+            )
         shutil.rmtree(self.root, ignore_errors=True)
 
 

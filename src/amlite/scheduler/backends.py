@@ -15,8 +15,8 @@ from typing import Any
 
 from amlite.domain.specs import Workload
 from amlite.executors._base import Executor
-from amlite.executors._ray import RayExecutor
-from amlite.executors.ray_cluster import RayCluster
+from amlite.executors.ray.cluster import RayCluster
+from amlite.executors.ray.executor import RayExecutor
 from amlite.executors.run_files import run_dir_in
 from amlite.scheduler.capacity import ClusterPool, LocalPool, Pool
 from amlite.services.compute_targets import ComputeTarget, target_of

@@ -26,8 +26,8 @@ from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import ACCEPT_PATH, JobStatus
 from amlite.errors import AmliteError, Fenced, InvalidTransition, NotFound
 from amlite.executors._base import AlreadyStarted, Executor, NodeSlot, RunReport
-from amlite.executors._ray import RayExecutor
-from amlite.executors.ray_cluster import RayUnavailable
+from amlite.executors.ray.cluster import RayUnavailable
+from amlite.executors.ray.executor import RayExecutor
 from amlite.executors.run_files import run_dir_in
 from amlite.scheduler.backends import Backend, Backends
 from amlite.scheduler.capacity import NeverFits

@@ -15,7 +15,7 @@ from amlite.domain.demand import demand_of, never_fits_reason
 from amlite.domain.specs import JobSpec, Mpi
 from amlite.errors import ValidationFailed, Violation
 from amlite.executors.launchers import process_count
-from amlite.executors.ray_cluster import RayCluster, RayUnavailable, normalise_address
+from amlite.executors.ray.cluster import RayCluster, RayUnavailable, normalise_address
 from amlite.services.envelopes import DEFAULT_COMPUTE
 from amlite.store import Store
 

@@ -1,5 +1,5 @@
 """What a job's token may do on the datastore file endpoints: the paths its Ray nodes were
-granted when it was submitted (``executors.ray_ship.grants``: its inputs to read, its
+granted when it was submitted (``executors.ray.ship.grants``: its inputs to read, its
 outputs and artifacts to read and write), writes only until the job ends. The admin token
 may do anything; a token with no grants (a local job's) nothing."""
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 from amlite.config import Settings
 from amlite.data import paths
 from amlite.errors import Forbidden
-from amlite.executors.ray_ship import granted
+from amlite.executors.ray.ship import granted
 from amlite.store import Store
 
 

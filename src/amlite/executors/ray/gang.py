@@ -1,13 +1,13 @@
-"""The driver of a multi-node job on a Ray cluster, called by ``ray_node.main``.
+"""The driver of a multi-node job on a Ray cluster, called by ``node.main``.
 
 It runs as the entrypoint of a Ray Job, on the node the job's rank 0 runs on, shipped to
-the cluster with ``ray_node.py`` and ``supervisor.py`` (package ``amlite_node``). It imports
+the cluster with ``node.py`` and the supervisor package (package ``amlite_node``). It imports
 ``ray`` (present on every Ray node) but not amlite. It:
 
 1. reserves one bundle per node of the job in a placement group (``STRICT_SPREAD``, each
    bundle pinned to the node amlite chose): all nodes are held at once or none is, so two
    multi-node jobs never deadlock on half a cluster each;
-2. runs the supervisor on every node (``ray_node.run_node``, a task in that node's bundle)
+2. runs the supervisor on every node (``node.run_node``, a task in that node's bundle)
    with the plan of the processes placed there (``ProcessSpec.node``), run directory
    ``RUN_DIR/nodes/K``; node 0 works in the job's working directory, node K in
    ``WORKING_DIR-nodeK``. A node that sees the job's run directory works there; one that
@@ -25,7 +25,7 @@ import signal
 import sys
 from typing import Any
 
-from .supervisor import contract  # beside it, here and in the shipped ``amlite_node``
+from ..supervisor import contract  # here and in the shipped ``amlite_node``
 
 POLL_SECONDS = 0.25
 
@@ -58,9 +58,9 @@ def node_plan(plan: dict[str, Any], node: int, run_dir: str) -> dict[str, Any]:
 def run_node(plan: dict[str, Any], desc: dict[str, Any], node: int) -> dict[str, Any]:
     """A Ray task: the supervisor for one node's plan, on the node of its bundle (on the
     shared run directory if the node sees it, else below the node's own root)."""
-    from . import ray_node
+    from . import node as node_side
 
-    return ray_node.run_node(plan, desc, node)
+    return node_side.run_node(plan, desc, node)
 
 
 class Log:
@@ -86,6 +86,40 @@ def combine(results: dict[int, dict[str, Any]], first_bad: int | None) -> dict[s
     return bad._replace(reason=reason, finished_at=contract.now_iso()).to_json()
 
 
+def own_ray_temp_dir(pid: int | None = None, proc: str = "/proc") -> str | None:
+    """The temp dir (``--temp_dir``) of the Ray node this process runs on: that of the
+    raylet it descends from (Ray Jobs starts the entrypoint from its supervisor, a worker of
+    the node's raylet); None when there is none to see (Ray then picks the node).
+
+    ``ray.init(address="auto")`` on a machine with several Ray nodes connects to the head's
+    raylet, not to the one it runs on (``get_node_to_connect_for_driver`` prefers the head
+    among the nodes it sees on the machine; ray-project/ray#44431): on a node with its own
+    filesystem the head's socket path does not exist, and the driver's core worker aborts
+    (``raylet_ipc_client.cc: Failed to connect to socket``). Given the temp dir, Ray
+    connects to this node's raylet."""
+    pid = os.getpid() if pid is None else pid
+    for _ in range(64):  # a chain of processes, never a loop
+        try:
+            with open(f"{proc}/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            with open(f"{proc}/{pid}/stat", encoding="utf-8", errors="replace") as f:
+                stat = f.read()
+        except OSError:
+            return None
+        if argv and os.path.basename(argv[0]) == b"raylet":
+            for arg in argv[1:]:
+                if arg.startswith(b"--temp_dir="):
+                    return arg[len(b"--temp_dir=") :].decode() or None
+            return None
+        try:
+            pid = int(stat[stat.rfind(")") + 2 :].split()[1])
+        except (IndexError, ValueError):
+            return None
+        if pid <= 1:
+            return None
+    return None
+
+
 def supervise(run_dir: str, desc: dict[str, Any]) -> dict[str, Any]:
     from ray.util.placement_group import placement_group, remove_placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
@@ -102,7 +136,14 @@ def supervise(run_dir: str, desc: dict[str, Any]) -> dict[str, Any]:
         wanted = {"CPU": node["cpus"], "memory": node["memory"], "GPU": node["gpus"]}
         return {k: float(v) for k, v in wanted.items() if v}
 
-    ray.init(address="auto", logging_level=logging.ERROR, log_to_driver=False)
+    # this node's raylet, not the head's (see there); None: Ray's choice
+    ray.init(
+        address="auto",
+        logging_level=logging.ERROR,
+        log_to_driver=False,
+        _temp_dir=own_ray_temp_dir(),
+    )
+    log.write(f"driver on node {ray.get_runtime_context().get_node_id()[:12]}")
     pg = placement_group(
         [bundle(n) for n in nodes],
         strategy="STRICT_SPREAD" if len(nodes) > 1 else "PACK",
@@ -194,9 +235,9 @@ def supervise(run_dir: str, desc: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str], desc: dict[str, Any]) -> int:
-    """Run the job's nodes; ``desc`` is the job's descriptor (``ray_node.DESCRIPTOR``)."""
+    """Run the job's nodes; ``desc`` is the job's descriptor (``node.DESCRIPTOR``)."""
     if len(argv) != 2:
-        sys.stderr.write("usage: ray_gang.py RUN_DIR\n")
+        sys.stderr.write("usage: gang.py RUN_DIR\n")
         return 2
     run_dir = os.path.abspath(argv[1])
 

@@ -1,10 +1,11 @@
 """What a job on a Ray cluster is shipped with, so that its nodes need no shared filesystem.
 
-- ``amlite_node``: ``ray_node.py``, ``ray_gang.py`` and ``supervisor.py`` (stdlib only), a
-  ``runtime_env`` ``py_modules`` package, the same for every job of this amlite;
+- ``amlite_node``: ``ray/node.py``, ``ray/gang.py`` and the ``supervisor`` package (stdlib
+  only), at their paths below ``amlite.executors``, a ``runtime_env`` ``py_modules``
+  package, the same for every job of this amlite;
 - ``amlite_code``: the job's code snapshot when it is on a local datastore (a code on Azure
   Blob is downloaded by the node itself), a ``py_modules`` package per snapshot;
-- the job's descriptor (``ray_node.DESCRIPTOR``: plan, run directory, submission id, the
+- the job's descriptor (``node.DESCRIPTOR``: plan, run directory, submission id, the
   server's address, the job's token and where its datastores are), the Ray job's
   ``working_dir``.
 
@@ -28,13 +29,16 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from amlite.executors import ray_node
 from amlite.executors._base import RunPlan
+from amlite.executors.ray import node
 
-HERE = Path(__file__).parent
+EXECUTORS = Path(__file__).parents[1]
 NODE_PACKAGE = "amlite_node"
-NODE_FILES = ("ray_node.py", "ray_gang.py", "supervisor.py", "supervisor")
-"""Shipped where they exist (the supervisor is one file, or a stdlib-only folder)."""
+NODE_FILES = ("ray/__init__.py", "ray/node.py", "ray/gang.py", "supervisor")
+"""Shipped in ``NODE_PACKAGE`` at their paths below ``executors/`` (the supervisor is a
+stdlib-only folder)."""
+NODE_MODULE = f"{NODE_PACKAGE}.ray.node"
+"""The entrypoint on a node (``python -m``)."""
 GRANTS_FILE = "node_grants.json"
 ARTIFACTS_DEPTH = 2
 """Folders in a job's artifacts path on its datastore (``ExperimentRun/dcid.NAME``,
@@ -63,20 +67,17 @@ def node_package() -> tuple[str, bytes]:
     """(URI, zip) of ``amlite_node``."""
     entries = [(f"{NODE_PACKAGE}/__init__.py", b"")]
     for name in NODE_FILES:
-        path = HERE / name
-        if path.is_file():
-            entries.append((f"{NODE_PACKAGE}/{name}", path.read_bytes()))
-        elif path.is_dir():
-            for item in sorted(path.rglob("*.py")):
-                rel = item.relative_to(HERE).as_posix()
-                entries.append((f"{NODE_PACKAGE}/{rel}", item.read_bytes()))
+        path = EXECUTORS / name
+        for item in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            rel = item.relative_to(EXECUTORS).as_posix()
+            entries.append((f"{NODE_PACKAGE}/{rel}", item.read_bytes()))
     data = _zip(entries)
     return package_uri(data), data
 
 
 def _tree(root: Path) -> list[tuple[str, bytes]]:
     if root.is_file():
-        return [(f"{ray_node.CODE_MODULE}/{root.name}", root.read_bytes())]
+        return [(f"{node.CODE_MODULE}/{root.name}", root.read_bytes())]
     entries = []
     for dirpath, dirs, names in os.walk(root):
         dirs.sort()
@@ -84,7 +85,7 @@ def _tree(root: Path) -> list[tuple[str, bytes]]:
             full = Path(dirpath) / name
             if full.is_file() and not full.is_symlink():
                 rel = full.relative_to(root).as_posix()
-                entries.append((f"{ray_node.CODE_MODULE}/{rel}", full.read_bytes()))
+                entries.append((f"{node.CODE_MODULE}/{rel}", full.read_bytes()))
     return entries
 
 
@@ -138,7 +139,7 @@ def descriptor(plan: RunPlan, sid: str) -> dict[str, Any]:
 
 
 def working_dir_package(desc: dict[str, Any]) -> tuple[str, bytes]:
-    data = _zip([(ray_node.DESCRIPTOR, json.dumps(desc).encode())])
+    data = _zip([(node.DESCRIPTOR, json.dumps(desc).encode())])
     return package_uri(data), data
 
 
@@ -147,8 +148,8 @@ def working_dir_package(desc: dict[str, Any]) -> tuple[str, bytes]:
 
 def grants(desc: dict[str, Any]) -> dict[str, list[list[str]]]:
     """The datastore paths a node of the job reads (its inputs) and writes (its outputs and
-    artifacts), from the same rules the node follows (``ray_node.localize``)."""
-    _, fetches, pushes = ray_node.localize(desc["plan"], desc)
+    artifacts), from the same rules the node follows (``node.localize``)."""
+    _, fetches, pushes = node.localize(desc["plan"], desc)
     read = [[f["datastore"], f["path"]] for f in fetches if not f.get("code")]
     write = [[ds, rel] for _, ds, rel in pushes]
     write.append([desc["artifacts_store"], desc["artifacts_path"]])

@@ -3,10 +3,10 @@
 The same supervisor as the local executor runs the plan, on the node amlite chose
 (``RunPlan.nodes``): a one-node job's entrypoint *is* the supervisor, holding the node's
 resources (``instanceType``) for as long as it runs; a multi-node job's entrypoint is
-``ray_gang.py``, which gang-schedules a placement group and runs a supervisor per node.
+``gang``, which gang-schedules a placement group and runs a supervisor per node.
 
-The supervisor, the job's code and its descriptor are shipped through Ray (``ray_ship``:
-``runtime_env`` packages) and the entrypoint is ``ray_node``, which looks whether the node
+The supervisor, the job's code and its descriptor are shipped through Ray (``ship``:
+``runtime_env`` packages) and the entrypoint is ``node``, which looks whether the node
 shares the server's filesystem. If it does (the fast path) everything is as on the local
 executor: the run directory (plan, events, result, ``cancel_reason``) is shared with the
 cluster's nodes at the same path, logs and outputs land in the job's artifacts. If not,
@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from amlite.domain.resources import Resources
-from amlite.executors import ray_node, ray_ship
 from amlite.executors._base import Executor, RunPlan, RunReport
-from amlite.executors.ray_cluster import ALIVE, RayCluster, RayUnavailable
+from amlite.executors.ray import node, ship
+from amlite.executors.ray.cluster import ALIVE, RayCluster, RayUnavailable
 from amlite.executors.run_files import (
     RUN_DIR,
     prepare_run_dir,
@@ -62,7 +62,7 @@ SHARED_FS_ENV = "AMLITE_RAY_SHARED_FS"
 """``auto`` (default): each node uses the run directory when it sees it; ``off``: nodes
 never do (they fetch and push through the server's API even where they could see it)."""
 
-SUBMISSION_FILE = "ray_submission_id"
+SUBMISSION_FILE = node.MARKER
 """In the run directory: the Ray Job's submission id, written before it is submitted."""
 
 
@@ -90,18 +90,18 @@ def recorded_submission_id(run_dir: Path) -> str | None:
 
 
 def apply_node_log(run_dir: Path, text: str) -> str | None:
-    """Write the events and the result a node printed (``ray_node``) into the run
+    """Write the events and the result a node printed (``node``) into the run
     directory; the mode it reported (``shared`` or ``remote``), if it did yet."""
     mode, events, result = None, [], None
     for line in text.splitlines():
-        if line.startswith(ray_node.MODE_TAG):
-            mode = line[len(ray_node.MODE_TAG) :].strip()
-        elif line.startswith((ray_node.EVENT_TAG, ray_node.RESULT_TAG)):
+        if line.startswith(node.MODE_TAG):
+            mode = line[len(node.MODE_TAG) :].strip()
+        elif line.startswith((node.EVENT_TAG, node.RESULT_TAG)):
             try:
                 item = json.loads(line.split(" ", 1)[1])
             except ValueError:
                 continue
-            if isinstance(item, dict) and line.startswith(ray_node.EVENT_TAG):
+            if isinstance(item, dict) and line.startswith(node.EVENT_TAG):
                 events.append(item)
             elif isinstance(item, dict):
                 result = item
@@ -200,9 +200,7 @@ class RayExecutor(Executor):
         first = plan.nodes[0]
         # the interpreter on the node: the compute's (or the server's) where it exists there
         python = shlex.quote(self.python)
-        entrypoint = (
-            f'P={python}; [ -x "$P" ] || P=python3; exec "$P" -m {ray_ship.NODE_PACKAGE}.ray_node'
-        )
+        entrypoint = f'P={python}; [ -x "$P" ] || P=python3; exec "$P" -m {ship.NODE_MODULE}'
         # the placement group of a multi-node job holds its nodes; its driver holds nothing
         held = Resources(first.cpus, first.memory, first.gpus) if len(plan.nodes) == 1 else None
         if new or self.cluster.job(sid) is None:  # a recorded id may have been submitted
@@ -212,13 +210,13 @@ class RayExecutor(Executor):
         return self._runtime([asdict(n) for n in plan.nodes], run_dir, sid)
 
     def _ship(self, plan: RunPlan, run_dir: Path, sid: str) -> dict[str, Any]:
-        """Upload what the job's nodes need (``ray_ship``); the job's ``runtime_env``."""
-        desc = {**ray_ship.descriptor(plan, sid), "shared_fs": self.shared_fs}
-        ray_ship.write_grants(run_dir, desc)
-        packages = [ray_ship.node_package()]
+        """Upload what the job's nodes need (``ship``); the job's ``runtime_env``."""
+        desc = {**ship.descriptor(plan, sid), "shared_fs": self.shared_fs}
+        ship.write_grants(run_dir, desc)
+        packages = [ship.node_package()]
         if desc["code"] and Path(desc["code"]).exists():
-            packages.append(ray_ship.code_package(Path(desc["code"])))
-        work = ray_ship.working_dir_package(desc)  # new for every job
+            packages.append(ship.code_package(Path(desc["code"])))
+        work = ship.working_dir_package(desc)  # new for every job
         for uri, data in [*packages, work]:  # uploaded only if the cluster does not have it
             self.cluster.ensure_package(uri, data)
         return {"working_dir": work[0], "py_modules": [uri for uri, _ in packages]}

@@ -1,11 +1,13 @@
-"""A job on a Ray node, with or without amlite's home: ``python -m amlite_node.ray_node``.
+"""A job on a Ray node, with or without amlite's home: ``python -m amlite_node.ray.node``.
 
-Shipped to the cluster through Ray itself: ``RayExecutor`` puts this file, ``ray_gang.py``
-and ``supervisor.py`` in a package ``amlite_node`` (a ``runtime_env`` ``py_modules`` entry,
-uploaded once per content hash), the job's code in ``amlite_code`` (another, per code
+Shipped to the cluster through Ray itself: ``RayExecutor`` puts this file, ``gang.py`` and
+the supervisor package in a package ``amlite_node`` (``ray/`` and ``supervisor/`` in it, as
+below ``amlite.executors``; a ``runtime_env`` ``py_modules`` entry, uploaded once per
+content hash), the job's code in ``amlite_code`` (another, per code
 snapshot) and the job's descriptor ``amlite_job.json`` (its plan, run directory, submission
 id, the server's address and the job's token) in the Ray job's ``working_dir``. Stdlib only,
-like the supervisor: it must not import amlite.
+like the supervisor: it imports no amlite module but the supervisor's run-directory contract
+(``supervisor/contract.py``, shipped beside it).
 
 On each node it decides how the job reaches its files:
 
@@ -43,6 +45,8 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from ..supervisor import contract  # here and in the shipped ``amlite_node``
+
 MARKER = "ray_submission_id"
 """In the run directory (written by the server): seeing it with this job's id means the
 node shares the server's filesystem."""
@@ -56,34 +60,8 @@ RESULT_TAG = "AMLITE_RESULT "
 MODE_TAG = "AMLITE_MODE "
 CANCELLING = ("CancelRequested", "Canceled")
 READ_CHUNK = 8 * 1024 * 1024
-HERE = os.path.dirname(os.path.abspath(__file__))
-SUPERVISOR = os.path.join(HERE, "supervisor.py")
-if not os.path.exists(SUPERVISOR):  # a supervisor folder (``python DIR`` runs its __main__)
-    SUPERVISOR = os.path.join(HERE, "supervisor")
-
-
-def now_iso() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).isoformat()
-
-
-def read_json(path: str) -> dict[str, Any] | None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def write_json(path: str, data: dict[str, Any]) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
+SUPERVISOR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "supervisor")
+"""The supervisor package beside ``ray/``, run by path (``python DIR`` runs its __main__)."""
 
 
 def inside(path: str, root: str) -> bool:
@@ -393,26 +371,20 @@ class Relay:
     """Prints a run directory's new status events (for the server, through Ray Jobs)."""
 
     def __init__(self, run_dir: str, enabled: bool) -> None:
-        self.path = os.path.join(run_dir, "events.jsonl")
+        self.run_dir = run_dir
         self.enabled = enabled
         self.printed: set[str] = set()
 
     def event(self, status: str, at: str | None = None) -> None:
         if self.enabled and status not in self.printed:
             self.printed.add(status)
-            line = json.dumps({"status": status, "at": at or now_iso()})
+            line = json.dumps({"status": status, "at": at or contract.now_iso()})
             sys.stdout.write(EVENT_TAG + line + "\n")
             sys.stdout.flush()
 
     def follow(self) -> None:
-        try:
-            with open(self.path, encoding="utf-8") as f:
-                lines = f.read().splitlines()
-        except OSError:
-            return
-        for line in lines:
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                item = json.loads(line)
+        for item in contract.read_events(self.run_dir):
+            if item.get("status"):
                 self.event(str(item["status"]), str(item.get("at") or ""))
 
 
@@ -422,7 +394,7 @@ def print_result(result: dict[str, Any]) -> None:
 
 
 def failed(reason: str) -> dict[str, Any]:
-    return {"exitCode": None, "outcome": "Failed", "reason": reason, "finishedAt": now_iso()}
+    return contract.RunResult.failed(reason).to_json()
 
 
 class Syncer:
@@ -434,10 +406,8 @@ class Syncer:
         self.thread = threading.Thread(target=self.loop, name="amlite-node-sync", daemon=True)
 
     def cancel(self, reason: str) -> None:
-        path = os.path.join(self.run_dir, "cancel_reason")
-        if not os.path.exists(path):
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(reason)
+        if not contract.cancel_requested(self.run_dir):
+            contract.request_cancel(self.run_dir, reason)
 
     def once(self) -> None:
         self.relay.follow()
@@ -452,7 +422,7 @@ class Syncer:
 
 
 def run_local_supervisor(run_dir: str) -> subprocess.Popen[bytes]:
-    with open(os.path.join(run_dir, "supervisor.stderr"), "ab") as err:
+    with open(os.path.join(run_dir, contract.STDERR), "ab") as err:
         return subprocess.Popen(
             [sys.executable, "-S", "-E", SUPERVISOR, run_dir],
             stdin=subprocess.DEVNULL,
@@ -464,9 +434,7 @@ def run_local_supervisor(run_dir: str) -> subprocess.Popen[bytes]:
 
 def clean_run_dir(run_dir: str) -> None:
     os.makedirs(run_dir, exist_ok=True)
-    for stale in ("result.json", "cancel_reason", "events.jsonl", "supervisor.pid"):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(run_dir, stale))
+    contract.clear_stale(run_dir)
 
 
 def run_remote(
@@ -482,14 +450,14 @@ def run_remote(
     label = f"node{node}" if node else ""
     targets = [(local["artifacts_dir"], desc["artifacts_store"], desc["artifacts_path"], label)]
     logs = f"{desc['artifacts_path']}/system_logs" + (f"/{label}" if label else "")
-    targets.append((os.path.join(run_dir, "supervisor.stderr"), desc["artifacts_store"], logs, ""))
+    targets.append((os.path.join(run_dir, contract.STDERR), desc["artifacts_store"], logs, ""))
     targets += [(src, ds, rel, "") for src, ds, rel in pushes]
     pusher = Pusher(api, targets)
     try:
         stage(fetches, api, desc)
     except Exception as exc:
         return failed(f"preparation failed: fetching the inputs onto the node: {exc}")
-    write_json(os.path.join(run_dir, "plan.json"), local)
+    contract.write_plan(run_dir, local)
     syncer = Syncer(api, pusher, run_dir, relay)
     proc = run_local_supervisor(run_dir)
     syncer.thread.start()
@@ -508,7 +476,7 @@ def run_remote(
             proc.wait()
     syncer.thread.join()
     relay.follow()
-    result = read_json(os.path.join(run_dir, "result.json")) or failed(
+    result = contract.read_result(run_dir) or failed(
         f"the supervisor ended with code {proc.returncode} without a result"
     )
     try:
@@ -520,19 +488,18 @@ def run_remote(
 
 
 def run_shared(plan: dict[str, Any]) -> dict[str, Any]:
-    """Run one node's plan on the shared run directory (what ``ray_gang`` always did)."""
+    """Run one node's plan on the shared run directory (what ``gang`` always did)."""
     run_dir = plan["run_dir"]
     clean_run_dir(run_dir)
-    write_json(os.path.join(run_dir, "plan.json"), plan)
+    contract.write_plan(run_dir, plan)
     proc = run_local_supervisor(run_dir)
     try:
         proc.wait()
     finally:
         if proc.poll() is None:  # the task itself is being stopped: stop the node too
-            with open(os.path.join(run_dir, "cancel_reason"), "w", encoding="utf-8") as f:
-                f.write("the node's Ray task was stopped")
+            contract.request_cancel(run_dir, "the node's Ray task was stopped")
             proc.wait()
-    return read_json(os.path.join(run_dir, "result.json")) or failed(
+    return contract.read_result(run_dir) or failed(
         f"the supervisor ended with code {proc.returncode} without a result"
     )
 
@@ -548,15 +515,15 @@ def run_node(plan: dict[str, Any], desc: dict[str, Any], node: int) -> dict[str,
 def run_gang(desc: dict[str, Any], shared: bool) -> int:
     """The driver of a multi-node job; on a node without the server's filesystem it keeps
     its state below the node root and pushes ``ray_gang.log``."""
-    from . import ray_gang  # imports ray
+    from . import gang  # imports ray
 
     if shared:
-        return ray_gang.main(["ray_gang", desc["run_dir"]], desc)
+        return gang.main(["gang", desc["run_dir"]], desc)
     api = Api(desc)
     plan = remap(desc["plan"], path_mapping(desc))
     run_dir = plan["run_dir"]
     clean_run_dir(run_dir)
-    write_json(os.path.join(run_dir, "plan.json"), plan)
+    contract.write_plan(run_dir, plan)
     relay = Relay(run_dir, True)
     relay.event("Running")
     logs = os.path.join(plan["artifacts_dir"], "system_logs", "ray_gang.log")
@@ -566,12 +533,12 @@ def run_gang(desc: dict[str, Any], shared: bool) -> int:
     syncer = Syncer(api, pusher, run_dir, relay)
     syncer.thread.start()
     try:
-        ray_gang.main(["ray_gang", run_dir], desc)
+        gang.main(["gang", run_dir], desc)
     finally:
         syncer.stop.set()
         syncer.thread.join()
     relay.follow()
-    result = read_json(os.path.join(run_dir, "result.json")) or failed("the driver left no result")
+    result = contract.read_result(run_dir) or failed("the driver left no result")
     with contextlib.suppress(OSError):
         pusher.push(final=True)
     print_result(result)
@@ -579,9 +546,9 @@ def run_gang(desc: dict[str, Any], shared: bool) -> int:
 
 
 def main(argv: list[str]) -> int:
-    desc = read_json(argv[1] if len(argv) > 1 else DESCRIPTOR)
+    desc = contract.read_json(argv[1] if len(argv) > 1 else DESCRIPTOR)
     if desc is None:
-        sys.stderr.write(f"usage: ray_node.py [{DESCRIPTOR}]: no job descriptor\n")
+        sys.stderr.write(f"usage: node.py [{DESCRIPTOR}]: no job descriptor\n")
         return 2
     shared = sees_run_dir(desc)
     sys.stdout.write(MODE_TAG + ("shared" if shared else "remote") + "\n")
