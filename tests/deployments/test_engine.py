@@ -19,8 +19,9 @@ from amlite.errors import Conflict
 from amlite.services.assets import Assets
 from amlite.services.jobs import Jobs
 from amlite.services.workspaces import Workspaces
-from amlite.store import Store, open_store
+from amlite.store import Store
 from support.shared import CORPUS
+from support.stores import sqlite_store
 
 SUB = "00000000-0000-0000-0000-000000000000"
 RG = "rg1"
@@ -31,9 +32,7 @@ WS1 = WorkspaceRef(SUB, RG, "ws1")
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'amlite.db'}")
-    yield s
-    s.close()
+    yield from sqlite_store(tmp_path)
 
 
 @pytest.fixture

@@ -14,16 +14,15 @@ import pytest
 
 from amlite.config import Settings
 from amlite.data.paths import run_dir
-from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import ACCEPT_PATH, JobStatus
 from amlite.executors._base import Executor, RunPlan, RunReport
 from amlite.executors.supervisor.contract import RunResult
 from amlite.scheduler.loop import Scheduler
 from amlite.services.preparation import RuntimeContext
-from amlite.store import JobRecord, NewJob, Store, open_store
+from amlite.store import JobRecord, NewJob, Store
+from support.stores import WS, sqlite_store
 
 S = JobStatus
-WS = WorkspaceRef("00000000-0000-0000-0000-000000000000", "rg1", "ws1")
 FINALIZED_AT = "2026-01-02T03:04:05+00:00"
 
 
@@ -59,12 +58,7 @@ class FakeExecutor(Executor):
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'amlite.db'}")
-    opened.ensure_workspace(WS)
-    try:
-        yield opened
-    finally:
-        opened.close()
+    yield from sqlite_store(tmp_path, WS)
 
 
 @pytest.fixture

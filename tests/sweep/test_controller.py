@@ -12,14 +12,13 @@ from typing import Any
 
 import pytest
 
-from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import ACCEPT_PATH, JobStatus
-from amlite.store import JobRecord, MetricPoint, NewJob, Store, open_store
+from amlite.store import JobRecord, MetricPoint, NewJob, Store
 from amlite.sweep import controller as controller_module
 from amlite.sweep.controller import EARLY_TERMINATION, SweepController
+from support.stores import WS, sqlite_store
 
 S = JobStatus
-WS = WorkspaceRef("00000000-0000-0000-0000-000000000000", "rg1", "ws1")
 
 
 class FakeOps:
@@ -51,12 +50,7 @@ class Clock:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'amlite.db'}")
-    opened.ensure_workspace(WS)
-    try:
-        yield opened
-    finally:
-        opened.close()
+    yield from sqlite_store(tmp_path, WS)
 
 
 @pytest.fixture

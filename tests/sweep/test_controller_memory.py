@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import ACCEPT_PATH, JobStatus
 from amlite.services.tokens import hash_token
-from amlite.store import JobRecord, NewJob, Store, open_store
+from amlite.store import JobRecord, NewJob, Store
 from amlite.sweep.controller import SweepController
+from support.stores import WS, sqlite_store
 
 S = JobStatus
-WS = WorkspaceRef("00000000-0000-0000-0000-000000000000", "rg1", "ws1")
 
 
 class Ops:
@@ -34,11 +33,7 @@ class Ops:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'amlite.db'}")
-    try:
-        yield opened
-    finally:
-        opened.close()
+    yield from sqlite_store(tmp_path)
 
 
 def _submit_sweep(store: Store, total: int = 5, concurrent: int = 2) -> None:
