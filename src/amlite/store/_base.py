@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.spec_codec import decode_job
@@ -187,6 +187,30 @@ class ServerRecord:
     """Seconds its lease has left (negative: expired), on the database's clock."""
 
 
+class JobFilters(TypedDict, total=False):
+    """The filters of a job listing (``Store.list_jobs``/``list_job_versions``); every one is
+    optional."""
+
+    job_type: str | None
+    """Matched case-insensitively."""
+    tag: str | None
+    """Keeps jobs that have that tag key."""
+    tags: Mapping[str, str] | None
+    """Keeps jobs having every key with that exact value."""
+    parent_name: str | None
+    """Keeps the trials of one sweep."""
+    top_level_only: bool
+    """Drops trials (default False)."""
+    statuses: Iterable[JobStatus] | None
+    """Keeps jobs in one of these statuses."""
+    experiment_name: str | None
+    """Keeps one experiment's jobs."""
+    before_seq: int | None
+    """Keeps jobs with ``seq < before_seq`` (keyset paging)."""
+    limit: int
+    """At most this many (default 100)."""
+
+
 class Store(abc.ABC):
     def probe_writable(self) -> None:  # noqa: B027 - a store that is always there
         """Raise when the store cannot be written now (``amlite.store.availability``)."""
@@ -239,42 +263,12 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def list_jobs(
-        self,
-        workspace_key: str,
-        *,
-        job_type: str | None = None,
-        tag: str | None = None,
-        tags: Mapping[str, str] | None = None,
-        parent_name: str | None = None,
-        top_level_only: bool = False,
-        statuses: Iterable[JobStatus] | None = None,
-        experiment_name: str | None = None,
-        before_seq: int | None = None,
-        limit: int = 100,
-    ) -> list[JobRecord]:
-        """Jobs newest first (``seq`` descending), only those with ``seq < before_seq`` if given.
-
-        ``job_type`` matches case-insensitively; ``tag`` keeps jobs that have that tag key;
-        ``tags`` keeps jobs having every key with that exact value; ``parent_name`` keeps the
-        trials of one sweep; ``top_level_only`` drops trials; ``experiment_name`` keeps one
-        experiment's jobs.
-        """
+    def list_jobs(self, workspace_key: str, **filters: Unpack[JobFilters]) -> list[JobRecord]:
+        """Jobs newest first (``seq`` descending), narrowed by ``filters``."""
 
     @abc.abstractmethod
     def list_job_versions(
-        self,
-        workspace_key: str,
-        *,
-        job_type: str | None = None,
-        tag: str | None = None,
-        tags: Mapping[str, str] | None = None,
-        parent_name: str | None = None,
-        top_level_only: bool = False,
-        statuses: Iterable[JobStatus] | None = None,
-        experiment_name: str | None = None,
-        before_seq: int | None = None,
-        limit: int = 100,
+        self, workspace_key: str, **filters: Unpack[JobFilters]
     ) -> list[JobVersion]:
         """What ``list_jobs`` with the same arguments would return, as versions only (a
         listing whose rows are mostly rendered already reads three columns, not the specs)."""

@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, S
 from dataclasses import replace
 from datetime import datetime
 from itertools import pairwise
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import (
     Connection,
@@ -29,7 +29,15 @@ from sqlalchemy.exc import IntegrityError
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import JobStatus, check_transition
 from amlite.errors import Conflict, Fenced, InvalidTransition, NotFound
-from amlite.store._base import Fence, JobRecord, JobVersion, NewJob, StatusEvent, Store
+from amlite.store._base import (
+    Fence,
+    JobFilters,
+    JobRecord,
+    JobVersion,
+    NewJob,
+    StatusEvent,
+    Store,
+)
 from amlite.store._sql.assets import AssetsAndTokens
 from amlite.store._sql.compiled import CompiledSelect
 from amlite.store._sql.deployments import DeploymentTables
@@ -278,66 +286,29 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
             row = conn.execute(_job_query(workspace_key, name)).first()
         return job_record(row) if row is not None else None
 
-    def list_jobs(
-        self,
-        workspace_key: str,
-        *,
-        job_type: str | None = None,
-        tag: str | None = None,
-        tags: Mapping[str, str] | None = None,
-        parent_name: str | None = None,
-        top_level_only: bool = False,
-        statuses: Iterable[JobStatus] | None = None,
-        experiment_name: str | None = None,
-        before_seq: int | None = None,
-        limit: int = 100,
-    ) -> list[JobRecord]:
-        query = _filtered(
-            select(jobs),
-            workspace_key,
-            job_type=job_type,
-            tag=tag,
-            tags=tags,
-            parent_name=parent_name,
-            top_level_only=top_level_only,
-            statuses=statuses,
-            experiment_name=experiment_name,
-            before_seq=before_seq,
-            limit=limit,
-        )
+    def list_jobs(self, workspace_key: str, **filters: Unpack[JobFilters]) -> list[JobRecord]:
+        query = _filtered(select(jobs), workspace_key, filters)
         with read_tx(self._engine) as conn:
             return [job_record(row) for row in conn.execute(query)]
 
     def list_job_versions(
-        self,
-        workspace_key: str,
-        *,
-        job_type: str | None = None,
-        tag: str | None = None,
-        tags: Mapping[str, str] | None = None,
-        parent_name: str | None = None,
-        top_level_only: bool = False,
-        statuses: Iterable[JobStatus] | None = None,
-        experiment_name: str | None = None,
-        before_seq: int | None = None,
-        limit: int = 100,
+        self, workspace_key: str, **filters: Unpack[JobFilters]
     ) -> list[JobVersion]:
         def build() -> Select[Any]:
             return _filtered(
-                select(jobs.c.seq, jobs.c.modified_at, jobs.c.status),
-                workspace_key,
-                job_type=job_type,
-                tag=tag,
-                tags=tags,
-                parent_name=parent_name,
-                top_level_only=top_level_only,
-                statuses=statuses,
-                experiment_name=experiment_name,
-                before_seq=before_seq,
-                limit=limit,
+                select(jobs.c.seq, jobs.c.modified_at, jobs.c.status), workspace_key, filters
             )
 
-        if tag is not None or tags or statuses is not None:  # rare filters: built each time
+        before_seq = filters.get("before_seq")
+        job_type = filters.get("job_type")
+        parent_name = filters.get("parent_name")
+        experiment_name = filters.get("experiment_name")
+        rare = (
+            filters.get("tag") is not None
+            or bool(filters.get("tags"))
+            or filters.get("statuses") is not None
+        )
+        if rare:  # rare filters: built each time
             with read_tx(self._engine) as conn:
                 return [
                     JobVersion(int(seq), modified_at, JobStatus(status))
@@ -348,7 +319,7 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
             before_seq is not None,
             job_type is not None,
             parent_name is not None,
-            top_level_only,
+            filters.get("top_level_only", False),
             experiment_name is not None,
         )
         params = {
@@ -357,7 +328,7 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
             "job_type": job_type.lower() if job_type is not None else None,
             "parent_name": parent_name,
             "experiment_name": experiment_name,
-            "limit": limit,
+            "limit": filters.get("limit", 100),
         }
         rows = self._compiled_select(shape, build).rows(params)
         return [_job_version(row, self._engine) for row in rows]
@@ -702,22 +673,12 @@ def _ensure_workspace(conn: Connection, workspace: WorkspaceRef) -> None:
     )
 
 
-def _filtered(
-    query: Select[Any],
-    workspace_key: str,
-    *,
-    job_type: str | None,
-    tag: str | None,
-    tags: Mapping[str, str] | None,
-    parent_name: str | None,
-    top_level_only: bool,
-    statuses: Iterable[JobStatus] | None,
-    experiment_name: str | None,
-    before_seq: int | None,
-    limit: int,
-) -> Select[Any]:
+def _filtered(query: Select[Any], workspace_key: str, filters: JobFilters) -> Select[Any]:
     """``query`` over ``jobs`` narrowed by a listing's filters, newest first."""
     query = query.where(jobs.c.workspace_key == bindparam("workspace_key", workspace_key))
+    before_seq, job_type = filters.get("before_seq"), filters.get("job_type")
+    tag, tags, parent_name = filters.get("tag"), filters.get("tags"), filters.get("parent_name")
+    statuses, experiment_name = filters.get("statuses"), filters.get("experiment_name")
     if before_seq is not None:
         query = query.where(jobs.c.seq < bindparam("before_seq", before_seq))
     if job_type is not None:
@@ -728,13 +689,13 @@ def _filtered(
         query = query.where(_has_tag(key, value))
     if parent_name is not None:
         query = query.where(jobs.c.parent_name == bindparam("parent_name", parent_name))
-    if top_level_only:
+    if filters.get("top_level_only", False):
         query = query.where(jobs.c.parent_name.is_(None))
     if statuses is not None:
         query = query.where(jobs.c.status.in_([JobStatus(s).value for s in statuses]))
     if experiment_name is not None:
         query = query.where(jobs.c.experiment_name == bindparam("experiment_name", experiment_name))
-    return query.order_by(jobs.c.seq.desc()).limit(bindparam("limit", limit))
+    return query.order_by(jobs.c.seq.desc()).limit(bindparam("limit", filters.get("limit", 100)))
 
 
 _UTC_DATETIME = UtcDateTime()
