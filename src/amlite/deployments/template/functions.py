@@ -240,7 +240,8 @@ def _json(_: FunctionContext, a: Args) -> JsonValue:
     _count("json", a, 1, 1)
     text = _str_arg("json", a[0])
     try:
-        return json.loads(text)
+        value: JsonValue = json.loads(text)
+        return value
     except json.JSONDecodeError as exc:
         raise FunctionError(f"json() got text that is not JSON: {exc}") from None
 
