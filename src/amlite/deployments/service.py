@@ -360,7 +360,10 @@ class Deployments:
         raise NotFound(f"operation '{operation_id}' of deployment '{name}' does not exist")
 
     def wire(self, record: DeploymentRecord) -> JsonObject:
-        sub, rg = record.body.get("_amlite", {}).get("scope") or record.scope_key.split("/", 1)
+        # the scope as it was given (the record's key is lowercased)
+        scope = member(record.body, "_amlite", "scope")
+        given = [str(part) for part in scope] if isinstance(scope, list) else []
+        sub, rg = given or record.scope_key.split("/", 1)
         props = {k: v for k, v in record.body.items() if not k.startswith("_")}
         props["provisioningState"] = record.state
         return {
