@@ -178,3 +178,22 @@ def test_unreadable_or_non_mapping_documents(tmp_path: Path) -> None:
         load_job_document(tmp_path / "nope.yml")
     with pytest.raises(JobDocumentError, match="must be a mapping"):
         load_job_document(write(tmp_path, "- a\n- b\n"))
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("command: echo hi\nlimits: 30\n", "limits: must be a mapping"),
+        (
+            "type: sweep\ntrial: {command: echo, limits: 30}\n"
+            "search_space: {lr: {type: choice, values: [1]}}\n"
+            "objective: {primary_metric: m, goal: maximize}\n",
+            "trial.limits: must be a mapping",
+        ),
+    ],
+)
+def test_limits_that_are_not_a_mapping_are_reported(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    with pytest.raises(JobDocumentError, match=problem):
+        load_job_document(write(tmp_path, text))

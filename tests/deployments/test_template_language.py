@@ -427,3 +427,11 @@ def test_depends_on_must_name_a_resource_unless_its_condition_left_it_out() -> N
         ]
     }
     assert [i.name for i in Evaluation(ok, None, SCOPE).order] == ["ws/a"]
+
+
+def test_an_output_copy_that_is_not_an_object_is_a_template_error() -> None:
+    tpl = {"resources": [], "outputs": {"o": {"type": "array", "copy": 5}}}
+    with pytest.raises(TemplateError) as err:
+        Evaluation(tpl, None, SCOPE).outputs()
+    assert "a copy needs 'name', 'count' and 'input'" in str(err.value)
+    assert err.value.path == "outputs.o.copy"

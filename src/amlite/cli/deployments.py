@@ -26,6 +26,7 @@ from amlite.cli.common import (
     reporting,
 )
 from amlite.client import AmliteClient, ApiError
+from amlite.domain.json_value import JsonObject, JsonValue, member, objects, text
 from amlite.errors import AmliteError, RequestError
 
 DEPLOYMENTS_API = "2021-04-01"
@@ -82,7 +83,7 @@ _VAR_FILE_SUFFIXES = (".tfvars", ".tfvars.json")
 class TerraformInputs:
     """What reaches a Terraform configuration's variables from the command line."""
 
-    variables: dict[str, Any] = field(default_factory=dict)
+    variables: JsonObject = field(default_factory=dict)
     var_files: list[Path] = field(default_factory=list)
 
 
@@ -108,7 +109,7 @@ def terraform_inputs(
     values (``.tfvars.json`` or an ARM parameters file). Files are read first, then the
     ``k=v`` values, each later one winning."""
     out = TerraformInputs()
-    values: dict[str, Any] = {}
+    values: JsonObject = {}
     for item in [*(parameters or []), *(variables or [])]:
         name = item[1:] if item.startswith("@") else item
         if name.lower().endswith((*_VAR_FILE_SUFFIXES, ".json")) and "=" not in item:
@@ -131,13 +132,14 @@ def _var_file(path: Path, out: TerraformInputs) -> None:
         out.var_files.append(path)
         return
     try:
-        data = json.loads(path.read_text())
+        data: JsonValue = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadInput(f"{path}: not JSON: {exc}") from None
-    if isinstance(data, dict) and isinstance(data.get("parameters"), dict):
+    parameters = member(data, "parameters")
+    if isinstance(parameters, dict):
         data = {  # an ARM parameters file
             k: v["value"] if isinstance(v, dict) and "value" in v else v
-            for k, v in data["parameters"].items()
+            for k, v in parameters.items()
         }
     if not isinstance(data, dict):
         raise BadInput(f"{path}: variable values are a JSON object")
@@ -145,7 +147,7 @@ def _var_file(path: Path, out: TerraformInputs) -> None:
 
 
 # -- reading templates and parameters ----------------------------------------------------------
-def load_template(path: Path, terraform: TerraformInputs | None = None) -> dict[str, Any]:
+def load_template(path: Path, terraform: TerraformInputs | None = None) -> JsonObject:
     """The ARM template JSON of ``path``: a JSON template, or compiled from Bicep / Terraform
     (with the Terraform variables given on the command line)."""
     if not path.exists():
@@ -166,7 +168,7 @@ def load_template(path: Path, terraform: TerraformInputs | None = None) -> dict[
     if is_terraform(path):
         return dict(load_configuration(path, terraform).template)
     try:
-        data = json.loads(path.read_text())
+        data: JsonValue = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadInput(f"{path}: not a JSON template: {exc}") from None
     if not isinstance(data, dict):
@@ -174,7 +176,7 @@ def load_template(path: Path, terraform: TerraformInputs | None = None) -> dict[
     return data
 
 
-def _typed(value: str, ptype: str) -> Any:
+def _typed(value: str, ptype: str) -> JsonValue:
     """A ``k=v`` value as the template declares the parameter (as ``az`` does)."""
     kind = ptype.lower()
     if kind in ("string", "securestring"):
@@ -186,16 +188,24 @@ def _typed(value: str, ptype: str) -> Any:
             if value.lower() not in ("true", "false"):
                 raise ValueError(value)
             return value.lower() == "true"
-        return json.loads(value)
+        parsed: JsonValue = json.loads(value)
+        return parsed
     except ValueError:
         raise BadInput(f"parameter value {value!r} is not a valid {ptype}") from None
 
 
-def parse_parameters(items: list[str] | None, template: dict[str, Any]) -> dict[str, Any]:
+def parse_parameters(items: list[str] | None, template: JsonObject) -> JsonObject:
     """``--parameters`` values to ``{name: {"value": ...}}``; later ones win."""
     declared = template.get("parameters") or {}
-    types = {k.lower(): str((v or {}).get("type", "string")) for k, v in declared.items()}
-    out: dict[str, Any] = {}
+    types = (
+        {
+            k.lower(): str(v.get("type", "string")) if isinstance(v, dict) else "string"
+            for k, v in declared.items()
+        }
+        if isinstance(declared, dict)
+        else {}
+    )
+    out: JsonObject = {}
     for item in items or []:
         if item.startswith("@") or item.lower().endswith((".json", ".bicepparam")):
             path = Path(item[1:] if item.startswith("@") else item)
@@ -209,7 +219,7 @@ def parse_parameters(items: list[str] | None, template: dict[str, Any]) -> dict[
     return out
 
 
-def _parameters_file(path: Path) -> dict[str, Any]:
+def _parameters_file(path: Path) -> JsonObject:
     if not path.is_file():
         raise BadInput(f"{path}: no such parameters file")
     if path.suffix.lower() == ".bicepparam":
@@ -222,14 +232,15 @@ def _parameters_file(path: Path) -> dict[str, Any]:
         compile_params = getattr(bicep, "compile_params", None)
         if compile_params is None:
             raise BadInput(f"{path}: amlite.deployments.bicep has no compile_params()")
-        data: Any = compile_params(path)
+        data: JsonValue = compile_params(path)
     else:
         try:
             data = json.loads(path.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise BadInput(f"{path}: not JSON: {exc}") from None
-    if isinstance(data, dict) and isinstance(data.get("parameters"), dict):
-        data = data["parameters"]  # a deploymentParameters file
+    parameters = member(data, "parameters")
+    if isinstance(parameters, dict):
+        data = parameters  # a deploymentParameters file
     if not isinstance(data, dict):
         raise BadInput(f"{path}: parameters are a JSON object")
     return {
@@ -252,18 +263,22 @@ class _Api:
         path = self.base + (f"/{name}" if name else "") + (f"/{action}" if action else "")
         return f"{path}?api-version={DEPLOYMENTS_API}"
 
-    def call(self, method: str, name: str = "", action: str = "", body: Any = None) -> Any:
+    def call(
+        self, method: str, name: str = "", action: str = "", body: JsonValue = None
+    ) -> JsonValue:
         response = self.client.request(method, self.url(name, action), json_body=body)
-        return response.json() if response.content else {}
+        answer: JsonValue = response.json() if response.content else {}
+        return answer
 
-    def pages(self, first: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        page = self.client.request("GET", first).json()
+    def pages(self, first: str) -> list[JsonObject]:
+        items: list[JsonObject] = []
+        page: JsonValue = self.client.request("GET", first).json()
         while True:
-            items.extend(page.get("value") or [])
-            if not page.get("nextLink"):
+            items.extend(objects(member(page, "value")))
+            link = member(page, "nextLink")
+            if not link:
                 return items
-            page = self.client.request("GET", page["nextLink"]).json()
+            page = self.client.request("GET", str(link)).json()
 
 
 def load_configuration(path: Path, terraform: TerraformInputs | None = None) -> Any:
@@ -275,7 +290,7 @@ def load_configuration(path: Path, terraform: TerraformInputs | None = None) -> 
         raise BadInput(exc.message) from None
 
 
-def _request(template: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+def _request(template: JsonObject, parameters: JsonObject) -> JsonObject:
     return {"properties": {"template": template, "parameters": parameters, "mode": "Incremental"}}
 
 
@@ -285,7 +300,7 @@ def _prepare(
     name: str | None,
     variables: list[str] | None = None,
     var_files: list[Path] | None = None,
-) -> tuple[str, dict[str, Any]]:
+) -> tuple[str, JsonObject]:
     if not is_terraform(file):
         if variables or var_files:
             raise BadInput(
@@ -301,10 +316,10 @@ def _prepare(
     return name or default, _request(template, {})
 
 
-def _check_group(template: dict[str, Any], cli: Cli, resource_group: str) -> None:
+def _check_group(template: JsonValue, cli: Cli, resource_group: str) -> None:
     """A Terraform configuration's ids are literal (from ``parent_id``): they must name the
     resource group deployed to."""
-    group = ((template.get("metadata") or {}).get("terraform") or {}).get("resourceGroupId")
+    group = member(template, "metadata", "terraform", "resourceGroupId")
     if not group:
         return
     wanted = f"/subscriptions/{cli.workspace_ref.subscription}/resourceGroups/{resource_group}"
@@ -318,59 +333,71 @@ def _check_group(template: dict[str, Any], cli: Cli, resource_group: str) -> Non
 _MARK = {"Succeeded": "[green]✓[/green]", "Failed": "[red]✗[/red]", "Running": "[yellow]…[/yellow]"}
 
 
-def _follow(api: _Api, name: str, quiet: bool) -> dict[str, Any]:
+def _state(resource: JsonValue, what: str) -> str:
+    """The ``properties.provisioningState`` of a deployment or an operation the server sent."""
+    state = text(member(resource, "properties", "provisioningState"))
+    if state is None:
+        raise AmliteError(f"the server's answer for {what} has no provisioningState")
+    return state
+
+
+def _follow(api: _Api, name: str, quiet: bool) -> JsonObject:
     """Poll the deployment, printing each operation as its state changes."""
     seen: dict[str, str] = {}
     while True:
         deployment = api.call("GET", name)
-        state = deployment["properties"]["provisioningState"]
+        state = _state(deployment, f"the deployment '{name}'")
         if not quiet:
             for op in api.pages(api.url(name, "operations")):
-                props = op["properties"]
-                op_state = props["provisioningState"]
-                if seen.get(op["operationId"]) == op_state:
+                props = member(op, "properties")
+                op_id = str(member(op, "operationId"))
+                op_state = _state(op, f"the operation {op_id}")
+                if seen.get(op_id) == op_state:
                     continue
-                seen[op["operationId"]] = op_state
-                target = props["targetResource"]
+                seen[op_id] = op_state
+                target = member(props, "targetResource")
                 line = (
                     f"{_MARK.get(op_state, op_state)} "
-                    f"{target['resourceType']} {target['resourceName']}"
+                    f"{member(target, 'resourceType')} {member(target, 'resourceName')}"
                 )
                 if op_state != "Running":
-                    line += f"  {props.get('statusCode', '')}"
+                    line += f"  {member(props, 'statusCode') or ''}"
                 output.console.print(line)
-                error = (props.get("statusMessage") or {}).get("error")
+                error = member(props, "statusMessage", "error")
                 if error:
                     output.console.print(
-                        f"    [red]{error.get('code')}[/red]: {error.get('message')}"
+                        f"    [red]{member(error, 'code')}[/red]: {member(error, 'message')}"
                     )
-                    for detail in error.get("details") or []:
+                    for detail in objects(member(error, "details")):
                         output.console.print(
                             f"      {detail.get('target') or '-'}: {detail.get('message')}"
                         )
-        if state in TERMINAL:
-            return dict(deployment)
+        if state in TERMINAL and isinstance(deployment, dict):
+            return deployment
         time.sleep(0.3)
 
 
-def _outcome(cli: Cli, deployment: dict[str, Any]) -> None:
-    props = deployment["properties"]
-    state = props["provisioningState"]
+def _outcome(cli: Cli, deployment: JsonObject) -> None:
+    props = member(deployment, "properties")
+    state = _state(deployment, "the deployment")
     if cli.json:
         output.print_json(deployment)
     else:
         colour = {"Succeeded": "green", "Failed": "red"}.get(state, "yellow")
         output.console.print(
-            f"deployment {deployment['name']}: [{colour}]{state}[/{colour}] "
-            f"({props.get('duration', '')})"
+            f"deployment {member(deployment, 'name')}: [{colour}]{state}[/{colour}] "
+            f"({member(props, 'duration') or ''})"
         )
-        for key, out in (props.get("outputs") or {}).items():
-            shown = json.dumps(out["value"]) if "value" in out else "(secure)"
+        outputs = member(props, "outputs")
+        for key, out in outputs.items() if isinstance(outputs, dict) else []:
+            shown = (
+                json.dumps(out["value"]) if isinstance(out, dict) and "value" in out else "(secure)"
+            )
             output.console.print(f"  output {key} = {shown}")
-        error = props.get("error")
+        error = member(props, "error")
         if error:
-            output.error(f"{error.get('code')}: {error.get('message')}")
-            for detail in error.get("details") or []:
+            output.error(f"{member(error, 'code')}: {member(error, 'message')}")
+            for detail in objects(member(error, "details")):
                 output.err_console.print(
                     f"  {detail.get('target') or '-'}: {detail.get('message')}"
                 )
@@ -408,11 +435,14 @@ def create(
         return
     with reporting():
         name, body = _prepare(file, parameters, name, variables, var_files)
-        _check_group(body["properties"]["template"], cli, resource_group)
+        _check_group(member(body, "properties", "template"), cli, resource_group)
         api = _Api(cli, resource_group)
         accepted = api.call("PUT", name, body=body)
         if no_wait:
-            cli.emit(accepted, lambda d: output.console.print(f"deployment {d['name']}: accepted"))
+            cli.emit(
+                accepted,
+                lambda d: output.console.print(f"deployment {member(d, 'name')}: accepted"),
+            )
             return
         deployment = _follow(api, name, quiet=cli.json)
     _outcome(cli, deployment)
@@ -488,14 +518,14 @@ def validate(
     cli = Cli(output=output_, subscription=subscription)
     with reporting():
         name, body = _prepare(file, parameters, name, variables, var_files)
-        _check_group(body["properties"]["template"], cli, resource_group)
+        _check_group(member(body, "properties", "template"), cli, resource_group)
         result = _Api(cli, resource_group).call("POST", name, "validate", body)
 
-    def human(data: dict[str, Any]) -> None:
-        resources = data["properties"].get("validatedResources") or []
+    def human(data: JsonValue) -> None:
+        resources = objects(member(data, "properties", "validatedResources"))
         output.console.print(f"[green]valid[/green]: {len(resources)} resource(s)")
         for res in resources:
-            output.console.print(f"  {res['id']}")
+            output.console.print(f"  {res.get('id')}")
 
     cli.emit(result, human)
 
@@ -524,20 +554,19 @@ def what_if(
     cli = Cli(output=output_, subscription=subscription)
     with reporting():
         name, body = _prepare(file, parameters, name, variables, var_files)
-        _check_group(body["properties"]["template"], cli, resource_group)
+        _check_group(member(body, "properties", "template"), cli, resource_group)
         result = _Api(cli, resource_group).call("POST", name, "whatIf", body)
 
-    def human(data: dict[str, Any]) -> None:
-        for change in data["properties"]["changes"]:
-            output.console.print(
-                f"{_CHANGE.get(change['changeType'], change['changeType'])}  {change['resourceId']}"
-            )
+    def human(data: JsonValue) -> None:
+        for change in objects(member(data, "properties", "changes")):
+            kind = str(change.get("changeType"))
+            output.console.print(f"{_CHANGE.get(kind, kind)}  {change.get('resourceId')}")
             if change.get("unsupportedReason"):
                 output.console.print(f"    {change['unsupportedReason']}")
-            for delta in change.get("delta") or []:
+            for delta in objects(change.get("delta")):
                 before = json.dumps(delta.get("before")) if "before" in delta else "(none)"
                 after = json.dumps(delta.get("after"))
-                output.console.print(f"    {delta['path']}: {before} => {after}")
+                output.console.print(f"    {delta.get('path')}: {before} => {after}")
 
     cli.emit(result, human)
 
@@ -554,16 +583,16 @@ def show(
     with reporting():
         deployment = _Api(cli, resource_group).call("GET", name)
 
-    def human(d: dict[str, Any]) -> None:
-        props = d["properties"]
+    def human(d: JsonValue) -> None:
+        props = member(d, "properties")
         output.details(
-            d["name"],
+            str(member(d, "name")),
             [
-                ("state", props["provisioningState"]),
-                ("timestamp", props.get("timestamp")),
-                ("duration", props.get("duration")),
-                ("resources", len(props.get("outputResources") or [])),
-                ("error", (props.get("error") or {}).get("message")),
+                ("state", member(props, "provisioningState")),
+                ("timestamp", member(props, "timestamp")),
+                ("duration", member(props, "duration")),
+                ("resources", _length(member(props, "outputResources"))),
+                ("error", member(props, "error", "message")),
             ],
         )
 
@@ -582,23 +611,28 @@ def list_(
         api = _Api(cli, resource_group)
         items = api.pages(api.url())
 
-    def human(rows: list[dict[str, Any]]) -> None:
+    def human(rows: list[JsonObject]) -> None:
         output.table(
             None,
             ["name", "state", "timestamp", "duration", "resources"],
             [
                 [
-                    d["name"],
-                    d["properties"]["provisioningState"],
-                    str(d["properties"].get("timestamp", "")),
-                    str(d["properties"].get("duration", "")),
-                    str(len(d["properties"].get("outputResources") or [])),
+                    str(d.get("name")),
+                    _state(d, f"the deployment '{d.get('name')}'"),
+                    str(member(d, "properties", "timestamp") or ""),
+                    str(member(d, "properties", "duration") or ""),
+                    str(_length(member(d, "properties", "outputResources"))),
                 ]
                 for d in rows
             ],
         )
 
     cli.emit(items, human)
+
+
+def _length(value: JsonValue) -> int:
+    """How many items a list the server sent has (none when it sent no list)."""
+    return len(value) if isinstance(value, list) else 0
 
 
 @app.command("delete")

@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from amlite import schemas
 from amlite.deployments.providers import (
@@ -27,8 +26,16 @@ from amlite.deployments.providers import (
     classify,
 )
 from amlite.deployments.template.errors import DeferredReference, TemplateError
-from amlite.deployments.template.evaluator import Evaluation, Instance, Scope
+from amlite.deployments.template.evaluator import (
+    Evaluation,
+    Instance,
+    ResourceReader,
+    Scope,
+    TemplateOutput,
+    is_inner_scope,
+)
 from amlite.deployments.template.functions import FunctionError
+from amlite.domain.json_value import JsonObject, JsonValue, text
 from amlite.errors import RequestError
 
 _ID = re.compile(
@@ -41,28 +48,35 @@ class DeploymentRequestError(RequestError):
     """A 400 in the ARM envelope with one detail per problem."""
 
     def __init__(
-        self, code: str, message: str, details: list[dict[str, Any]], target: str | None = None
+        self, code: str, message: str, details: list[JsonObject], target: str | None = None
     ) -> None:
         super().__init__(message, target=target)
         self.code = code
         self.details = details
 
-    def envelope(self) -> dict[str, Any]:
+    def error(self) -> JsonObject:
+        """The ARM error object: code, message, target and one detail per problem."""
         return {
-            "error": {
-                "code": self.code,
-                "message": self.message,
-                "target": self.target,
-                "details": self.details,
-            }
+            "code": self.code,
+            "message": self.message,
+            "target": self.target,
+            "details": [*self.details],
         }
+
+    def envelope(self) -> JsonObject:
+        return {"error": self.error()}
 
 
 def template_error(err: TemplateError) -> DeploymentRequestError:
     return DeploymentRequestError(err.code, str(err), [], target=err.path)
 
 
-def error_detail(exc: RequestError, label: str) -> dict[str, Any]:
+def template_problem(err: TemplateError) -> JsonObject:
+    """The ARM error (one detail of a failed validation or deployment) of a template error."""
+    return {"code": err.code, "message": str(err), "target": err.path, "details": []}
+
+
+def error_detail(exc: RequestError, label: str) -> JsonObject:
     """The ARM error of a refused resource, its details naming each field."""
     body = schemas.error_envelope(exc)["error"]
     if label not in body["message"]:  # classify / check_api_version name it already
@@ -83,18 +97,18 @@ class Operation:
     position: int
     operation_id: str
     instance: Instance
-    body: dict[str, Any]
+    body: JsonObject
 
 
 @dataclass
 class Outcome:
     state: str
-    outputs: dict[str, Any]
+    outputs: dict[str, TemplateOutput]
     output_resources: list[str]
-    error: dict[str, Any] | None
+    error: JsonObject | None
 
 
-NestedRunner = Callable[[Scope, Instance, dict[str, Any], Evaluation], dict[str, Any]]
+NestedRunner = Callable[[Scope, Instance, JsonObject, Evaluation], JsonObject]
 """Runs a nested deployment; returns its GET body; raises RequestError when it failed."""
 
 
@@ -107,13 +121,15 @@ def duration(seconds: float) -> str:
 
 
 class Engine:
-    def __init__(self, providers: Providers, read_deployment: Callable[[Scope, str], Any]):
+    def __init__(
+        self, providers: Providers, read_deployment: Callable[[Scope, str], JsonObject | None]
+    ) -> None:
         self.providers = providers
         self._read_deployment = read_deployment
 
     # -- reading deployed resources (reference()) --------------------------------------------------
-    def reader(self, scope: Scope) -> Callable[[str], dict[str, Any]]:
-        def read(resource_id: str) -> dict[str, Any]:
+    def reader(self, scope: Scope) -> ResourceReader:
+        def read(resource_id: str) -> JsonObject:
             m = _ID.match(resource_id)
             if not m:
                 raise FunctionError(f"'{resource_id}' is not a resource id")
@@ -140,8 +156,8 @@ class Engine:
     def plan(
         self,
         scope: Scope,
-        template: Any,
-        parameters: Any,
+        template: JsonValue,
+        parameters: JsonValue,
         outer: Evaluation | None = None,
     ) -> Plan:
         try:
@@ -149,7 +165,7 @@ class Engine:
         except TemplateError as err:
             raise template_error(err) from None
         plan = Plan(ev, {})
-        problems: list[dict[str, Any]] = []
+        problems: list[JsonObject] = []
         for inst in ev.order:
             label = f"{inst.label} ({inst.path})"
             try:
@@ -165,13 +181,11 @@ class Engine:
                 continue
             ev.preflight = True
             try:
-                body: dict[str, Any] | None = ev.resource_body(inst)
+                body: JsonObject | None = ev.resource_body(inst)
             except DeferredReference:
                 body = None
             except TemplateError as err:
-                problems.append(
-                    {"code": err.code, "message": str(err), "target": err.path, "details": []}
-                )
+                problems.append(template_problem(err))
                 continue
             finally:
                 ev.preflight = False
@@ -183,15 +197,13 @@ class Engine:
                 else:
                     self.providers.preflight(target, body)
             except DeploymentRequestError as exc:
-                problems.append({**exc.envelope()["error"], "message": f"{label}: {exc.message}"})
+                problems.append({**exc.error(), "message": f"{label}: {exc.message}"})
             except RequestError as exc:
                 problems.append(error_detail(exc, label))
         try:
             ev.check_outputs()
         except TemplateError as err:
-            problems.append(
-                {"code": err.code, "message": str(err), "target": err.path, "details": []}
-            )
+            problems.append(template_problem(err))
         if problems:
             first = problems[0]["message"]
             more = (
@@ -203,12 +215,12 @@ class Engine:
                 "InvalidTemplateDeployment",
                 f"The template deployment failed validation: {first}{more}",
                 problems,
-                target=problems[0].get("target") if len(problems) == 1 else None,
+                target=text(problems[0].get("target")) if len(problems) == 1 else None,
             )
         return plan
 
     def _plan_nested(
-        self, scope: Scope, inst: Instance, body: dict[str, Any], parent: Evaluation
+        self, scope: Scope, inst: Instance, body: JsonObject, parent: Evaluation
     ) -> Plan | None:
         props = body.get("properties")
         if not isinstance(props, dict):
@@ -231,10 +243,7 @@ class Engine:
                 f"{inst.path}.properties.mode",
             )
         child = Scope(scope.subscription_id, scope.resource_group, inst.name, scope.location)
-        inner = (
-            str((props.get("expressionEvaluationOptions") or {}).get("scope") or "outer").lower()
-            == "inner"
-        )
+        inner = is_inner_scope(props)
         try:
             return self.plan(
                 child,
@@ -256,7 +265,7 @@ class Engine:
     ) -> Outcome:
         ev = plan.evaluation
         failed: set[str] = set()
-        errors: list[dict[str, Any]] = []
+        errors: list[JsonValue] = []
         outputs_resources: list[str] = []
         position = 0
         for inst in ev.order:
@@ -296,19 +305,14 @@ class Engine:
                 op.body = _op_body(inst, "Succeeded", status_code, None, time.monotonic() - started)
             except TemplateError as err:
                 failed.add(inst.key)
-                detail: dict[str, Any] = {
-                    "code": err.code,
-                    "message": str(err),
-                    "target": err.path,
-                    "details": [],
-                }
+                detail = template_problem(err)
                 errors.append(detail)
                 op.body = _op_body(
                     inst, "Failed", "BadRequest", {"error": detail}, time.monotonic() - started
                 )
             except DeploymentRequestError as exc:
                 failed.add(inst.key)
-                errors.append(exc.envelope()["error"])
+                errors.append(exc.error())
                 op.body = _op_body(
                     inst,
                     "Failed",
@@ -344,18 +348,13 @@ class Engine:
         try:
             outputs = ev.outputs()
         except TemplateError as err:
-            return Outcome(
-                "Failed",
-                {},
-                outputs_resources,
-                {"code": err.code, "message": str(err), "target": err.path, "details": []},
-            )
+            return Outcome("Failed", {}, outputs_resources, template_problem(err))
         return Outcome("Succeeded", outputs, outputs_resources, None)
 
     # -- what-if -----------------------------------------------------------------------------------
-    def what_if(self, plan: Plan) -> list[dict[str, Any]]:
+    def what_if(self, plan: Plan) -> list[JsonObject]:
         ev = plan.evaluation
-        changes: list[dict[str, Any]] = []
+        changes: list[JsonObject] = []
         for inst in ev.order:
             if inst.existing:
                 continue
@@ -399,11 +398,11 @@ class Engine:
         return changes
 
 
-def _delta(before: Any, after: Any, path: str) -> list[dict[str, Any]]:
+def _delta(before: JsonValue, after: JsonValue, path: str) -> list[JsonValue]:
     """Property changes of ``after`` (what the template says) against ``before`` (what is
     deployed); properties the template leaves out are not compared (read-only, defaults)."""
     if isinstance(before, dict) and isinstance(after, dict):
-        out: list[dict[str, Any]] = []
+        out: list[JsonValue] = []
         for key, value in after.items():
             sub = f"{path}.{key}" if path else key
             if key not in before:
@@ -434,10 +433,10 @@ def _op_body(
     inst: Instance,
     state: str,
     status_code: str | None,
-    message: dict[str, Any] | None,
+    message: JsonObject | None,
     seconds: float,
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
+) -> JsonObject:
+    body: JsonObject = {
         "provisioningOperation": "Create",
         "provisioningState": state,
         "timestamp": iso_now(),
@@ -465,4 +464,5 @@ __all__ = [
     "Plan",
     "UnsupportedResource",
     "template_error",
+    "template_problem",
 ]

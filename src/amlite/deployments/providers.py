@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from amlite import API_VERSION, schemas
 from amlite.domain.arm_id import PROVIDER, WorkspaceRef
+from amlite.domain.json_value import JsonObject
 from amlite.errors import NotFound, RequestError, ValidationFailed, Violation
 from amlite.services.assets import PLAIN_KINDS, VERSIONED_KINDS, Assets, check_name, check_version
 from amlite.services.compute_targets import check_ray_compute
@@ -42,7 +42,7 @@ class Target:
 
 @dataclass(frozen=True)
 class Applied:
-    resource: dict[str, Any]
+    resource: JsonObject
     change: str
     """Created, Modified or NoChange."""
 
@@ -100,7 +100,7 @@ class Providers:
         self._workspaces = workspaces
 
     # -- validation without side effects ---------------------------------------------------------
-    def preflight(self, target: Target, body: dict[str, Any]) -> None:
+    def preflight(self, target: Target, body: JsonObject) -> None:
         """Validate a resource body as its PUT would, without creating anything."""
         if target.kind == "jobs":
             check_name(target.name, "name")
@@ -115,7 +115,7 @@ class Providers:
             schemas.parse_asset(target.kind, body, version=target.version is not None)
 
     # -- read --------------------------------------------------------------------------------------
-    def current(self, target: Target) -> dict[str, Any] | None:
+    def current(self, target: Target) -> JsonObject | None:
         """The resource as GET answers it, None if it does not exist."""
         ws = target.workspace
         if ws is None:
@@ -138,7 +138,7 @@ class Providers:
             return None
 
     # -- create or update ------------------------------------------------------------------------
-    def apply(self, target: Target, body: dict[str, Any]) -> Applied:
+    def apply(self, target: Target, body: JsonObject) -> Applied:
         ws = target.workspace
         assert ws is not None
         before = self.current(target)
@@ -163,5 +163,5 @@ class Providers:
         return Applied(after, change)
 
 
-def _strip(resource: dict[str, Any]) -> Any:
+def _strip(resource: JsonObject) -> JsonObject:
     return {k: v for k, v in resource.items() if k != "systemData"}

@@ -13,7 +13,6 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
 
 from amlite.deployments.engine import (
     DeploymentRequestError,
@@ -32,8 +31,10 @@ from amlite.deployments.template.evaluator import (
     Evaluation,
     Instance,
     Scope,
+    is_inner_scope,
 )
 from amlite.deployments.template.hashing import murmur64
+from amlite.domain.json_value import JsonObject, JsonValue, member
 from amlite.errors import Conflict, NotFound, ValidationFailed, Violation
 from amlite.services.assets import Assets
 from amlite.services.jobs import Jobs
@@ -75,11 +76,11 @@ def deployment_id(sub: str, rg: str, name: str) -> str:
     return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{DEPLOYMENTS_TYPE}/{name}"
 
 
-def _request(body: Any) -> dict[str, Any]:
+def _request(body: JsonValue) -> JsonObject:
     """The ``properties`` of a deployment PUT / validate / whatIf body, checked."""
-    if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
+    props = member(body, "properties")
+    if not isinstance(body, dict) or not isinstance(props, dict):
         raise ValidationFailed.one("properties", 'the body must be {"properties": {...}}')
-    props: dict[str, Any] = body["properties"]
     if "templateLink" in props:
         raise ValidationFailed.one(
             "properties.templateLink",
@@ -142,7 +143,7 @@ class Deployments:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- create --------------------------------------------------------------------------------
-    def create(self, sub: str, rg: str, name: str, body: Any) -> tuple[dict[str, Any], bool]:
+    def create(self, sub: str, rg: str, name: str, body: JsonValue) -> tuple[JsonObject, bool]:
         """Validate and start a deployment; (its GET body, True if it is new)."""
         scope = scope_of(sub, rg)
         check_deployment_name(name)
@@ -165,10 +166,10 @@ class Deployments:
             self._futures[(key, name)] = self._pool.submit(self._run, record, plan)
         return self.wire(record), existing is None
 
-    def _initial(self, scope: Scope, plan: Plan, props: dict[str, Any]) -> dict[str, Any]:
+    def _initial(self, scope: Scope, plan: Plan, props: JsonObject) -> JsonObject:
         ev = plan.evaluation
         template = props["template"]
-        body: dict[str, Any] = {
+        body: JsonObject = {
             "templateHash": str(murmur64(json.dumps(template, sort_keys=True).encode())),
             "parameters": _parameters(ev),
             "mode": "Incremental",
@@ -176,8 +177,8 @@ class Deployments:
             "timestamp": iso_now(),
             "duration": "PT0S",
             "correlationId": str(uuid.uuid4()),
-            "providers": _providers(ev),
-            "dependencies": _dependencies(ev),
+            "providers": [*_providers(ev)],
+            "dependencies": [*_dependencies(ev)],
             "outputResources": [],
             "_amlite": {
                 "scope": [scope.subscription_id, scope.resource_group],
@@ -219,29 +220,34 @@ class Deployments:
     def _save_op(self, seq: int, op: Operation) -> None:
         self._store.put_operation(seq, op.position, op.operation_id, op.instance.id, op.body)
 
-    def _finish(self, key: str, name: str, body: dict[str, Any], outcome: Outcome) -> None:
+    def _finish(self, key: str, name: str, body: JsonObject, outcome: Outcome) -> None:
         body = dict(body)
-        started = float(body.get("_amlite", {}).get("started", time.time()))
+        started = member(body, "_amlite", "started")
         body["provisioningState"] = outcome.state
         body["timestamp"] = iso_now()
-        body["duration"] = duration(time.time() - started)
-        body["outputs"] = {
-            k: ({"type": v["type"]} if v["type"].lower() in SECURE_TYPES else v)
+        body["duration"] = duration(
+            time.time() - started if isinstance(started, int | float) else 0.0
+        )
+        outputs: JsonObject = {
+            k: (
+                {"type": v["type"]}
+                if v["type"].lower() in SECURE_TYPES
+                else {"type": v["type"], "value": v["value"]}
+            )
             for k, v in outcome.outputs.items()
         }
+        body["outputs"] = outputs
         body["outputResources"] = [{"id": rid} for rid in outcome.output_resources]
         if outcome.error is not None:
             body["error"] = outcome.error
         self._store.update_deployment(key, name, outcome.state, body)
 
     def _nested(
-        self, scope: Scope, inst: Instance, body: dict[str, Any], parent: Evaluation
-    ) -> dict[str, Any]:
-        props = body.get("properties") or {}
-        inner = (
-            str((props.get("expressionEvaluationOptions") or {}).get("scope") or "outer").lower()
-            == "inner"
-        )
+        self, scope: Scope, inst: Instance, body: JsonObject, parent: Evaluation
+    ) -> JsonObject:
+        found_props = body.get("properties")
+        props: JsonObject = found_props if isinstance(found_props, dict) else {}
+        inner = is_inner_scope(props)
         child = Scope(scope.subscription_id, scope.resource_group, inst.name, scope.location)
         plan = self.engine.plan(
             child,
@@ -281,7 +287,7 @@ class Deployments:
             future.result(timeout)
 
     # -- read ----------------------------------------------------------------------------------
-    def _read_deployment(self, scope: Scope, name: str) -> dict[str, Any] | None:
+    def _read_deployment(self, scope: Scope, name: str) -> JsonObject | None:
         record = self._store.get_deployment(f"{scope.subscription_id}/{scope.resource_group}", name)
         return self.wire(record) if record is not None else None
 
@@ -299,20 +305,20 @@ class Deployments:
         scope_of(sub, rg)
         return self._store.get_deployment(f"{sub}/{rg}", name) is not None
 
-    def get(self, sub: str, rg: str, name: str) -> dict[str, Any]:
+    def get(self, sub: str, rg: str, name: str) -> JsonObject:
         return self.wire(self._require(sub, rg, name))
 
-    def status(self, sub: str, rg: str, name: str) -> dict[str, Any]:
+    def status(self, sub: str, rg: str, name: str) -> JsonObject:
         """The Azure-AsyncOperation body of a deployment."""
         record = self._require(sub, rg, name)
-        out: dict[str, Any] = {"status": record.state}
+        out: JsonObject = {"status": record.state}
         if record.body.get("error"):
             out["error"] = record.body["error"]
         return out
 
     def list_page(
         self, sub: str, rg: str, *, skiptoken: str | None = None, top: int | None = None
-    ) -> tuple[list[dict[str, Any]], int | None]:
+    ) -> tuple[list[JsonObject], int | None]:
         scope_of(sub, rg)
         limit = max(1, min(top or PAGE_SIZE, PAGE_SIZE))
         records = self._store.list_deployments(
@@ -324,7 +330,7 @@ class Deployments:
 
     def operations(
         self, sub: str, rg: str, name: str, *, skiptoken: str | None = None, top: int | None = None
-    ) -> tuple[list[dict[str, Any]], int | None]:
+    ) -> tuple[list[JsonObject], int | None]:
         record = self._require(sub, rg, name)
         limit = max(1, min(top or PAGE_SIZE, PAGE_SIZE))
         after = decode_token(skiptoken)
@@ -332,7 +338,7 @@ class Deployments:
         more = len(ops) > limit
         ops = ops[:limit]
         base = deployment_id(sub, rg, name)
-        value = [
+        value: list[JsonObject] = [
             {
                 "id": f"{base}/operations/{o.operation_id}",
                 "operationId": o.operation_id,
@@ -342,7 +348,7 @@ class Deployments:
         ]
         return value, (ops[-1].position if more and ops else None)
 
-    def operation(self, sub: str, rg: str, name: str, operation_id: str) -> dict[str, Any]:
+    def operation(self, sub: str, rg: str, name: str, operation_id: str) -> JsonObject:
         record = self._require(sub, rg, name)
         for o in self._store.list_operations(record.seq, limit=100_000):
             if o.operation_id.lower() == operation_id.lower():
@@ -353,8 +359,11 @@ class Deployments:
                 }
         raise NotFound(f"operation '{operation_id}' of deployment '{name}' does not exist")
 
-    def wire(self, record: DeploymentRecord) -> dict[str, Any]:
-        sub, rg = record.body.get("_amlite", {}).get("scope") or record.scope_key.split("/", 1)
+    def wire(self, record: DeploymentRecord) -> JsonObject:
+        # the scope as it was given (the record's key is lowercased)
+        scope = member(record.body, "_amlite", "scope")
+        given = [str(part) for part in scope] if isinstance(scope, list) else []
+        sub, rg = given or record.scope_key.split("/", 1)
         props = {k: v for k, v in record.body.items() if not k.startswith("_")}
         props["provisioningState"] = record.state
         return {
@@ -389,7 +398,7 @@ class Deployments:
             self._cancel.add((record.scope_key, name))
 
     # -- validate / what-if ---------------------------------------------------------------------
-    def validate(self, sub: str, rg: str, name: str, body: Any) -> dict[str, Any]:
+    def validate(self, sub: str, rg: str, name: str, body: JsonValue) -> JsonObject:
         scope_of(sub, rg)
         check_deployment_name(name)
         props = _request(body)
@@ -405,40 +414,40 @@ class Deployments:
             "properties": out,
         }
 
-    def what_if(self, sub: str, rg: str, name: str, body: Any) -> dict[str, Any]:
+    def what_if(self, sub: str, rg: str, name: str, body: JsonValue) -> JsonObject:
         scope_of(sub, rg)
         check_deployment_name(name)
         props = _request(body)
         plan = self.engine.plan(Scope(sub, rg, name), props["template"], props.get("parameters"))
-        return {"status": "Succeeded", "properties": {"changes": self.engine.what_if(plan)}}
+        return {"status": "Succeeded", "properties": {"changes": [*self.engine.what_if(plan)]}}
 
 
-def _parameters(ev: Evaluation) -> dict[str, Any]:
+def _parameters(ev: Evaluation) -> JsonObject:
     secure = {s.lower() for s in ev.secure_parameters()}
-    out: dict[str, Any] = {}
-    decls = ev.template.get("parameters") or {}
+    out: JsonObject = {}
     for name, value in ev.parameter_values().items():
-        ptype = str((decls.get(name) or {}).get("type", "string")).lower()
+        ptype = str(member(ev.template, "parameters", name, "type") or "string").lower()
         shown = OUTPUT_TYPES.get(ptype, "String")
         out[name] = {"type": shown} if name.lower() in secure else {"type": shown, "value": value}
     return out
 
 
-def _providers(ev: Evaluation) -> list[dict[str, Any]]:
+def _providers(ev: Evaluation) -> list[JsonObject]:
     by_ns: dict[str, list[str]] = {}
     for inst in ev.order:
         ns, _, rest = inst.type.partition("/")
         kinds = by_ns.setdefault(ns, [])
         if rest not in kinds:
             kinds.append(rest)
-    return [
+    out: list[JsonObject] = [
         {"namespace": ns, "resourceTypes": [{"resourceType": k, "locations": []} for k in kinds]}
         for ns, kinds in by_ns.items()
     ]
+    return out
 
 
-def _dependencies(ev: Evaluation) -> list[dict[str, Any]]:
-    out = []
+def _dependencies(ev: Evaluation) -> list[JsonObject]:
+    out: list[JsonObject] = []
     for inst in ev.order:
         if not inst.depends_on:
             continue

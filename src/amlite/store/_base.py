@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Any, TypedDict, Unpack
 
 from amlite.domain.arm_id import WorkspaceRef
+from amlite.domain.json_value import JsonObject, JsonValue
 from amlite.domain.spec_codec import decode_job
 from amlite.domain.specs import JobSpec
 from amlite.domain.status import JobStatus
@@ -143,7 +144,7 @@ class DeploymentRecord:
     name: str
     state: str
     """Its provisioningState: Accepted, Running, Succeeded, Failed or Canceled."""
-    body: dict[str, Any]
+    body: JsonObject
     """What GET answers in ``properties`` (parameters with secure values removed, outputs,
     error, ...) plus amlite's bookkeeping under ``_amlite``."""
     created_at: datetime
@@ -157,7 +158,7 @@ class OperationRecord:
     position: int
     operation_id: str
     resource_id: str
-    body: dict[str, Any]
+    body: JsonObject
     """The operation's ``properties`` on the wire."""
     modified_at: datetime
 
@@ -561,7 +562,7 @@ class Store(abc.ABC):
     # -- deployments --------------------------------------------------------------------
     @abc.abstractmethod
     def put_deployment(
-        self, scope_key: str, name: str, state: str, body: Mapping[str, Any]
+        self, scope_key: str, name: str, state: str, body: Mapping[str, JsonValue]
     ) -> DeploymentRecord:
         """Create the deployment, or replace one of that name (its operations are removed)."""
 
@@ -570,7 +571,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def update_deployment(
-        self, scope_key: str, name: str, state: str, body: Mapping[str, Any]
+        self, scope_key: str, name: str, state: str, body: Mapping[str, JsonValue]
     ) -> DeploymentRecord:
         """Replace state and body; ``NotFound`` if the deployment is gone."""
 
@@ -595,7 +596,7 @@ class Store(abc.ABC):
         position: int,
         operation_id: str,
         resource_id: str,
-        body: Mapping[str, Any],
+        body: Mapping[str, JsonValue],
     ) -> None:
         """Create or replace operation ``position`` of a deployment."""
 

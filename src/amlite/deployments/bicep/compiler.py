@@ -24,9 +24,11 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from amlite.domain.json_value import JsonObject, JsonValue
 
 from . import syntax as s
 from .errors import BicepError, Position
@@ -138,12 +140,12 @@ class Compiler:
         self.vars: dict[str, s.VarDecl] = {}
         self.symbols: dict[str, Symbol] = {}  # top-level and 'a::b' qualified nested symbols
         self.nested_by_name: dict[str, list[Symbol]] = {}
-        self.file_vars: dict[str, Any] = {}  # $fxv#N -> content
+        self.file_vars: JsonObject = {}  # $fxv#N -> content
         self.file_var_keys: dict[tuple[str, str, str], str] = {}
-        self.var_cache: dict[str, tuple[Any, Usage]] = {}
+        self.var_cache: dict[str, tuple[JsonValue, Usage]] = {}
         self.var_in_progress: list[str] = []
-        self.variables_out: dict[str, Any] = {}
-        self.var_copies: list[dict[str, Any]] = []
+        self.variables_out: JsonObject = {}
+        self.var_copies: list[JsonValue] = []
 
     # --- errors ---
     def error(self, message: str, pos: Position) -> BicepError:
@@ -298,7 +300,7 @@ class Compiler:
         return None
 
     # --- top level ---
-    def compile(self) -> dict[str, Any]:
+    def compile(self) -> JsonObject:
         if self.program.target_scope != "resourceGroup":
             raise self.error(
                 f"targetScope '{self.program.target_scope}' is not supported: "
@@ -306,27 +308,29 @@ class Compiler:
                 Position(self.file, 1, 1),
             )
         self.collect()
-        template: dict[str, Any] = {
+        metadata: JsonObject = {"_generator": {"name": "amlite-bicep", "version": "1"}}
+        for key, value in self.program.metadata.items():
+            metadata[key] = self.value(value, Env(), Usage())
+        parameters: JsonObject = {name: self.param(decl) for name, decl in self.params.items()}
+        template: JsonObject = {
             "$schema": SCHEMA,
             "contentVersion": "1.0.0.0",
-            "metadata": {"_generator": {"name": "amlite-bicep", "version": "1"}},
+            "metadata": metadata,
+            "parameters": parameters,
         }
-        for key, value in self.program.metadata.items():
-            template["metadata"][key] = self.value(value, Env(), Usage())
-        template["parameters"] = {name: self.param(decl) for name, decl in self.params.items()}
         for name in self.vars:
             self.variable(name)
-        resources: list[dict[str, Any]] = []
+        resources: list[JsonValue] = []
         for sym in self.emission_order():
             if sym.existing:
                 continue
             resources.append(self.module(sym) if sym.is_module else self.resource(sym))
-        outputs = {
+        outputs: JsonObject = {
             decl.name: self.output(decl)
             for decl in self.program.declarations
             if isinstance(decl, s.OutputDecl)
         }
-        variables: dict[str, Any] = dict(self.file_vars)
+        variables: JsonObject = dict(self.file_vars)
         if self.var_copies:
             variables["copy"] = self.var_copies
         for name in self.vars:
@@ -337,7 +341,7 @@ class Compiler:
         template["resources"] = resources
         if outputs:
             template["outputs"] = outputs
-        if not template["parameters"]:
+        if not parameters:
             del template["parameters"]
         return template
 
@@ -350,21 +354,21 @@ class Compiler:
             out[key] = dec
         return out
 
-    def literal_arg(self, dec: s.Decorator, kind: type | tuple[type, ...]) -> Any:
+    def literal_arg(self, dec: s.Decorator, kind: type | tuple[type, ...]) -> JsonValue:
         """A decorator's argument: a literal value, written as is (ARM does not evaluate
         metadata, descriptions or allowed values, so no '[' escaping either)."""
         if len(dec.args) != 1:
             raise self.error(f"@{dec.name} takes one argument", dec.pos)
         value = literal(dec.args[0])
         if (
-            value is _NOT_LITERAL
+            isinstance(value, _NotLiteral)
             or not isinstance(value, kind)
             or (kind is int and isinstance(value, bool))
         ):
             raise self.error(f"@{dec.name} needs a literal value", dec.args[0].pos)
         return value
 
-    def param(self, decl: s.ParamDecl) -> dict[str, Any]:
+    def param(self, decl: s.ParamDecl) -> JsonObject:
         decs = self.decorators(decl, _PARAM_DECORATORS)
         typ = decl.type.name
         if typ == "any":
@@ -381,13 +385,13 @@ class Compiler:
                 raise self.error(
                     "@secure() applies to string and object parameters", decs["secure"].pos
                 )
-        out: dict[str, Any] = {"type": arm_type}
+        out: JsonObject = {"type": arm_type}
         if decl.default is not None:
             usage = Usage()
             out["defaultValue"] = self.value(decl.default, Env(), usage)
             if usage.deps:
                 raise self.error("a parameter default cannot refer to a resource", decl.default.pos)
-        allowed = decl.type.allowed
+        allowed: JsonValue = decl.type.allowed
         if "allowed" in decs:
             allowed = self.literal_arg(decs["allowed"], list)
         if allowed is not None:
@@ -403,15 +407,16 @@ class Compiler:
             out["metadata"] = metadata
         return out
 
-    def metadata(self, decs: dict[str, s.Decorator]) -> dict[str, Any]:
-        metadata: dict[str, Any] = {}
+    def metadata(self, decs: dict[str, s.Decorator]) -> JsonObject:
+        metadata: JsonObject = {}
         if "metadata" in decs:
-            metadata.update(self.literal_arg(decs["metadata"], dict))
+            given = self.literal_arg(decs["metadata"], dict)
+            metadata.update(given if isinstance(given, dict) else {})
         if "description" in decs:
             metadata["description"] = self.literal_arg(decs["description"], str)
         return metadata
 
-    def variable(self, name: str) -> tuple[Any, Usage]:
+    def variable(self, name: str) -> tuple[JsonValue, Usage]:
         """The variable's emitted value and what it needs (memoised; cycles refused)."""
         if name in self.var_cache:
             return self.var_cache[name]
@@ -422,7 +427,7 @@ class Compiler:
         self.var_in_progress.append(name)
         self.decorators(decl, {"description", "export"})
         usage = Usage()
-        value: Any
+        value: JsonValue
         if isinstance(decl.value, s.ForExpr):
             copy = self.copy_loop(decl.value, name, Env(), usage, is_property=True)
             value = None
@@ -441,7 +446,7 @@ class Compiler:
             )
         return value, usage
 
-    def output(self, decl: s.OutputDecl) -> dict[str, Any]:
+    def output(self, decl: s.OutputDecl) -> JsonObject:
         decs = self.decorators(decl, {"description", "metadata", "secure"})
         typ = decl.type.name
         if typ == "any":
@@ -450,7 +455,7 @@ class Compiler:
             )
         if "secure" in decs:
             typ = "securestring" if typ == "string" else "secureObject"
-        out: dict[str, Any] = {"type": typ}
+        out: JsonObject = {"type": typ}
         usage = Usage()
         if isinstance(decl.value, s.ForExpr):
             if isinstance(decl.value.body, s.IfBody):
@@ -503,7 +508,7 @@ class Compiler:
                 return [arm_string(p) for p in parts]
         return [f"split({own}, '/')[{i}]" for i in range(depth)]
 
-    def name_value(self, sym: Symbol, env: Env, usage: Usage) -> Any:
+    def name_value(self, sym: Symbol, env: Env, usage: Usage) -> JsonValue:
         name_prop = self.prop(sym.body, "name")
         if name_prop is None:
             raise self.error(f"the resource '{sym.name}' has no name", sym.decl.pos)
@@ -569,11 +574,11 @@ class Compiler:
             and target.name not in self.params
         )
 
-    def resource(self, sym: Symbol) -> dict[str, Any]:
+    def resource(self, sym: Symbol) -> JsonObject:
         usage = Usage()
         env = Env()
-        out: dict[str, Any] = {"type": sym.full_type, "apiVersion": sym.api_version}
-        copy: dict[str, Any] | None = None
+        out: JsonObject = {"type": sym.full_type, "apiVersion": sym.api_version}
+        copy: JsonObject | None = None
         if sym.loop is not None:
             count, bindings = self.loop_bindings(sym.loop, "copyIndex()", env, usage)
             copy = {"name": sym.name, "count": count}
@@ -608,16 +613,16 @@ class Compiler:
         self.explicit_depends_on(sym, env, usage)
         depends = self.depends_on(sym, usage)
         if depends:
-            out["dependsOn"] = depends
+            out["dependsOn"] = [*depends]
         return out
 
-    def module(self, sym: Symbol) -> dict[str, Any]:
+    def module(self, sym: Symbol) -> JsonObject:
         decl = sym.decl
         assert isinstance(decl, s.ModuleDecl)
         usage = Usage()
         env = Env()
-        out: dict[str, Any] = {"type": DEPLOYMENTS_TYPE, "apiVersion": MODULE_API_VERSION}
-        copy: dict[str, Any] | None = None
+        out: JsonObject = {"type": DEPLOYMENTS_TYPE, "apiVersion": MODULE_API_VERSION}
+        copy: JsonObject | None = None
         if sym.loop is not None:
             count, bindings = self.loop_bindings(sym.loop, "copyIndex()", env, usage)
             copy = {"name": sym.name, "count": count}
@@ -643,14 +648,15 @@ class Compiler:
                 f"the module file '{decl.path}' does not exist ({path})", decl.path_pos
             )
         template = compile_file(path, self.stack)
-        parameters: dict[str, Any] = {}
+        found = template.get("parameters")
+        declared: JsonObject = found if isinstance(found, dict) else {}
+        parameters: JsonObject = {}
         for p in sym.body.properties:
             if p.key in ("name", "dependsOn"):
                 continue
             if p.key == "params":
                 if not isinstance(p.value, s.Obj):
                     raise self.error("a module's 'params' must be an object", p.value.pos)
-                declared = template.get("parameters", {})
                 for param in p.value.properties:
                     if param.key not in declared:
                         raise self.error(
@@ -664,8 +670,9 @@ class Compiler:
             else:
                 raise self.error(f"unknown module property '{p.key}'", p.pos)
         missing = [
-            k for k, v in template.get("parameters", {}).items()
-            if "defaultValue" not in v and not v.get("nullable") and k not in parameters
+            k for k, v in declared.items()
+            if not (isinstance(v, dict) and ("defaultValue" in v or v.get("nullable")))
+            and k not in parameters
         ]  # fmt: skip
         if missing:
             raise self.error(
@@ -688,10 +695,10 @@ class Compiler:
         self.explicit_depends_on(sym, env, usage)
         depends = self.depends_on(sym, usage)
         if depends:
-            out["dependsOn"] = depends
+            out["dependsOn"] = [*depends]
         return out
 
-    def module_scope(self, expr: s.Expr, env: Env, usage: Usage) -> Any:
+    def module_scope(self, expr: s.Expr, env: Env, usage: Usage) -> JsonValue:
         if isinstance(expr, s.Call) and expr.name == "resourceGroup" and len(expr.args) == 1:
             return self.value(expr.args[0], env, usage)
         raise self.error(
@@ -735,7 +742,7 @@ class Compiler:
     # --- loops ---
     def loop_bindings(
         self, loop: s.ForExpr, index: str, env: Env, usage: Usage
-    ) -> tuple[Any, dict[str, str]]:
+    ) -> tuple[str, dict[str, str]]:
         """``copy.count`` for the loop, and the loop variables bound for element ``index``."""
         iterable = self.expr(loop.iterable, env, usage)
         bindings: dict[str, str] = {}
@@ -747,7 +754,7 @@ class Compiler:
 
     def copy_loop(
         self, loop: s.ForExpr, name: str, env: Env, usage: Usage, is_property: bool
-    ) -> dict[str, Any]:
+    ) -> JsonObject:
         if isinstance(loop.body, s.IfBody):
             raise self.error(
                 "a loop filter ('if') is only supported on resources and modules", loop.body.pos
@@ -761,7 +768,7 @@ class Compiler:
         }
 
     # --- values (JSON structure) and expressions (ARM expression text) ---
-    def value(self, expr: s.Expr, env: Env, usage: Usage, in_resource: bool = False) -> Any:
+    def value(self, expr: s.Expr, env: Env, usage: Usage, in_resource: bool = False) -> JsonValue:
         """The JSON the template holds for ``expr``: structure where Bicep keeps structure."""
         if isinstance(expr, s.Literal):
             return expr.value
@@ -772,8 +779,8 @@ class Compiler:
                 raise self.error(
                     "nested resources are only allowed in a resource body", expr.resources[0].pos
                 )
-            out: dict[str, Any] = {}
-            copies: list[dict[str, Any]] = []
+            out: JsonObject = {}
+            copies: list[JsonValue] = []
             for p in expr.properties:
                 if isinstance(p.value, s.ForExpr):
                     if not in_resource:
@@ -1062,7 +1069,7 @@ class Compiler:
             if not isinstance(arg, s.Str) or arg.holes:
                 raise self.error(f"{expr.name}() options must be string literals", arg.pos)
             extra.append(arg.texts[0])
-        content: Any
+        content: JsonValue
         if lower == "loadfileasbase64":
             content = base64.b64encode(path.read_bytes()).decode("ascii")
         else:
@@ -1096,25 +1103,39 @@ class Compiler:
         return f"variables('{self.file_var_keys[key_id]}')"
 
 
-_NOT_LITERAL = object()
+class _NotLiteral:
+    """What ``literal`` answers for an expression that is not a literal."""
 
 
-def literal(expr: s.Expr) -> Any:
+_NOT_LITERAL = _NotLiteral()
+
+
+def literal(expr: s.Expr) -> JsonValue | _NotLiteral:
     """The Python value of a literal expression (no holes, calls or names), else _NOT_LITERAL."""
     if isinstance(expr, s.Literal):
         return expr.value
     if isinstance(expr, s.Str):
         return expr.texts[0] if not expr.holes else _NOT_LITERAL
     if isinstance(expr, s.Arr):
-        items = [literal(i) for i in expr.items]
-        return _NOT_LITERAL if any(i is _NOT_LITERAL for i in items) else items
+        items: list[JsonValue] = []
+        for i in expr.items:
+            item = literal(i)
+            if isinstance(item, _NotLiteral):
+                return _NOT_LITERAL
+            items.append(item)
+        return items
     if isinstance(expr, s.Obj) and not expr.resources:
-        values = {p.key: literal(p.value) for p in expr.properties}
-        return _NOT_LITERAL if any(v is _NOT_LITERAL for v in values.values()) else values
+        values: JsonObject = {}
+        for p in expr.properties:
+            value = literal(p.value)
+            if isinstance(value, _NotLiteral):
+                return _NOT_LITERAL
+            values[p.key] = value
+        return values
     return _NOT_LITERAL
 
 
-def escape_strings(value: Any) -> Any:
+def escape_strings(value: JsonValue) -> JsonValue:
     """Literal JSON loaded from a file: strings starting with '[' must stay literal in ARM."""
     if isinstance(value, str):
         return json_string(value)
@@ -1125,22 +1146,23 @@ def escape_strings(value: Any) -> Any:
     return value
 
 
-def json_path(value: Any, path: str, fail: Any) -> Any:
+def json_path(value: JsonValue, path: str, fail: Callable[[str], BicepError]) -> JsonValue:
     """A small JSONPath subset for loadJsonContent: ``$.a.b[0]``."""
     if not path.startswith("$"):
         raise fail(f"loadJsonContent(): the path '{path}' must start with '$'")
     for m in re.finditer(r"\.([A-Za-z_][\w-]*)|\[(\d+)\]|\['([^']*)'\]", path[1:]):
-        key: Any = m.group(1) or m.group(3)
-        if m.group(2) is not None:
-            key = int(m.group(2))
-        try:
-            value = value[key]
-        except (KeyError, IndexError, TypeError):
-            raise fail(f"loadJsonContent(): the path '{path}' matches nothing") from None
+        name = m.group(1) or m.group(3)
+        index = int(m.group(2)) if m.group(2) is not None else None
+        if index is None and isinstance(value, dict) and name in value:
+            value = value[name]
+        elif index is not None and isinstance(value, list | str) and index < len(value):
+            value = value[index]
+        else:
+            raise fail(f"loadJsonContent(): the path '{path}' matches nothing")
     return value
 
 
-def compile_file(path: Path, stack: tuple[Path, ...] = ()) -> dict[str, Any]:
+def compile_file(path: Path, stack: tuple[Path, ...] = ()) -> JsonObject:
     """Compile the Bicep file at ``path`` (and its local modules) to an ARM template dict."""
     path = Path(path)
     try:

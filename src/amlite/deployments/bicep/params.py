@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+
+from amlite.domain.json_value import JsonObject, JsonValue
 
 from . import syntax as s
 from .errors import BicepError, Position
@@ -17,7 +18,7 @@ from .lexer import EOF, IDENT, NEWLINE, STRING, tokenize
 from .parser import Parser
 
 
-def load_bicepparam(path: Path) -> tuple[Path, dict[str, Any]]:
+def load_bicepparam(path: Path) -> tuple[Path, JsonObject]:
     """The Bicep file the parameters are for (resolved) and the parameter values."""
     path = Path(path)
     try:
@@ -28,7 +29,7 @@ def load_bicepparam(path: Path) -> tuple[Path, dict[str, Any]]:
         ) from None
     parser = Parser(tokenize(text, path))
     target: Path | None = None
-    values: dict[str, Any] = {}
+    values: JsonObject = {}
     parser.skip_newlines()
     while not parser.at(EOF):
         tok = parser.peek()
@@ -59,7 +60,7 @@ def load_bicepparam(path: Path) -> tuple[Path, dict[str, Any]]:
     return target, values
 
 
-def compile_params(path: Path) -> dict[str, Any]:
+def compile_params(path: Path) -> JsonObject:
     """A ``.bicepparam`` file as a deploymentParameters document (``{"parameters": {name:
     {"value": v}}}``), the shape ``--parameters @file.json`` takes."""
     _, values = load_bicepparam(path)
@@ -70,7 +71,7 @@ def compile_params(path: Path) -> dict[str, Any]:
     }
 
 
-def evaluate(expr: s.Expr, known: dict[str, Any]) -> Any:
+def evaluate(expr: s.Expr, known: JsonObject) -> JsonValue:
     if isinstance(expr, s.Literal):
         return expr.value
     if isinstance(expr, s.Str):
@@ -95,11 +96,14 @@ def evaluate(expr: s.Expr, known: dict[str, Any]) -> Any:
             return -value
     if isinstance(expr, s.Binary) and expr.op == "+":
         left, right = evaluate(expr.left, known), evaluate(expr.right, known)
-        if type(left) is type(right) and isinstance(left, int | str) and not isinstance(left, bool):
+        if isinstance(left, str) and isinstance(right, str):
+            return left + right
+        if type(left) is int and type(right) is int:
             return left + right
     if isinstance(expr, s.Call) and expr.target is None and expr.name == "readEnvironmentVariable":
-        args = [evaluate(a, known) for a in expr.args]
-        if not 1 <= len(args) <= 2 or not all(isinstance(a, str) for a in args):
+        values = [evaluate(a, known) for a in expr.args]
+        args = [a for a in values if isinstance(a, str)]
+        if not 1 <= len(values) <= 2 or len(args) != len(values):
             raise BicepError(
                 "readEnvironmentVariable takes a name and an optional default", expr.pos
             )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from amlite.domain.json_value import JsonValue
+
 from . import syntax as s
 from .errors import BicepError, Position
 from .lexer import EOF, IDENT, INT, NEWLINE, STRING, Token, tokenize
@@ -181,7 +183,7 @@ class Parser:
 
     def type_ref(self) -> s.TypeRef:
         tok = self.peek()
-        allowed: list[object] = []
+        allowed: list[JsonValue] = []
         name = ""
         while True:
             t = self.peek()
@@ -197,7 +199,7 @@ class Parser:
                 if len(t.parts) != 1:
                     raise self.error("a string literal type cannot use interpolation", t)
                 base = "string"
-                allowed.append(t.parts[0])
+                allowed.append(str(t.parts[0]))
             elif t.kind == INT or (t.kind == "-" and self.peek(1).kind == INT):
                 sign = -1 if t.kind == "-" else 1
                 if sign < 0:

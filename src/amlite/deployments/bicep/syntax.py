@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+from amlite.domain.json_value import JsonValue
 
 from .errors import Position
 
@@ -17,7 +18,7 @@ class Expr:
 
 @dataclass
 class Literal(Expr):
-    value: Any  # int, bool or None
+    value: int | bool | None
 
 
 @dataclass
@@ -128,7 +129,7 @@ class Decorator:
 class TypeRef:
     pos: Position
     name: str  # string, int, bool, object, array; literal unions become 'string'/'int'
-    allowed: list[Any] | None = None  # from a literal union type `'a' | 'b'`
+    allowed: list[JsonValue] | None = None  # from a literal union type `'a' | 'b'`
     nullable: bool = False
 
 

@@ -8,11 +8,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 from amlite.deployments.template import expressions as ex
 from amlite.deployments.template.errors import DeferredReference, ParameterError, TemplateError
-from amlite.deployments.template.functions import FunctionError, get_property, lookup, type_name
+from amlite.deployments.template.functions import (
+    FunctionError,
+    Thunk,
+    get_property,
+    lookup,
+    type_name,
+)
+from amlite.domain.json_value import JsonObject, JsonValue, member, objects
 
 MAX_COPY = 800
 PARAMETER_TYPES = {
@@ -37,9 +44,16 @@ OUTPUT_TYPES = {
 DEPLOYMENTS_TYPE = "Microsoft.Resources/deployments"
 
 
-ResourceReader = Callable[[str], dict[str, Any]]
+ResourceReader = Callable[[str], JsonObject]
 """How ``reference()`` reads a deployed resource by id: its full GET body (raises
 ``FunctionError`` when it does not exist)."""
+
+
+class TemplateOutput(TypedDict):
+    """One output as ARM answers it: its declared type (``String``, ``Int``, ...) and value."""
+
+    type: str
+    value: JsonValue
 
 
 @dataclass(frozen=True)
@@ -63,7 +77,7 @@ class Instance:
     ``sym``/``sym[7]``."""
     path: str
     """Where it is declared, for messages."""
-    decl: dict[str, Any]
+    decl: JsonObject
     type: str
     name: str
     api_version: str
@@ -85,13 +99,20 @@ def _norm_type(value: str) -> str:
     return value.lower()
 
 
+def is_inner_scope(properties: JsonValue) -> bool:
+    """Whether a nested deployment's properties ask for the inner expression scope (its own
+    parameters and variables) rather than the outer one (its parent's)."""
+    scope = member(properties, "expressionEvaluationOptions", "scope")
+    return str(scope or "outer").lower() == "inner"
+
+
 class Evaluation:
     """One template with its parameter values, in one resource group."""
 
     def __init__(
         self,
-        template: Any,
-        parameters: Any,
+        template: JsonValue,
+        parameters: JsonValue,
         scope: Scope,
         reader: ResourceReader | None = None,
         outer: Evaluation | None = None,
@@ -106,8 +127,8 @@ class Evaluation:
         self._param_decls = self._section("parameters")
         self._var_decls = self._section("variables")
         self._supplied = self._check_supplied(parameters)
-        self._param_values: dict[str, Any] = {}
-        self._var_values: dict[str, Any] = {}
+        self._param_values: JsonObject = {}
+        self._var_values: JsonObject = {}
         self._pending: list[str] = []
         self.preflight = False
         """While validating: reference() raises DeferredReference."""
@@ -124,7 +145,7 @@ class Evaluation:
         self.order = self._topological_order()
 
     # -- sections -----------------------------------------------------------------------------
-    def _section(self, name: str) -> dict[str, Any]:
+    def _section(self, name: str) -> JsonObject:
         value = self.template.get(name, {})
         if value is None:
             return {}
@@ -134,7 +155,7 @@ class Evaluation:
             {"copy": value["copy"]} if name == "variables" and "copy" in value else {}
         )
 
-    def _check_supplied(self, parameters: Any) -> dict[str, Any]:
+    def _check_supplied(self, parameters: JsonValue) -> JsonObject:
         if parameters is None:
             return {}
         if not isinstance(parameters, dict):
@@ -153,7 +174,7 @@ class Evaluation:
                 "in the template",
                 path=f"parameters.{unknown[0]}",
             )
-        out: dict[str, Any] = {}
+        out: JsonObject = {}
         for key, entry in parameters.items():
             if isinstance(entry, dict) and "reference" in entry and "value" not in entry:
                 raise ParameterError(
@@ -169,7 +190,7 @@ class Evaluation:
         return out
 
     # -- parameters and variables ----------------------------------------------------------------
-    def parameter(self, name: str) -> Any:
+    def parameter(self, name: str) -> JsonValue:
         if self.outer is not None:
             return self.outer.parameter(name)
         key = self._find(self._param_decls, name, "parameter")
@@ -177,17 +198,18 @@ class Evaluation:
             return self._param_values[key]
         decl = self._param_decls[key]
         path = f"parameters.{key}"
-        if not isinstance(decl, dict) or not isinstance(decl.get("type"), str):
+        declared = member(decl, "type")
+        if not isinstance(decl, dict) or not isinstance(declared, str):
             raise TemplateError(f"parameter '{key}' must declare a 'type'", path=path)
-        ptype = decl["type"].lower()
+        ptype = declared.lower()
         if ptype not in PARAMETER_TYPES:
             raise TemplateError(
-                f"parameter '{key}' has unknown type '{decl['type']}' "
+                f"parameter '{key}' has unknown type '{declared}' "
                 f"(use one of {', '.join(PARAMETER_TYPES)})",
                 path=f"{path}.type",
             )
         if key in self._supplied:
-            value = self._supplied[key]
+            value: JsonValue = self._supplied[key]
         elif "defaultValue" in decl:
             self._enter(f"parameter '{key}'")
             try:
@@ -212,10 +234,10 @@ class Evaluation:
             if isinstance(d, dict) and str(d.get("type", "")).lower() in SECURE_TYPES
         }
 
-    def parameter_values(self) -> dict[str, Any]:
+    def parameter_values(self) -> JsonObject:
         return dict(self._param_values)
 
-    def variable(self, name: str) -> Any:
+    def variable(self, name: str) -> JsonValue:
         if self.outer is not None:
             return self.outer.variable(name)
         copies = self._var_decls.get("copy")
@@ -227,7 +249,7 @@ class Evaluation:
         if name.lower() in loops and name.lower() not in {
             k.lower() for k in self._var_decls if k != "copy"
         }:
-            key = loops[name.lower()]["name"]
+            key = str(loops[name.lower()]["name"])
             if key not in self._var_values:
                 self._enter(f"variable '{key}'")
                 try:
@@ -255,7 +277,7 @@ class Evaluation:
         self._pending.append(what)
 
     @staticmethod
-    def _find(section: dict[str, Any], name: str, what: str) -> str:
+    def _find(section: JsonObject, name: str, what: str) -> str:
         if name in section:
             return name
         for key in section:
@@ -266,25 +288,25 @@ class Evaluation:
     # -- values ---------------------------------------------------------------------------------
     def value(
         self,
-        raw: Any,
+        raw: JsonValue,
         path: str,
         copy: dict[str, int] | None = None,
         *,
         default: bool = False,
         loop: str | None = None,
-    ) -> Any:
+    ) -> JsonValue:
         """Evaluate every expression in ``raw`` (strings, and inside arrays and objects)."""
         ctx = _Ctx(self, copy or {}, default, loop)
         return ctx.walk(raw, path)
 
     def _copy_array(
-        self, spec: Any, path: str, copy: dict[str, int], loop_default: bool = False
-    ) -> list[Any]:
+        self, spec: JsonValue, path: str, copy: dict[str, int], loop_default: bool = False
+    ) -> list[JsonValue]:
         if not isinstance(spec, dict) or "input" not in spec:
             raise TemplateError("a copy needs 'name', 'count' and 'input'", path=path)
         name = spec.get("name")
         count = self._count(spec, path, copy)
-        out = []
+        out: list[JsonValue] = []
         for i in range(count):
             inner = {**copy, str(name).lower(): i} if name else {**copy, "": i}
             out.append(
@@ -298,7 +320,7 @@ class Evaluation:
             )
         return out
 
-    def _count(self, spec: dict[str, Any], path: str, copy: dict[str, int]) -> int:
+    def _count(self, spec: JsonObject, path: str, copy: dict[str, int]) -> int:
         count = self.value(spec.get("count"), f"{path}.count", copy)
         if isinstance(count, bool) or not isinstance(count, int):
             raise TemplateError(
@@ -311,7 +333,7 @@ class Evaluation:
         return count
 
     # -- resources --------------------------------------------------------------------------------
-    def _resource_decls(self) -> Iterator[tuple[str, str | None, Any]]:
+    def _resource_decls(self) -> Iterator[tuple[str, str | None, JsonValue]]:
         resources = self.template.get("resources", [])
         if self.language_v2:
             if not isinstance(resources, dict):
@@ -344,7 +366,7 @@ class Evaluation:
         for inst in self.instances:
             self._resolve_depends_on(inst)
 
-    def _expand(self, path: str, sym: str | None, decl: Any, parent: Instance | None) -> None:
+    def _expand(self, path: str, sym: str | None, decl: JsonValue, parent: Instance | None) -> None:
         if not isinstance(decl, dict):
             raise TemplateError("a resource must be an object", path=path)
         for required in ("type", "name"):
@@ -358,7 +380,8 @@ class Evaluation:
                     "declare it at the top level",
                     path=f"{path}.copy",
                 )
-            if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            loop = member(spec, "name")
+            if not isinstance(spec, dict) or not isinstance(loop, str):
                 raise TemplateError(
                     "a resource copy needs a 'name' and a 'count'", path=f"{path}.copy"
                 )
@@ -376,7 +399,7 @@ class Evaluation:
                 raise TemplateError(
                     "copy batchSize must be a positive integer", path=f"{path}.copy.batchSize"
                 )
-            loop = spec["name"]
+            size = batch if isinstance(batch, int) else 1  # checked when serial
             made: list[Instance] = []
             for i in range(count):
                 key = f"{sym}[{i}]" if sym else f"{path}[{i}]"
@@ -384,9 +407,9 @@ class Evaluation:
                 if inst is None:
                     continue
                 if mode == "serial":
-                    batch_no = len(made) // batch
+                    batch_no = len(made) // size
                     inst.depends_on.extend(
-                        m.key for m in made[(batch_no - 1) * batch : batch_no * batch] if batch_no
+                        m.key for m in made[(batch_no - 1) * size : batch_no * size] if batch_no
                     )
                 made.append(inst)
             return
@@ -405,7 +428,7 @@ class Evaluation:
         key: str,
         path: str,
         sym: str | None,
-        decl: dict[str, Any],
+        decl: JsonObject,
         copy: dict[str, int],
         loop: str | None,
         parent: Instance | None,
@@ -486,7 +509,7 @@ class Evaluation:
             inst.depends_on.extend(k for k in keys if k != inst.key)
 
     def _left_out(
-        self, path: str, decl: dict[str, Any], copy: dict[str, int], loop: str | None
+        self, path: str, decl: JsonObject, copy: dict[str, int], loop: str | None
     ) -> None:
         """Remember what a resource left out by its condition is called: depending on it is
         allowed (and ignored), as in ARM."""
@@ -582,7 +605,7 @@ class Evaluation:
         return self._by_key[key]
 
     # -- bodies and outputs ------------------------------------------------------------------------
-    def resource_body(self, inst: Instance) -> dict[str, Any]:
+    def resource_body(self, inst: Instance) -> JsonObject:
         """The resource's evaluated declaration (properties, tags, ... ) without template keys."""
         skip = {
             "type",
@@ -596,7 +619,7 @@ class Evaluation:
             "comments",
             "metadata",
         }
-        out: dict[str, Any] = {}
+        out: JsonObject = {}
         for key, raw in inst.decl.items():
             if key in skip:
                 continue
@@ -606,16 +629,13 @@ class Evaluation:
             out[key] = self.value(raw, f"{inst.path}.{key}", inst.copy)
         return out
 
-    def _nested_properties(self, inst: Instance, raw: Any) -> dict[str, Any]:
+    def _nested_properties(self, inst: Instance, raw: JsonValue) -> JsonObject:
         """A nested deployment's properties: its template stays unevaluated (it is evaluated
         in its own scope), the rest is evaluated here."""
         if not isinstance(raw, dict):
             raise TemplateError("properties must be an object", path=f"{inst.path}.properties")
-        out: dict[str, Any] = {}
-        inner = (
-            str((raw.get("expressionEvaluationOptions") or {}).get("scope") or "outer").lower()
-            == "inner"
-        )
+        out: JsonObject = {}
+        inner = is_inner_scope(raw)
         for key, value in raw.items():
             if key == "template" or (key == "parameters" and not inner):
                 out[key] = value
@@ -623,8 +643,8 @@ class Evaluation:
                 out[key] = self.value(value, f"{inst.path}.properties.{key}", inst.copy)
         return out
 
-    def outputs(self) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
+    def outputs(self) -> dict[str, TemplateOutput]:
+        out: dict[str, TemplateOutput] = {}
         for name in self._output_decls():
             value = self.output(name)
             if value is not None:
@@ -643,7 +663,7 @@ class Evaluation:
         finally:
             self.preflight = False
 
-    def _output_decls(self) -> dict[str, Any]:
+    def _output_decls(self) -> JsonObject:
         raw = self.template.get("outputs", {})
         if raw is None:
             return {}
@@ -651,27 +671,32 @@ class Evaluation:
             raise TemplateError("'outputs' must be an object", path="outputs")
         return raw
 
-    def output(self, name: str) -> dict[str, Any] | None:
+    def output(self, name: str) -> TemplateOutput | None:
         """One output as ARM answers it ({type, value}); None when its condition is false."""
         decl = self._output_decls()[name]
         path = f"outputs.{name}"
-        if not isinstance(decl, dict) or not isinstance(decl.get("type"), str):
+        declared = member(decl, "type")
+        if not isinstance(decl, dict) or not isinstance(declared, str):
             raise TemplateError(f"output '{name}' must declare a 'type'", path=path)
         if "condition" in decl and self.value(decl["condition"], f"{path}.condition") is not True:
             return None
+        value: JsonValue
         if "copy" in decl:
-            value: Any = self._copy_array({"name": "", **decl["copy"]}, f"{path}.copy", {})
+            spec = decl["copy"]
+            if not isinstance(spec, dict):
+                raise TemplateError("a copy needs 'name', 'count' and 'input'", path=f"{path}.copy")
+            value = self._copy_array({"name": "", **spec}, f"{path}.copy", {})
         else:
             value = self.value(decl.get("value"), f"{path}.value")
-        otype = decl["type"].lower()
+        otype = declared.lower()
         wanted = PARAMETER_TYPES.get(otype)
         if wanted is None:
             raise TemplateError(
-                f"output '{name}' has unknown type '{decl['type']}'", path=f"{path}.type"
+                f"output '{name}' has unknown type '{declared}'", path=f"{path}.type"
             )
         if value is not None and not _is(value, wanted):
             raise TemplateError(
-                f"output '{name}' is declared {decl['type']} but its value is {type_name(value)}",
+                f"output '{name}' is declared {declared} but its value is {type_name(value)}",
                 path=f"{path}.value",
             )
         return {"type": OUTPUT_TYPES[otype], "value": value}
@@ -702,13 +727,13 @@ class Evaluation:
         )
 
 
-def _is(value: Any, types: tuple[type, ...]) -> bool:
+def _is(value: JsonValue, types: tuple[type, ...]) -> bool:
     if isinstance(value, bool):
         return bool in types
     return isinstance(value, types)
 
 
-def _check_parameter(key: str, decl: dict[str, Any], ptype: str, value: Any) -> None:
+def _check_parameter(key: str, decl: JsonObject, ptype: str, value: JsonValue) -> None:
     path = f"parameters.{key}"
     wanted = PARAMETER_TYPES[ptype]
     if not _is(value, wanted):
@@ -760,7 +785,7 @@ class _Ctx:
         self.default = default
         self.loop = loop
 
-    def walk(self, raw: Any, path: str) -> Any:
+    def walk(self, raw: JsonValue, path: str) -> JsonValue:
         if isinstance(raw, str):
             if ex.is_expression(raw):
                 try:
@@ -773,21 +798,23 @@ class _Ctx:
         if isinstance(raw, list):
             return [self.walk(v, f"{path}[{i}]") for i, v in enumerate(raw)]
         if isinstance(raw, dict):
-            out: dict[str, Any] = {}
+            out: JsonObject = {}
             for k, v in raw.items():
+                loops = objects(v) if k == "copy" else []
                 if (
                     k == "copy"
                     and isinstance(v, list)
-                    and all(isinstance(c, dict) and "input" in c for c in v)
+                    and len(loops) == len(v)
+                    and all("input" in c for c in loops)
                 ):
-                    for c in v:
+                    for c in loops:
                         out[str(c.get("name"))] = self.ev._copy_array(c, f"{path}.copy", self.copy)
                     continue
                 out[k] = self.walk(v, f"{path}.{k}")
             return out
         return raw
 
-    def evaluate(self, node: ex.Node, text: str) -> Any:
+    def evaluate(self, node: ex.Node, text: str) -> JsonValue:
         if isinstance(node, ex.Literal):
             return node.value
         if isinstance(node, ex.Member):
@@ -838,14 +865,14 @@ class _Ctx:
                 f"{err} (function '{node.name}' at position {node.pos})", text
             ) from None
 
-    def _thunk(self, node: ex.Node, text: str) -> Callable[[], Any]:
+    def _thunk(self, node: ex.Node, text: str) -> Thunk:
         return lambda: self.evaluate(node, text)
 
     # -- FunctionContext ---------------------------------------------------------------------------
-    def parameter(self, name: str) -> Any:
+    def parameter(self, name: str) -> JsonValue:
         return self.ev.parameter(name)
 
-    def variable(self, name: str) -> Any:
+    def variable(self, name: str) -> JsonValue:
         return self.ev.variable(name)
 
     def copy_index(self, loop: str | None) -> int:
@@ -861,7 +888,7 @@ class _Ctx:
             raise FunctionError(f"copyIndex('{loop}') is not inside a copy loop named '{loop}'")
         return self.copy[loop.lower()]
 
-    def reference(self, target: str, api_version: str | None, full: bool) -> Any:
+    def reference(self, target: str, api_version: str | None, full: bool) -> JsonValue:
         rid, inst = self.ev.reference_target(target)
         if self.ev.preflight:
             raise DeferredReference(f"reference('{target}') is only known while deploying")
@@ -876,7 +903,7 @@ class _Ctx:
             return resource
         return resource.get("properties", {})
 
-    def resource_info(self, symbolic_name: str) -> dict[str, Any]:
+    def resource_info(self, symbolic_name: str) -> JsonObject:
         rid, inst = self.ev.reference_target(symbolic_name)
         if inst is None:
             raise FunctionError(
@@ -884,7 +911,7 @@ class _Ctx:
             )
         return {"id": rid, "name": inst.name, "type": inst.type, "apiVersion": inst.api_version}
 
-    def resource_group(self) -> dict[str, Any]:
+    def resource_group(self) -> JsonObject:
         s = self.ev.scope
         return {
             "id": s.resource_group_id,
@@ -894,7 +921,7 @@ class _Ctx:
             "properties": {"provisioningState": "Succeeded"},
         }
 
-    def subscription(self) -> dict[str, Any]:
+    def subscription(self) -> JsonObject:
         s = self.ev.scope
         return {
             "id": f"/subscriptions/{s.subscription_id}",
@@ -903,7 +930,7 @@ class _Ctx:
             "displayName": s.subscription_id,
         }
 
-    def deployment(self) -> dict[str, Any]:
+    def deployment(self) -> JsonObject:
         s = self.ev.scope
         return {
             "name": s.deployment_name,

@@ -13,14 +13,13 @@ Positions are 0-based offsets into the JSON string (the leading ``[`` is offset 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from amlite.deployments.template.errors import TemplateError
 
 
 @dataclass(frozen=True)
 class Literal:
-    value: Any
+    value: str | int | float
     pos: int
 
 
@@ -51,7 +50,7 @@ Node = Literal | Call | Member | Index
 @dataclass(frozen=True)
 class _Token:
     kind: str  # ident, string, number, punct, end
-    value: Any
+    value: str | int | float | None
     pos: int
 
 
@@ -156,7 +155,7 @@ class _Parser:
             if tok.kind == "punct" and tok.value == ".":
                 self.take()
                 name = self.take()
-                if name.kind != "ident":
+                if name.kind != "ident" or not isinstance(name.value, str):
                     raise self.fail("expected a property name after '.'", name)
                 node = Member(node, name.value, name.pos)
             elif tok.kind == "punct" and tok.value == "[":
@@ -169,10 +168,10 @@ class _Parser:
 
     def primary(self) -> Node:
         tok = self.take()
-        if tok.kind in ("string", "number"):
+        if tok.kind in ("string", "number") and tok.value is not None:
             return Literal(tok.value, tok.pos)
         if tok.kind == "ident":
-            name = tok.value
+            name = str(tok.value)
             # user-defined functions are namespace.member(...)
             if self.peek().kind == "punct" and self.peek().value == ".":
                 nxt = self.toks[self.i + 1]

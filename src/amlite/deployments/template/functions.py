@@ -11,11 +11,12 @@ import base64
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from amlite.deployments.template.hashing import arm_guid, unique_string
+from amlite.domain.json_value import JsonObject, JsonValue
 
 MAX_STRING = 131_072
 """The longest string padLeft() makes (ARM limits templates to 4 MB)."""
@@ -28,30 +29,34 @@ class FunctionError(Exception):
 class FunctionContext(Protocol):
     """What the functions need from the evaluator."""
 
-    def parameter(self, name: str) -> Any: ...
+    def parameter(self, name: str) -> JsonValue: ...
 
-    def variable(self, name: str) -> Any: ...
+    def variable(self, name: str) -> JsonValue: ...
 
     def copy_index(self, loop: str | None) -> int: ...
 
-    def reference(self, target: str, api_version: str | None, full: bool) -> Any: ...
+    def reference(self, target: str, api_version: str | None, full: bool) -> JsonValue: ...
 
-    def resource_info(self, symbolic_name: str) -> dict[str, Any]: ...
+    def resource_info(self, symbolic_name: str) -> JsonObject: ...
 
-    def resource_group(self) -> dict[str, Any]: ...
+    def resource_group(self) -> JsonObject: ...
 
-    def subscription(self) -> dict[str, Any]: ...
+    def subscription(self) -> JsonObject: ...
 
-    def deployment(self) -> dict[str, Any]: ...
+    def deployment(self) -> JsonObject: ...
 
     def in_parameter_default(self) -> bool: ...
 
 
-Fn = Callable[[FunctionContext, list[Any]], Any]
-LazyFn = Callable[[FunctionContext, list[Callable[[], Any]]], Any]
+Args = list[JsonValue]
+"""A function's evaluated arguments."""
+Thunk = Callable[[], JsonValue]
+"""An argument of a lazy function, evaluated when called."""
+Fn = Callable[[FunctionContext, Args], JsonValue]
+LazyFn = Callable[[FunctionContext, list[Thunk]], JsonValue]
 
 
-def type_name(value: Any) -> str:
+def type_name(value: object) -> str:
     if isinstance(value, bool):
         return "Boolean"
     if isinstance(value, int):
@@ -67,7 +72,7 @@ def type_name(value: Any) -> str:
     return "Null"
 
 
-def _count(name: str, args: list[Any], low: int, high: int | None = None) -> None:
+def _count(name: str, args: Sequence[object], low: int, high: int | None = None) -> None:
     n = len(args)
     if n < low or (high is not None and n > high):
         if high is None:
@@ -79,15 +84,67 @@ def _count(name: str, args: list[Any], low: int, high: int | None = None) -> Non
         raise FunctionError(f"{name}() takes {want} argument(s), got {n}")
 
 
-def _want(name: str, value: Any, *types: type) -> Any:
-    ok = isinstance(value, types) and not (bool not in types and isinstance(value, bool))
-    if not ok:
-        wanted = " or ".join(type_name(t()) if t is not type(None) else "Null" for t in types)
-        raise FunctionError(f"{name}() expects {wanted}, got {type_name(value)}")
+def _wrong(name: str, value: JsonValue, *types: type) -> FunctionError:
+    """The error of an argument of another type than ``types``."""
+    wanted = " or ".join(type_name(t()) for t in types)
+    return FunctionError(f"{name}() expects {wanted}, got {type_name(value)}")
+
+
+def _str_arg(name: str, value: JsonValue) -> str:
+    if not isinstance(value, str):
+        raise _wrong(name, value, str)
     return value
 
 
-def to_string(value: Any) -> str:
+def _int_arg(name: str, value: JsonValue) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _wrong(name, value, int)
+    return value
+
+
+def _number_arg(name: str, value: JsonValue) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _wrong(name, value, int, float)
+    return value
+
+
+def _bool_arg(name: str, value: JsonValue) -> bool:
+    if not isinstance(value, bool):
+        raise _wrong(name, value, bool)
+    return value
+
+
+def _array_arg(name: str, value: JsonValue) -> list[JsonValue]:
+    if not isinstance(value, list):
+        raise _wrong(name, value, list)
+    return value
+
+
+def _object_arg(name: str, value: JsonValue) -> JsonObject:
+    if not isinstance(value, dict):
+        raise _wrong(name, value, dict)
+    return value
+
+
+def _str_or_array_arg(name: str, value: JsonValue) -> str | list[JsonValue]:
+    if not isinstance(value, str | list):
+        raise _wrong(name, value, str, list)
+    return value
+
+
+def _arrays(a: Args) -> list[list[JsonValue]] | None:
+    """The arguments when all are arrays, else None."""
+    arrays = [v for v in a if isinstance(v, list)]
+    return arrays if len(arrays) == len(a) else None
+
+
+def _objects(a: Args) -> list[JsonObject] | None:
+    """The arguments when all are objects, else None."""
+    found = [v for v in a if isinstance(v, dict)]
+    return found if len(found) == len(a) else None
+
+
+def to_string(value: JsonValue) -> str:
     """``string()``: strings as they are, booleans lowercase, objects and arrays as JSON."""
     if isinstance(value, str):
         return value
@@ -101,7 +158,7 @@ def to_string(value: Any) -> str:
 
 
 # -- logical and comparison -------------------------------------------------------------------
-def _equals(_: FunctionContext, a: list[Any]) -> bool:
+def _equals(_: FunctionContext, a: Args) -> bool:
     _count("equals", a, 2, 2)
     x, y = a
     if isinstance(x, bool) != isinstance(y, bool):
@@ -109,42 +166,38 @@ def _equals(_: FunctionContext, a: list[Any]) -> bool:
     return bool(x == y)
 
 
-def _compare(name: str, op: Callable[[Any, Any], bool]) -> Fn:
-    def fn(_: FunctionContext, a: list[Any]) -> bool:
+def _compare(name: str, op: Callable[[int], bool]) -> Fn:
+    """A comparison of two strings or two numbers; ``op`` tells from the sign of the
+    difference (-1, 0 or 1) whether it holds."""
+
+    def fn(_: FunctionContext, a: Args) -> bool:
         _count(name, a, 2, 2)
         x, y = a
         if isinstance(x, str) and isinstance(y, str):
-            return op(x, y)
-        _want(name, x, int, float)
-        _want(name, y, int, float)
-        return op(x, y)
+            return op((x > y) - (x < y))
+        n, m = _number_arg(name, x), _number_arg(name, y)
+        return op((n > m) - (n < m))
 
     return fn
 
 
-def _bool_args(name: str, a: list[Any]) -> list[bool]:
-    for v in a:
-        _want(name, v, bool)
-    return a
-
-
-def _if(_: FunctionContext, thunks: list[Callable[[], Any]]) -> Any:
+def _if(_: FunctionContext, thunks: list[Thunk]) -> JsonValue:
     _count("if", thunks, 3, 3)
-    cond = _want("if", thunks[0](), bool)
+    cond = _bool_arg("if", thunks[0]())
     return thunks[1]() if cond else thunks[2]()
 
 
-def _and(_: FunctionContext, thunks: list[Callable[[], Any]]) -> bool:
+def _and(_: FunctionContext, thunks: list[Thunk]) -> bool:
     _count("and", thunks, 2)
-    return all(_want("and", t(), bool) for t in thunks)
+    return all(_bool_arg("and", t()) for t in thunks)
 
 
-def _or(_: FunctionContext, thunks: list[Callable[[], Any]]) -> bool:
+def _or(_: FunctionContext, thunks: list[Thunk]) -> bool:
     _count("or", thunks, 2)
-    return any(_want("or", t(), bool) for t in thunks)
+    return any(_bool_arg("or", t()) for t in thunks)
 
 
-def _coalesce(_: FunctionContext, thunks: list[Callable[[], Any]]) -> Any:
+def _coalesce(_: FunctionContext, thunks: list[Thunk]) -> JsonValue:
     _count("coalesce", thunks, 1)
     for t in thunks:
         value = t()
@@ -154,7 +207,7 @@ def _coalesce(_: FunctionContext, thunks: list[Callable[[], Any]]) -> Any:
 
 
 # -- conversions -------------------------------------------------------------------------------
-def _int(_: FunctionContext, a: list[Any]) -> int:
+def _int(_: FunctionContext, a: Args) -> int:
     _count("int", a, 1, 1)
     v = a[0]
     if isinstance(v, bool):
@@ -171,7 +224,7 @@ def _int(_: FunctionContext, a: list[Any]) -> int:
     raise FunctionError(f"int() expects a String or an Integer, got {type_name(v)}")
 
 
-def _bool(_: FunctionContext, a: list[Any]) -> bool:
+def _bool(_: FunctionContext, a: Args) -> bool:
     _count("bool", a, 1, 1)
     v = a[0]
     if isinstance(v, bool):
@@ -183,24 +236,26 @@ def _bool(_: FunctionContext, a: list[Any]) -> bool:
     raise FunctionError(f"bool() cannot convert {to_string(v)!r} to a Boolean")
 
 
-def _json(_: FunctionContext, a: list[Any]) -> Any:
+def _json(_: FunctionContext, a: Args) -> JsonValue:
     _count("json", a, 1, 1)
-    text = _want("json", a[0], str)
+    text = _str_arg("json", a[0])
     try:
-        return json.loads(text)
+        value: JsonValue = json.loads(text)
+        return value
     except json.JSONDecodeError as exc:
         raise FunctionError(f"json() got text that is not JSON: {exc}") from None
 
 
-def _array(_: FunctionContext, a: list[Any]) -> list[Any]:
+def _array(_: FunctionContext, a: Args) -> Args:
     _count("array", a, 1, 1)
     return a[0] if isinstance(a[0], list) else [a[0]]
 
 
 # -- strings and collections ----------------------------------------------------------------
-def _concat(_: FunctionContext, a: list[Any]) -> Any:
-    if a and all(isinstance(v, list) for v in a):
-        return [x for v in a for x in v]
+def _concat(_: FunctionContext, a: Args) -> JsonValue:
+    arrays = _arrays(a)
+    if a and arrays is not None:
+        return [x for v in arrays for x in v]
     if any(isinstance(v, list | dict) for v in a):
         raise FunctionError("concat() takes either only arrays or only strings and numbers")
     return "".join(to_string(v) for v in a)
@@ -209,9 +264,9 @@ def _concat(_: FunctionContext, a: list[Any]) -> Any:
 _FORMAT = re.compile(r"\{\{|\}\}|\{(\d+)(?:,(-?\d+))?(?::([^}]*))?\}|[{}]")
 
 
-def _format(_: FunctionContext, a: list[Any]) -> str:
+def _format(_: FunctionContext, a: Args) -> str:
     _count("format", a, 1)
-    fmt = _want("format", a[0], str)
+    fmt = _str_arg("format", a[0])
     values = a[1:]
 
     def one(m: re.Match[str]) -> str:
@@ -233,7 +288,7 @@ def _format(_: FunctionContext, a: list[Any]) -> str:
     return _FORMAT.sub(one, fmt)
 
 
-def _format_spec(value: Any, spec: str) -> str:
+def _format_spec(value: JsonValue, spec: str) -> str:
     kind, digits = spec[:1].upper(), spec[1:]
     if isinstance(value, int | float) and not isinstance(value, bool):
         if kind == "N":
@@ -250,18 +305,21 @@ def _format_spec(value: Any, spec: str) -> str:
     raise FunctionError(f"format() does not support the format specifier '{spec}'")
 
 
-def _length(_: FunctionContext, a: list[Any]) -> int:
+def _length(_: FunctionContext, a: Args) -> int:
     _count("length", a, 1, 1)
-    return len(_want("length", a[0], str, list, dict))
+    v = a[0]
+    if not isinstance(v, str | list | dict):
+        raise _wrong("length", v, str, list, dict)
+    return len(v)
 
 
-def _empty(_: FunctionContext, a: list[Any]) -> bool:
+def _empty(_: FunctionContext, a: Args) -> bool:
     _count("empty", a, 1, 1)
     v = a[0]
     return v is None or (isinstance(v, str | list | dict) and len(v) == 0)
 
 
-def _contains(_: FunctionContext, a: list[Any]) -> bool:
+def _contains(_: FunctionContext, a: Args) -> bool:
     _count("contains", a, 2, 2)
     container, item = a
     if isinstance(container, str):
@@ -274,28 +332,29 @@ def _contains(_: FunctionContext, a: list[Any]) -> bool:
     raise FunctionError(f"contains() expects a String, Array or Object, got {type_name(container)}")
 
 
-def _first(_: FunctionContext, a: list[Any]) -> Any:
+def _first(_: FunctionContext, a: Args) -> JsonValue:
     _count("first", a, 1, 1)
-    v = _want("first", a[0], str, list)
+    v = _str_or_array_arg("first", a[0])
     return v[0] if v else ("" if isinstance(v, str) else None)
 
 
-def _last(_: FunctionContext, a: list[Any]) -> Any:
+def _last(_: FunctionContext, a: Args) -> JsonValue:
     _count("last", a, 1, 1)
-    v = _want("last", a[0], str, list)
+    v = _str_or_array_arg("last", a[0])
     return v[-1] if v else ("" if isinstance(v, str) else None)
 
 
-def _union(_: FunctionContext, a: list[Any]) -> Any:
+def _union(_: FunctionContext, a: Args) -> JsonValue:
     _count("union", a, 1)
-    if all(isinstance(v, dict) for v in a):
-        out: dict[str, Any] = {}
-        for v in a:
-            out = _merge(out, v)
+    objects, arrays = _objects(a), _arrays(a)
+    if objects is not None:
+        out: JsonObject = {}
+        for o in objects:
+            out = _merge(out, o)
         return out
-    if all(isinstance(v, list) for v in a):
-        seen: list[Any] = []
-        for v in a:
+    if arrays is not None:
+        seen: Args = []
+        for v in arrays:
             for x in v:
                 if x not in seen:
                     seen.append(x)
@@ -303,80 +362,80 @@ def _union(_: FunctionContext, a: list[Any]) -> Any:
     raise FunctionError("union() takes only arrays or only objects")
 
 
-def _merge(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
+def _merge(left: JsonObject, right: JsonObject) -> JsonObject:
     out = dict(left)
     for k, v in right.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
+        mine = out.get(k)
+        if isinstance(v, dict) and isinstance(mine, dict):
+            out[k] = _merge(mine, v)
         else:
             out[k] = v
     return out
 
 
-def _intersection(_: FunctionContext, a: list[Any]) -> Any:
+def _intersection(_: FunctionContext, a: Args) -> JsonValue:
     _count("intersection", a, 2)
-    if all(isinstance(v, dict) for v in a):
-        first = a[0]
-        return {k: v for k, v in first.items() if all(o.get(k, object()) == v for o in a[1:])}
-    if all(isinstance(v, list) for v in a):
-        out: list[Any] = []
-        for x in a[0]:
-            if all(x in o for o in a[1:]) and x not in out:
+    objects, arrays = _objects(a), _arrays(a)
+    if objects is not None:
+        first, rest = objects[0], objects[1:]
+        return {k: v for k, v in first.items() if all(k in o and o[k] == v for o in rest)}
+    if arrays is not None:
+        out: Args = []
+        for x in arrays[0]:
+            if all(x in o for o in arrays[1:]) and x not in out:
                 out.append(x)
         return out
     raise FunctionError("intersection() takes only arrays or only objects")
 
 
-def _create_array(_: FunctionContext, a: list[Any]) -> list[Any]:
+def _create_array(_: FunctionContext, a: Args) -> Args:
     return list(a)
 
 
-def _create_object(_: FunctionContext, a: list[Any]) -> dict[str, Any]:
+def _create_object(_: FunctionContext, a: Args) -> JsonObject:
     if len(a) % 2:
         raise FunctionError("createObject() takes key/value pairs (an even number of arguments)")
-    out: dict[str, Any] = {}
+    out: JsonObject = {}
     for i in range(0, len(a), 2):
-        out[_want("createObject", a[i], str)] = a[i + 1]
+        out[_str_arg("createObject", a[i])] = a[i + 1]
     return out
 
 
-def _range(_: FunctionContext, a: list[Any]) -> list[int]:
+def _range(_: FunctionContext, a: Args) -> Args:
     _count("range", a, 2, 2)
-    start = _want("range", a[0], int)
-    count = _want("range", a[1], int)
+    start = _int_arg("range", a[0])
+    count = _int_arg("range", a[1])
     if count < 0 or count > 10_000:
         raise FunctionError(f"range() count must be between 0 and 10000, got {count}")
     return list(range(start, start + count))
 
 
-def _split(_: FunctionContext, a: list[Any]) -> list[str]:
+def _split(_: FunctionContext, a: Args) -> Args:
     _count("split", a, 2, 2)
-    text = _want("split", a[0], str)
-    seps = a[1] if isinstance(a[1], list) else [_want("split", a[1], str)]
+    text = _str_arg("split", a[0])
+    seps = a[1] if isinstance(a[1], list) else [_str_arg("split", a[1])]
     if not seps:
         return [text]
     pattern = "|".join(re.escape(to_string(s)) for s in seps)
-    return re.split(pattern, text)
+    return list(re.split(pattern, text))
 
 
-def _join(_: FunctionContext, a: list[Any]) -> str:
+def _join(_: FunctionContext, a: Args) -> str:
     _count("join", a, 2, 2)
-    items = _want("join", a[0], list)
-    return _want("join", a[1], str).join(to_string(x) for x in items)
+    items = _array_arg("join", a[0])
+    return _str_arg("join", a[1]).join(to_string(x) for x in items)
 
 
-def _replace(_: FunctionContext, a: list[Any]) -> str:
+def _replace(_: FunctionContext, a: Args) -> str:
     _count("replace", a, 3, 3)
-    return _want("replace", a[0], str).replace(
-        _want("replace", a[1], str), _want("replace", a[2], str)
-    )
+    return _str_arg("replace", a[0]).replace(_str_arg("replace", a[1]), _str_arg("replace", a[2]))
 
 
-def _substring(_: FunctionContext, a: list[Any]) -> str:
+def _substring(_: FunctionContext, a: Args) -> str:
     _count("substring", a, 1, 3)
-    text = _want("substring", a[0], str)
-    start = _want("substring", a[1], int) if len(a) > 1 else 0
-    length = _want("substring", a[2], int) if len(a) > 2 else len(text) - start
+    text = _str_arg("substring", a[0])
+    start = _int_arg("substring", a[1]) if len(a) > 1 else 0
+    length = _int_arg("substring", a[2]) if len(a) > 2 else len(text) - start
     if start < 0 or start > len(text) or length < 0 or start + length > len(text):
         raise FunctionError(
             f"substring() start {start} and length {length} are outside the string "
@@ -385,41 +444,41 @@ def _substring(_: FunctionContext, a: list[Any]) -> str:
     return text[start : start + length]
 
 
-def _str_fn(name: str, op: Callable[[str], Any]) -> Fn:
-    def fn(_: FunctionContext, a: list[Any]) -> Any:
+def _str_fn(name: str, op: Callable[[str], JsonValue]) -> Fn:
+    def fn(_: FunctionContext, a: Args) -> JsonValue:
         _count(name, a, 1, 1)
-        return op(_want(name, a[0], str))
+        return op(_str_arg(name, a[0]))
 
     return fn
 
 
-def _str2(name: str, op: Callable[[str, str], Any]) -> Fn:
-    def fn(_: FunctionContext, a: list[Any]) -> Any:
+def _str2(name: str, op: Callable[[str, str], JsonValue]) -> Fn:
+    def fn(_: FunctionContext, a: Args) -> JsonValue:
         _count(name, a, 2, 2)
-        return op(_want(name, a[0], str), _want(name, a[1], str))
+        return op(_str_arg(name, a[0]), _str_arg(name, a[1]))
 
     return fn
 
 
-def _skip(_: FunctionContext, a: list[Any]) -> Any:
+def _skip(_: FunctionContext, a: Args) -> JsonValue:
     _count("skip", a, 2, 2)
-    seq = _want("skip", a[0], str, list)
-    return seq[max(0, _want("skip", a[1], int)) :]
+    seq = _str_or_array_arg("skip", a[0])
+    return seq[max(0, _int_arg("skip", a[1])) :]
 
 
-def _take(_: FunctionContext, a: list[Any]) -> Any:
+def _take(_: FunctionContext, a: Args) -> JsonValue:
     _count("take", a, 2, 2)
-    seq = _want("take", a[0], str, list)
-    return seq[: max(0, _want("take", a[1], int))]
+    seq = _str_or_array_arg("take", a[0])
+    return seq[: max(0, _int_arg("take", a[1]))]
 
 
-def _pad_left(_: FunctionContext, a: list[Any]) -> str:
+def _pad_left(_: FunctionContext, a: Args) -> str:
     _count("padLeft", a, 2, 3)
     text = to_string(a[0])
-    fill = _want("padLeft", a[2], str) if len(a) > 2 else " "
+    fill = _str_arg("padLeft", a[2]) if len(a) > 2 else " "
     if len(fill) != 1:
         raise FunctionError("padLeft() pads with exactly one character")
-    width = _want("padLeft", a[1], int)
+    width = _int_arg("padLeft", a[1])
     if width > MAX_STRING:
         raise FunctionError(f"padLeft() width {width} is over the limit of {MAX_STRING}")
     return text.rjust(width, fill)
@@ -428,37 +487,35 @@ def _pad_left(_: FunctionContext, a: list[Any]) -> str:
 def _index_of(last: bool) -> Fn:
     name = "lastIndexOf" if last else "indexOf"
 
-    def fn(_: FunctionContext, a: list[Any]) -> int:
+    def fn(_: FunctionContext, a: Args) -> int:
         _count(name, a, 2, 2)
         seq = a[0]
         if isinstance(seq, str):
-            needle = _want(name, a[1], str).lower()
+            needle = _str_arg(name, a[1]).lower()
             hay = seq.lower()
             return hay.rfind(needle) if last else hay.find(needle)
-        seq = _want(name, seq, list)
+        seq = _array_arg(name, seq)
         idx = [i for i, x in enumerate(seq) if x == a[1]]
         return (idx[-1] if last else idx[0]) if idx else -1
 
     return fn
 
 
-def _min_max(name: str, pick: Callable[[list[Any]], Any]) -> Fn:
-    def fn(_: FunctionContext, a: list[Any]) -> Any:
+def _min_max(name: str, pick: Callable[[list[int | float]], int | float]) -> Fn:
+    def fn(_: FunctionContext, a: Args) -> JsonValue:
         _count(name, a, 1)
         values = a[0] if len(a) == 1 and isinstance(a[0], list) else a
         if not values:
             raise FunctionError(f"{name}() of nothing")
-        for v in values:
-            _want(name, v, int, float)
-        return pick(values)
+        return pick([_number_arg(name, v) for v in values])
 
     return fn
 
 
 def _arith(name: str, op: Callable[[int, int], int]) -> Fn:
-    def fn(_: FunctionContext, a: list[Any]) -> int:
+    def fn(_: FunctionContext, a: Args) -> int:
         _count(name, a, 2, 2)
-        x, y = _want(name, a[0], int), _want(name, a[1], int)
+        x, y = _int_arg(name, a[0]), _int_arg(name, a[1])
         if name in ("div", "mod") and y == 0:
             raise FunctionError(f"{name}() by zero")
         return op(x, y)
@@ -475,13 +532,13 @@ def _mod(x: int, y: int) -> int:
     return x - _div(x, y) * y
 
 
-def _items(_: FunctionContext, a: list[Any]) -> list[dict[str, Any]]:
+def _items(_: FunctionContext, a: Args) -> Args:
     _count("items", a, 1, 1)
-    obj = _want("items", a[0], dict)
+    obj = _object_arg("items", a[0])
     return [{"key": k, "value": obj[k]} for k in sorted(obj, key=str.lower)]
 
 
-def _try_get(_: FunctionContext, a: list[Any]) -> Any:
+def _try_get(_: FunctionContext, a: Args) -> JsonValue:
     _count("tryGet", a, 2)
     value = a[0]
     for key in a[1:]:
@@ -496,7 +553,7 @@ def _try_get(_: FunctionContext, a: list[Any]) -> Any:
     return value
 
 
-def get_property(obj: dict[str, Any], name: str, strict: bool = True) -> Any:
+def get_property(obj: JsonObject, name: str, strict: bool = True) -> JsonValue:
     """Property access as ARM does it: exact name first, then case-insensitively."""
     if name in obj:
         return obj[name]
@@ -511,17 +568,17 @@ def get_property(obj: dict[str, Any], name: str, strict: bool = True) -> Any:
 
 
 # -- deployment and resource functions ------------------------------------------------------
-def _parameters(ctx: FunctionContext, a: list[Any]) -> Any:
+def _parameters(ctx: FunctionContext, a: Args) -> JsonValue:
     _count("parameters", a, 1, 1)
-    return ctx.parameter(_want("parameters", a[0], str))
+    return ctx.parameter(_str_arg("parameters", a[0]))
 
 
-def _variables(ctx: FunctionContext, a: list[Any]) -> Any:
+def _variables(ctx: FunctionContext, a: Args) -> JsonValue:
     _count("variables", a, 1, 1)
-    return ctx.variable(_want("variables", a[0], str))
+    return ctx.variable(_str_arg("variables", a[0]))
 
 
-def _copy_index(ctx: FunctionContext, a: list[Any]) -> int:
+def _copy_index(ctx: FunctionContext, a: Args) -> int:
     _count("copyIndex", a, 0, 2)
     loop: str | None = None
     offset = 0
@@ -529,38 +586,38 @@ def _copy_index(ctx: FunctionContext, a: list[Any]) -> int:
         if isinstance(v, str):
             loop = v
         else:
-            offset = _want("copyIndex", v, int)
+            offset = _int_arg("copyIndex", v)
     return ctx.copy_index(loop) + offset
 
 
-def _reference(ctx: FunctionContext, a: list[Any]) -> Any:
+def _reference(ctx: FunctionContext, a: Args) -> JsonValue:
     _count("reference", a, 1, 3)
-    target = _want("reference", a[0], str)
-    api_version = _want("reference", a[1], str) if len(a) > 1 else None
+    target = _str_arg("reference", a[0])
+    api_version = _str_arg("reference", a[1]) if len(a) > 1 else None
     full = len(a) > 2 and str(a[2]).lower() == "full"
     return ctx.reference(target, api_version, full)
 
 
-def _resource_info(ctx: FunctionContext, a: list[Any]) -> dict[str, Any]:
+def _resource_info(ctx: FunctionContext, a: Args) -> JsonObject:
     _count("resourceInfo", a, 1, 1)
-    return ctx.resource_info(_want("resourceInfo", a[0], str))
+    return ctx.resource_info(_str_arg("resourceInfo", a[0]))
 
 
-def _resource_id_parts(name: str, a: list[Any]) -> tuple[str, list[str]]:
-    """(type, names) from the tail of a resourceId-style argument list."""
-    for v in a:
-        _want(name, v, str)
-    idx = next((i for i, v in enumerate(a) if "/" in v and "." in v.split("/")[0]), None)
+def _resource_id_parts(name: str, a: Args) -> tuple[list[str], str, list[str]]:
+    """(prefix, type, names) of a resourceId-style argument list: what comes before the
+    resource type (scope segments), the type, and the names after it."""
+    strings = [_str_arg(name, v) for v in a]
+    idx = next((i for i, v in enumerate(strings) if "/" in v and "." in v.split("/")[0]), None)
     if idx is None:
         raise FunctionError(f"{name}() needs a resource type such as 'Microsoft.X/things'")
-    rtype, names = a[idx], a[idx + 1 :]
+    prefix, rtype, names = strings[:idx], strings[idx], strings[idx + 1 :]
     segments = rtype.split("/")[1:]
     if len(names) != len(segments):
         raise FunctionError(
             f"{name}(): the type '{rtype}' has {len(segments)} name segment(s) but "
             f"{len(names)} name(s) were given"
         )
-    return rtype, names
+    return prefix, rtype, names
 
 
 def _id_tail(rtype: str, names: list[str]) -> str:
@@ -569,11 +626,9 @@ def _id_tail(rtype: str, names: list[str]) -> str:
     return f"/providers/{provider}{tail}"
 
 
-def _resource_id(ctx: FunctionContext, a: list[Any]) -> str:
+def _resource_id(ctx: FunctionContext, a: Args) -> str:
     _count("resourceId", a, 2)
-    rtype, names = _resource_id_parts("resourceId", a)
-    idx = a.index(rtype)
-    prefix = a[:idx]
+    prefix, rtype, names = _resource_id_parts("resourceId", a)
     sub = ctx.subscription()["subscriptionId"]
     rg = ctx.resource_group()["name"]
     if len(prefix) == 1:
@@ -585,33 +640,32 @@ def _resource_id(ctx: FunctionContext, a: list[Any]) -> str:
     return f"/subscriptions/{sub}/resourceGroups/{rg}{_id_tail(rtype, names)}"
 
 
-def _subscription_resource_id(ctx: FunctionContext, a: list[Any]) -> str:
+def _subscription_resource_id(ctx: FunctionContext, a: Args) -> str:
     _count("subscriptionResourceId", a, 2)
-    rtype, names = _resource_id_parts("subscriptionResourceId", a)
-    prefix = a[: a.index(rtype)]
+    prefix, rtype, names = _resource_id_parts("subscriptionResourceId", a)
     sub = prefix[0] if prefix else ctx.subscription()["subscriptionId"]
     return f"/subscriptions/{sub}{_id_tail(rtype, names)}"
 
 
-def _tenant_resource_id(_: FunctionContext, a: list[Any]) -> str:
+def _tenant_resource_id(_: FunctionContext, a: Args) -> str:
     _count("tenantResourceId", a, 2)
-    rtype, names = _resource_id_parts("tenantResourceId", a)
+    _prefix, rtype, names = _resource_id_parts("tenantResourceId", a)
     return _id_tail(rtype, names)
 
 
-def _extension_resource_id(_: FunctionContext, a: list[Any]) -> str:
+def _extension_resource_id(_: FunctionContext, a: Args) -> str:
     _count("extensionResourceId", a, 3)
-    scope = _want("extensionResourceId", a[0], str).rstrip("/")
-    rtype, names = _resource_id_parts("extensionResourceId", a[1:])
+    scope = _str_arg("extensionResourceId", a[0]).rstrip("/")
+    _prefix, rtype, names = _resource_id_parts("extensionResourceId", a[1:])
     return f"{scope}{_id_tail(rtype, names)}"
 
 
-def _utc_now(ctx: FunctionContext, a: list[Any]) -> str:
+def _utc_now(ctx: FunctionContext, a: Args) -> str:
     if not ctx.in_parameter_default():
         raise FunctionError("utcNow() can only be used in a parameter's defaultValue")
     _count("utcNow", a, 0, 1)
     now = datetime.now(UTC)
-    fmt = _want("utcNow", a[0], str) if a else "u"
+    fmt = _str_arg("utcNow", a[0]) if a else "u"
     if fmt == "u":
         return now.strftime("%Y-%m-%d %H:%M:%SZ")
     if fmt == "d":
@@ -629,20 +683,20 @@ def _utc_now(ctx: FunctionContext, a: list[Any]) -> str:
     return now.strftime(out) if out != fmt else now.strftime("%Y%m%dT%H%M%SZ")
 
 
-def _new_guid(ctx: FunctionContext, a: list[Any]) -> str:
+def _new_guid(ctx: FunctionContext, a: Args) -> str:
     if not ctx.in_parameter_default():
         raise FunctionError("newGuid() can only be used in a parameter's defaultValue")
     _count("newGuid", a, 0, 0)
     return str(uuid.uuid4())
 
 
-def _strings(name: str, a: list[Any]) -> list[str]:
+def _strings(name: str, a: Args) -> list[str]:
     _count(name, a, 1)
-    return [_want(name, v, str) for v in a]
+    return [_str_arg(name, v) for v in a]
 
 
 def _list_fn(name: str) -> Fn:
-    def fn(_: FunctionContext, a: list[Any]) -> Any:
+    def fn(_: FunctionContext, a: Args) -> JsonValue:
         raise FunctionError(
             f"{name}() reads secrets or keys of Azure resources; amlite has none to list"
         )
@@ -650,42 +704,42 @@ def _list_fn(name: str) -> Fn:
     return fn
 
 
-def _const(name: str, value: Any) -> Fn:
-    def fn(_: FunctionContext, a: list[Any]) -> Any:
+def _const(name: str, value: JsonValue) -> Fn:
+    def fn(_: FunctionContext, a: Args) -> JsonValue:
         _count(name, a, 0, 0)
         return value
 
     return fn
 
 
-def _resource_group(ctx: FunctionContext, a: list[Any]) -> Any:
+def _resource_group(ctx: FunctionContext, a: Args) -> JsonValue:
     _count("resourceGroup", a, 0, 0)
     return ctx.resource_group()
 
 
-def _subscription(ctx: FunctionContext, a: list[Any]) -> Any:
+def _subscription(ctx: FunctionContext, a: Args) -> JsonValue:
     _count("subscription", a, 0, 0)
     return ctx.subscription()
 
 
-def _deployment(ctx: FunctionContext, a: list[Any]) -> Any:
+def _deployment(ctx: FunctionContext, a: Args) -> JsonValue:
     _count("deployment", a, 0, 0)
     return ctx.deployment()
 
 
-def _not(_: FunctionContext, a: list[Any]) -> bool:
+def _not(_: FunctionContext, a: Args) -> bool:
     _count("not", a, 1, 1)
-    return not _want("not", a[0], bool)
+    return not _bool_arg("not", a[0])
 
 
-def _string(_: FunctionContext, a: list[Any]) -> str:
+def _string(_: FunctionContext, a: Args) -> str:
     _count("string", a, 1, 1)
     return to_string(a[0])
 
 
-def _object_keys(_: FunctionContext, a: list[Any]) -> list[str]:
+def _object_keys(_: FunctionContext, a: Args) -> Args:
     _count("objectKeys", a, 1, 1)
-    return list(_want("objectKeys", a[0], dict))
+    return list(_object_arg("objectKeys", a[0]))
 
 
 FUNCTIONS: dict[str, Fn] = {
@@ -707,10 +761,10 @@ FUNCTIONS: dict[str, Fn] = {
     "guid": lambda _, a: arm_guid(*_strings("guid", a)),
     "equals": _equals,
     "not": _not,
-    "less": _compare("less", lambda x, y: x < y),
-    "lessorequals": _compare("lessOrEquals", lambda x, y: x <= y),
-    "greater": _compare("greater", lambda x, y: x > y),
-    "greaterorequals": _compare("greaterOrEquals", lambda x, y: x >= y),
+    "less": _compare("less", lambda sign: sign < 0),
+    "lessorequals": _compare("lessOrEquals", lambda sign: sign <= 0),
+    "greater": _compare("greater", lambda sign: sign > 0),
+    "greaterorequals": _compare("greaterOrEquals", lambda sign: sign >= 0),
     "true": _const("true", True),
     "false": _const("false", False),
     "null": _const("null", None),

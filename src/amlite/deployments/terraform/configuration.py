@@ -21,8 +21,17 @@ import hcl2
 from lark import Tree
 from lark.exceptions import LarkError, UnexpectedInput
 
+from amlite.domain.json_value import JsonObject, JsonValue
+
 from .errors import TerraformError
-from .expressions import Deferred, Evaluator, first_token, meaningful, reference_path
+from .expressions import (
+    Deferred,
+    Evaluator,
+    HclValue,
+    first_token,
+    meaningful,
+    reference_path,
+)
 from .functions import Json, to_string
 
 SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
@@ -43,7 +52,7 @@ _IGNORED_BLOCKS = {"terraform", "provider", "moved", "import", "check", "removed
 class Configuration:
     """What ``load_configuration`` gives: the template to deploy and the ids it creates."""
 
-    template: dict[str, Any]
+    template: JsonObject
     resource_ids: list[str]  # creation order; destroy in reverse
     resource_group_id: str | None  # /subscriptions/S/resourceGroups/R the resources live in
     addresses: dict[str, str] = field(default_factory=dict)  # id -> 'azapi_resource.x[0]'
@@ -67,8 +76,8 @@ class Block:
 @dataclass
 class Instance:
     address: str
-    key: Any  # None, the count index or the for_each key
-    bindings: dict[str, Any]
+    key: HclValue  # None, the count index or the for_each key
+    bindings: dict[str, HclValue]
     type: str = ""
     api_version: str = ""
     name: str = ""
@@ -124,7 +133,7 @@ class Loader:
         self.resources: dict[str, Block] = {}  # 'azapi_resource.name'
         self.data: dict[str, Block] = {}  # 'azapi_resource.name'
         self.outputs: dict[str, Block] = {}
-        self.var_values: dict[str, Any] = {}
+        self.var_values: dict[str, HclValue] = {}
         self.local_cache: dict[str, tuple[Any, set[str]]] = {}
         self.in_progress: list[str] = []
         self.instances_cache: dict[str, list[Instance]] = {}
@@ -182,7 +191,7 @@ class Loader:
 
     # --- variables ---
     def set_variables(
-        self, folder: Path | None, var_files: Sequence[Path], given: Mapping[str, Any]
+        self, folder: Path | None, var_files: Sequence[Path], given: Mapping[str, JsonValue]
     ) -> None:
         raw: dict[str, tuple[Any, bool, str]] = {}  # name -> (value, is_text, source)
         for key, value in os.environ.items():
@@ -199,12 +208,12 @@ class Loader:
             evaluator = Evaluator(path, self.no_references)
             for name, expr in attributes(tree.children[0]).items():
                 raw[name] = (evaluator.eval(expr), False, str(path))
-        for name, value in given.items():
+        for name, given_value in given.items():
             if name not in self.variables:
                 raise TerraformError(
                     f"the variable '{name}' is not declared in the configuration", "-var"
                 )
-            raw[name] = (value, isinstance(value, str), f"-var {name}")
+            raw[name] = (given_value, isinstance(given_value, str), f"-var {name}")
         for name, block in self.variables.items():
             attrs = block.attributes()
             where = block.evaluator.where(block.node)
@@ -323,7 +332,7 @@ class Loader:
         return value
 
     @staticmethod
-    def eval(ev: Evaluator, node: Tree, bindings: dict[str, Any] | None = None) -> Any:
+    def eval(ev: Evaluator, node: Tree, bindings: dict[str, HclValue] | None = None) -> Any:
         """Evaluate with exactly ``bindings`` (count/each) in scope: a resource evaluated while
         another one is (a reference) must not see that one's count.index or each.key."""
         saved = ev.scopes
@@ -459,7 +468,7 @@ class Loader:
         return objects[0]
 
     @staticmethod
-    def instance_object(inst: Instance) -> dict[str, Any]:
+    def instance_object(inst: Instance) -> dict[str, HclValue]:
         ref = f"reference({arm_resource_id(inst)}, '{inst.api_version}', 'Full')"
         return {
             "id": inst.id,
@@ -473,13 +482,13 @@ class Loader:
 
     def resource_template(
         self, label: str, block: Block, inst: Instance
-    ) -> tuple[dict[str, Any], set[str]]:
+    ) -> tuple[JsonObject, set[str]]:
         attrs = block.attributes()
         ev = block.evaluator
         deps: set[str] = set()
         self.collectors.append(deps)
         try:
-            out: dict[str, Any] = {
+            out: JsonObject = {
                 "type": inst.type,
                 "apiVersion": inst.api_version,
                 "name": arm_name(inst.id),
@@ -515,7 +524,7 @@ class Loader:
             for kind, _, ibody in block.blocks():
                 if kind == "identity":
                     iattrs = attributes(ibody)
-                    identity: dict[str, Any] = {
+                    identity: dict[str, HclValue] = {
                         "type": self.eval(ev, iattrs["type"], inst.bindings)
                     }
                     if "identity_ids" in iattrs:
@@ -588,7 +597,7 @@ def arm_resource_id(inst: Instance) -> str:
     return f"resourceId('{type_}', {args})"
 
 
-def to_template(value: Any) -> Any:
+def to_template(value: HclValue) -> JsonValue:
     """A Terraform value as template JSON: deferred values become expressions; literal strings
     that start with '[' are escaped so ARM keeps them literal."""
     if isinstance(value, Json):
@@ -638,7 +647,7 @@ def configuration_files(paths: Sequence[Path]) -> tuple[list[Path], Path | None]
 
 def load_configuration(
     paths: Sequence[Path],
-    variables: Mapping[str, Any] | None = None,
+    variables: Mapping[str, JsonValue] | None = None,
     var_files: Sequence[Path] = (),
 ) -> Configuration:
     """Read ``.tf`` files (or folders of them) into an ARM template and the ids it creates.
@@ -655,12 +664,12 @@ def load_configuration(
 
 
 def _load(
-    paths: Sequence[Path], variables: Mapping[str, Any], var_files: Sequence[Path]
+    paths: Sequence[Path], variables: Mapping[str, JsonValue], var_files: Sequence[Path]
 ) -> Configuration:
     files, folder = configuration_files(paths)
     loader = Loader(files)
     loader.set_variables(folder, var_files, variables)
-    entries: list[tuple[Instance, dict[str, Any], set[str]]] = []
+    entries: list[tuple[Instance, JsonObject, set[str]]] = []
     for label, block in loader.resources.items():
         for inst in loader.instances(label, block, existing=False):
             resource, deps = loader.resource_template(label, block, inst)
@@ -670,7 +679,7 @@ def _load(
     by_label: dict[str, list[Instance]] = {}
     for inst, _, _ in entries:
         by_label.setdefault(inst.address.split(".")[1].split("[")[0], []).append(inst)
-    resources: list[dict[str, Any]] = []
+    resources: list[JsonValue] = []
     graph: dict[str, set[str]] = {}
     groups: set[str] = set()
     for inst, resource, deps in entries:
@@ -681,7 +690,7 @@ def _load(
             if other is not inst
         ]
         if depends:
-            resource["dependsOn"] = depends
+            resource["dependsOn"] = [*depends]
         graph[inst.id] = {
             other.id for label in deps for other in by_label.get(label, []) if other is not inst
         }
@@ -696,17 +705,17 @@ def _load(
         [i.id for i, _, _ in entries], graph, {i.id: i.address for i, _, _ in entries}
     )
     rg_id = split_id(entries[0][0].id)[0] if entries else None
-    template: dict[str, Any] = {
+    template: JsonObject = {
         "$schema": SCHEMA,
         "contentVersion": "1.0.0.0",
         "metadata": {
             "_generator": {"name": "amlite-terraform", "version": "1"},
             # what `--destroy` removes (in reverse) when only the template is at hand
-            "terraform": {"resourceIds": order, "resourceGroupId": rg_id},
+            "terraform": {"resourceIds": [*order], "resourceGroupId": rg_id},
         },
         "resources": resources,
     }
-    outputs: dict[str, Any] = {}
+    outputs: JsonObject = {}
     for name, block in loader.outputs.items():
         attrs = block.attributes()
         if "value" not in attrs:
@@ -727,8 +736,8 @@ def _load(
 
 
 def compile_path(
-    path: Path, variables: Mapping[str, Any] | None = None, var_files: Sequence[Path] = ()
-) -> dict[str, Any]:
+    path: Path, variables: Mapping[str, JsonValue] | None = None, var_files: Sequence[Path] = ()
+) -> JsonObject:
     """The ARM template of a ``.tf`` file or a folder of them (``load_configuration``'s
     template; its ``metadata.terraform.resourceIds`` lists what it creates)."""
     return load_configuration([Path(path)], variables, var_files).template

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from lark import Token, Tree
 
@@ -37,6 +37,13 @@ class Deferred:
                 return Deferred(f"{self.expr}.{key}")
             return Deferred(f"{self.expr}['{key}']")
         return Deferred(f"{self.expr}[{int(key)}]")
+
+
+HclValue: TypeAlias = (
+    bool | int | float | str | list["HclValue"] | dict[str, "HclValue"] | Deferred | Json | None
+)
+"""A Terraform value at plan time: JSON, a ``Deferred`` (known only while deploying), or a
+``Json`` (``jsonencode``'s result, which keeps its value as structure)."""
 
 
 def arm_literal(value: Any) -> str:
@@ -95,7 +102,7 @@ class Evaluator:
     ) -> None:
         self.file = file
         self.resolve = resolve
-        self.scopes: list[dict[str, Any]] = []
+        self.scopes: list[dict[str, HclValue]] = []
         self.depth = 0
 
     def where(self, node: Any) -> str:
@@ -249,8 +256,8 @@ class Evaluator:
     def _tuple(self, node: Tree) -> list[Any]:
         return [self.eval(c) for c in meaningful(node)]
 
-    def _object(self, node: Tree) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+    def _object(self, node: Tree) -> dict[str, HclValue]:
+        out: dict[str, HclValue] = {}
         for elem in meaningful(node):
             key_node, value_node = meaningful(elem)
             key_expr = meaningful(key_node)[0] if meaningful(key_node) else key_node
@@ -441,12 +448,12 @@ class Evaluator:
                 self.scopes.pop()
         return out
 
-    def _for_object_expr(self, node: Tree) -> dict[str, Any]:
+    def _for_object_expr(self, node: Tree) -> dict[str, HclValue]:
         kids = meaningful(node)
         names, pairs = self.for_items(kids[0])
         cond = next((k for k in kids if k.data == "for_cond"), None)
         grouping = any(isinstance(t, Token) and t.type == "ELLIPSIS" for t in node.children)
-        out: dict[str, Any] = {}
+        out: dict[str, HclValue] = {}
         for key, value in pairs:
             self.scopes.append(
                 dict(zip(names, [key, value] if len(names) == 2 else [value], strict=True))
@@ -455,8 +462,9 @@ class Evaluator:
                 if cond is None or self.eval(meaningful(cond)[0]):
                     k = self.text(self.eval(kids[1]), node)
                     v = self.eval(kids[2])
-                    if grouping:
-                        out.setdefault(k, []).append(v)
+                    group = out.setdefault(k, []) if grouping else None
+                    if isinstance(group, list):  # grouping: every value is a list
+                        group.append(v)
                     elif k in out:
                         raise self.error(
                             f"duplicate key {k!r} in a for expression (use ... to group)", node

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
@@ -59,7 +59,7 @@ def _to_number(value: Any) -> int | float:
     return int(text) if re.fullmatch(r"-?\d+", text) else float(text)
 
 
-def _lookup(m: dict[str, Any], key: str, *default: Any) -> Any:
+def _lookup(m: Mapping[str, object], key: str, *default: object) -> object:
     if key in m:
         return m[key]
     if default:
@@ -74,8 +74,8 @@ def _coalesce(*args: Any) -> Any:
     raise ValueError("no non-null, non-empty argument")
 
 
-def _merge(*maps: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _merge(*maps: Mapping[str, object] | None) -> dict[str, object]:
+    out: dict[str, object] = {}
     for m in maps:
         out.update(m or {})
     return out

@@ -17,6 +17,18 @@ from amlite.schemas.yaml.durations import seconds_to_iso, seconds_to_iso_minutes
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
+YamlMapping = dict[str, object]
+"""A mapping of a parsed YAML document: its values are whatever YAML gave (strings, numbers,
+dates, lists, mappings ...), narrowed where they are read."""
+
+
+def whole_number(value: object) -> int:
+    """A YAML number (or numeric string) as an integer, as ``int()`` reads it; TypeError for
+    anything else."""
+    if isinstance(value, int | float | str):
+        return int(value)
+    raise TypeError(f"{value!r} is not a number")
+
 
 class TranslatorBase:
     """State of one translation (the document, the problems) and the shared checks."""
@@ -27,7 +39,7 @@ class TranslatorBase:
         self.problems: list[str] = []
         self.doc = JobDocument(body={"properties": {}}, source=source)
 
-    def _unknown(self, raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    def _unknown(self, raw: Mapping[str, object], allowed: set[str], where: str) -> None:
         for key in raw:
             if key not in allowed:
                 self.problems.append(f"{where}{key}: unknown key")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from amlite.domain.json_value import JsonObject, JsonValue
 
 Target = tuple[str, ...]
 
@@ -62,7 +63,7 @@ class Reference:
 
 @dataclass
 class JobDocument:
-    body: dict[str, Any]
+    body: JsonObject
     source: Path
     name: str | None = None
     is_rest_body: bool = False
@@ -73,18 +74,25 @@ class JobDocument:
     references: list[Reference] = field(default_factory=list)
 
     @property
-    def properties(self) -> dict[str, Any]:
-        props: dict[str, Any] = self.body.setdefault("properties", {})
-        return props
+    def properties(self) -> JsonObject:
+        return object_at(self.body, ("properties",))
 
     @property
     def job_type(self) -> str:
         return str(self.properties.get("jobType", ""))
 
 
-def set_at(body: dict[str, Any], target: Target, value: Any) -> None:
-    """Set ``body[t0][t1]...`` to ``value``, creating dicts on the way."""
+def object_at(body: JsonObject, target: Target) -> JsonObject:
+    """The object ``body[t0][t1]...``, creating empty ones on the way."""
     node = body
-    for key in target[:-1]:
-        node = node.setdefault(key, {})
-    node[target[-1]] = value
+    for key in target:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise TypeError(f"{'.'.join(target)}: '{key}' holds a {type(child).__name__}")
+        node = child
+    return node
+
+
+def set_at(body: JsonObject, target: Target, value: JsonValue) -> None:
+    """Set ``body[t0][t1]...`` to ``value``, creating dicts on the way."""
+    object_at(body, target[:-1])[target[-1]] = value

@@ -7,10 +7,12 @@ compute.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
+from amlite.domain.json_value import JsonObject
 from amlite.schemas.yaml.base import _SCHEME, TranslatorBase
 from amlite.schemas.yaml.document import UNSUPPORTED, InlineEnvironment, Reference, Target, set_at
 
@@ -119,9 +121,9 @@ class EnvironmentMixin(TranslatorBase):
         self.doc.environments.append(env)
         set_at(self.doc.body, env.target, f"<inline environment from {env.source}>")
 
-    def _compute(self, value: Any, resources: Any) -> dict[str, Any]:
-        compute: dict[str, Any] = {}
-        target: Any = value
+    def _compute(self, value: object, resources: object) -> JsonObject:
+        compute: JsonObject = {}
+        target = value
         if isinstance(value, dict):
             self._unknown(
                 value,
@@ -167,7 +169,7 @@ class EnvironmentMixin(TranslatorBase):
         compute["target"] = text
         return compute
 
-    def _distribution(self, value: Any, raw: dict[str, Any], where: str) -> dict[str, Any]:
+    def _distribution(self, value: Any, raw: Mapping[str, object], where: str) -> JsonObject:
         if not isinstance(value, dict):
             self.problems.append(f"{where}: must be a mapping")
             return {}
@@ -176,7 +178,7 @@ class EnvironmentMixin(TranslatorBase):
             self._unknown(
                 value, {"type", "process_count", "process_count_per_instance"}, f"{where}."
             )
-            out: dict[str, Any] = {"distributionType": "PyTorch"}
+            out: JsonObject = {"distributionType": "PyTorch"}
             if value.get("process_count") is not None:
                 out["processCount"] = int(value["process_count"])
             elif value.get("process_count_per_instance") is not None:
@@ -204,13 +206,13 @@ class EnvironmentMixin(TranslatorBase):
         return {}
 
     @staticmethod
-    def _instances(raw: dict[str, Any]) -> int:
+    def _instances(raw: Mapping[str, object]) -> int:
         for holder in (raw.get("resources"), raw.get("compute")):
             if isinstance(holder, dict) and holder.get("instance_count") is not None:
                 return int(holder["instance_count"])
         return 1
 
-    def _identity(self, value: Any) -> dict[str, Any]:
+    def _identity(self, value: Any) -> JsonObject:
         if not isinstance(value, dict):
             self.problems.append("identity: must be a mapping with a type")
             return {}
@@ -224,7 +226,7 @@ class EnvironmentMixin(TranslatorBase):
                 {"type", "client_id", "object_id", "msi_resource_id", "resource_id"},
                 "identity.",
             )
-            out = {"identityType": "Managed"}
+            out: JsonObject = {"identityType": "Managed"}
             for key, wire in (
                 ("client_id", "clientId"),
                 ("object_id", "objectId"),

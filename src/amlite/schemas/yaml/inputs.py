@@ -9,8 +9,10 @@ the 2021 API, so they are substituted into the command text, which is also check
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
+from amlite.domain.json_value import JsonObject
 from amlite.schemas.yaml.base import _SCHEME, TranslatorBase
 from amlite.schemas.yaml.document import UNSUPPORTED, RemoteData, Target, set_at
 
@@ -81,7 +83,7 @@ class InputsMixin(TranslatorBase):
         return literals
 
     def _data_input(self, data: Any, mode: Any, at: Target, where: str) -> None:
-        binding: dict[str, Any] = {}
+        binding: JsonObject = {}
         set_at(self.doc.body, at, binding)
         if mode is not None:
             mapped = _MODES.get(str(mode).lower())
@@ -158,7 +160,7 @@ class InputsMixin(TranslatorBase):
             return
         for name, spec in value.items():
             loc = f"{where}.{name}"
-            binding: dict[str, Any] = {}
+            binding: JsonObject = {}
             set_at(self.doc.body, (*at, "outputDataBindings", name), binding)
             if spec is None:
                 continue
@@ -198,11 +200,12 @@ class InputsMixin(TranslatorBase):
         self,
         command: str,
         literals: dict[str, str],
-        node: dict[str, Any],
-        search_space: dict[str, Any] | None,
+        node: JsonObject,
+        search_space: Mapping[str, object] | None,
         where: str,
     ) -> str:
-        bound = set(node.get("inputDataBindings") or {})
+        bindings = node.get("inputDataBindings")
+        bound = set(bindings) if isinstance(bindings, dict) else set()
 
         def repl(m: re.Match[str]) -> str:
             name = m.group(1) or m.group(2)

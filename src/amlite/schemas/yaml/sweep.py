@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from amlite.schemas.yaml.base import TranslatorBase
+from amlite.domain.json_value import JsonObject
+from amlite.schemas.yaml.base import TranslatorBase, YamlMapping, whole_number
 from amlite.schemas.yaml.document import set_at
 
 _ALGORITHMS = {"random": "Random", "grid": "Grid", "bayesian": "Bayesian"}
@@ -21,7 +22,7 @@ _GOALS = {"maximize": "Maximize", "minimize": "Minimize"}
 class SweepMixin(TranslatorBase):
     """Translates a sweep's objective, early termination and limits."""
 
-    def _objective(self, value: Any) -> dict[str, Any]:
+    def _objective(self, value: Any) -> JsonObject:
         if not isinstance(value, dict):
             self.problems.append("objective: required (primary_metric and goal)")
             return {}
@@ -35,7 +36,7 @@ class SweepMixin(TranslatorBase):
             self.problems.append("objective.primary_metric: required")
         return {"primaryMetric": str(value.get("primary_metric") or ""), "goal": goal or ""}
 
-    def _policy(self, value: Any) -> dict[str, Any]:
+    def _policy(self, value: Any) -> JsonObject:
         if not isinstance(value, dict):
             self.problems.append("early_termination: must be a mapping")
             return {}
@@ -54,7 +55,7 @@ class SweepMixin(TranslatorBase):
             "TruncationSelection": {"truncation_percentage", "exclude_finished_jobs"},
         }[policy]
         self._unknown(value, allowed, "early_termination.")
-        out: dict[str, Any] = {"policyType": policy}
+        out: JsonObject = {"policyType": policy}
         for key, wire in (
             ("evaluation_interval", "evaluationInterval"),
             ("delay_evaluation", "delayEvaluation"),
@@ -66,7 +67,7 @@ class SweepMixin(TranslatorBase):
                 out[wire] = value[key]
         return out
 
-    def _limits(self, raw: dict[str, Any], props: dict[str, Any]) -> None:
+    def _limits(self, raw: YamlMapping, props: JsonObject) -> None:
         limits = raw.get("limits") or {}
         if not isinstance(limits, dict):
             self.problems.append("limits: must be a mapping")
@@ -83,8 +84,9 @@ class SweepMixin(TranslatorBase):
             got = limits.get(key, raw.get(key))
             if got is not None:
                 props[wire] = int(got)
-        if raw.get("timeout_minutes") is not None:
-            props["timeout"] = f"PT{int(raw['timeout_minutes'])}M"
+        minutes = raw.get("timeout_minutes")
+        if minutes is not None:
+            props["timeout"] = f"PT{whole_number(minutes)}M"
         elif limits.get("timeout", raw.get("timeout")) is not None:
             # a sweep's timeout has minute precision on the wire: round seconds up
             props["timeout"] = self._minutes(

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from amlite.domain.json_value import JsonObject
 from amlite.errors import JobDocumentError
-from amlite.schemas.yaml.document import UNSUPPORTED, JobDocument, Target
+from amlite.schemas.yaml.base import YamlMapping
+from amlite.schemas.yaml.document import UNSUPPORTED, JobDocument, Target, object_at, set_at
 from amlite.schemas.yaml.environment import EnvironmentMixin
 from amlite.schemas.yaml.inputs import InputsMixin
 from amlite.schemas.yaml.sweep import _ALGORITHMS, SweepMixin
@@ -84,7 +85,7 @@ _TRIAL = {
 }
 
 
-def load_job_document(path: Path, overrides: Mapping[str, Any] | None = None) -> JobDocument:
+def load_job_document(path: Path, overrides: Mapping[str, object] | None = None) -> JobDocument:
     """Read a job document (REST body, 2021 CLI YAML or current CLI YAML) from ``path``.
 
     ``overrides`` (``{"compute": "azureml:x", "inputs.epochs": 3}``) are applied to the YAML
@@ -104,12 +105,11 @@ def load_job_document(path: Path, overrides: Mapping[str, Any] | None = None) ->
     return translate(raw, path)
 
 
-def translate(raw: dict[str, Any], source: Path) -> JobDocument:
+def translate(raw: YamlMapping, source: Path) -> JobDocument:
     """Translate an already parsed document; relative paths are relative to ``source``'s folder."""
-    if (
-        "properties" in raw
-        and isinstance(raw["properties"], dict)
-        and ("jobType" in raw["properties"] or set(raw) <= {"properties", "name", "id", "type"})
+    properties = raw.get("properties")
+    if isinstance(properties, dict) and (
+        "jobType" in properties or set(raw) <= {"properties", "name", "id", "type"}
     ):
         doc = JobDocument(body=json.loads(json.dumps(raw)), source=source, is_rest_body=True)
         name = raw.get("name")
@@ -118,7 +118,7 @@ def translate(raw: dict[str, Any], source: Path) -> JobDocument:
     return _Translator(source).run(raw)
 
 
-def _apply_override(raw: dict[str, Any], key: str, value: Any) -> None:
+def _apply_override(raw: YamlMapping, key: str, value: object) -> None:
     parts = key.split(".")
     node = raw
     for part in parts[:-1]:
@@ -134,7 +134,7 @@ class _Translator(InputsMixin, EnvironmentMixin, SweepMixin):
     """Translates one CLI YAML job document, command or sweep, into a JobDocument."""
 
     # -- entry ---------------------------------------------------------------------------
-    def run(self, raw: dict[str, Any]) -> JobDocument:
+    def run(self, raw: YamlMapping) -> JobDocument:
         kind = str(raw.get("type") or "command").lower()
         if not {"type", "command", "trial", "jobs"} & set(raw):
             self.problems.append(
@@ -152,24 +152,25 @@ class _Translator(InputsMixin, EnvironmentMixin, SweepMixin):
             raise JobDocumentError(self.problems, self.source)
         return self.doc
 
-    def _common(self, raw: dict[str, Any], props: dict[str, Any]) -> None:
-        if isinstance(raw.get("name"), str):
-            self.doc.name = raw["name"]
+    def _common(self, raw: YamlMapping, props: JsonObject) -> None:
+        name = raw.get("name")
+        if isinstance(name, str):
+            self.doc.name = name
         for key, wire in (("description", "description"), ("experiment_name", "experimentName")):
             if raw.get(key) is not None:
                 props[wire] = str(raw[key])
         if raw.get("tags") is not None:
-            props["tags"] = self._string_map(raw["tags"], "tags")
+            props["tags"] = {**self._string_map(raw["tags"], "tags")}
         extra = self._string_map(raw.get("properties") or {}, "properties")
         if raw.get("display_name") is not None:
             extra["display_name"] = str(raw["display_name"])
         if extra:
-            props["properties"] = extra
+            props["properties"] = {**extra}
         if raw.get("identity") is not None:
             props["identity"] = self._identity(raw["identity"])
 
     # -- command -------------------------------------------------------------------------
-    def _command(self, raw: dict[str, Any]) -> None:
+    def _command(self, raw: YamlMapping) -> None:
         self._unknown(raw, _COMMAND, "")
         props = self.doc.properties
         props["jobType"] = "Command"
@@ -178,24 +179,25 @@ class _Translator(InputsMixin, EnvironmentMixin, SweepMixin):
         self._outputs(raw.get("outputs"), ("properties",), "outputs")
         self._component(raw, ("properties",), "", literals, search_space=None)
         props["compute"] = self._compute(raw.get("compute"), raw.get("resources"))
-        timeout = raw.get("timeout", (raw.get("limits") or {}).get("timeout"))
-        if isinstance(raw.get("limits"), dict):
-            self._unknown(raw["limits"], {"timeout"}, "limits.")
+        limits = raw.get("limits")
+        timeout = raw.get("timeout", _member(limits, "timeout"))
+        if isinstance(limits, dict):
+            self._unknown(limits, {"timeout"}, "limits.")
+        elif limits:
+            self.problems.append("limits: must be a mapping")
         if timeout is not None:
             props["timeout"] = self._seconds(timeout, "timeout")
 
     def _component(
         self,
-        raw: dict[str, Any],
+        raw: YamlMapping,
         at: Target,
         where: str,
         literals: dict[str, str],
-        search_space: dict[str, Any] | None,
+        search_space: Mapping[str, object] | None,
     ) -> None:
         """Fields shared by a command job and a sweep's trial, written at ``at``."""
-        node: dict[str, Any] = self.doc.body
-        for key in at:
-            node = node.setdefault(key, {})
+        node = object_at(self.doc.body, at)
         command = raw.get("command")
         if not isinstance(command, str) or not command.strip():
             self.problems.append(f"{where}command: required (a non-empty string)")
@@ -206,16 +208,16 @@ class _Translator(InputsMixin, EnvironmentMixin, SweepMixin):
         if raw.get("environment") is not None:
             self._environment(raw["environment"], (*at, "environmentId"), f"{where}environment")
         if raw.get("environment_variables") is not None:
-            node["environmentVariables"] = self._string_map(
-                raw["environment_variables"], f"{where}environment_variables"
-            )
+            node["environmentVariables"] = {
+                **self._string_map(raw["environment_variables"], f"{where}environment_variables")
+            }
         if raw.get("distribution") is not None:
             node["distribution"] = self._distribution(
                 raw["distribution"], raw, f"{where}distribution"
             )
 
     # -- sweep ---------------------------------------------------------------------------
-    def _sweep(self, raw: dict[str, Any]) -> None:
+    def _sweep(self, raw: YamlMapping) -> None:
         self._unknown(raw, _SWEEP, "")
         props = self.doc.properties
         props["jobType"] = "Sweep"
@@ -250,8 +252,16 @@ class _Translator(InputsMixin, EnvironmentMixin, SweepMixin):
         self._outputs(raw.get("outputs"), ("properties", "trial"), "outputs")
         self._outputs(trial.get("outputs"), ("properties", "trial"), "trial.outputs")
         self._component(trial, ("properties", "trial"), "trial.", literals, search_space=space)
-        trial_timeout = trial.get("timeout", (trial.get("limits") or {}).get("timeout"))
+        if trial.get("limits") and not isinstance(trial["limits"], dict):
+            self.problems.append("trial.limits: must be a mapping")
+        trial_timeout = trial.get("timeout", _member(trial.get("limits"), "timeout"))
         if trial_timeout is not None:
-            props["trial"]["timeout"] = self._seconds(trial_timeout, "trial.timeout")
+            timeout = self._seconds(trial_timeout, "trial.timeout")
+            set_at(self.doc.body, ("properties", "trial", "timeout"), timeout)
         compute = raw.get("compute", trial.get("compute"))
         props["compute"] = self._compute(compute, raw.get("resources", trial.get("resources")))
+
+
+def _member(value: object, key: str) -> object:
+    """``value[key]`` when ``value`` is a YAML mapping, else None."""
+    return value.get(key) if isinstance(value, dict) else None

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, select, update
 
+from amlite.domain.json_value import JsonValue
 from amlite.errors import NotFound
 from amlite.store._base import DeploymentRecord, OperationRecord
 from amlite.store._sql.engine import read_tx, write_tx
@@ -29,7 +30,7 @@ class DeploymentTables:
     _engine: Engine
 
     def put_deployment(
-        self, scope_key: str, name: str, state: str, body: Mapping[str, Any]
+        self, scope_key: str, name: str, state: str, body: Mapping[str, JsonValue]
     ) -> DeploymentRecord:
         now = utcnow()
         key = scope_key.lower()
@@ -73,7 +74,7 @@ class DeploymentTables:
         return _record(row) if row is not None else None
 
     def update_deployment(
-        self, scope_key: str, name: str, state: str, body: Mapping[str, Any]
+        self, scope_key: str, name: str, state: str, body: Mapping[str, JsonValue]
     ) -> DeploymentRecord:
         key = scope_key.lower()
         with write_tx(self._engine) as conn:
@@ -132,7 +133,7 @@ class DeploymentTables:
         position: int,
         operation_id: str,
         resource_id: str,
-        body: Mapping[str, Any],
+        body: Mapping[str, JsonValue],
     ) -> None:
         values = {
             "operation_id": operation_id,
