@@ -367,6 +367,16 @@ def profile_run(n: int, command: str, use_cprofile: bool = True) -> None:
         if threading.current_thread().name == "amlite-scheduler":
             sql["(commit)"] = sql.get("(commit)", 0) + 1
 
+    from amlite.store._sql.compiled import CompiledSelect
+
+    compiled_rows = CompiledSelect.rows
+
+    def compiled(self: CompiledSelect, params: Any) -> Any:  # one statement, no transaction
+        if threading.current_thread().name == "amlite-scheduler":
+            sql["SELECT (compiled)"] = sql.get("SELECT (compiled)", 0) + 1
+        return compiled_rows(self, params)
+
+    CompiledSelect.rows = compiled  # type: ignore[method-assign]
     event.listen(Engine, "before_cursor_execute", count)
     event.listen(Engine, "commit", commit)
     home = Path(tempfile.mkdtemp(prefix="amlite-prof-sweep-"))
@@ -386,6 +396,7 @@ def profile_run(n: int, command: str, use_cprofile: bool = True) -> None:
                 wall = time.time() - t0
     finally:
         Scheduler.tick = original  # type: ignore[method-assign]
+        CompiledSelect.rows = compiled_rows  # type: ignore[method-assign]
         shutil.rmtree(home, ignore_errors=True)
     total = sum(ticks)
     print(

@@ -14,6 +14,7 @@ from store_helpers import OTHER_WS, WS
 
 from amlite.domain.status import JobStatus
 from amlite.store import Store
+from amlite.store._sql.compiled import CompiledSelect
 from amlite.store._sql.store import SqlStore
 from amlite.store._sql.tables import job_tags, jobs
 
@@ -60,10 +61,19 @@ def _captured_sql(store: SqlStore, call: Callable[[], object]) -> tuple[str, Any
         if "FROM jobs" in statement:
             captured.append((statement, params))
 
+    rows = CompiledSelect.rows
+
+    def compiled(self: CompiledSelect, params: Any) -> Any:  # the scheduler's reads
+        statement, args = self.statement(params)
+        captured.append((statement, tuple(args) if isinstance(args, list) else args))
+        return rows(self, params)
+
     event.listen(store.engine, "before_cursor_execute", grab)
+    CompiledSelect.rows = compiled  # type: ignore[method-assign]
     try:
         call()
     finally:
+        CompiledSelect.rows = rows  # type: ignore[method-assign]
         event.remove(store.engine, "before_cursor_execute", grab)
     return captured[-1]
 

@@ -19,6 +19,7 @@ from amlite.executors.ray.cluster import RayCluster
 from amlite.executors.ray.executor import RayExecutor
 from amlite.executors.run_files import run_dir_in
 from amlite.scheduler.capacity import ClusterPool, LocalPool, Pool
+from amlite.services.asset_cache import AssetReader
 from amlite.services.compute_targets import ComputeTarget, target_of
 from amlite.store import JobRecord, Store
 
@@ -64,8 +65,11 @@ class Backends:
         local_executor: Executor,
         slots: int,
         on_exit: Callable[[str], None] | None = None,
+        assets: AssetReader | None = None,
     ) -> None:
         self._store = store
+        self._assets = assets or store
+        """Where computes are read (the scheduler's ``AssetCache``)."""
         self._on_exit = on_exit
         self.local = Backend(LocalPool(slots), local_executor)
         self._ray: dict[str, Backend] = {}
@@ -83,7 +87,7 @@ class Backends:
             return backend
 
     def target(self, workspace_key: str, compute: str) -> ComputeTarget:
-        return target_of(self._store, workspace_key, compute)
+        return target_of(self._assets, workspace_key, compute)
 
     def for_compute(self, workspace_key: str, compute: str) -> Backend:
         """Raises ValueError for a Ray compute whose address is unusable."""

@@ -38,6 +38,7 @@ from amlite.scheduler.membership import (
     unattended_reason,
     unattended_seconds,
 )
+from amlite.services.asset_cache import AssetCache
 from amlite.services.preparation import RuntimeContext, build_plan
 from amlite.services.tokens import mint_job_token
 from amlite.store import JobRecord, Store
@@ -75,7 +76,11 @@ class Scheduler:
         self._told: set[tuple[str, str]] = set()
         """Jobs in CancelRequested whose supervisor this server told (several servers: the
         cancel may have reached another one)."""
-        self._backends = Backends(store, executor, slots, on_exit=self.run_ended)
+        self._assets = AssetCache(store)
+        """Computes and datastores, read again at each full tick (``asset_cache``)."""
+        self._backends = Backends(
+            store, executor, slots, on_exit=self.run_ended, assets=self._assets
+        )
         self._ctx = ctx
         self._slots = slots
         self._on_terminal = on_terminal
@@ -220,6 +225,7 @@ class Scheduler:
         self._clear_orphans()
         self.membership.look()
         if full:
+            self._assets.clear()
             self._sweeps.refresh()
         started = self._reconcile(None if full else ended)
         self._trial_ended = False  # trials ended above are seen by the sweeps below
@@ -343,6 +349,7 @@ class Scheduler:
                     ctx=self._ctx,
                     nodes=nodes,
                     workspace=self._workspace(key),
+                    assets=self._assets,
                 )
                 if not self.membership.still_holds(job):
                     return False  # stalled past its lease: another server may have started it

@@ -16,6 +16,7 @@ from amlite.domain.specs import JobSpec, Mpi
 from amlite.errors import ValidationFailed, Violation
 from amlite.executors.launchers import process_count
 from amlite.executors.ray.cluster import RayCluster, RayUnavailable, normalise_address
+from amlite.services.asset_cache import AssetReader
 from amlite.services.envelopes import DEFAULT_COMPUTE
 from amlite.store import Store
 
@@ -36,7 +37,7 @@ class ComputeTarget:
         return self.address is not None
 
 
-def target_of(store: Store, workspace_key: str, compute: str) -> ComputeTarget:
+def target_of(store: AssetReader, workspace_key: str, compute: str) -> ComputeTarget:
     """Raises ValueError for a compute that was deleted (or a Ray address that is unusable)."""
     elsewhere = parse_resource_id(compute)
     if elsewhere is not None:  # a compute of another workspace

@@ -35,6 +35,7 @@ from amlite.domain.specs import CommandJobSpec, InputBinding, ManagedIdentity, O
 from amlite.errors import ExecutionError
 from amlite.executors._base import EnvironmentBuild, FileStep, NodeSlot, RunPlan
 from amlite.executors.launchers import launch
+from amlite.services.asset_cache import AssetReader
 from amlite.services.environments import resolve_environment
 from amlite.store._base import AssetRecord, JobRecord, Store
 
@@ -75,8 +76,12 @@ class RuntimeContext:
 class _Resolver:
     """Asset and datastore lookups for one job."""
 
-    def __init__(self, store: Store, settings: Settings, ws: WorkspaceRef) -> None:
+    def __init__(
+        self, store: Store, settings: Settings, ws: WorkspaceRef, assets: AssetReader | None
+    ) -> None:
         self.store = store
+        self.assets = assets or store
+        """Where assets are read by name and version (the scheduler's ``AssetCache``)."""
         self.settings = settings
         self.ws = ws
 
@@ -88,7 +93,7 @@ class _Resolver:
         if ref.version is None or ref.version.lower() == "latest":
             record = self.store.latest_version(key, kind, ref.name)
         else:
-            record = self.store.get_asset(key, kind, ref.name, ref.version)
+            record = self.assets.get_asset(key, kind, ref.name, ref.version)
         if record is None:
             version = f" version {ref.version}" if ref.version else ""
             raise ExecutionError(f"{what}: {kind} {ref.name!r}{version} does not exist")
@@ -103,7 +108,7 @@ class _Resolver:
             raise ExecutionError(f"{what}: {ref_text!r} is not a datastore reference")
         key = ref.workspace.key
         if ref.name.lower() != paths.DEFAULT_DATASTORE and (
-            self.store.get_asset(key, "datastores", ref.name) is None
+            self.assets.get_asset(key, "datastores", ref.name) is None
         ):
             raise ExecutionError(f"{what}: datastore {ref.name!r} does not exist")
         return ref.name, self._root(key, ref.name)
@@ -132,7 +137,7 @@ class _Resolver:
             if ref is None:
                 raise ExecutionError(f"{what}: {datastore_ref!r} is not a datastore reference")
             name, key = ref.name, ref.workspace.key
-        record = self.store.get_asset(key, "datastores", name)
+        record = self.assets.get_asset(key, "datastores", name)
         account = blob_account(record.body) if record is not None else None
         if account is None:
             return None
@@ -332,9 +337,11 @@ def build_plan(
     extra_env: Mapping[str, str] | None = None,
     nodes: Sequence[NodeSlot] = (),
     workspace: WorkspaceRef | None = None,
+    assets: AssetReader | None = None,
 ) -> RunPlan:
     """The plan that runs ``job`` (on ``nodes`` of a cluster, if given; in ``workspace``, if
-    the caller already holds it); raises ``ExecutionError`` if it cannot be prepared."""
+    the caller already holds it; reading assets through ``assets`` if given, else the
+    store); raises ``ExecutionError`` if it cannot be prepared."""
     ws = workspace or store.get_workspace(job.workspace_key)
     if ws is None:
         raise ExecutionError(f"workspace {job.workspace_key!r} does not exist")
@@ -345,7 +352,7 @@ def build_plan(
     if not isinstance(spec, CommandJobSpec):
         raise ExecutionError(f"a {spec.job_type} job runs no command of its own")
     settings = ctx.settings
-    res = _Resolver(store, settings, ws)
+    res = _Resolver(store, settings, ws, assets)
     run_dir = paths.run_dir(settings, job.workspace_key, job.name)
     wd = run_dir / "wd"
     artifacts = paths.datastore_root(settings, job.workspace_key, paths.DEFAULT_DATASTORE)

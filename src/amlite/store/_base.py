@@ -213,6 +213,11 @@ class JobFilters(TypedDict, total=False):
 
 
 class Store(abc.ABC):
+    asset_writes: int = 0
+    """Changes at each asset write (``put_asset``, ``delete_asset``) through this store
+    object, once committed: a cache of assets is valid while it stays the same
+    (``amlite.services.asset_cache``)."""
+
     def probe_writable(self) -> None:  # noqa: B027 - a store that is always there
         """Raise when the store cannot be written now (``amlite.store.availability``)."""
 

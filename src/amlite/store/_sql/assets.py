@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,11 +15,16 @@ from amlite.store._sql.engine import read_tx, write_tx
 from amlite.store._sql.records import asset_record
 from amlite.store._sql.tables import NO_VERSION, assets, jobs, tokens, utcnow
 
+_WRITES = itertools.count(1)
+"""A fresh value for ``asset_writes`` at each asset write (``next`` of a count is atomic,
+where ``+= 1`` from two threads may count two writes as one)."""
+
 
 class AssetsAndTokens:
     """The asset and token half of the store; ``SqlStore`` mixes it in."""
 
     _engine: Engine
+    asset_writes: int
 
     # -- assets ---------------------------------------------------------------------------
     def put_asset(
@@ -53,7 +59,8 @@ class AssetsAndTokens:
                             )
                         )
                     row = conn.execute(select(assets).where(where)).one()
-                    return asset_record(row), not found
+                self.asset_writes = next(_WRITES)  # committed: cached lookups read again
+                return asset_record(row), not found
             except IntegrityError:
                 continue
         raise Conflict(f"{kind}/{name} is being written concurrently; try again")
@@ -120,7 +127,9 @@ class AssetsAndTokens:
         if version is not None:  # one version; else the container and all its versions
             where = and_(where, assets.c.version == version)
         with write_tx(self._engine) as conn:
-            return conn.execute(delete(assets).where(where)).rowcount > 0
+            deleted = conn.execute(delete(assets).where(where)).rowcount > 0
+        self.asset_writes = next(_WRITES)  # committed: cached lookups (AssetCache) read again
+        return deleted
 
     # -- tokens ---------------------------------------------------------------------------
     def add_token(

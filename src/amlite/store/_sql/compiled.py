@@ -35,9 +35,14 @@ class CompiledSelect:
             list(compiled.positiontup or []) if compiled.positional else None
         )
 
-    def rows(self, params: Mapping[str, Any]) -> Sequence[tuple[Any, ...]]:
+    def statement(self, params: Mapping[str, Any]) -> tuple[str, Any]:
+        """The SQL and the driver's arguments that ``rows(params)`` runs."""
         values = {**self._defaults, **params}
         args: Any = [values[n] for n in self._names] if self._names is not None else values
+        return self._sql, args
+
+    def rows(self, params: Mapping[str, Any]) -> Sequence[tuple[Any, ...]]:
+        _, args = self.statement(params)
         dbapi_error: Any = self._engine.dialect.loaded_dbapi.Error
         try:
             conn = self._engine.raw_connection()

@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
@@ -84,7 +84,15 @@ def _sqlite_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         write = conn.get_execution_options().get(_WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        statement = "BEGIN IMMEDIATE" if write else "BEGIN"
+        # The driver's own call: through ``exec_driver_sql`` (statement events, a result
+        # object) a BEGIN cost about as much as the statements of a short transaction.
+        try:
+            cast(sqlite3.Connection, conn.connection.driver_connection).execute(statement)
+        except sqlite3.Error:
+            # nothing began: once more through SQLAlchemy, so that its error handling
+            # (``_on_error``: a read-only file) sees the error and it is raised as its own
+            conn.exec_driver_sql(statement)
 
     return engine
 

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.dml import Insert
 
 from amlite.domain.status import JobStatus
 from amlite.store._base import AssetRecord, JobRecord
-from amlite.store._sql.tables import NO_VERSION
+from amlite.store._sql.tables import NO_VERSION, jobs
 
 
 def job_record(row: Row[Any]) -> JobRecord:
-    m = row._mapping
+    return job_of(row._mapping)
+
+
+def job_of(m: Mapping[Any, Any]) -> JobRecord:
+    """A job from its columns (a row's mapping; ``RawJobs``)."""
     return JobRecord(
         seq=int(m["seq"]),
         workspace_key=m["workspace_key"],
@@ -36,6 +41,26 @@ def job_record(row: Row[Any]) -> JobRecord:
         owner=m.get("owner"),
         owner_epoch=int(m.get("owner_epoch") or 0),
     )
+
+
+class RawJobs:
+    """Rows of ``select(jobs)`` as the driver returned them (``CompiledSelect``), to jobs:
+    each column through the result processing SQLAlchemy gives it on ``dialect`` (JSON text
+    and SQLite's text times parsed), as a ``Connection`` would have done."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._columns = [
+            (column.name, column.type.dialect_impl(dialect).result_processor(dialect, None))
+            for column in jobs.c
+        ]
+
+    def record(self, row: Sequence[Any]) -> JobRecord:
+        return job_of(
+            {
+                name: value if process is None or value is None else process(value)
+                for (name, process), value in zip(self._columns, row, strict=True)
+            }
+        )
 
 
 def asset_record(row: Row[Any]) -> AssetRecord:

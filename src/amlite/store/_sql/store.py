@@ -44,7 +44,7 @@ from amlite.store._sql.deployments import DeploymentTables
 from amlite.store._sql.engine import make_engine, read_tx, write_tx
 from amlite.store._sql.leases import ServerLeases, fence_condition
 from amlite.store._sql.migrate import ensure_schema
-from amlite.store._sql.records import insert_ignoring_conflict, job_record, tag_rows
+from amlite.store._sql.records import RawJobs, insert_ignoring_conflict, job_record, tag_rows
 from amlite.store._sql.tables import (
     UtcDateTime,
     as_utc,
@@ -63,6 +63,7 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
         self._engine = engine
         self._compiled: dict[Hashable, CompiledSelect] = {}
         """The hot reads' statements, compiled once per shape (``compiled.py``)."""
+        self._raw_jobs = RawJobs(engine.dialect)
         self._workspaces_stored: set[str] = set()
         """Workspace keys known to have their row (rows are never deleted): a submission
         skips the insert-if-missing of its workspace, one statement of four."""
@@ -558,17 +559,19 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
         job_type: str | None = None,
         computes: Collection[str] | None = None,
     ) -> list[JobRecord]:
-        query = _QUEUED_JOBS[job_type is not None, computes is not None]
-        params: dict[str, Any] = {"b_limit": limit, "b_type": job_type}
-        if computes is not None:
-            params["b_computes"] = sorted(computes)
-        with read_tx(self._engine) as conn:
-            return [job_record(row) for row in conn.execute(query, params)]
+        names = None if computes is None else sorted(computes)
+        if names == []:
+            return []
+        shape = ("queued", job_type is not None, None if names is None else len(names))
+        params = {"b_limit": limit, **_typed(job_type), **_numbered("b_compute", names or ())}
+        return self._jobs(shape, lambda: _queued_jobs(*shape[1:]), params)
 
     def queued_computes(self, *, job_type: str | None = None) -> set[tuple[str, str]]:
-        query = _QUEUED_COMPUTES[job_type is not None]
-        with read_tx(self._engine) as conn:
-            return {(str(row[0]), str(row[1])) for row in conn.execute(query, {"b_type": job_type})}
+        shape = ("queued computes", job_type is not None)
+        rows = self._compiled_select(shape, lambda: _QUEUED_COMPUTES[shape[1]]).rows(
+            _typed(job_type)
+        )
+        return {(str(row[0]), str(row[1])) for row in rows}
 
     def jobs_in_status(
         self, statuses: Iterable[JobStatus], *, job_type: str | None = None
@@ -576,10 +579,19 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
         values = [JobStatus(s).value for s in statuses]
         if not values:
             return []
-        query = _JOBS_IN_STATUS[job_type is not None]
-        with read_tx(self._engine) as conn:
-            rows = conn.execute(query, {"b_statuses": values, "b_type": job_type})
-            return [job_record(row) for row in rows]
+        shape = ("in status", job_type is not None, len(values))
+        params = {**_typed(job_type), **_numbered("b_status", values)}
+        return self._jobs(shape, lambda: _jobs_in_status(*shape[1:]), params)
+
+    def _jobs(
+        self, shape: Hashable, build: Callable[[], Select[Any]], params: Mapping[str, Any]
+    ) -> list[JobRecord]:
+        """The jobs a ``select(jobs)`` of this shape finds: one statement on a statement
+        compiled once (``CompiledSelect``), without a transaction of SQLAlchemy's around it.
+        The scheduler's reads: through ``Connection`` their BEGIN, cache-key walk and result
+        set-up cost several times the query."""
+        raw = self._raw_jobs
+        return [raw.record(row) for row in self._compiled_select(shape, build).rows(params)]
 
 
 # The scheduler's hot statements, built once: building a statement and its cache key costs
@@ -610,12 +622,27 @@ def _of_type(query: Select[Any], typed: bool) -> Select[Any]:
     return query.where(jobs.c.job_type == bindparam("b_type")) if typed else query
 
 
-_JOBS_IN_STATUS = {
-    typed: _of_type(
-        select(jobs).where(jobs.c.status.in_(bindparam("b_statuses", expanding=True))), typed
-    ).order_by(jobs.c.seq.asc())
-    for typed in (False, True)
-}
+def _typed(job_type: str | None) -> dict[str, Any]:
+    """The parameter of ``_of_type``, if the query has it."""
+    return {} if job_type is None else {"b_type": job_type}
+
+
+def _numbered(prefix: str, values: Iterable[Any]) -> dict[str, Any]:
+    """Parameters ``prefix0``, ``prefix1``... : a list for ``_any_of`` (a ``CompiledSelect``
+    takes no expanding ``IN``)."""
+    return {f"{prefix}{i}": value for i, value in enumerate(values)}
+
+
+def _any_of(column: Any, prefix: str, count: int) -> Any:
+    """``column IN (:prefix0, ...)`` with ``count`` plain bound parameters."""
+    return column.in_([bindparam(f"{prefix}{i}") for i in range(count)])
+
+
+def _jobs_in_status(typed: bool, count: int) -> Select[Any]:
+    query = select(jobs).where(_any_of(jobs.c.status, "b_status", count))
+    return _of_type(query, typed).order_by(jobs.c.seq.asc())
+
+
 _QUEUED_COMPUTES = {
     typed: _of_type(
         select(jobs.c.workspace_key, jobs.c.compute)
@@ -627,18 +654,12 @@ _QUEUED_COMPUTES = {
 }
 
 
-def _queued_jobs(typed: bool, on_computes: bool) -> Select[Any]:
+def _queued_jobs(typed: bool, computes: int | None) -> Select[Any]:
+    """Queued jobs (on ``computes`` computes, named by parameters, if not None)."""
     query = _of_type(select(jobs).where(jobs.c.status == JobStatus.QUEUED.value), typed)
-    if on_computes:
-        query = query.where(jobs.c.compute.in_(bindparam("b_computes", expanding=True)))
+    if computes is not None:
+        query = query.where(_any_of(jobs.c.compute, "b_compute", computes))
     return query.order_by(jobs.c.priority.desc(), jobs.c.seq.asc()).limit(bindparam("b_limit"))
-
-
-_QUEUED_JOBS = {
-    (typed, on_computes): _queued_jobs(typed, on_computes)
-    for typed in (False, True)
-    for on_computes in (False, True)
-}
 
 
 def _path_times(

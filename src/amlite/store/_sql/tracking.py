@@ -10,13 +10,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, union
+from sqlalchemy import Connection, Engine, Select, bindparam, func, select, union
 
 from amlite.errors import Conflict, NotFound
 from amlite.store._base import JobRecord, MetricPoint
+from amlite.store._sql.compiled import CompiledSelect
 from amlite.store._sql.engine import read_tx, write_tx
 from amlite.store._sql.records import insert_ignoring_conflict, job_record
 from amlite.store._sql.tables import assets, jobs, metrics, run_params, run_tags
@@ -50,6 +51,19 @@ def _insert_metrics_sql(conn: Connection) -> str:
     return f"INSERT INTO metrics ({quoted}) VALUES ({', '.join([mark] * len(columns))})"
 
 
+def _metric_history() -> Select[Any]:
+    return (
+        select(metrics.c.key, metrics.c.value, metrics.c.step, metrics.c.timestamp)
+        .join(jobs, jobs.c.seq == metrics.c.job_seq)
+        .where(
+            jobs.c.workspace_key == bindparam("b_key"),
+            jobs.c.name == bindparam("b_name"),
+            metrics.c.key == bindparam("b_metric"),
+        )
+        .order_by(metrics.c.id.asc())
+    )
+
+
 def _point(row: Any) -> MetricPoint:
     return MetricPoint(row.key, _read_value(row.value), int(row.step), int(row.timestamp))
 
@@ -73,6 +87,7 @@ class TrackingTables:
     """The tracking half of the store; ``SqlStore`` mixes it in."""
 
     _engine: Engine
+    _compiled_select: Callable[[Hashable, Callable[[], Select[Any]]], CompiledSelect]
 
     # -- metrics ----------------------------------------------------------------------------
     def log_metrics(self, workspace_key: str, job_name: str, points: Sequence[MetricPoint]) -> None:
@@ -88,18 +103,11 @@ class TrackingTables:
             conn.exec_driver_sql(_insert_metrics_sql(conn), rows)
 
     def metric_history(self, workspace_key: str, job_name: str, key: str) -> list[MetricPoint]:
-        query = (
-            select(metrics.c.key, metrics.c.value, metrics.c.step, metrics.c.timestamp)
-            .join(jobs, jobs.c.seq == metrics.c.job_seq)
-            .where(
-                jobs.c.workspace_key == workspace_key,
-                jobs.c.name == job_name,
-                metrics.c.key == key,
-            )
-            .order_by(metrics.c.id.asc())
+        # one statement compiled once: the sweep controller scores every trial with it
+        rows = self._compiled_select("metric history", _metric_history).rows(
+            {"b_key": workspace_key, "b_name": job_name, "b_metric": key}
         )
-        with read_tx(self._engine) as conn:
-            return [_point(row) for row in conn.execute(query)]
+        return [MetricPoint(k, _read_value(v), int(step), int(ts)) for k, v, step, ts in rows]
 
     def all_metric_histories(
         self, workspace_key: str, job_name: str
