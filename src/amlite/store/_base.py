@@ -236,6 +236,16 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    def create_jobs(
+        self, jobs: Sequence[NewJob], *, then: Sequence[JobStatus] = ()
+    ) -> list[JobRecord | None]:
+        """``create_job`` of each job, all in one transaction (the API's group commit): the
+        records in the order given, ``None`` for a job whose name is taken (stored before,
+        or earlier in the batch), which is then not written. Any other error rolls back the
+        whole batch and is raised: nothing of it is stored.
+        """
+
+    @abc.abstractmethod
     def get_job(self, workspace_key: str, name: str) -> JobRecord | None: ...
 
     @abc.abstractmethod
