@@ -38,10 +38,17 @@ class Recording:
         self.writing = threading.Event()
 
     def create_jobs(self, jobs: Sequence[NewJob], **kwargs: Any) -> list[JobRecord | None]:
-        self.batches.append([j.name for j in jobs])
+        self._write([j.name for j in jobs])
+        return self._store.create_jobs(jobs, **kwargs)
+
+    def create_job(self, one: NewJob, **kwargs: Any) -> JobRecord:
+        self._write([one.name])
+        return self._store.create_job(one, **kwargs)
+
+    def _write(self, names: list[str]) -> None:
+        self.batches.append(names)
         self.writing.set()
         self.hold.wait(30)
-        return self._store.create_jobs(jobs, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
