@@ -18,6 +18,7 @@ from amlite.domain.status import ACCEPT_PATH, JobStatus
 from amlite.errors import ValidationFailed
 from amlite.services.group_commit import GroupCommit
 from amlite.store import JobRecord, NewJob, Store
+from amlite.store._sql.engine import _WRITERS
 from amlite.store._sql.store import SqlStore
 
 WS = WorkspaceRef("sub", "rg", "ws")
@@ -37,7 +38,9 @@ class Recording:
         self.hold.set()
         self.writing = threading.Event()
 
-    def create_jobs(self, jobs: Sequence[NewJob], **kwargs: Any) -> list[JobRecord | None]:
+    def create_jobs(self, jobs: Sequence[NewJob], **kwargs: Any) -> list[JobRecord | None] | None:
+        if not kwargs.get("wait", True):
+            return None  # as if another thread were writing: on a worker thread
         self._write([j.name for j in jobs])
         return self._store.create_jobs(jobs, **kwargs)
 
@@ -115,7 +118,7 @@ class FailsOn:
         self._store = store
         self.bad = bad
 
-    def create_jobs(self, jobs: Sequence[NewJob], **kwargs: Any) -> list[JobRecord | None]:
+    def create_jobs(self, jobs: Sequence[NewJob], **kwargs: Any) -> list[JobRecord | None] | None:
         if any(j.name == self.bad for j in jobs):
             raise ValidationFailed.one("name", "refused")
         return self._store.create_jobs(jobs, **kwargs)
@@ -177,3 +180,55 @@ def test_nothing_is_answered_as_stored_unless_committed(db: tuple[SqlStore, Path
         event.remove(store.engine, "commit", refuse_commit)
     assert all(isinstance(o, RuntimeError) for o in outcomes)
     assert committed_names(path) == {f"ok{i}" for i in range(10)}
+
+
+def test_a_batch_is_written_on_the_loop_when_the_writer_is_free_else_on_a_thread(
+    db: tuple[SqlStore, Path],
+) -> None:
+    store, path = db
+    group = GroupCommit(store, ACCEPT_PATH)
+    loop_thread: list[int] = []
+
+    async def submit(name: str) -> tuple[str, int]:
+        loop_thread.append(threading.get_ident())
+        record = await group.create(job(name))
+        assert record is not None
+        return record.name, threading.get_ident()
+
+    writers: list[int] = []
+    original = store.create_jobs
+
+    def spy(jobs: Sequence[NewJob], **kwargs: Any) -> list[JobRecord | None] | None:
+        written = original(jobs, **kwargs)
+        if written is not None:
+            writers.append(threading.get_ident())
+        return written
+
+    store.create_jobs = spy  # type: ignore[method-assign]
+    asyncio.run(submit("free"))
+    assert writers == loop_thread  # written by the loop's own thread
+
+    writers.clear()
+    lock = _WRITERS[store.engine]
+    held, release = threading.Event(), threading.Event()
+
+    def scheduler_writing() -> None:
+        with lock:
+            held.set()
+            release.wait(30)
+
+    other = threading.Thread(target=scheduler_writing)
+    other.start()
+    held.wait(30)
+
+    async def while_held() -> tuple[str, int]:
+        pending = asyncio.ensure_future(submit("held"))
+        await asyncio.sleep(0.05)
+        assert not pending.done()  # it waits for the writer, on a worker thread, not the loop
+        release.set()
+        return await pending
+
+    assert asyncio.run(while_held())[0] == "held"
+    other.join()
+    assert len(writers) == 1 and writers[0] not in loop_thread
+    assert committed_names(path) == {"free", "held"}

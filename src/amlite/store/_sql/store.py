@@ -41,7 +41,7 @@ from amlite.store._base import (
 from amlite.store._sql.assets import AssetsAndTokens
 from amlite.store._sql.compiled import CompiledSelect
 from amlite.store._sql.deployments import DeploymentTables
-from amlite.store._sql.engine import make_engine, read_tx, write_tx
+from amlite.store._sql.engine import make_engine, read_tx, write_tx, write_tx_if_free
 from amlite.store._sql.leases import ServerLeases, fence_condition
 from amlite.store._sql.migrate import ensure_schema
 from amlite.store._sql.records import insert_ignoring_conflict, job_record, tag_rows
@@ -116,56 +116,80 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
     ) -> JobRecord:
         now = at or utcnow()
         path = _submission_path(then)
-        values = _new_job_values(job, path, now)
         try:
             with write_tx(self._engine) as conn:
-                if job.workspace.key not in self._workspaces_stored:
-                    _ensure_workspace(conn, job.workspace)
-                inserted = conn.execute(jobs.insert(), values).inserted_primary_key
-                assert inserted is not None
-                seq = int(inserted[0])
-                tags = tag_rows(seq, job.spec.get("tags"))
-                if tags:
-                    conn.execute(job_tags.insert(), tags)
-                conn.execute(status_events.insert(), _new_job_events(seq, path, now))
+                record = self._insert_job(conn, job, path, now)
         except IntegrityError as exc:
             raise Conflict(
                 f"a job named {job.name!r} already exists in this workspace", target="name"
             ) from exc
         self._workspaces_stored.add(job.workspace.key)
+        return record
+
+    def _insert_job(
+        self, conn: Connection, job: NewJob, path: Sequence[JobStatus], now: datetime
+    ) -> JobRecord:
+        """One new job (IntegrityError if its name is taken): three statements."""
+        values = _new_job_values(job, path, now)
+        if job.workspace.key not in self._workspaces_stored:
+            _ensure_workspace(conn, job.workspace)
+        inserted = conn.execute(_INSERT_JOB, values).inserted_primary_key
+        assert inserted is not None
+        seq = int(inserted[0])
+        tags = tag_rows(seq, job.spec.get("tags"))
+        if tags:
+            conn.execute(job_tags.insert(), tags)
+        conn.execute(_INSERT_EVENTS, _new_job_events(seq, path, now))
         return _new_job_record(job, seq, values)
 
     def create_jobs(
-        self, jobs: Sequence[NewJob], *, then: Sequence[JobStatus] = ()
-    ) -> list[JobRecord | None]:
+        self, jobs: Sequence[NewJob], *, then: Sequence[JobStatus] = (), wait: bool = True
+    ) -> list[JobRecord | None] | None:
         if not jobs:
             return []
         now = utcnow()
         path = _submission_path(then)
-        keys = {job.workspace.key for job in jobs}
-        with write_tx(self._engine) as conn:
-            for job in {j.workspace.key: j for j in jobs}.values():
-                if job.workspace.key not in self._workspaces_stored:
-                    _ensure_workspace(conn, job.workspace)
-            fresh = _untaken(conn, jobs)
-            rows = [_new_job_values(jobs[i], path, now) for i in fresh]
-            if rows:  # one executemany, then the seqs by name (RETURNING would go row by row)
-                conn.execute(_INSERT_JOB, rows)
-            seq_of = _seqs_by_name(conn, [jobs[i] for i in fresh])
-            seqs = [seq_of[jobs[i].workspace.key, jobs[i].name] for i in fresh]
-            tags: list[dict[str, Any]] = []
-            events: list[dict[str, Any]] = []
-            for seq, i in zip(seqs, fresh, strict=True):
-                tags += tag_rows(seq, jobs[i].spec.get("tags"))
-                events += _new_job_events(seq, path, now)
-            if tags:
-                conn.execute(job_tags.insert(), tags)
-            if events:
-                conn.execute(_INSERT_EVENTS, events)
-        self._workspaces_stored.update(keys)
-        out: list[JobRecord | None] = [None] * len(jobs)
+        out: list[JobRecord | None]
+        try:
+            with write_tx(self._engine) if wait else write_tx_if_free(self._engine) as conn:
+                if conn is None:
+                    return None
+                if len(jobs) == 1:  # alone: no name checks (two statements fewer)
+                    out = [self._insert_job(conn, jobs[0], path, now)]
+                else:
+                    out = self._insert_jobs(conn, jobs, path, now)
+        except IntegrityError:
+            if len(jobs) == 1:
+                return [None]  # its name is taken
+            raise  # taken meanwhile by another server (PostgreSQL): the caller goes one by one
+        self._workspaces_stored.update(job.workspace.key for job in jobs)
+        return out
+
+    def _insert_jobs(
+        self, conn: Connection, batch: Sequence[NewJob], path: Sequence[JobStatus], now: datetime
+    ) -> list[JobRecord | None]:
+        """A batch of new jobs in five statements whatever its size; None for a name taken."""
+        for job in {j.workspace.key: j for j in batch}.values():
+            if job.workspace.key not in self._workspaces_stored:
+                _ensure_workspace(conn, job.workspace)
+        fresh = _untaken(conn, batch)
+        rows = [_new_job_values(batch[i], path, now) for i in fresh]
+        if rows:  # one executemany, then the seqs by name (RETURNING would go row by row)
+            conn.execute(_INSERT_JOB, rows)
+        seq_of = _seqs_by_name(conn, [batch[i] for i in fresh])
+        seqs = [seq_of[batch[i].workspace.key, batch[i].name] for i in fresh]
+        tags: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for seq, i in zip(seqs, fresh, strict=True):
+            tags += tag_rows(seq, batch[i].spec.get("tags"))
+            events += _new_job_events(seq, path, now)
+        if tags:
+            conn.execute(job_tags.insert(), tags)
+        if events:
+            conn.execute(_INSERT_EVENTS, events)
+        out: list[JobRecord | None] = [None] * len(batch)
         for seq, i, values in zip(seqs, fresh, rows, strict=True):
-            out[i] = _new_job_record(jobs[i], seq, values)
+            out[i] = _new_job_record(batch[i], seq, values)
         return out
 
     def add_trials(
