@@ -102,6 +102,7 @@ class GroupCommit:
                     self.on_committed()
         finally:
             queue.writing = False
+            queue.writer = None  # (the task refers to the loop, the weak key of ``queue``)
             for _, done in queue.waiting:  # only when the loop is going away
                 if not done.done():
                     done.set_exception(Cancelled())
