@@ -287,57 +287,75 @@ def wait_drained(srv: BenchServer, jobs: int, timeout: float = 300) -> None:
         time.sleep(0.5)
 
 
+def read_cells(
+    out: Run,
+    bare: BareServer,
+    stack: contextlib.ExitStack[Any],
+    home: Path,
+    seconds: float,
+    concurrencies: tuple[int, ...],
+    list_jobs: int,
+    variants: dict[str, str | None],
+) -> None:
+    """The GET and LIST cells: one server per variant, stopped at the end."""
+    body = command_body()
+    pending = {name: amlite_server(home / f"read-{name}", src) for name, src in variants.items()}
+    with concurrent.futures.ThreadPoolExecutor(len(pending)) as pool:  # start together
+        started = {name: pool.submit(srv.__enter__) for name, srv in pending.items()}
+        servers = {}
+        for name, future in started.items():
+            stack.push(pending[name].__exit__)
+            servers[name] = future.result()
+    for srv in servers.values():
+        with srv.client() as c:
+            for i in range(list_jobs):  # the LIST pages and the job GET reads
+                c.put(f"{WS}/jobs/seed-{i:05d}?{API}", content=body).raise_for_status()
+    for srv in servers.values():
+        wait_drained(srv, list_jobs)
+    get_bare = request_bytes("GET", "/item", None)
+    for conc in concurrencies:
+        out.cells["GET bare", conc] = load(
+            bare.port, lambda _: get_bare, conc, seconds, pid=bare.pid
+        )
+        for name, srv in servers.items():
+            get_job = request_bytes("GET", f"{WS}/jobs/seed-00000?{API}", srv.token)
+            list_page = request_bytes("GET", f"{WS}/jobs?{API}&$top=100", srv.token)
+            out.cells[f"GET job [{name}]", conc] = load(
+                port_of(srv.url),
+                lambda _, r=get_job: r,
+                conc,
+                seconds,  # type: ignore[misc]
+                pid=pid_of(srv),
+            )
+            out.cells[f"LIST $top=100 [{name}]", conc] = load(
+                port_of(srv.url),
+                lambda _, r=list_page: r,
+                conc,
+                seconds,  # type: ignore[misc]
+                pid=pid_of(srv),
+            )
+        print(f"reads at concurrency {conc} done", flush=True)
+    for srv in servers.values():
+        srv.__exit__()
+
+
 def run(
-    seconds: float, concurrencies: tuple[int, ...], list_jobs: int, variants: dict[str, str | None]
+    seconds: float,
+    concurrencies: tuple[int, ...],
+    list_jobs: int,
+    variants: dict[str, str | None],
+    reads: bool = True,
 ) -> Run:
-    """GET and LIST on one server per variant, then PUT on a fresh one per variant; the
-    variants' cells in alternation."""
+    """GET and LIST on one server per variant (unless not ``reads``), then PUT on a fresh
+    one per variant; the variants' cells in alternation."""
     out = Run(list(variants))
     home = Path(tempfile.mkdtemp(prefix="amlite-bench-api-"))
     body = command_body()
     try:
         with BareServer(home / "bare") as bare, contextlib.ExitStack() as stack:
-            pending = {
-                name: amlite_server(home / f"read-{name}", src) for name, src in variants.items()
-            }
-            with concurrent.futures.ThreadPoolExecutor(len(pending)) as pool:  # start together
-                started = {name: pool.submit(srv.__enter__) for name, srv in pending.items()}
-                servers = {}
-                for name, future in started.items():
-                    stack.push(pending[name].__exit__)
-                    servers[name] = future.result()
-            for srv in servers.values():
-                with srv.client() as c:
-                    for i in range(list_jobs):  # the LIST pages and the job GET reads
-                        c.put(f"{WS}/jobs/seed-{i:05d}?{API}", content=body).raise_for_status()
-            for srv in servers.values():
-                wait_drained(srv, list_jobs)
-            get_bare = request_bytes("GET", "/item", None)
+            if reads:
+                read_cells(out, bare, stack, home, seconds, concurrencies, list_jobs, variants)
             put_bare_body = json.dumps(ITEM).encode()
-            for conc in concurrencies:
-                out.cells["GET bare", conc] = load(
-                    bare.port, lambda _: get_bare, conc, seconds, pid=bare.pid
-                )
-                for name, srv in servers.items():
-                    get_job = request_bytes("GET", f"{WS}/jobs/seed-00000?{API}", srv.token)
-                    list_page = request_bytes("GET", f"{WS}/jobs?{API}&$top=100", srv.token)
-                    out.cells[f"GET job [{name}]", conc] = load(
-                        port_of(srv.url),
-                        lambda _, r=get_job: r,
-                        conc,
-                        seconds,  # type: ignore[misc]
-                        pid=pid_of(srv),
-                    )
-                    out.cells[f"LIST $top=100 [{name}]", conc] = load(
-                        port_of(srv.url),
-                        lambda _, r=list_page: r,
-                        conc,
-                        seconds,  # type: ignore[misc]
-                        pid=pid_of(srv),
-                    )
-                print(f"reads at concurrency {conc} done", flush=True)
-            for srv in servers.values():
-                srv.__exit__()
             # the PUT cells on fresh servers (one local slot each: the jobs they queue drain
             # in the background at the same pace for every variant), in alternation
             pending = {
@@ -401,6 +419,8 @@ def report(result: Run, concurrencies: tuple[int, ...], seconds: float, note: st
     rows += [(f"PUT job [{v}]", "PUT bare") for v in result.variants]
     for name, bare in rows:
         for conc in concurrencies:
+            if (name, conc) not in result.cells:  # --put-only
+                continue
             cell = result.cells[name, conc]
             ratio = cpu_ratio = ""
             if bare is not None and result.cells[bare, conc].rate:
@@ -439,6 +459,7 @@ def main() -> None:
         "archive) as NAME, in the same run; the checkout's own is 'this'",
     )
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--put-only", action="store_true", help="only the PUT cells")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     concurrencies = (1, 32) if args.quick else CONCURRENCY
@@ -448,7 +469,13 @@ def main() -> None:
         name, _, src = item.partition("=")
         variants[name] = str(Path(src).resolve())
     variants["this"] = None
-    result = run(seconds, concurrencies, 120 if args.quick else args.list_jobs, variants)
+    result = run(
+        seconds,
+        concurrencies,
+        120 if args.quick else args.list_jobs,
+        variants,
+        reads=not args.put_only,
+    )
     text = report(result, concurrencies, seconds, args.note)
     print(text)
     if not args.no_write:

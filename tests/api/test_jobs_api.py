@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 
@@ -72,6 +74,25 @@ def test_put_again_updates_only_description_tags_and_properties(server: LiveServ
         targets = [d["target"] for d in resp.json()["error"]["details"]]
         assert "properties.command" in targets
         assert c.get(job_url("upd")).json()["properties"]["command"] == "echo same"
+
+        # the same answers when the PUTs arrive together (group-committed): 201 for a new
+        # job, 200 for the same job again, 400 for a bad body or an immutable change
+        requests = [(f"burst-{i}", command_body("true")) for i in range(6)] * 2  # each twice
+        requests += [("upd", command_body("echo changed")), ("burst-bad", {"x": 1})]
+
+        def put(item: tuple[str, dict[str, Any]]) -> httpx.Response:
+            return c.put(job_url(item[0]), json=item[1])
+
+        with ThreadPoolExecutor(len(requests)) as pool:
+            answers = list(pool.map(put, requests))
+        for i in range(6):
+            assert sorted(a.status_code for a in (answers[i], answers[i + 6])) == [200, 201]
+        changed_again, bad = answers[-2:]
+        assert changed_again.status_code == 400
+        assert changed_again.json()["error"]["details"][0]["code"] == "ImmutableField"
+        assert bad.status_code == 400 and bad.json()["error"]["code"]
+        names = [j["name"] for j in c.get(f"{WS}/jobs?{API}").json()["value"]]
+        assert sorted(names) == sorted(["upd", *(f"burst-{i}" for i in range(6))])
 
 
 def test_bad_bodies_get_400_naming_the_field_and_store_nothing(server: LiveServer) -> None:

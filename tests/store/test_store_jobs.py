@@ -279,3 +279,56 @@ def test_create_along_a_refused_path_writes_nothing(store: Store) -> None:
     with pytest.raises(InvalidTransition):
         store.create_job(new_job("j1"), then=(JobStatus.RUNNING,))
     assert store.get_job(WS.key, "j1") is None
+
+
+# -- create_jobs: a batch of submissions in one transaction (the API's group commit) -------
+def test_create_jobs_stores_a_batch_in_order_like_create_job(store: Store) -> None:
+    path = [JobStatus.STARTING, JobStatus.PREPARING, JobStatus.QUEUED]
+    batch = [
+        new_job("b1", tags={"team": "a"}),
+        new_job("b2", workspace=OTHER_WS),
+        new_job("b3", spec={"command": "x", "nested": {"y": [1, 2.5]}}),
+    ]
+    created = store.create_jobs(batch, then=path)
+    assert [r.name if r else None for r in created] == ["b1", "b2", "b3"]
+    for record in created:
+        assert record is not None
+        assert store.get_job(record.workspace_key, record.name) == record  # as a read sees it
+        assert [e.status for e in store.status_history(record.workspace_key, record.name)] == [
+            JobStatus.NOT_STARTED,
+            *path,
+        ]
+    seqs = [r.seq for r in created if r]
+    assert seqs == sorted(seqs)  # committed in the order submitted
+    assert [r.name for r in store.list_jobs(WS.key, tag="team")] == ["b1"]
+    assert store.get_workspace(OTHER_WS.key) == OTHER_WS
+
+
+def test_create_jobs_answers_none_for_names_taken_before_or_within_the_batch(store: Store) -> None:
+    store.create_job(new_job("old"))
+    created = store.create_jobs(
+        [new_job("new"), new_job("old", spec={"command": "x"}), new_job("new"), new_job("n2")]
+    )
+    assert [r.name if r else None for r in created] == ["new", None, None, "n2"]
+    assert store.get_job(WS.key, "old").spec == {"command": "echo old"}  # type: ignore[union-attr]
+    assert len(store.list_jobs(WS.key)) == 3
+
+
+def test_create_jobs_is_one_transaction_all_or_nothing(store: Store) -> None:
+    assert isinstance(store, SqlStore)
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement.split()[0].upper())
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        store.create_jobs([new_job(f"t{i}", tags={"k": "v"}) for i in range(20)])
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    # the workspace, the name check, the jobs, their tags, their events: not one per job
+    assert len([s for s in statements if s in ("INSERT", "SELECT")]) <= 6
+    with pytest.raises(InvalidTransition):  # an illegal path: nothing of the batch is stored
+        store.create_jobs([new_job("z1"), new_job("z2")], then=[JobStatus.QUEUED])
+    assert store.get_job(WS.key, "z1") is None and store.get_job(WS.key, "z2") is None
+    assert store.create_jobs([]) == []

@@ -8,12 +8,15 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from anyio.to_thread import run_sync as run_in_threadpool
+
 from amlite import schemas
 from amlite.config import Settings
 from amlite.data.paths import artifacts_path, datastore_root, run_dir
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.json_value import JsonObject
 from amlite.domain.spec_codec import encode_job
+from amlite.domain.specs import JobSpec
 from amlite.domain.status import ACCEPT_PATH, TERMINAL, JobStatus
 from amlite.errors import Conflict, InvalidTransition, NotFound, ValidationFailed, Violation
 from amlite.executors.run_files import run_dir_in
@@ -21,6 +24,7 @@ from amlite.services.assets import check_name
 from amlite.services.compute_targets import check_job_on_ray, runs_here
 from amlite.services.datastores import remove_blob_artifacts
 from amlite.services.envelopes import DEFAULT_DATASTORE, job_resource
+from amlite.services.group_commit import GroupCommit
 from amlite.services.paging import decode_token
 from amlite.services.references import resolve_references
 from amlite.services.rendered_jobs import RenderedJobs
@@ -48,6 +52,16 @@ class Dispatcher(Protocol):
 
 
 @dataclass(frozen=True)
+class _Draft:
+    """A validated PUT body: the job it creates if the name is new."""
+
+    job: NewJob
+    typed: JobSpec
+    here: bool
+    """It runs on this machine (no Ray cluster to ask at submit)."""
+
+
+@dataclass(frozen=True)
 class JobPage:
     value: list[bytes]
     """Each job's ``JobBaseResource``, rendered as JSON."""
@@ -71,38 +85,81 @@ class Jobs:
         self._rendered = RenderedJobs(public_url)
         self._local_until: dict[tuple[str, str], float] = {}
         self._local_lock = threading.Lock()
+        self._group_commit = GroupCommit(store, ACCEPT_PATH, on_committed=self._wake)
 
     # -- create / update -----------------------------------------------------------------
     def create_or_update(self, ws: WorkspaceRef, name: str, body: Any) -> tuple[JsonObject, bool]:
         """PUT: create and start the job (True), or update its updatable fields (False)."""
+        draft = self._draft(ws, name, body)
+        if not draft.here:
+            updated = self._update_or_check_remote(draft)
+            if updated is not None:
+                return updated, False
+        try:  # stored and queued in one transaction
+            record: JobRecord | None = self._store.create_job(draft.job, then=ACCEPT_PATH)
+        except Conflict:  # the job exists (or a concurrent PUT of the same name won the race)
+            record = None
+        if record is None:
+            return self._update_existing(draft), False
+        self._wake()
+        return job_resource(record, ws, self.public_url), True
+
+    async def submit(
+        self, ws: WorkspaceRef, name: str, body: Any, *, local_reads: bool
+    ) -> tuple[JsonObject, bool]:
+        """``create_or_update`` from the event loop, the new job stored by the group commit
+        (with the other PUTs of the moment, in one transaction, answered once committed).
+        With ``local_reads`` (SQLite) a job is validated on the loop once its workspace is
+        known; whatever may write or wait (a new workspace, a Ray compute, an update) runs
+        on a worker thread."""
+        if local_reads and self._workspaces.known(ws):
+            draft = self._draft(ws, name, body)
+        else:
+            draft = await run_in_threadpool(self._draft, ws, name, body)
+        if not draft.here:
+            updated = await run_in_threadpool(self._update_or_check_remote, draft)
+            if updated is not None:
+                return updated, False
+        record = await self._group_commit.create(draft.job)
+        if record is None:  # the name is taken (or was earlier in the same batch)
+            return await run_in_threadpool(self._update_existing, draft), False
+        return job_resource(record, ws, self.public_url), True
+
+    def _draft(self, ws: WorkspaceRef, name: str, body: Any) -> _Draft:
+        """The one validation pass of a PUT: the job it creates, if it is new."""
         check_name(name, "id")
         typed = schemas.parse_job_spec(body)
         self._workspaces.ensure(ws)
         typed, compute = resolve_references(self._store, ws, typed)
-        spec = encode_job(typed)
-        if not self._runs_here(ws.key, compute):
-            # a Ray compute (or one that no longer exists): an update must not reach out to
-            # the cluster, so look for the job first
-            existing = self._store.get_job(ws.key, name)
-            if existing is not None:
-                return self._update(ws, existing, spec), False
-            check_job_on_ray(self._store, ws.key, typed, compute)
         job = NewJob(
             workspace=ws,
             name=name,
             job_type=typed.job_type,
-            spec=spec,
+            spec=encode_job(typed),
             priority=typed.priority or 0,
             experiment_name=typed.experiment_name or "Default",
             compute=compute,
         )
-        try:  # stored and queued in one transaction
-            record = self._store.create_job(job, then=ACCEPT_PATH)
-        except Conflict:  # the job exists (or a concurrent PUT of the same name won the race)
-            return self._update(ws, self._require(ws, name), spec), False
+        return _Draft(job, typed, self._runs_here(ws.key, compute))
+
+    def _update_or_check_remote(self, draft: _Draft) -> JsonObject | None:
+        """A job not run on this machine (a Ray compute, or one that no longer exists): the
+        update if the job exists (an update must not reach out to the cluster), else None
+        once the cluster can run it."""
+        job = draft.job
+        existing = self._store.get_job(job.workspace.key, job.name)
+        if existing is not None:
+            return self._update(job.workspace, existing, job.spec)
+        check_job_on_ray(self._store, job.workspace.key, draft.typed, job.compute)
+        return None
+
+    def _update_existing(self, draft: _Draft) -> JsonObject:
+        ws = draft.job.workspace
+        return self._update(ws, self._require(ws, draft.job.name), draft.job.spec)
+
+    def _wake(self) -> None:
         if self.dispatcher is not None:
             self.dispatcher.wake()
-        return job_resource(record, ws, self.public_url), True
 
     def _runs_here(self, workspace_key: str, compute: str) -> bool:
         """``runs_here``, remembered for ``LOCAL_COMPUTE_SECONDS`` when True (only computes

@@ -56,6 +56,10 @@ class Workspaces:
         self._known: set[str] = set()
         self._lock = threading.Lock()
 
+    def known(self, workspace: WorkspaceRef) -> bool:
+        """``ensure`` has nothing left to do for ``workspace`` (no store access)."""
+        return workspace.key in self._known
+
     def ensure(self, workspace: WorkspaceRef) -> None:
         """Create the workspace and its defaults the first time it is used."""
         if workspace.key in self._known:

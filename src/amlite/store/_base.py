@@ -242,6 +242,20 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    def create_jobs(
+        self, jobs: Sequence[NewJob], *, then: Sequence[JobStatus] = (), wait: bool = True
+    ) -> list[JobRecord | None] | None:
+        """``create_job`` of each job, all in one transaction (the API's group commit): the
+        records in the order given, ``None`` for a job whose name is taken (stored before,
+        or earlier in the batch), which is then not written. Any other error rolls back the
+        whole batch and is raised: nothing of it is stored.
+
+        Without ``wait``, writes only if that needs no waiting (SQLite, no other thread of
+        the process writing; never on PostgreSQL), else answers ``None`` and writes nothing:
+        what the event loop may call.
+        """
+
+    @abc.abstractmethod
     def get_job(self, workspace_key: str, name: str) -> JobRecord | None: ...
 
     @abc.abstractmethod

@@ -6,7 +6,6 @@ import functools
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic_core import to_json
-from starlette.concurrency import run_in_threadpool
 
 from amlite.api.auth import Principal
 from amlite.api.deps import (
@@ -47,9 +46,9 @@ async def put_job(request: Request) -> Response:
     body = await read_json(request)
     ws = path_workspace(request)
     who.require_admin()
-    jobs = runtime(request).jobs
-    resource, created = await run_in_threadpool(
-        jobs.create_or_update, ws, request.path_params["name"], body
+    rt = runtime(request)
+    resource, created = await rt.jobs.submit(
+        ws, request.path_params["name"], body, local_reads=rt.local_reads
     )
     return json_response(resource, status_code=201 if created else 200)
 

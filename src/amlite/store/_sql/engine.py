@@ -149,6 +149,27 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
+def write_tx_if_free(engine: Engine) -> Iterator[Connection | None]:
+    """``write_tx`` if no thread of this process is writing to this SQLite file; else (and
+    on PostgreSQL, whose writes wait for the network) ``None`` at once, writing nothing.
+
+    For the event loop, which must not queue behind the scheduler's writes; SQLite has no
+    other writer than this process (the file is the server's own), so the write does not
+    wait either (a foreign process holding the file's lock would still meet
+    ``busy_timeout``).
+    """
+    lock = _WRITERS.get(engine)
+    if lock is None or not lock.acquire(blocking=False):
+        yield None
+        return
+    try:
+        with write_tx(engine) as conn:
+            yield conn
+    finally:
+        lock.release()
+
+
+@contextmanager
 def read_tx(engine: Engine) -> Iterator[Connection]:
     """A read-only transaction (one consistent snapshot on SQLite WAL)."""
     with engine.connect() as conn, conn.begin():

@@ -41,7 +41,7 @@ from amlite.store._base import (
 from amlite.store._sql.assets import AssetsAndTokens
 from amlite.store._sql.compiled import CompiledSelect
 from amlite.store._sql.deployments import DeploymentTables
-from amlite.store._sql.engine import make_engine, read_tx, write_tx
+from amlite.store._sql.engine import make_engine, read_tx, write_tx, write_tx_if_free
 from amlite.store._sql.leases import ServerLeases, fence_condition
 from amlite.store._sql.migrate import ensure_schema
 from amlite.store._sql.records import RawJobs, insert_ignoring_conflict, job_record, tag_rows
@@ -116,64 +116,82 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
         self, job: NewJob, *, at: datetime | None = None, then: Sequence[JobStatus] = ()
     ) -> JobRecord:
         now = at or utcnow()
-        path = [JobStatus.NOT_STARTED, *then]
-        for step, status in itertools.pairwise(path):
-            check_transition(step, status)
-        spec = dict(job.spec)
-        values: dict[str, Any] = {
-            "workspace_key": job.workspace.key,
-            "name": job.name,
-            "job_type": job.job_type,
-            "status": path[-1].value,
-            "priority": job.priority,
-            "experiment_name": job.experiment_name,
-            "parent_name": job.parent_name,
-            "compute": job.compute,
-            "spec": spec,
-            "runtime": {},
-            "system_properties": {},
-            "status_reason": None,
-            "exit_code": None,
-            "created_at": now,
-            "modified_at": now,
-        }
+        path = _submission_path(then)
         try:
             with write_tx(self._engine) as conn:
-                if job.workspace.key not in self._workspaces_stored:
-                    _ensure_workspace(conn, job.workspace)
-                inserted = conn.execute(jobs.insert(), values).inserted_primary_key
-                assert inserted is not None
-                seq = int(inserted[0])
-                tags = tag_rows(seq, job.spec.get("tags"))
-                if tags:
-                    conn.execute(job_tags.insert(), tags)
-                conn.execute(
-                    status_events.insert(),
-                    [
-                        {"job_seq": seq, "status": status.value, "at": now, "reason": None}
-                        for status in path
-                    ],
-                )
+                record = self._insert_job(conn, job, path, now)
         except IntegrityError as exc:
             raise Conflict(
                 f"a job named {job.name!r} already exists in this workspace", target="name"
             ) from exc
         self._workspaces_stored.add(job.workspace.key)
-        # the record as written, as a SELECT would read it back (no second round trip)
-        return JobRecord(
-            seq=seq,
-            workspace_key=job.workspace.key,
-            name=job.name,
-            job_type=job.job_type,
-            status=path[-1],
-            priority=job.priority,
-            experiment_name=job.experiment_name,
-            parent_name=job.parent_name,
-            compute=job.compute,
-            spec=json.loads(json.dumps(spec)),
-            created_at=as_utc(now),
-            modified_at=as_utc(now),
-        )
+        return record
+
+    def _insert_job(
+        self, conn: Connection, job: NewJob, path: Sequence[JobStatus], now: datetime
+    ) -> JobRecord:
+        """One new job (IntegrityError if its name is taken): three statements."""
+        values = _new_job_values(job, path, now)
+        if job.workspace.key not in self._workspaces_stored:
+            _ensure_workspace(conn, job.workspace)
+        inserted = conn.execute(_INSERT_JOB, values).inserted_primary_key
+        assert inserted is not None
+        seq = int(inserted[0])
+        tags = tag_rows(seq, job.spec.get("tags"))
+        if tags:
+            conn.execute(job_tags.insert(), tags)
+        conn.execute(_INSERT_EVENTS, _new_job_events(seq, path, now))
+        return _new_job_record(job, seq, values)
+
+    def create_jobs(
+        self, jobs: Sequence[NewJob], *, then: Sequence[JobStatus] = (), wait: bool = True
+    ) -> list[JobRecord | None] | None:
+        if not jobs:
+            return []
+        now = utcnow()
+        path = _submission_path(then)
+        out: list[JobRecord | None]
+        try:
+            with write_tx(self._engine) if wait else write_tx_if_free(self._engine) as conn:
+                if conn is None:
+                    return None
+                if len(jobs) == 1:  # alone: no name checks (two statements fewer)
+                    out = [self._insert_job(conn, jobs[0], path, now)]
+                else:
+                    out = self._insert_jobs(conn, jobs, path, now)
+        except IntegrityError:
+            if len(jobs) == 1:
+                return [None]  # its name is taken
+            raise  # taken meanwhile by another server (PostgreSQL): the caller goes one by one
+        self._workspaces_stored.update(job.workspace.key for job in jobs)
+        return out
+
+    def _insert_jobs(
+        self, conn: Connection, batch: Sequence[NewJob], path: Sequence[JobStatus], now: datetime
+    ) -> list[JobRecord | None]:
+        """A batch of new jobs in five statements whatever its size; None for a name taken."""
+        for job in {j.workspace.key: j for j in batch}.values():
+            if job.workspace.key not in self._workspaces_stored:
+                _ensure_workspace(conn, job.workspace)
+        fresh = _untaken(conn, batch)
+        rows = [_new_job_values(batch[i], path, now) for i in fresh]
+        if rows:  # one executemany, then the seqs by name (RETURNING would go row by row)
+            conn.execute(_INSERT_JOB, rows)
+        seq_of = _seqs_by_name(conn, [batch[i] for i in fresh])
+        seqs = [seq_of[batch[i].workspace.key, batch[i].name] for i in fresh]
+        tags: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for seq, i in zip(seqs, fresh, strict=True):
+            tags += tag_rows(seq, batch[i].spec.get("tags"))
+            events += _new_job_events(seq, path, now)
+        if tags:
+            conn.execute(job_tags.insert(), tags)
+        if events:
+            conn.execute(_INSERT_EVENTS, events)
+        out: list[JobRecord | None] = [None] * len(batch)
+        for seq, i, values in zip(seqs, fresh, rows, strict=True):
+            out[i] = _new_job_record(batch[i], seq, values)
+        return out
 
     def add_trials(
         self,
@@ -615,6 +633,10 @@ _MOVE_JOB = (
     .where(jobs.c.seq == bindparam("b_seq"), jobs.c.status == bindparam("b_was"))
     .returning(*jobs.c)
 )
+_SEQS_OF_NAMES = select(jobs.c.seq, jobs.c.name).where(
+    jobs.c.workspace_key == bindparam("b_key"),
+    jobs.c.name.in_(bindparam("b_names", expanding=True)),
+)
 _JOB_STATUS_BY_SEQ = select(jobs.c.status).where(jobs.c.seq == bindparam("b_seq"))
 
 
@@ -677,6 +699,88 @@ def _path_times(
         if len(times) != len(path):
             raise ValueError("one time per status of the path")
     return path, times
+
+
+def _submission_path(then: Sequence[JobStatus]) -> list[JobStatus]:
+    """NotStarted and the statuses a new job moves along at once, each edge checked."""
+    path = [JobStatus.NOT_STARTED, *then]
+    for step, status in itertools.pairwise(path):
+        check_transition(step, status)
+    return path
+
+
+def _new_job_values(job: NewJob, path: Sequence[JobStatus], now: datetime) -> dict[str, Any]:
+    """The ``jobs`` row of a new job that went along ``path`` at ``now``."""
+    return {
+        "workspace_key": job.workspace.key,
+        "name": job.name,
+        "job_type": job.job_type,
+        "status": path[-1].value,
+        "priority": job.priority,
+        "experiment_name": job.experiment_name,
+        "parent_name": job.parent_name,
+        "compute": job.compute,
+        "spec": dict(job.spec),
+        "runtime": {},
+        "system_properties": {},
+        "status_reason": None,
+        "exit_code": None,
+        "created_at": now,
+        "modified_at": now,
+    }
+
+
+def _new_job_events(seq: int, path: Sequence[JobStatus], now: datetime) -> list[dict[str, Any]]:
+    return [{"job_seq": seq, "status": status.value, "at": now, "reason": None} for status in path]
+
+
+def _new_job_record(job: NewJob, seq: int, values: Mapping[str, Any]) -> JobRecord:
+    """The record of a job as written, as a SELECT would read it back (no round trip)."""
+    now = values["created_at"]
+    return JobRecord(
+        seq=seq,
+        workspace_key=job.workspace.key,
+        name=job.name,
+        job_type=job.job_type,
+        status=JobStatus(values["status"]),
+        priority=job.priority,
+        experiment_name=job.experiment_name,
+        parent_name=job.parent_name,
+        compute=job.compute,
+        spec=json.loads(json.dumps(values["spec"])),
+        created_at=as_utc(now),
+        modified_at=as_utc(now),
+    )
+
+
+def _untaken(conn: Connection, batch: Sequence[NewJob]) -> list[int]:
+    """Positions in ``batch`` of the jobs whose name is free: not stored, not earlier in it."""
+    asked: dict[str, list[str]] = {}
+    for job in batch:
+        asked.setdefault(job.workspace.key, []).append(job.name)
+    taken: set[tuple[str, str]] = set()
+    for key, names in asked.items():
+        found = conn.execute(_NAMES_AMONG, {"b_key": key, "b_names": names}).scalars()
+        taken.update((key, name) for name in found)
+    fresh = []
+    for i, job in enumerate(batch):
+        name = (job.workspace.key, job.name)
+        if name not in taken:
+            taken.add(name)
+            fresh.append(i)
+    return fresh
+
+
+def _seqs_by_name(conn: Connection, inserted: Sequence[NewJob]) -> dict[tuple[str, str], int]:
+    """The seqs of the jobs just inserted, by (workspace key, name)."""
+    names: dict[str, list[str]] = {}
+    for job in inserted:
+        names.setdefault(job.workspace.key, []).append(job.name)
+    return {
+        (key, name): int(seq)
+        for key, among in names.items()
+        for seq, name in conn.execute(_SEQS_OF_NAMES, {"b_key": key, "b_names": among})
+    }
 
 
 def _ensure_workspace(conn: Connection, workspace: WorkspaceRef) -> None:
