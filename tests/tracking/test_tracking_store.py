@@ -101,6 +101,11 @@ def test_metric_histories_of_a_sweep_in_one_query(store: Store) -> None:
         event.remove(store.engine, "before_cursor_execute", count)
     assert histories == {"sweep_0": [0.1, 0.2], "sweep_1": [0.5]}
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    # only the named trials (the studio's drawn curves), still one query
+    assert store.metric_histories(WS.key, "sweep", "acc", names=["sweep_1", "nope"]) == {
+        "sweep_1": [0.5]
+    }
+    assert store.metric_histories(WS.key, "sweep", "acc", names=[]) == {}
 
 
 def test_metric_summaries_aggregate_each_trial_in_one_query(store: Store) -> None:

@@ -544,10 +544,16 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def metric_histories(
-        self, workspace_key: str, parent_name: str, key: str
+        self,
+        workspace_key: str,
+        parent_name: str,
+        key: str,
+        *,
+        names: Collection[str] | None = None,
     ) -> dict[str, list[float]]:
-        """For every trial of sweep ``parent_name`` that logged ``key``: its values in logged
-        order (one query; the sweep controller calls it on each tick)."""
+        """For every trial of sweep ``parent_name`` that logged ``key`` (only those in ``names``
+        when given): its values in logged order (one query; the sweep controller calls it on
+        each tick, the studio for the curves it draws)."""
 
     @abc.abstractmethod
     def sweep_trials(self, workspace_key: str, parent_name: str, limit: int) -> list[TrialRow]:

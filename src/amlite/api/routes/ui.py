@@ -131,6 +131,7 @@ def trial_summary(
         )
     trials.sort(key=lambda t: (t["index"], t["name"]))
     chosen = _pick_curves(trials, maximize, curves)
+    curves_of = rt.store.metric_histories(ws.key, name, metric, names=chosen) if metric else {}
     body = {
         "name": name,
         "status": sweep.status.value,
@@ -140,10 +141,7 @@ def trial_summary(
         "score": _finite(sweep.system_properties.get(P.SCORE)),
         "value": trials,
         "curves": {
-            n: _downsample(
-                [_finite(p.value) for p in rt.store.metric_history(ws.key, n, metric)], points
-            )
-            for n in chosen
+            n: _downsample([_finite(v) for v in curves_of.get(n, [])], points) for n in chosen
         },
         "curvesCapped": len(chosen) < sum(1 for t in trials if t["points"]),
     }

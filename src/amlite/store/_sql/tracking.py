@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, case, func, select, union
@@ -141,8 +141,15 @@ class TrackingTables:
             return [_point(row) for row in conn.execute(query)]
 
     def metric_histories(
-        self, workspace_key: str, parent_name: str, key: str
+        self,
+        workspace_key: str,
+        parent_name: str,
+        key: str,
+        *,
+        names: Collection[str] | None = None,
     ) -> dict[str, list[float]]:
+        if names is not None and not names:
+            return {}
         query = (
             select(jobs.c.name, metrics.c.value)
             .join(metrics, metrics.c.job_seq == jobs.c.seq)
@@ -153,6 +160,8 @@ class TrackingTables:
             )
             .order_by(metrics.c.id.asc())
         )
+        if names is not None:
+            query = query.where(jobs.c.name.in_(list(names)))
         out: dict[str, list[float]] = {}
         with read_tx(self._engine) as conn:
             for name, value in conn.execute(query):
