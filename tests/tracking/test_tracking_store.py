@@ -101,6 +101,70 @@ def test_metric_histories_of_a_sweep_in_one_query(store: Store) -> None:
         event.remove(store.engine, "before_cursor_execute", count)
     assert histories == {"sweep_0": [0.1, 0.2], "sweep_1": [0.5]}
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    # only the named trials (the studio's drawn curves), still one query
+    assert store.metric_histories(WS.key, "sweep", "acc", names=["sweep_1", "nope"]) == {
+        "sweep_1": [0.5]
+    }
+    assert store.metric_histories(WS.key, "sweep", "acc", names=[]) == {}
+
+
+def test_metric_summaries_aggregate_each_trial_in_one_query(store: Store) -> None:
+    store.create_job(job("sweep", job_type="Sweep"))
+    for name in ("sweep_0", "sweep_1", "sweep_2"):
+        store.create_job(job(name, parent_name="sweep"))
+    store.create_job(job("other"))
+    inf = math.inf
+    store.log_metrics(WS.key, "sweep_0", [MetricPoint("acc", 0.3), MetricPoint("acc", -inf)])
+    store.log_metrics(WS.key, "sweep_0", [MetricPoint("acc", 0.9, step=0), MetricPoint("acc", 0.5)])
+    store.log_metrics(WS.key, "sweep_1", [MetricPoint("acc", 0.4), MetricPoint("acc", math.nan)])
+    store.log_metrics(WS.key, "sweep_1", [MetricPoint("loss", 7.0)])
+    store.log_metrics(WS.key, "sweep_2", [MetricPoint("acc", inf)])  # no finite value
+    store.log_metrics(WS.key, "other", [MetricPoint("acc", 0.8)])
+
+    assert isinstance(store, SqlStore)
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        summaries = store.metric_summaries(WS.key, "sweep", "acc")
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    assert sorted(summaries) == ["sweep_0", "sweep_1", "sweep_2"]
+    s0, s1, s2 = summaries["sweep_0"], summaries["sweep_1"], summaries["sweep_2"]
+    assert (s0.count, s0.low, s0.high, s0.last) == (4, 0.3, 0.9, 0.5)  # last logged, not step
+    assert (s1.count, s1.low, s1.high) == (2, 0.4, 0.4) and math.isnan(s1.last)
+    assert (s2.count, s2.low, s2.high, s2.last) == (1, None, None, inf)
+    assert store.metric_summaries(WS.key, "sweep", "missing") == {}
+
+
+def test_sweep_trials_are_the_listed_trials_with_their_properties_only(store: Store) -> None:
+    store.create_job(job("sweep", job_type="Sweep"))
+    props = {"hyperparameters": '{"x": 1}', "_azureml.sweep_index": "0"}
+    store.create_job(NewJob(WS, "sweep_0", "Command", {"command": "a", "properties": props}))
+    store.create_job(NewJob(WS, "sweep_1", "Command", {"command": "b"}, parent_name="sweep"))
+    store.create_job(
+        NewJob(WS, "sweep_2", "Command", {"command": "c", "properties": props}, parent_name="sweep")
+    )
+    store.set_system_properties(WS.key, "sweep_2", {"score": "0.5"})
+    store.create_job(job("sweep_9", OTHER, parent_name="sweep"))  # other workspace
+
+    rows = store.sweep_trials(WS.key, "sweep", 100)
+    listed = store.list_jobs(WS.key, parent_name="sweep", limit=100)
+    assert [r.name for r in rows] == [j.name for j in listed] == ["sweep_2", "sweep_1"]
+    for row, record in zip(rows, listed, strict=True):
+        assert (row.status, row.status_reason, row.created_at) == (
+            record.status,
+            record.status_reason,
+            record.created_at,
+        )
+        assert row.properties == (record.spec.get("properties") or {})
+        assert row.system_properties == record.system_properties
+    assert rows[0].properties == props and rows[0].system_properties == {"score": "0.5"}
+    assert [r.name for r in store.sweep_trials(WS.key, "sweep", 1)] == ["sweep_2"]
 
 
 def test_params_are_write_once_per_value(store: Store) -> None:

@@ -37,7 +37,7 @@ from amlite.services.mlflow_wire import (
     MlflowError,
     metric_json,
 )
-from amlite.store import JobRecord, MetricPoint, Store
+from amlite.store import JobRecord, MetricPoint, MetricSummary, Store, TrialRow
 
 DEFAULT_WORKSPACE = WorkspaceRef("00000000-0000-0000-0000-000000000000", "amlite", "default")
 """Where the admin token's experiment calls on plain ``/mlflow`` go: the CLI's default
@@ -292,9 +292,9 @@ def job_metrics(store: Store, workspace_key: str, name: str) -> JsonObject:
 
 def trials_and_metric(
     store: Store, workspace_key: str, sweep_name: str, metric: str, limit: int
-) -> tuple[list[JobRecord], dict[str, list[float]]]:
-    """At most ``limit`` trials of a sweep, and each trial's values of ``metric`` (logged
-    order; none when ``metric`` is empty)."""
-    trials = store.list_jobs(workspace_key, parent_name=sweep_name, limit=limit)
-    histories = store.metric_histories(workspace_key, sweep_name, metric) if metric else {}
-    return trials, histories
+) -> tuple[list[TrialRow], dict[str, MetricSummary]]:
+    """At most ``limit`` trials of a sweep, and each trial's values of ``metric`` aggregated
+    (none when ``metric`` is empty)."""
+    trials = store.sweep_trials(workspace_key, sweep_name, limit)
+    summaries = store.metric_summaries(workspace_key, sweep_name, metric) if metric else {}
+    return trials, summaries

@@ -11,12 +11,14 @@ from amlite.store._base import (
     JobRecord,
     JobVersion,
     MetricPoint,
+    MetricSummary,
     NewJob,
     OperationRecord,
     ServerRecord,
     StatusEvent,
     Store,
     TokenRecord,
+    TrialRow,
 )
 
 
@@ -34,11 +36,13 @@ __all__ = [
     "JobRecord",
     "JobVersion",
     "MetricPoint",
+    "MetricSummary",
     "NewJob",
     "OperationRecord",
     "ServerRecord",
     "StatusEvent",
     "Store",
     "TokenRecord",
+    "TrialRow",
     "open_store",
 ]

@@ -122,6 +122,33 @@ class MetricPoint:
 
 
 @dataclass(frozen=True)
+class MetricSummary:
+    """One job's values of one metric, aggregated (what a sweep's trial table shows)."""
+
+    count: int
+    """Values logged (NaN and infinities included)."""
+    low: float | None
+    """The smallest finite value (None when there is none)."""
+    high: float | None
+    """The largest finite value (None when there is none)."""
+    last: float
+    """The value logged last (NaN or infinite as logged)."""
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    """A sweep's trial as the studio's trial table reads it: the few columns it shows and
+    the spec's ``properties`` (hyperparameters, sweep index), not the whole spec."""
+
+    name: str
+    status: JobStatus
+    status_reason: str | None
+    created_at: datetime
+    properties: dict[str, Any]
+    system_properties: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class TokenRecord:
     token_hash: str
     workspace_key: str | None
@@ -537,10 +564,30 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def metric_histories(
-        self, workspace_key: str, parent_name: str, key: str
+        self,
+        workspace_key: str,
+        parent_name: str,
+        key: str,
+        *,
+        names: Collection[str] | None = None,
     ) -> dict[str, list[float]]:
-        """For every trial of sweep ``parent_name`` that logged ``key``: its values in logged
-        order (one query; the sweep controller calls it on each tick)."""
+        """For every trial of sweep ``parent_name`` that logged ``key`` (only those in ``names``
+        when given): its values in logged order (one query; the sweep controller calls it on
+        each tick, the studio for the curves it draws)."""
+
+    @abc.abstractmethod
+    def sweep_trials(self, workspace_key: str, parent_name: str, limit: int) -> list[TrialRow]:
+        """What ``list_jobs(parent_name=..., limit=...)`` lists (newest first), as
+        ``TrialRow``s: the database hands over the spec's ``properties`` only, so a
+        10,000-trial sweep is not 10,000 specs decoded."""
+
+    @abc.abstractmethod
+    def metric_summaries(
+        self, workspace_key: str, parent_name: str, key: str
+    ) -> dict[str, MetricSummary]:
+        """For every trial of sweep ``parent_name`` that logged ``key``: how many values, the
+        smallest and largest finite one and the last one (one query, aggregated by the
+        database: the studio's sweep page reads it instead of every value)."""
 
     @abc.abstractmethod
     def log_params(self, workspace_key: str, job_name: str, params: Mapping[str, str]) -> None:

@@ -10,13 +10,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, bindparam, func, select, union
+from sqlalchemy import Connection, Engine, Select, bindparam, case, func, select, union
 
+from amlite.domain.status import JobStatus
 from amlite.errors import Conflict, NotFound
-from amlite.store._base import JobRecord, MetricPoint
+from amlite.store._base import JobRecord, MetricPoint, MetricSummary, TrialRow
 from amlite.store._sql.compiled import CompiledSelect
 from amlite.store._sql.engine import read_tx, write_tx
 from amlite.store._sql.records import insert_ignoring_conflict, job_record
@@ -147,8 +149,15 @@ class TrackingTables:
             return [_point(row) for row in conn.execute(query)]
 
     def metric_histories(
-        self, workspace_key: str, parent_name: str, key: str
+        self,
+        workspace_key: str,
+        parent_name: str,
+        key: str,
+        *,
+        names: Collection[str] | None = None,
     ) -> dict[str, list[float]]:
+        if names is not None and not names:
+            return {}
         query = (
             select(jobs.c.name, metrics.c.value)
             .join(metrics, metrics.c.job_seq == jobs.c.seq)
@@ -159,11 +168,80 @@ class TrackingTables:
             )
             .order_by(metrics.c.id.asc())
         )
+        if names is not None:
+            query = query.where(jobs.c.name.in_(list(names)))
         out: dict[str, list[float]] = {}
         with read_tx(self._engine) as conn:
             for name, value in conn.execute(query):
                 out.setdefault(name, []).append(_read_value(value))
         return out
+
+    def sweep_trials(self, workspace_key: str, parent_name: str, limit: int) -> list[TrialRow]:
+        query = (
+            select(
+                jobs.c.name,
+                jobs.c.status,
+                jobs.c.status_reason,
+                jobs.c.created_at,
+                jobs.c.spec["properties"].label("properties"),
+                jobs.c.system_properties,
+            )
+            .where(jobs.c.workspace_key == workspace_key, jobs.c.parent_name == parent_name)
+            .order_by(jobs.c.seq.desc())
+            .limit(limit)
+        )
+        with read_tx(self._engine) as conn:
+            return [
+                TrialRow(
+                    name,
+                    JobStatus(status),
+                    reason,
+                    created,
+                    dict(props) if isinstance(props, dict) else {},
+                    dict(extra or {}),
+                )
+                for name, status, reason, created, props, extra in conn.execute(query)
+            ]
+
+    def metric_summaries(
+        self, workspace_key: str, parent_name: str, key: str
+    ) -> dict[str, MetricSummary]:
+        value = metrics.c.value
+        finite = case((func.abs(value) <= sys.float_info.max, value))  # NULL (NaN), inf: no
+        per_trial = (
+            select(
+                metrics.c.job_seq,
+                func.count().label("n"),
+                func.min(finite).label("low"),
+                func.max(finite).label("high"),
+                func.max(metrics.c.id).label("last_id"),
+            )
+            .join(jobs, metrics.c.job_seq == jobs.c.seq)
+            .where(
+                jobs.c.workspace_key == workspace_key,
+                jobs.c.parent_name == parent_name,
+                metrics.c.key == key,
+            )
+            .group_by(metrics.c.job_seq)
+            .subquery()
+        )
+        query = select(
+            jobs.c.name, per_trial.c.n, per_trial.c.low, per_trial.c.high, metrics.c.value
+        ).select_from(
+            per_trial.join(jobs, jobs.c.seq == per_trial.c.job_seq).join(
+                metrics, metrics.c.id == per_trial.c.last_id
+            )
+        )
+        with read_tx(self._engine) as conn:
+            return {
+                name: MetricSummary(
+                    int(n),
+                    None if low is None else float(low),
+                    None if high is None else float(high),
+                    _read_value(last),
+                )
+                for name, n, low, high, last in conn.execute(query)
+            }
 
     # -- params and run tags --------------------------------------------------------------
     def log_params(self, workspace_key: str, job_name: str, params: Mapping[str, str]) -> None:
