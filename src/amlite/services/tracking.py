@@ -298,3 +298,10 @@ def trials_and_metric(
     trials = store.sweep_trials(workspace_key, sweep_name, limit)
     summaries = store.metric_summaries(workspace_key, sweep_name, metric) if metric else {}
     return trials, summaries
+
+
+def metric_curves(
+    store: Store, workspace_key: str, sweep_name: str, metric: str, trials: Sequence[str]
+) -> dict[str, list[float]]:
+    """The values of ``metric`` each of ``trials`` (of a sweep) logged, in order."""
+    return store.metric_histories(workspace_key, sweep_name, metric, names=trials)

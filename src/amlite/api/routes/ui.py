@@ -24,7 +24,7 @@ from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.specs import SweepJobSpec
 from amlite.domain.status import JobStatus
 from amlite.services.envelopes import iso
-from amlite.services.tracking import trials_and_metric
+from amlite.services.tracking import metric_curves, trials_and_metric
 
 router = APIRouter()
 
@@ -131,7 +131,7 @@ def trial_summary(
         )
     trials.sort(key=lambda t: (t["index"], t["name"]))
     chosen = _pick_curves(trials, maximize, curves)
-    curves_of = rt.store.metric_histories(ws.key, name, metric, names=chosen) if metric else {}
+    curves_of = metric_curves(rt.store, ws.key, name, metric, chosen) if metric else {}
     body = {
         "name": name,
         "status": sweep.status.value,
