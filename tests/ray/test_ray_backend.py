@@ -10,12 +10,14 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from support.postgres import PostgresServer
 from support.ray_cluster import RayTestCluster, ray_available
 from support.server import (
     API,
@@ -52,16 +54,18 @@ def server(
     monkeypatch.setenv("AMLITE_KILL_GRACE_SECONDS", "0.5")
     srv = LiveServer(tmp_path / "home").start()
     with srv.client() as c:
-        resp = c.put(
-            f"{WS}/computes/{RAY}?{API}",
-            json={
-                "properties": {"computeType": "Ray", "properties": {"address": cluster.dashboard}}
-            },
-        )
-        assert resp.status_code == 201, resp.text
+        add_ray_compute(c, cluster)
     yield srv
     srv.stop()
     cluster.stop_jobs()  # what a failed test left running must not hold the next one's nodes
+
+
+def add_ray_compute(c: httpx.Client, cluster: RayTestCluster) -> None:
+    resp = c.put(
+        f"{WS}/computes/{RAY}?{API}",
+        json={"properties": {"computeType": "Ray", "properties": {"address": cluster.dashboard}}},
+    )
+    assert resp.status_code == 201, resp.text
 
 
 def on_ray(command: str, **props: Any) -> dict[str, Any]:
@@ -257,6 +261,54 @@ def test_server_restart_keeps_track_of_ray_jobs(server: LiveServer) -> None:
         assert "done" in read_artifact(c, "survivor", "user_logs/std_log.txt")
         events = [e["status"] for e in history(c, "survivor")["value"]]
     assert events.count("Running") == 1
+
+
+def test_another_server_on_the_database_takes_over_a_ray_job(
+    cluster: RayTestCluster, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    """Two servers on one PostgreSQL database and home; the one that starts a job on the
+    Ray compute is SIGKILLed while it runs. The other takes the job over once the dead
+    one's lease expired, follows the Ray job and records it Completed. It ran once: one
+    Ray job, one line in its ledger."""
+    import psycopg
+
+    url = postgres_server.create_database("amlite_ray_ha")
+    env = {"AMLITE_LEASE_SECONDS": "2"}
+    servers = [LiveServer(tmp_path / "home", url, env=env) for _ in range(2)]
+    ledger = tmp_path / "ran.txt"  # the nodes share this machine's disk
+
+    def owner() -> str:
+        db = url.rsplit("/", 1)[1]
+        with psycopg.connect(
+            host="127.0.0.1", port=postgres_server.port, user="postgres", dbname=db
+        ) as conn:
+            row = conn.execute("SELECT owner FROM jobs WHERE name = 'adopted'").fetchone()
+        return str(row[0] if row else "")
+
+    try:
+        with ThreadPoolExecutor(2) as pool:  # the two start-ups overlap
+            list(pool.map(LiveServer.start, servers))
+        with servers[0].client() as c:
+            add_ray_compute(c, cluster)
+            ray_jobs = len(cluster.jobs())
+            submit(c, "adopted", on_ray(f"echo ran >> {ledger}; sleep 4; echo done"))
+            wait_status(c, "adopted", "Running", timeout=60)
+        started_by = owner()  # HOST/PID/RANDOM
+        doomed = next(s for s in servers if s.proc and f"/{s.proc.pid}/" in started_by)
+        other = next(s for s in servers if s is not doomed)
+        doomed.kill()
+        with other.client() as c:
+            done = wait_terminal(c, "adopted", timeout=60)
+            assert done["properties"]["status"] == "Completed", done["properties"]
+            assert "done" in read_artifact(c, "adopted", "user_logs/std_log.txt")
+            events = [e["status"] for e in history(c, "adopted")["value"]]
+        assert other.proc is not None and f"/{other.proc.pid}/" in owner()
+        assert events.count("Running") == 1
+        assert ledger.read_text().split() == ["ran"]
+        assert len(cluster.jobs()) == ray_jobs + 1
+    finally:
+        for server in servers:
+            server.kill()
 
 
 def _submission_of(server: LiveServer, name: str) -> str | None:
