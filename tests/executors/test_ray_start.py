@@ -14,6 +14,7 @@ import pytest
 
 from amlite.domain.resources import Resources
 from amlite.executors._base import AlreadyStarted, FileStep, NodeSlot, RunPlan
+from amlite.executors.ray import node as ray_node
 from amlite.executors.ray.cluster import RayJob, RayUnavailable
 from amlite.executors.ray.executor import RayExecutor
 
@@ -34,6 +35,8 @@ class FakeRay:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.submits: list[str] = []
         self.packages: set[str] = set()
+        self.output: dict[str, str] = {}
+        """What each job's entrypoint printed (a node without the shared filesystem)."""
 
     def submit(
         self,
@@ -55,6 +58,9 @@ class FakeRay:
 
     def job(self, submission_id: str) -> RayJob | None:
         return RayJob("RUNNING", "") if submission_id in self.jobs else None
+
+    def logs(self, submission_id: str) -> str:
+        return self.output.get(submission_id, "")
 
     def ensure_package(self, uri: str, data: bytes) -> bool:
         new = uri not in self.packages
@@ -158,3 +164,20 @@ def test_a_ray_start_takes_the_run_directory_lock_and_never_prepares_a_running_j
     ]
     assert (Path(plan.working_dir) / "mine.txt").exists()
     assert (Path(plan.run_dir) / "events.jsonl").read_text().strip()
+
+
+def test_a_server_on_another_machine_follows_a_ray_job_it_took_over(tmp_path: Path) -> None:
+    """The job's runtime names a run directory on the dead server's machine, which this
+    one does not have: it reads the events and the result from the Ray job's log."""
+    cluster = FakeRay()
+    runtime = executor(cluster).start(make_plan(tmp_path / "a"))
+    sid = runtime["submissionId"]
+    taken = {**runtime, "runDir": str(tmp_path / "b" / "runs" / "j1")}  # not on this machine
+    cluster.output[sid] = ray_node.MODE_TAG + "remote\n"
+    cluster.output[sid] += ray_node.EVENT_TAG + '{"status": "Running", "at": "t1"}\n'
+    report = executor(cluster).report(taken)
+    assert report.alive and report.result is None
+    assert [e["status"] for e in report.events] == ["Running"]
+    cluster.output[sid] += ray_node.RESULT_TAG + '{"exitCode": 0, "outcome": "Completed"}\n'
+    report = executor(cluster).report(taken)
+    assert report.result is not None and report.result.outcome == "Completed"

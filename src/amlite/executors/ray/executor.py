@@ -303,6 +303,13 @@ class RayExecutor(Executor):
 
     def report(self, runtime: dict[str, Any]) -> RunReport:
         run_dir = run_dir_of(runtime)
+        sid = str(runtime.get("submissionId") or "")
+        if sid and recorded_submission_id(run_dir) is None:
+            # taken over from a server on another machine: this one has no run directory
+            # of the job; it follows the Ray job's log into one of its own
+            with contextlib.suppress(OSError):
+                run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+                record_submission_id(run_dir, sid)
         result = read_result(run_dir)
         if result is None:
             self._pull(run_dir)
@@ -310,7 +317,7 @@ class RayExecutor(Executor):
         if result is not None:
             return RunReport(events=read_events(run_dir), result=result, alive=False)
         try:
-            job = self.cluster.job(str(runtime.get("submissionId") or ""))
+            job = self.cluster.job(sid)
         except RayUnavailable:  # the dashboard did not answer: ask again next time
             return RunReport(events=read_events(run_dir), result=None, alive=True)
         alive = job is not None and job.status in ALIVE
