@@ -10,13 +10,13 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from amlite.executors.ray.cluster import RayCluster, RayUnavailable
 from support.postgres import PostgresServer
 from support.ray_cluster import RayTestCluster, ray_available
 from support.server import (
@@ -266,18 +266,19 @@ def test_server_restart_keeps_track_of_ray_jobs(server: LiveServer) -> None:
 def test_another_server_on_the_database_takes_over_a_ray_job(
     cluster: RayTestCluster, postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
-    """Two servers on one PostgreSQL database and home; the one that starts a job on the
-    Ray compute is SIGKILLed while it runs. The other takes the job over once the dead
-    one's lease expired, follows the Ray job and records it Completed. It ran once: one
-    Ray job, one line in its ledger."""
+    """Servers ``a`` and ``b`` on one PostgreSQL database and home; ``a`` starts a job on
+    the Ray compute and is SIGKILLed while it runs. ``b`` takes the job over once ``a``'s
+    lease expired, follows the Ray job and records it Completed. It ran once: one Ray job
+    (Ray refuses its id a second time), one line in its ledger."""
     import psycopg
 
     url = postgres_server.create_database("amlite_ray_ha")
     env = {"AMLITE_LEASE_SECONDS": "2"}
-    servers = [LiveServer(tmp_path / "home", url, env=env) for _ in range(2)]
-    ledger = tmp_path / "ran.txt"  # the nodes share this machine's disk
+    a = LiveServer(tmp_path / "home", url, env=env).start()
+    b = LiveServer(tmp_path / "home", url, env=env)  # started once a holds the job
+    ledger, go = tmp_path / "ran.txt", tmp_path / "go"  # the nodes share this machine's disk
 
-    def owner() -> str:
+    def owner() -> str:  # HOST/PID/RANDOM
         db = url.rsplit("/", 1)[1]
         with psycopg.connect(
             host="127.0.0.1", port=postgres_server.port, user="postgres", dbname=db
@@ -286,29 +287,41 @@ def test_another_server_on_the_database_takes_over_a_ray_job(
         return str(row[0] if row else "")
 
     try:
-        with ThreadPoolExecutor(2) as pool:  # the two start-ups overlap
-            list(pool.map(LiveServer.start, servers))
-        with servers[0].client() as c:
+        with a.client() as c:
             add_ray_compute(c, cluster)
             ray_jobs = len(cluster.jobs())
-            submit(c, "adopted", on_ray(f"echo ran >> {ledger}; sleep 4; echo done"))
+            command = f"echo ran >> {ledger}; until [ -e {go} ]; do sleep 0.1; done; echo done"
+            submit(c, "adopted", on_ray(command))
             wait_status(c, "adopted", "Running", timeout=60)
-        started_by = owner()  # HOST/PID/RANDOM
-        doomed = next(s for s in servers if s.proc and f"/{s.proc.pid}/" in started_by)
-        other = next(s for s in servers if s is not doomed)
-        doomed.kill()
-        with other.client() as c:
+        b.start()
+        assert a.proc is not None and b.proc is not None and f"/{a.proc.pid}/" in owner()
+        a.kill()
+        deadline = time.monotonic() + 60
+        while f"/{b.proc.pid}/" not in owner():  # taken over while it runs
+            assert time.monotonic() < deadline, "b never took the job over"
+            time.sleep(0.2)
+        go.touch()
+        with b.client() as c:
             done = wait_terminal(c, "adopted", timeout=60)
             assert done["properties"]["status"] == "Completed", done["properties"]
             assert "done" in read_artifact(c, "adopted", "user_logs/std_log.txt")
             events = [e["status"] for e in history(c, "adopted")["value"]]
-        assert other.proc is not None and f"/{other.proc.pid}/" in owner()
         assert events.count("Running") == 1
         assert ledger.read_text().split() == ["ran"]
         assert len(cluster.jobs()) == ray_jobs + 1
+        # what keeps a stalled server from submitting it again: Ray refuses the job's id
+        # (answering 500 with its ValueError's traceback)
+        sid = _submission_of(b, "adopted")
+        assert sid is not None
+        with pytest.raises(RayUnavailable):
+            RayCluster(cluster.dashboard).submit(
+                sid, "true", node_id=cluster.node_ids()[0], resources=None
+            )
+        assert len(cluster.jobs()) == ray_jobs + 1
     finally:
-        for server in servers:
-            server.kill()
+        go.touch()  # a failed test must not leave the job waiting
+        b.kill()
+        a.kill()
 
 
 def _submission_of(server: LiveServer, name: str) -> str | None:
