@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
+from amlite.executors.ray.cluster import RayCluster, RayUnavailable
+from support.postgres import PostgresServer
 from support.ray_cluster import RayTestCluster, ray_available
 from support.server import (
     API,
@@ -52,16 +54,18 @@ def server(
     monkeypatch.setenv("AMLITE_KILL_GRACE_SECONDS", "0.5")
     srv = LiveServer(tmp_path / "home").start()
     with srv.client() as c:
-        resp = c.put(
-            f"{WS}/computes/{RAY}?{API}",
-            json={
-                "properties": {"computeType": "Ray", "properties": {"address": cluster.dashboard}}
-            },
-        )
-        assert resp.status_code == 201, resp.text
+        add_ray_compute(c, cluster)
     yield srv
     srv.stop()
     cluster.stop_jobs()  # what a failed test left running must not hold the next one's nodes
+
+
+def add_ray_compute(c: httpx.Client, cluster: RayTestCluster) -> None:
+    resp = c.put(
+        f"{WS}/computes/{RAY}?{API}",
+        json={"properties": {"computeType": "Ray", "properties": {"address": cluster.dashboard}}},
+    )
+    assert resp.status_code == 201, resp.text
 
 
 def on_ray(command: str, **props: Any) -> dict[str, Any]:
@@ -252,6 +256,67 @@ def test_server_restart_keeps_track_of_ray_jobs(server: LiveServer) -> None:
         assert "done" in read_artifact(c, "survivor", "user_logs/std_log.txt")
         events = [e["status"] for e in history(c, "survivor")["value"]]
     assert events.count("Running") == 1
+
+
+def test_another_server_on_the_database_takes_over_a_ray_job(
+    cluster: RayTestCluster, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    """Servers ``a`` and ``b`` on one PostgreSQL database and home; ``a`` starts a job on
+    the Ray compute and is SIGKILLed while it runs. ``b`` takes the job over once ``a``'s
+    lease expired, follows the Ray job and records it Completed. It ran once: one Ray job
+    (Ray refuses its id a second time), one line in its ledger."""
+    import psycopg
+
+    url = postgres_server.create_database("amlite_ray_ha")
+    env = {"AMLITE_LEASE_SECONDS": "2"}
+    a = LiveServer(tmp_path / "home", url, env=env).start()
+    b = LiveServer(tmp_path / "home", url, env=env)  # started once a holds the job
+    ledger, go = tmp_path / "ran.txt", tmp_path / "go"  # the nodes share this machine's disk
+
+    def owner() -> str:  # HOST/PID/RANDOM
+        db = url.rsplit("/", 1)[1]
+        with psycopg.connect(
+            host="127.0.0.1", port=postgres_server.port, user="postgres", dbname=db
+        ) as conn:
+            row = conn.execute("SELECT owner FROM jobs WHERE name = 'adopted'").fetchone()
+        return str(row[0] if row else "")
+
+    try:
+        with a.client() as c:
+            add_ray_compute(c, cluster)
+            ray_jobs = len(cluster.jobs())
+            command = f"echo ran >> {ledger}; until [ -e {go} ]; do sleep 0.1; done; echo done"
+            submit(c, "adopted", on_ray(command))
+            wait_status(c, "adopted", "Running", timeout=60)
+        b.start()
+        assert a.proc is not None and b.proc is not None and f"/{a.proc.pid}/" in owner()
+        a.kill()
+        deadline = time.monotonic() + 60
+        while f"/{b.proc.pid}/" not in owner():  # taken over while it runs
+            assert time.monotonic() < deadline, "b never took the job over"
+            time.sleep(0.2)
+        go.touch()
+        with b.client() as c:
+            done = wait_terminal(c, "adopted", timeout=60)
+            assert done["properties"]["status"] == "Completed", done["properties"]
+            assert "done" in read_artifact(c, "adopted", "user_logs/std_log.txt")
+            events = [e["status"] for e in history(c, "adopted")["value"]]
+        assert events.count("Running") == 1
+        assert ledger.read_text().split() == ["ran"]
+        assert len(cluster.jobs()) == ray_jobs + 1
+        # what keeps a stalled server from submitting it again: Ray refuses the job's id
+        # (answering 500 with its ValueError's traceback)
+        sid = _submission_of(b, "adopted")
+        assert sid is not None
+        with pytest.raises(RayUnavailable):
+            RayCluster(cluster.dashboard).submit(
+                sid, "true", node_id=cluster.node_ids()[0], resources=None
+            )
+        assert len(cluster.jobs()) == ray_jobs + 1
+    finally:
+        go.touch()  # a failed test must not leave the job waiting
+        b.kill()
+        a.kill()
 
 
 def _submission_of(server: LiveServer, name: str) -> str | None:

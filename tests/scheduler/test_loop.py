@@ -5,7 +5,7 @@ supervisor a stopped server started, and the terminal-status hook."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ import pytest
 from amlite.config import Settings
 from amlite.data.paths import run_dir
 from amlite.domain.status import ACCEPT_PATH, JobStatus
-from amlite.executors._base import Executor, RunPlan, RunReport
+from amlite.executors._base import Executor, RunPlan, RunReport, check_guard
 from amlite.executors.supervisor.contract import RunResult
 from amlite.scheduler.loop import Scheduler
 from amlite.services.preparation import RuntimeContext
@@ -36,7 +36,8 @@ class FakeExecutor(Executor):
         self.recoverable: dict[str, dict[str, Any]] = {}
         self.fail_start: Exception | None = None
 
-    def start(self, plan: RunPlan) -> dict[str, Any]:
+    def start(self, plan: RunPlan, guard: Callable[[], bool] | None = None) -> dict[str, Any]:
+        check_guard(guard)
         if self.fail_start is not None:
             raise self.fail_start
         name = Path(plan.run_dir).name

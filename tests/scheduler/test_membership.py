@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from amlite.config import Settings
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import ACCEPT_PATH, JobStatus
 from amlite.errors import Fenced
-from amlite.executors._base import Executor, RunPlan, RunReport
+from amlite.executors._base import Executor, RunPlan, RunReport, check_guard
 from amlite.executors.supervisor.contract import RunResult
 from amlite.scheduler.loop import Scheduler
 from amlite.scheduler.membership import Membership, SecondServer
@@ -50,7 +51,8 @@ class Recorder(Executor):
     def __init__(self, machine: Machine, server: str, host: str) -> None:
         self.machine, self.server, self.host = machine, server, host
 
-    def start(self, plan: RunPlan) -> dict[str, Any]:
+    def start(self, plan: RunPlan, guard: Callable[[], bool] | None = None) -> dict[str, Any]:
+        check_guard(guard)  # as the real executors do, just before the spawn
         name = Path(plan.run_dir).name
         self.machine.starts[name] += 1
         self.machine.started_by[name] = self.server
@@ -360,9 +362,9 @@ class Adopter(Recorder):
         ran_here = self.machine.hosts.get(name) == self.host
         return {"runDir": run_dir, "pid": 0, "host": self.host} if ran_here else None
 
-    def start(self, plan: RunPlan) -> dict[str, Any]:
+    def start(self, plan: RunPlan, guard: Callable[[], bool] | None = None) -> dict[str, Any]:
         self.machine.hosts[Path(plan.run_dir).name] = self.host
-        return super().start(plan)
+        return super().start(plan, guard)
 
 
 @pytest.mark.parametrize("same_host", [True, False])
@@ -381,8 +383,8 @@ def test_a_process_started_by_a_stalled_server_is_adopted_or_stopped(
     executor = a._backends.local.executor
     real_start = executor.start
 
-    def starts_then_stalls(plan: RunPlan) -> dict[str, Any]:
-        runtime = real_start(plan)
+    def starts_then_stalls(plan: RunPlan, guard: Callable[[], bool] | None = None) -> Any:
+        runtime = real_start(plan, guard)
         stall(a, b)  # after starting the process, before marking the job Running
         return runtime
 

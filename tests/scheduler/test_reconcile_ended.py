@@ -4,6 +4,7 @@ SQLite store, an executor that records which reports were read."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ class Recorder(Executor):
         self.read: list[str] = []
         self.results: dict[str, RunResult] = {}
 
-    def start(self, plan: RunPlan) -> dict[str, Any]:
+    def start(self, plan: RunPlan, guard: Callable[[], bool] | None = None) -> dict[str, Any]:
         raise AssertionError("nothing is queued")
 
     def cancel(self, runtime: dict[str, Any], reason: str) -> None: ...

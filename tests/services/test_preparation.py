@@ -421,3 +421,19 @@ def test_binding_names_may_not_leave_the_run_dir(
     spec = {"command": "true", "outputDataBindings": {name: {"mode": "Upload"}}}
     with pytest.raises(ExecutionError, match="outputDataBindings"):
         build_plan(store, job(spec), token="t", ctx=ctx)  # type: ignore[arg-type]
+
+
+def test_every_start_of_a_job_has_its_start_id_and_no_other_job_has_it(
+    store: FakeStore, ctx: RuntimeContext
+) -> None:
+    """``start_id`` (what a Ray job's submission id is derived from) is the same for every
+    plan of one stored job, and differs for a job deleted and created again under its name."""
+    import dataclasses
+
+    record = job({"command": "true"})
+    first = build_plan(store, record, token="t1", ctx=ctx)  # type: ignore[arg-type]
+    again = build_plan(store, record, token="t2", ctx=ctx)  # type: ignore[arg-type]
+    assert first.start_id and first.start_id == again.start_id
+    recreated = dataclasses.replace(record, seq=2, created_at=datetime.now(UTC))
+    other = build_plan(store, recreated, token="t1", ctx=ctx)  # type: ignore[arg-type]
+    assert other.start_id != first.start_id

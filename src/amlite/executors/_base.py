@@ -13,6 +13,7 @@ A plan runs one process (``bash -c COMMAND``, logging to ``user_logs/std_log.txt
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -21,8 +22,16 @@ from amlite.executors.supervisor.contract import RunResult
 
 
 class AlreadyStarted(RuntimeError):
-    """A live supervisor already runs in the plan's run directory (another server started
-    the job while this one stalled): nothing was started."""
+    """Nothing was started: the job already runs, or is being started, elsewhere (another
+    server started it while this one stalled: a live supervisor in its run directory, the
+    run directory's start lock, a Ray job under its submission id), or this server no
+    longer holds it (``Executor.start``'s ``guard``)."""
+
+
+def check_guard(guard: Callable[[], bool] | None) -> None:
+    """Raise ``AlreadyStarted`` unless ``guard`` (``Executor.start``'s) lets the start go on."""
+    if guard is not None and not guard():
+        raise AlreadyStarted("this server no longer holds the job: another server took it over")
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,12 @@ class RunPlan:
     """Where a cluster backend placed the job, node 0 first; empty on the local executor."""
     sandbox: SandboxSpec | None = None
     """None: the job runs unconfined, as the supervisor's user (cluster backends)."""
+    start_id: str = ""
+    """What starts of this job have in common on every server (workspace, name, submission
+    number and creation time: never the same for two jobs, even one deleted and created
+    again under the same name): a cluster backend names the job's submission after it,
+    so that the cluster itself refuses a second copy. Empty: a plan not built for a
+    stored job."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,10 +165,12 @@ class RunReport:
 
 class Executor(abc.ABC):
     @abc.abstractmethod
-    def start(self, plan: RunPlan) -> dict[str, Any]:
+    def start(self, plan: RunPlan, guard: Callable[[], bool] | None = None) -> dict[str, Any]:
         """Start the supervisor for ``plan``; return the runtime bookkeeping to store
         (at least ``run_dir``, ``pid`` and ``pidStart``, the process start time that guards
-        against pid reuse)."""
+        against pid reuse). ``guard`` is asked just before the step that cannot be undone
+        (the spawn, the submission; the scheduler's fence check): if it answers False,
+        nothing is started and ``AlreadyStarted`` is raised."""
 
     @abc.abstractmethod
     def cancel(self, runtime: dict[str, Any], reason: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import os
 import selectors
 import signal
@@ -21,9 +20,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from amlite.executors._base import AlreadyStarted, Executor, RunPlan, RunReport, SandboxSpec
+from amlite.executors._base import (
+    AlreadyStarted,
+    Executor,
+    RunPlan,
+    RunReport,
+    SandboxSpec,
+    check_guard,
+)
 from amlite.executors.run_files import (
     RUN_DIR,
+    lock_run_dir,
     prepare_run_dir,
     read_events,
     read_result,
@@ -32,12 +39,10 @@ from amlite.executors.run_files import (
 )
 from amlite.executors.supervisor import ENTRY_POINT as SUPERVISOR
 from amlite.executors.supervisor import contract
-from amlite.executors.supervisor.jobenv import job_environ
+from amlite.executors.supervisor.jobenv import job_environ, supervisor_settings
 from amlite.executors.supervisor.procs import pid_alive, process_start_time
 
 SPARES = 2
-START_LOCK = "start.lock"
-"""In a run directory: locked by the server that starts and follows its supervisor."""
 """How many spare supervisors wait for a job: two jobs ending at about the same time (a
 sweep at maxConcurrentTrials 2) both find one."""
 
@@ -77,15 +82,16 @@ class LocalExecutor(Executor):
         self._refiller: threading.Thread | None = None
         self._waiter = _Waiter(self._ended)
 
-    def start(self, plan: RunPlan) -> dict[str, Any]:
+    def start(self, plan: RunPlan, guard: Callable[[], bool] | None = None) -> dict[str, Any]:
         if plan.sandbox is None and self._sandbox is not None:
             plan = dataclasses.replace(plan, sandbox=self._sandbox)
-        lock = _lock_run_dir(plan.run_dir)
+        lock = lock_run_dir(plan.run_dir)  # held until the supervisor exits
         try:
             running = contract.read_pid(plan.run_dir)
             if running and pid_alive(*running) and not contract.read_result(plan.run_dir):
                 raise AlreadyStarted(f"a supervisor (pid {running[0]}) already runs {plan.run_dir}")
             run_dir = prepare_run_dir(plan)
+            check_guard(guard)
             proc = self._assign_spare(run_dir) or self._spawn(run_dir)
         except BaseException:
             os.close(lock)
@@ -117,10 +123,7 @@ class LocalExecutor(Executor):
         args = [sys.executable, "-S", "-E", SUPERVISOR, "--notify"]
         args.append(str(run_dir) if run_dir else "--wait")
         err_path = run_dir / contract.STDERR if run_dir else os.devnull
-        env = job_environ(os.environ)
-        for setting in ("AMLITE_KILL_GRACE_SECONDS", "AMLITE_OUTPUT_SYNC_SECONDS"):
-            if setting in os.environ:  # the supervisor's own settings
-                env[setting] = os.environ[setting]
+        env = {**job_environ(os.environ), **supervisor_settings(os.environ)}
         with open(err_path, "ab") as err:
             return subprocess.Popen(
                 args,
@@ -218,25 +221,10 @@ class LocalExecutor(Executor):
         return RunReport(events=read_events(run_dir), result=read_result(run_dir), alive=alive)
 
 
-def _lock_run_dir(run_dir: str) -> int:
-    """Lock the run directory against a second start (``START_LOCK``) for as long as this
-    server starts and follows its supervisor; raises ``AlreadyStarted`` if another start
-    holds it (a server that stalled in the middle of starting the job, which another server
-    took over meanwhile: the one that gets the lock starts, the other adopts its process)."""
-    os.makedirs(run_dir, mode=0o700, exist_ok=True)
-    fd = os.open(os.path.join(run_dir, START_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise AlreadyStarted(f"another server is starting the job in {run_dir}") from None
-    return fd
-
-
 class _Waiter:
     """One daemon thread that follows every supervisor this executor started: the end of
     file on a supervisor's standard output (the result is written, or it died) calls
-    ``ended(run_dir)`` after releasing the run directory's start lock (``_lock_run_dir``:
+    ``ended(run_dir)`` after releasing the run directory's start lock (``lock_run_dir``:
     from then on the result is there, or the supervisor is gone); the process is reaped
     once it has exited. One thread for all of them, so starting a job starts no thread (a
     thread's start waits for it to be scheduled, on the starting job's path)."""

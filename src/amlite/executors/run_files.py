@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
-from amlite.executors._base import RunPlan
+from amlite.executors._base import AlreadyStarted, RunPlan
 from amlite.executors.supervisor import contract
 
 RUN_DIR = "runDir"
 """The key of a job's runtime (``Executor.start``) that names its run directory."""
+START_LOCK = "start.lock"
+"""In a run directory: locked by the server that starts the job (``lock_run_dir``)."""
 
 
 def run_dir_in(runtime: dict[str, Any]) -> str | None:
@@ -58,3 +62,20 @@ def read_result(run_dir: Path) -> contract.RunResult | None:
     failure); None until the supervisor wrote it."""
     data = contract.read_result(str(run_dir))
     return None if data is None else contract.RunResult.from_json(data)
+
+
+def lock_run_dir(run_dir: str) -> int:
+    """Lock the run directory against a second start (``START_LOCK``, ``flock``: released
+    when the returned descriptor is closed, or the server dies); raises ``AlreadyStarted``
+    if another start holds it (a server that stalled in the middle of starting the job,
+    which another server took over meanwhile: the one that gets the lock starts, the other
+    adopts what it started). The local executor holds it until its supervisor exits, the
+    Ray executor until its Ray job is submitted."""
+    os.makedirs(run_dir, mode=0o700, exist_ok=True)
+    fd = os.open(os.path.join(run_dir, START_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise AlreadyStarted(f"another server is starting the job in {run_dir}") from None
+    return fd

@@ -351,9 +351,9 @@ class Scheduler:
                     workspace=self._workspace(key),
                     assets=self._assets,
                 )
-                if not self.membership.still_holds(job):
-                    return False  # stalled past its lease: another server may have started it
-                runtime = backend.executor.start(plan)
+                # asked just before the spawn or submission: a server that stalled past its
+                # lease starts nothing (another server may have started the job)
+                runtime = backend.executor.start(plan, lambda: self.membership.still_holds(job))
             except AlreadyStarted:  # by the server that took the job over while this one stalled
                 return False
             except RayUnavailable as exc:

@@ -434,4 +434,5 @@ def build_plan(
         fail_reason=fail_reason or launched.fail_reason,
         processes=launched.processes,
         nodes=list(nodes),
+        start_id=f"{job.workspace_key}/jobs/{job.name}/{job.seq}/{job.created_at.isoformat()}",
     )

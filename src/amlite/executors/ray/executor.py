@@ -36,11 +36,12 @@ from pathlib import Path
 from typing import Any
 
 from amlite.domain.resources import Resources
-from amlite.executors._base import Executor, RunPlan, RunReport
+from amlite.executors._base import Executor, RunPlan, RunReport, check_guard
 from amlite.executors.ray import node, ship
 from amlite.executors.ray.cluster import ALIVE, RayCluster, RayUnavailable
 from amlite.executors.run_files import (
     RUN_DIR,
+    lock_run_dir,
     prepare_run_dir,
     read_events,
     read_json_file,
@@ -66,20 +67,27 @@ SUBMISSION_FILE = node.MARKER
 """In the run directory: the Ray Job's submission id, written before it is submitted."""
 
 
-def submission_id(run_dir: Path) -> tuple[str, bool]:
-    """The run's Ray submission id, and whether it is new: the one recorded in the run
-    directory (a server that died while starting the job), else a new one, recorded before
-    it is used. A job that is deleted and created again under the same name gets a new one
-    (deletion removes the run directory), so it is never mistaken for the old one's Ray Job."""
-    recorded = recorded_submission_id(run_dir)
+def submission_id(plan: RunPlan) -> str:
+    """The Ray submission id of ``plan``'s job: derived from ``plan.start_id``, so every
+    server that starts the job names its Ray job alike and Ray refuses a second one (a
+    server that stalled while another took the job over); a job deleted and created again
+    under the same name gets another one. A plan without a ``start_id`` (not built for a
+    stored job) gets the one recorded in its run directory, else a new one."""
+    if plan.start_id:
+        return f"amlite-{hashlib.sha256(plan.start_id.encode()).hexdigest()[:24]}"
+    recorded = recorded_submission_id(Path(plan.run_dir))
     if recorded is not None:
-        return recorded, False
-    digest = hashlib.sha256(str(run_dir.resolve()).encode()).hexdigest()[:12]
-    sid = f"amlite-{digest}-{secrets.token_hex(4)}"
+        return recorded
+    digest = hashlib.sha256(str(Path(plan.run_dir).resolve()).encode()).hexdigest()[:12]
+    return f"amlite-{digest}-{secrets.token_hex(4)}"
+
+
+def record_submission_id(run_dir: Path, sid: str) -> None:
+    """Write ``SUBMISSION_FILE`` (before the job is submitted: a server that stops in
+    between finds the job by it, and a node that sees it shares the run directory)."""
     tmp = run_dir / f".{SUBMISSION_FILE}.tmp"
     tmp.write_text(sid, encoding="utf-8")
     os.replace(tmp, run_dir / SUBMISSION_FILE)
-    return sid, True
 
 
 def recorded_submission_id(run_dir: Path) -> str | None:
@@ -192,22 +200,63 @@ class RayExecutor(Executor):
             "nodes": nodes,
         }
 
-    def start(self, plan: RunPlan) -> dict[str, Any]:
+    def start(self, plan: RunPlan, guard: Callable[[], bool] | None = None) -> dict[str, Any]:
+        """Submit the plan's Ray job, under the run directory's start lock, ``guard`` asked
+        just before the submission. A job Ray already has under the plan's submission id
+        (this server's before it stopped, or another server's, which won) is adopted while
+        ``guard`` holds, never submitted again."""
         if not plan.nodes:
             raise ValueError("a plan for a Ray compute names its nodes")
+        sid = submission_id(plan)
+        lock = lock_run_dir(plan.run_dir)  # another start on this machine: AlreadyStarted
+        try:
+            submitted = recorded_submission_id(Path(plan.run_dir)) == sid
+            if submitted and self.cluster.job(sid) is not None:
+                check_guard(guard)
+                run_dir = self._adopt(plan, sid)
+            else:
+                run_dir = self._submit(plan, sid, guard)
+        finally:
+            os.close(lock)
+        self._watch(run_dir)
+        return self._runtime([asdict(n) for n in plan.nodes], run_dir, sid)
+
+    def _submit(self, plan: RunPlan, sid: str, guard: Callable[[], bool] | None) -> Path:
         run_dir = prepare_run_dir(plan)
-        sid, new = submission_id(run_dir)
+        record_submission_id(run_dir, sid)
         first = plan.nodes[0]
         # the interpreter on the node: the compute's (or the server's) where it exists there
         python = shlex.quote(self.python)
         entrypoint = f'P={python}; [ -x "$P" ] || P=python3; exec "$P" -m {ship.NODE_MODULE}'
         # the placement group of a multi-node job holds its nodes; its driver holds nothing
         held = Resources(first.cpus, first.memory, first.gpus) if len(plan.nodes) == 1 else None
-        if new or self.cluster.job(sid) is None:  # a recorded id may have been submitted
-            env = self._ship(plan, run_dir, sid)
+        env = self._ship(plan, run_dir, sid)
+        check_guard(guard)  # the fence, just before the step that cannot be undone
+        try:
             self.cluster.submit(sid, entrypoint, node_id=first.id, resources=held, runtime_env=env)
-        self._watch(run_dir)
-        return self._runtime([asdict(n) for n in plan.nodes], run_dir, sid)
+        except RayUnavailable:
+            try:
+                known = self.cluster.job(sid) is not None
+            except RayUnavailable:
+                known = False
+            if not known:
+                raise
+            # Ray refused a second job under that id: another server submitted it first
+            # (a server on another machine, or one that stalled before its submission)
+            check_guard(guard)
+            return self._adopt(plan, sid)
+        return run_dir
+
+    def _adopt(self, plan: RunPlan, sid: str) -> Path:
+        """The run directory of a job Ray already runs (submitted by another server, maybe
+        on another machine): given the submission id and the plan if it lacks them, never
+        prepared again (the job may work in it)."""
+        run_dir = Path(plan.run_dir)
+        if recorded_submission_id(run_dir) != sid:
+            record_submission_id(run_dir, sid)
+        if not (run_dir / contract.PLAN).exists():
+            contract.write_plan(str(run_dir), plan.to_json())
+        return run_dir
 
     def _ship(self, plan: RunPlan, run_dir: Path, sid: str) -> dict[str, Any]:
         """Upload what the job's nodes need (``ship``); the job's ``runtime_env``."""
@@ -219,7 +268,7 @@ class RayExecutor(Executor):
         work = ship.working_dir_package(desc)  # new for every job
         for uri, data in [*packages, work]:  # uploaded only if the cluster does not have it
             self.cluster.ensure_package(uri, data)
-        return {"working_dir": work[0], "py_modules": [uri for uri, _ in packages]}
+        return ship.runtime_env(work[0], [uri for uri, _ in packages], os.environ)
 
     def cancel(self, runtime: dict[str, Any], reason: str) -> None:
         try:
@@ -254,6 +303,13 @@ class RayExecutor(Executor):
 
     def report(self, runtime: dict[str, Any]) -> RunReport:
         run_dir = run_dir_of(runtime)
+        sid = str(runtime.get("submissionId") or "")
+        if sid and recorded_submission_id(run_dir) is None:
+            # taken over from a server on another machine: this one has no run directory
+            # of the job; it follows the Ray job's log into one of its own
+            with contextlib.suppress(OSError):
+                run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+                record_submission_id(run_dir, sid)
         result = read_result(run_dir)
         if result is None:
             self._pull(run_dir)
@@ -261,7 +317,7 @@ class RayExecutor(Executor):
         if result is not None:
             return RunReport(events=read_events(run_dir), result=result, alive=False)
         try:
-            job = self.cluster.job(str(runtime.get("submissionId") or ""))
+            job = self.cluster.job(sid)
         except RayUnavailable:  # the dashboard did not answer: ask again next time
             return RunReport(events=read_events(run_dir), result=None, alive=True)
         alive = job is not None and job.status in ALIVE

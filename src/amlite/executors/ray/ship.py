@@ -26,11 +26,13 @@ import io
 import json
 import os
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from amlite.executors._base import RunPlan
 from amlite.executors.ray import node
+from amlite.executors.supervisor.jobenv import supervisor_settings
 
 EXECUTORS = Path(__file__).parents[1]
 NODE_PACKAGE = "amlite_node"
@@ -136,6 +138,19 @@ def descriptor(plan: RunPlan, sid: str) -> dict[str, Any]:
         "code_is_file": bool(code and code[1]),
         "plan": plan.to_json(),
     }
+
+
+def runtime_env(
+    working_dir: str, py_modules: list[str], environ: Mapping[str, str]
+) -> dict[str, Any]:
+    """The Ray job's ``runtime_env``: its descriptor, the packages, and the server's
+    settings for the supervisor side (``SUPERVISOR_SETTINGS`` in ``environ``, as the local
+    executor gives them to its supervisors; a job's own processes never see them)."""
+    env: dict[str, Any] = {"working_dir": working_dir, "py_modules": py_modules}
+    settings = supervisor_settings(environ)
+    if settings:
+        env["env_vars"] = settings
+    return env
 
 
 def working_dir_package(desc: dict[str, Any]) -> tuple[str, bytes]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from .bwrap import sandboxed
@@ -16,6 +17,20 @@ the plan's ``env`` carries what the job may know (its own token, ``AMLITE_URL``)
 
 SERVER_ONLY_NAMES = frozenset({"PGPASSWORD", "PGPASSFILE"})
 """libpq's password variables, which a PostgreSQL store may be configured with."""
+
+SUPERVISOR_SETTINGS = (
+    "AMLITE_KILL_GRACE_SECONDS",  # control: SIGTERM, then SIGKILL after this long
+    "AMLITE_OUTPUT_SYNC_SECONDS",  # sync: outputs uploaded while the job runs
+    "AMLITE_NODE_SYNC_SECONDS",  # ray/node.py: a node's pushes through the file API
+)
+"""The server's settings that the supervisor side reads: given to every supervisor the
+server starts, wherever it runs (the local executor's environment, a Ray job's
+``runtime_env``), and to none of the job's processes (``job_environ``)."""
+
+
+def supervisor_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """The ``SUPERVISOR_SETTINGS`` set in ``environ`` (the server's)."""
+    return {name: environ[name] for name in SUPERVISOR_SETTINGS if name in environ}
 
 
 def job_environ(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
