@@ -5,7 +5,7 @@ the same file plays another server) and a fake executor."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import pytest
 
 from amlite.config import Settings
 from amlite.domain.status import ACCEPT_PATH, JobStatus
-from amlite.executors._base import Executor, RunPlan, RunReport
+from amlite.executors._base import Executor, RunPlan, RunReport, check_guard
 from amlite.scheduler.loop import Scheduler
 from amlite.services.asset_cache import AssetCache
 from amlite.services.preparation import RuntimeContext
@@ -68,7 +68,8 @@ class Starter(Executor):
     def __init__(self) -> None:
         self.started: list[str] = []
 
-    def start(self, plan: RunPlan) -> dict[str, Any]:
+    def start(self, plan: RunPlan, guard: Callable[[], bool] | None = None) -> dict[str, Any]:
+        check_guard(guard)
         self.started.append(plan.run_dir)
         return {"runDir": plan.run_dir, "pid": 0}
 
