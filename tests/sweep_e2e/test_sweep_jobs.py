@@ -8,9 +8,11 @@ import io
 import json
 import tarfile
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 
 from amlite.domain.search_space import parse_search_space
 from amlite.sweep import sweep_seed
@@ -85,6 +87,23 @@ def metrics_of(c: httpx.Client, name: str) -> list[float]:
     resp = c.get(f"{WS}/jobs/{name}/metrics?{API}")
     resp.raise_for_status()
     return [p["value"] for p in resp.json()["history"].get("accuracy", [])]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def slow_sweep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A sweep whose one-minute timeout (the spec's durations here have minute precision)
+    runs out while the module's other tests run, on a server of its own: its test, the
+    module's last, then waits only for what is left of the minute."""
+    srv = LiveServer(tmp_path_factory.mktemp("slow") / "home", slots=2).start()
+    try:
+        with srv.client() as c:
+            code = upload_code(c)
+            cmd = "python train.py --lr {search_space.lr} --steps 600 --sleep 0.1"
+            body = sweep_body(code, cmd, timeout="PT1M")
+            assert c.put(job_url("slowsweep"), json=body).status_code == 201
+        yield srv
+    finally:
+        srv.stop()
 
 
 def test_random_sweep_runs_trials_and_reports_the_best(server: LiveServer) -> None:
@@ -217,17 +236,6 @@ def test_cancelling_a_sweep_cancels_its_running_trials(server: LiveServer) -> No
         assert all(t["properties"]["status"] == "Canceled" for t in trials)
 
 
-def test_sweep_timeout_cancels_it(server: LiveServer) -> None:
-    cmd = "python train.py --lr {search_space.lr} --steps 600 --sleep 0.1"
-    with server.client() as c:
-        code = upload_code(c)
-        body = sweep_body(code, cmd, timeout="PT1M")
-        assert c.put(job_url("slowsweep"), json=body).status_code == 201
-        done = wait_terminal(c, "slowsweep", timeout=120)
-        assert done["properties"]["status"] == "Canceled"
-        assert "timeout" in history(c, "slowsweep")["reason"]
-
-
 def test_a_sweep_survives_the_server_being_killed(server: LiveServer) -> None:
     cmd = (
         "python train.py --lr {search_space.lr} --layers {search_space.layers} "
@@ -276,3 +284,15 @@ def test_trials_that_never_log_the_metric_do_not_stall_the_sweep(server: LiveSer
         assert done["properties"]["status"] == "Completed"
         assert "best_child_run_id" not in done["properties"]["properties"]
         assert [t["properties"]["status"] for t in trials_of(c, "silent")] == ["Completed"] * 3
+
+
+def test_sweep_timeout_cancels_it(slow_sweep: LiveServer) -> None:
+    """Last in the module (see ``slow_sweep``)."""
+    with slow_sweep.client() as c:
+        done = wait_terminal(c, "slowsweep", timeout=120)
+        assert done["properties"]["status"] == "Canceled"
+        assert "timeout" in history(c, "slowsweep")["reason"]
+        trials = trials_of(c, "slowsweep")
+        assert trials and all(t["properties"]["status"] == "Canceled" for t in trials), [
+            (t["name"], t["properties"]["status"]) for t in trials
+        ]
