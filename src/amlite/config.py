@@ -14,6 +14,8 @@
 | DATASTORE            | azureblob://ACCOUNT/CONTAINER?endpoint=...   |                           |
 | AMLITE_DEFAULT_      | its account key / SAS token                  |                           |
 | DATASTORE_KEY / _SAS | (docs/datastores.md)                         |                           |
+| AMLITE_PUBLIC_URL    | the address jobs, Ray nodes and links use to | the address the server    |
+|                      | reach the servers (a load balancer)          | listens on                |
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def _default_home() -> Path:
@@ -37,6 +40,8 @@ class Settings:
     default_datastore: str | None = None
     default_datastore_key: str | None = field(default=None, repr=False)
     default_datastore_sas: str | None = field(default=None, repr=False)
+    public_url: str | None = None
+    """Where clients, jobs and Ray nodes reach the server (docs/high-availability.md)."""
 
     @classmethod
     def from_env(cls, home: Path | None = None) -> Settings:
@@ -52,6 +57,7 @@ class Settings:
             default_datastore=env.get("AMLITE_DEFAULT_DATASTORE") or None,
             default_datastore_key=env.get("AMLITE_DEFAULT_DATASTORE_KEY") or None,
             default_datastore_sas=env.get("AMLITE_DEFAULT_DATASTORE_SAS") or None,
+            public_url=env.get("AMLITE_PUBLIC_URL") or None,
         )
 
     @property
@@ -85,3 +91,21 @@ class Settings:
     def server_file(self) -> Path:
         """Written by a running server: its URL and pid, so the CLI finds it."""
         return self.home / "server.json"
+
+
+def checked_public_url(url: str) -> str:
+    """``url`` as a server's public address (``http[s]://HOST[:PORT]``, no trailing slash);
+    ValueError saying what is wrong."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{url!r} is not a URL: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{url!r} must start with http:// or https://")
+    if not parts.hostname:
+        raise ValueError(f"{url!r} names no host")
+    if parts.path.strip("/") or parts.query or parts.fragment or parts.username:
+        raise ValueError(f"{url!r} must be only a scheme, a host and a port (no path)")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -21,7 +22,16 @@ import httpx
 import pytest
 
 from support.postgres import PostgresServer
-from support.server import API, TERMINAL, WS, LiveServer, job_url
+from support.server import (
+    API,
+    TERMINAL,
+    WS,
+    LiveServer,
+    command_body,
+    job_url,
+    read_artifact,
+    wait_terminal,
+)
 
 JOBS = 18
 SWEEPS = 3
@@ -190,3 +200,44 @@ def test_a_second_server_on_one_sqlite_home_is_refused(tmp_path: Path) -> None:
         assert httpx.get(f"{first.url}/health").status_code == 200  # the first one goes on
     finally:
         first.stop()
+
+
+def test_jobs_and_links_use_the_public_url(tmp_path: Path) -> None:
+    """Behind a load balancer (here: another spelling of the server's own address), jobs log
+    through AMLITE_PUBLIC_URL and the API's links point at it, not at one server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    public = f"http://localhost:{port}"
+    srv = LiveServer(tmp_path / "home", env={"AMLITE_PUBLIC_URL": public + "/"})
+    srv.url = f"http://127.0.0.1:{port}"  # listen on the port the public URL names
+    srv.start()
+    try:
+        with srv.client() as c:
+            command = (
+                "echo tracking=$MLFLOW_TRACKING_URI; "
+                "python -c \"import mlflow; mlflow.log_metric('m', 1.0)\""
+            )
+            for name in ("pub1", "pub2"):
+                assert c.put(job_url(name), json=command_body(command)).status_code == 201
+            for name in ("pub1", "pub2"):
+                done = wait_terminal(c, name, timeout=120)
+                log = read_artifact(c, name, "user_logs/std_log.txt")
+                assert done["properties"]["status"] == "Completed", log
+                assert f"tracking={public}/mlflow" in log
+                metrics = c.get(f"{WS}/jobs/{name}/metrics?{API}").json()["history"]
+                assert [p["value"] for p in metrics["m"]] == [1.0]
+            page = c.get(f"{WS}/jobs?{API}&$top=1").json()
+            assert page["nextLink"].startswith(public + "/"), page["nextLink"]
+    finally:
+        srv.stop()
+
+
+def test_a_public_url_with_a_path_is_refused() -> None:
+    from amlite.config import checked_public_url
+
+    assert checked_public_url("https://ml.example.com:8443/") == "https://ml.example.com:8443"
+    assert checked_public_url("http://[::1]:80") == "http://[::1]:80"
+    for bad in ("ml.example.com", "ftp://x", "http://x/amlite", "http://:80", "http://x:99999"):
+        with pytest.raises(ValueError):
+            checked_public_url(bad)

@@ -14,7 +14,7 @@ from types import TracebackType
 import uvicorn
 
 from amlite.api.app import Server
-from amlite.config import Settings
+from amlite.config import Settings, checked_public_url
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -33,7 +33,11 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _public_url(host: str, port: int) -> str:
+def _public_url(host: str, port: int, settings: Settings | None = None) -> str:
+    """Where clients, jobs and Ray nodes reach this server: ``AMLITE_PUBLIC_URL`` (the load
+    balancer in front of several servers) if set, else the address it listens on."""
+    if settings is not None and settings.public_url:
+        return checked_public_url(settings.public_url)
     reachable = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
     if ":" in reachable and not reachable.startswith("["):
         reachable = f"[{reachable}]"
@@ -53,8 +57,8 @@ def _config(app: object, log_level: str) -> uvicorn.Config:
 def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8642) -> None:
     """Serve until interrupted. Writes ``$AMLITE_HOME/server.json`` so the CLI finds it."""
     sock = _bind(host, port)
-    url = _public_url(host, sock.getsockname()[1])
-    server = Server(settings, url)
+    url = _public_url(host, sock.getsockname()[1])  # for the CLI on this machine
+    server = Server(settings, _public_url(host, sock.getsockname()[1], settings))
     try:
         server.scheduler.join()  # refuses a second server on one SQLite database
     except BaseException:
@@ -78,7 +82,7 @@ class EmbeddedServer:
     def __init__(self, settings: Settings, host: str = "127.0.0.1") -> None:
         self._sock = _bind(host, 0)
         self.url = _public_url(host, self._sock.getsockname()[1])
-        self.server = Server(settings, self.url)
+        self.server = Server(settings, _public_url(host, self._sock.getsockname()[1], settings))
         try:
             self.server.scheduler.join()  # refuses a second server on one SQLite database
         except BaseException:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from amlite.cli import output
-from amlite.config import Settings
+from amlite.config import Settings, checked_public_url
 
 
 def server(
@@ -23,6 +23,15 @@ def server(
             "or AMLITE_DEFAULT_DATASTORE_SAS; see docs/datastores.md).",
         ),
     ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            help="http[s]://HOST[:PORT] where clients, jobs and Ray nodes reach the servers "
+            "(the load balancer in front of several; default: the address listened on; "
+            "also AMLITE_PUBLIC_URL).",
+        ),
+    ] = None,
 ) -> None:
     """Run the amlite server (the jobs REST API, scheduler and executors) until stopped."""
     try:
@@ -33,6 +42,14 @@ def server(
     settings = Settings.from_env()
     if default_datastore:
         settings = dataclasses.replace(settings, default_datastore=default_datastore)
+    if public_url:
+        settings = dataclasses.replace(settings, public_url=public_url)
+    if settings.public_url:
+        try:
+            checked_public_url(settings.public_url)
+        except ValueError as exc:
+            output.error(f"--public-url / AMLITE_PUBLIC_URL: {exc}")
+            raise typer.Exit(2) from exc
     try:
         from amlite.services.datastores import configured_default
 
