@@ -221,6 +221,41 @@ def test_nested_deployments_inner_and_outer_scope(service: Deployments, store: S
     assert service.get(SUB, RG, "innerScope")["properties"]["provisioningState"] == "Succeeded"
 
 
+@pytest.mark.parametrize(
+    ("options", "found"),
+    [("inner", "must be an object"), ({"scope": "sideways"}, "'inner' or 'outer'"), ([], "object")],
+)
+def test_a_nested_deployments_evaluation_options_are_checked(
+    service: Deployments, options: Any, found: str
+) -> None:
+    nested = {
+        "type": "Microsoft.Resources/deployments",
+        "apiVersion": "2021-04-01",
+        "name": "odd",
+        "properties": {
+            "mode": "Incremental",
+            "expressionEvaluationOptions": options,
+            "template": {"resources": []},
+        },
+    }
+    err = refused(service, {"resources": [nested]})
+    assert err.target == "resources[0].properties.expressionEvaluationOptions", err.error()
+    assert found in err.message
+
+
+def test_a_nested_deployment_whose_properties_are_not_an_object_is_refused(
+    service: Deployments,
+) -> None:
+    nested = {
+        "type": "Microsoft.Resources/deployments",
+        "apiVersion": "2021-04-01",
+        "name": "odd",
+        "properties": "Incremental",
+    }
+    err = refused(service, {"resources": [nested]})
+    assert err.target is not None and err.target.startswith("resources[0]"), err.error()
+
+
 def job_template(**extra: Any) -> dict[str, Any]:
     return {
         "parameters": {"n": {"type": "int", "defaultValue": 1}, "ws": {"type": "string"}},

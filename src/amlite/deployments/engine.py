@@ -242,6 +242,20 @@ class Engine:
                 [],
                 f"{inst.path}.properties.mode",
             )
+        options = props.get("expressionEvaluationOptions")
+        if options is not None:
+            where = f"{inst.path}.properties.expressionEvaluationOptions"
+            if not isinstance(options, dict):
+                raise DeploymentRequestError(
+                    "InvalidTemplate", "expressionEvaluationOptions must be an object", [], where
+                )
+            if str(options.get("scope", "outer")).lower() not in ("inner", "outer"):
+                raise DeploymentRequestError(
+                    "InvalidTemplate",
+                    "expressionEvaluationOptions.scope must be 'inner' or 'outer'",
+                    [],
+                    where,
+                )
         child = Scope(scope.subscription_id, scope.resource_group, inst.name, scope.location)
         inner = is_inner_scope(props)
         try:
