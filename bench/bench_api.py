@@ -346,8 +346,8 @@ def run(
     variants: dict[str, str | None],
     reads: bool = True,
 ) -> Run:
-    """GET and LIST on one server per variant (unless not ``reads``), then PUT on a fresh
-    one per variant; the variants' cells in alternation."""
+    """GET and LIST on one server per variant (unless not ``reads``), then each PUT cell on
+    a fresh server; the variants' cells in alternation."""
     out = Run(list(variants))
     home = Path(tempfile.mkdtemp(prefix="amlite-bench-api-"))
     body = command_body()
@@ -356,19 +356,12 @@ def run(
             if reads:
                 read_cells(out, bare, stack, home, seconds, concurrencies, list_jobs, variants)
             put_bare_body = json.dumps(ITEM).encode()
-            # the PUT cells on fresh servers (one local slot each: the jobs they queue drain
-            # in the background at the same pace for every variant), in alternation
-            pending = {
-                name: amlite_server(home / f"put-{name}", src, slots=1)
-                for name, src in variants.items()
-            }
-            with concurrent.futures.ThreadPoolExecutor(len(pending)) as pool:
-                started = {name: pool.submit(srv.__enter__) for name, srv in pending.items()}
-                writers = {}
-                for name, future in started.items():
-                    stack.push(pending[name].__exit__)
-                    writers[name] = future.result()
-            for conc in concurrencies:
+            # each PUT cell on a fresh server of its own (one local slot: the jobs it queues
+            # drain in the background while it is measured), started and stopped around the
+            # cell, so that no variant's cell runs beside another's backlog; the variants'
+            # order is reversed at every other concurrency
+            names = list(variants)
+            for round_no, conc in enumerate(concurrencies):
                 tag = f"c{conc}"
                 out.cells["PUT bare", conc] = load(
                     bare.port,
@@ -380,22 +373,24 @@ def run(
                     ok=(201,),
                     pid=bare.pid,
                 )
-                for name, srv in writers.items():
-                    before = terminal_jobs(srv.home)
-                    t0 = time.perf_counter()
-                    out.cells[f"PUT job [{name}]", conc] = load(
-                        port_of(srv.url),
-                        lambda i, tag=tag, token=srv.token: request_bytes(  # type: ignore[misc]
-                            "PUT", f"{WS}/jobs/{tag}-{i}?{API}", token, body
-                        ),
-                        conc,
-                        seconds,
-                        ok=(201,),
-                        pid=pid_of(srv),
-                    )
-                    out.drained[name, conc] = (terminal_jobs(srv.home) - before) / (
-                        time.perf_counter() - t0
-                    )
+                for name in names if round_no % 2 == 0 else names[::-1]:
+                    cell_home = home / f"put-{name}-{tag}"
+                    with amlite_server(cell_home, variants[name], slots=1) as srv:
+                        before = terminal_jobs(srv.home)
+                        t0 = time.perf_counter()
+                        out.cells[f"PUT job [{name}]", conc] = load(
+                            port_of(srv.url),
+                            lambda i, tag=tag, token=srv.token: request_bytes(  # type: ignore[misc]
+                                "PUT", f"{WS}/jobs/{tag}-{i}?{API}", token, body
+                            ),
+                            conc,
+                            seconds,
+                            ok=(201,),
+                            pid=pid_of(srv),
+                        )
+                        out.drained[name, conc] = (terminal_jobs(srv.home) - before) / (
+                            time.perf_counter() - t0
+                        )
                 print(f"writes at concurrency {conc} done", flush=True)
     finally:
         shutil.rmtree(home, ignore_errors=True)
@@ -405,8 +400,9 @@ def run(
 def report(result: Run, concurrencies: tuple[int, ...], seconds: float, note: str) -> str:
     cpu = os.cpu_count()
     lines = [
-        f"## {datetime.now().strftime('%Y-%m-%d %H:%M')} ({cpu} cores, loaded by other "
-        f"sessions; {seconds:g} s per cell{'; ' + note if note else ''})",
+        f"## {datetime.now().strftime('%Y-%m-%d %H:%M')} ({cpu} cores, load average "
+        f"{os.getloadavg()[0]:.1f} at the end; {seconds:g} s per cell"
+        f"{'; ' + note if note else ''})",
         "",
         "| request | concurrency | req/s | p50 ms | p99 ms | errors | ratio to bare (req/s) "
         "| server CPU ms/request | ratio to bare (CPU/request) |",
