@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import event
@@ -19,6 +20,25 @@ OTHER = WorkspaceRef("00000000-sub", "other-rg", "other")
 
 def job(name: str, ws: WorkspaceRef = WS, job_type: str = "Command", **kw: Any) -> NewJob:
     return NewJob(ws, name, job_type, {"command": "echo"}, **kw)
+
+
+T = TypeVar("T")
+
+
+def selects_during(store: Store, call: Callable[[], T]) -> tuple[T, int]:
+    """What ``call`` returns, and how many SELECT statements it sent to the database."""
+    assert isinstance(store, SqlStore)
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        result = call()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    return result, len([s for s in statements if s.lstrip().upper().startswith("SELECT")])
 
 
 def test_metric_history_keeps_logging_order_not_step_order(store: Store) -> None:
@@ -88,19 +108,11 @@ def test_metric_histories_of_a_sweep_in_one_query(store: Store) -> None:
     store.log_metrics(WS.key, "other", [MetricPoint("acc", 0.9)])
     store.log_metrics(OTHER.key, "sweep_0", [MetricPoint("acc", 0.7)])
 
-    assert isinstance(store, SqlStore)
-    statements: list[str] = []
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(store.engine, "before_cursor_execute", count)
-    try:
-        histories = store.metric_histories(WS.key, "sweep", "acc")
-    finally:
-        event.remove(store.engine, "before_cursor_execute", count)
+    histories, selects = selects_during(
+        store, lambda: store.metric_histories(WS.key, "sweep", "acc")
+    )
     assert histories == {"sweep_0": [0.1, 0.2], "sweep_1": [0.5]}
-    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    assert selects == 1
     # only the named trials (the studio's drawn curves), still one query
     assert store.metric_histories(WS.key, "sweep", "acc", names=["sweep_1", "nope"]) == {
         "sweep_1": [0.5]
@@ -121,18 +133,10 @@ def test_metric_summaries_aggregate_each_trial_in_one_query(store: Store) -> Non
     store.log_metrics(WS.key, "sweep_2", [MetricPoint("acc", inf)])  # no finite value
     store.log_metrics(WS.key, "other", [MetricPoint("acc", 0.8)])
 
-    assert isinstance(store, SqlStore)
-    statements: list[str] = []
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(store.engine, "before_cursor_execute", count)
-    try:
-        summaries = store.metric_summaries(WS.key, "sweep", "acc")
-    finally:
-        event.remove(store.engine, "before_cursor_execute", count)
-    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    summaries, selects = selects_during(
+        store, lambda: store.metric_summaries(WS.key, "sweep", "acc")
+    )
+    assert selects == 1
     assert sorted(summaries) == ["sweep_0", "sweep_1", "sweep_2"]
     s0, s1, s2 = summaries["sweep_0"], summaries["sweep_1"], summaries["sweep_2"]
     assert (s0.count, s0.low, s0.high, s0.last) == (4, 0.3, 0.9, 0.5)  # last logged, not step
