@@ -11,8 +11,10 @@ from ``git archive``) as NAME, server and CLI, in the same run: read the ratios,
 machine is shared.
 
 Run: ``.venv/bin/python bench/bench_feel.py`` (a few minutes). Results are appended to
-``bench/results/feel.md``. The MLflow-server peer of the metric loop is in
-``bench_tracking.py`` (single ``log_metric`` calls/s against ``mlflow server``).
+``bench/results/feel.md``. ``--mlflow EXE`` (the ``mlflow`` executable of a full MLflow
+install, see ``bench_tracking.py``) also runs the same metric loop, the same script with the
+same client, against ``mlflow server`` (SQLite backend store, ``--workers 4``) in the same
+run: the peer of issue 10's "calls/s vs the MLflow server".
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from datetime import datetime
 from pathlib import Path
 
 from _server import API, WS, BenchServer
+from bench_tracking import MlflowServer
 
 RESULTS = Path(__file__).parent / "results" / "feel.md"
 METRIC_LOOP = (
@@ -122,12 +125,31 @@ def metric_loop(srv: BenchServer, calls: int) -> float:
     return float(found.group(1))
 
 
+def metric_loop_on_mlflow(exe: str, home: Path, calls: int) -> float:
+    """The same loop as a plain process against ``mlflow server``: calls/s it measured."""
+    with MlflowServer(exe, home, workers=4) as srv:
+        env = dict(os.environ, MLFLOW_TRACKING_URI=srv.url)
+        env.pop("MLFLOW_TRACKING_TOKEN", None)
+        done = subprocess.run(
+            [sys.executable, "-c", METRIC_LOOP.format(n=calls)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    found = re.search(r"CALLS_PER_S ([0-9.]+)", done.stdout)
+    if done.returncode != 0 or found is None:
+        raise RuntimeError(f"the loop against mlflow server failed: {done.stderr[-500:]}")
+    return float(found.group(1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--list-jobs", type=int, default=1000)
     parser.add_argument("--metric-calls", type=int, default=1000)
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=SRC")
+    parser.add_argument("--mlflow", metavar="EXE", help="mlflow executable: the server peer")
     args = parser.parse_args()
     variants: dict[str, str | None] = {}
     for item in args.variant:
@@ -150,11 +172,16 @@ def main() -> None:
                 "calls": calls,
             }
             print(name, results[name], flush=True)
+        peer = (
+            metric_loop_on_mlflow(args.mlflow, tmp / "mlflow", args.metric_calls)
+            if args.mlflow
+            else None
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     lines = [
-        f"## {datetime.now().strftime('%Y-%m-%d %H:%M')} ({os.cpu_count()} cores, loaded by "
-        f"other sessions; medians of {args.runs} CLI runs)",
+        f"## {datetime.now().strftime('%Y-%m-%d %H:%M')} ({os.cpu_count()} cores, load "
+        f"average {os.getloadavg()[0]:.1f} at the end; medians of {args.runs} CLI runs)",
         "",
         "| measure | " + " | ".join(results) + " |",
         "|---|" + "---|" * len(results),
@@ -168,6 +195,12 @@ def main() -> None:
         + " | ".join(f"{r['calls']:.0f}" for r in results.values())
         + " |",
     ]
+    if peer is not None:
+        lines += [
+            "",
+            f"Peer: the same loop (same script, same `mlflow` client) against `mlflow server` "
+            f"(SQLite backend store, 4 workers) in the same run: {peer:.0f} calls/s.",
+        ]
     text = "\n".join(lines) + "\n\n"
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

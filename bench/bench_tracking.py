@@ -70,12 +70,21 @@ class MlflowServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"mlflow server exited; see {self.home / 'mlflow.log'}")
             try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200 and (
+                    self._workers_started() >= self.workers
+                ):  # the first worker answers while the others still import: wait for them
                     return self
             except httpx.TransportError:
                 pass
             time.sleep(0.25)
         raise RuntimeError("mlflow server did not start in 180 s")
+
+    def _workers_started(self) -> int:
+        return (
+            (self.home / "mlflow.log")
+            .read_text(errors="replace")
+            .count("Application startup complete")
+        )
 
     def __exit__(self, *_: object) -> None:
         if self.proc and self.proc.poll() is None:
