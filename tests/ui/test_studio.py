@@ -264,10 +264,13 @@ def test_sweep_page_trials_and_charts(
     assert "early terminated" in poor.inner_text()
     assert "best" in page.locator("#trials tr[data-name=ui_sweep_0]").inner_text()
     assert XSS in poor.inner_text()  # a parameter value, shown as text
+    # sorting asks the server for the page again: the header changes when the rows are in
     page.click("#trials th[data-sort=value]")
+    page.wait_for_selector("#trials th[data-sort=value][aria-sort=ascending]")
     order = page.eval_on_selector_all("#trials tbody tr", "rs => rs.map(r => r.dataset.name)")
     assert order == ["ui_sweep_1", "ui_sweep_0"]
     page.click("#trials th[data-sort=index]")
+    page.wait_for_selector("#trials th[data-sort=index][aria-sort=ascending]")
     order = page.eval_on_selector_all("#trials tbody tr", "rs => rs.map(r => r.dataset.name)")
     assert order == ["ui_sweep_0", "ui_sweep_1"]
 

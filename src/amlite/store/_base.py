@@ -583,11 +583,17 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def metric_summaries(
-        self, workspace_key: str, parent_name: str, key: str
+        self,
+        workspace_key: str,
+        parent_name: str,
+        key: str,
+        *,
+        names: Collection[str] | None = None,
     ) -> dict[str, MetricSummary]:
-        """For every trial of sweep ``parent_name`` that logged ``key``: how many values, the
-        smallest and largest finite one and the last one (one query, aggregated by the
-        database: the studio's sweep page reads it instead of every value)."""
+        """For every trial of sweep ``parent_name`` that logged ``key`` (only those in ``names``
+        when given): how many values, the smallest and largest finite one and the last one
+        (one query, aggregated by the database: the studio's sweep page reads it instead of
+        every value)."""
 
     @abc.abstractmethod
     def log_params(self, workspace_key: str, job_name: str, params: Mapping[str, str]) -> None:

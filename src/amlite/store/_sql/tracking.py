@@ -204,11 +204,18 @@ class TrackingTables:
             ]
 
     def metric_summaries(
-        self, workspace_key: str, parent_name: str, key: str
+        self,
+        workspace_key: str,
+        parent_name: str,
+        key: str,
+        *,
+        names: Collection[str] | None = None,
     ) -> dict[str, MetricSummary]:
+        if names is not None and not names:
+            return {}
         value = metrics.c.value
         finite = case((func.abs(value) <= sys.float_info.max, value))  # NULL (NaN), inf: no
-        per_trial = (
+        grouped = (
             select(
                 metrics.c.job_seq,
                 func.count().label("n"),
@@ -223,8 +230,10 @@ class TrackingTables:
                 metrics.c.key == key,
             )
             .group_by(metrics.c.job_seq)
-            .subquery()
         )
+        if names is not None:
+            grouped = grouped.where(jobs.c.name.in_(list(names)))
+        per_trial = grouped.subquery()
         query = select(
             jobs.c.name, per_trial.c.n, per_trial.c.low, per_trial.c.high, metrics.c.value
         ).select_from(

@@ -1,0 +1,262 @@
+"""A sweep's trials as the studio's sweep page reads them: one compact entry per trial, the
+table's order, filter and page, and the compact forms of what needs every trial (counts, the
+best-so-far line, an even sample of scored trials for the plots, the curves worth drawing).
+
+A trial's value is its score (set when it ended) or else the best value of the primary metric
+it logged so far. Only trials without a score need their logged values aggregated, so a
+finished 10,000-trial sweep is read without aggregating its 10,000 trials' metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from amlite.domain import run_properties as P
+from amlite.domain.status import JobStatus
+from amlite.store import MetricSummary, Store, TrialRow
+
+TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED})
+SORT_KEYS = ("index", "name", "status", "value")
+PARAM_SORT_PREFIX = "hyperparameters/"
+NAMED_SUMMARIES = 2_000
+"""Above this many trials without a score, their metric is aggregated for the whole sweep in
+one query rather than asked by name."""
+
+
+@dataclass(slots=True)
+class TrialEntry:
+    name: str
+    index: int
+    status: JobStatus
+    params: dict[str, Any]
+    score: float | None
+    early: bool
+    reason: str | None
+    created_at: datetime
+    value: float | None = None
+    """The score, else the best value logged so far (None when neither)."""
+    logged: bool = False
+    """Known to have logged the primary metric (a score comes from it)."""
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+@dataclass(frozen=True)
+class SortOrder:
+    key: str
+    """One of SORT_KEYS, or ``hyperparameters/<name>``."""
+    descending: bool
+
+
+def read_trials(
+    store: Store, workspace_key: str, sweep: str, metric: str, maximize: bool, limit: int
+) -> tuple[list[TrialEntry], dict[str, MetricSummary]]:
+    """At most ``limit`` trials of ``sweep`` in index order, each with its value; and the
+    metric summaries read meanwhile (those of the trials without a score, or of all)."""
+    entries = [_entry(row) for row in store.sweep_trials(workspace_key, sweep, limit)]
+    entries.sort(key=lambda e: (e.index, e.name))
+    unscored = [e.name for e in entries if e.score is None]
+    summaries: dict[str, MetricSummary] = {}
+    if metric and unscored:
+        names = unscored if len(unscored) <= NAMED_SUMMARIES else None
+        summaries = store.metric_summaries(workspace_key, sweep, metric, names=names)
+    for e in entries:
+        summary = summaries.get(e.name)
+        e.logged = e.score is not None or (summary is not None and summary.count > 0)
+        e.value = e.score if e.score is not None else best_of(summary, maximize)
+    return entries, summaries
+
+
+def best_of(summary: MetricSummary | None, maximize: bool) -> float | None:
+    if summary is None:
+        return None
+    return summary.high if maximize else summary.low
+
+
+def parse_order(raw: str | None, maximize: bool) -> SortOrder | None:
+    """``<key>[ asc|desc]`` as a SortOrder (no direction: ``value`` best first, the others
+    ascending), or None when ``raw`` names no key this table sorts by."""
+    words = (raw or "index").split()
+    if not words or len(words) > 2:
+        return None
+    key = words[0]
+    if key.lower() in SORT_KEYS:
+        key = key.lower()
+    elif not (key.startswith(PARAM_SORT_PREFIX) and len(key) > len(PARAM_SORT_PREFIX)):
+        return None
+    if len(words) == 1:
+        return SortOrder(key, key == "value" and maximize)
+    direction = words[1].lower()
+    if direction not in ("asc", "desc"):
+        return None
+    return SortOrder(key, direction == "desc")
+
+
+def ordered(entries: Sequence[TrialEntry], order: SortOrder) -> list[TrialEntry]:
+    """``entries`` sorted by ``order``: trials missing the key last, ties by index."""
+    get = _getter(order.key)
+    present: list[tuple[tuple[int, Any], TrialEntry]] = []
+    missing: list[TrialEntry] = []
+    for e in entries:
+        k = get(e)
+        if k is None:
+            missing.append(e)
+        else:
+            present.append((k, e))
+    present.sort(key=lambda p: (p[1].index, p[1].name))
+    present.sort(key=lambda p: p[0], reverse=order.descending)  # stable: ties stay by index
+    missing.sort(key=lambda e: (e.index, e.name))
+    return [e for _, e in present] + missing
+
+
+def _getter(key: str) -> Any:
+    if key == "index":
+        return lambda e: (0, e.index)
+    if key == "name":
+        return lambda e: (0, e.name)
+    if key == "status":
+        return lambda e: (0, e.status.value)
+    if key == "value":
+        return lambda e: None if e.value is None else (0, e.value)
+    param = key[len(PARAM_SORT_PREFIX) :]
+    return lambda e: _comparable(e.params.get(param))
+
+
+def _comparable(value: Any) -> tuple[int, Any] | None:
+    """Numbers before text (numbers by value, the rest by their text); None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (0, float(value)) if math.isfinite(value) else (1, str(value))
+    return (1, value if isinstance(value, str) else json.dumps(value, sort_keys=True))
+
+
+def parameter_names(entries: Iterable[TrialEntry], most: int) -> list[str]:
+    """The hyperparameter names the trials have, sorted, at most ``most``."""
+    names: set[str] = set()
+    for e in entries:
+        names.update(e.params)
+    return sorted(names)[:most]
+
+
+def status_counts(entries: Iterable[TrialEntry]) -> dict[str, int]:
+    return dict(Counter(e.status.value for e in entries))
+
+
+def best_so_far(entries: Sequence[TrialEntry], maximize: bool) -> list[list[float]]:
+    """``[[trial index, best value so far], ...]`` at each improvement (``entries`` in index
+    order), plus the last scored trial's index: the step line of the best-so-far chart."""
+    steps: list[list[float]] = []
+    best: float | None = None
+    last: TrialEntry | None = None
+    for e in entries:
+        if e.value is None:
+            continue
+        last = e
+        if best is None or (e.value > best if maximize else e.value < best):
+            best = e.value
+            steps.append([e.index, best])
+    if last is not None and best is not None and steps[-1][0] != last.index:
+        steps.append([last.index, best])
+    return steps
+
+
+def scored_sample(entries: Sequence[TrialEntry], most: int, maximize: bool) -> list[TrialEntry]:
+    """At most ``most`` of the trials with a value (``entries`` in index order), in index
+    order: all of them, or the best tenth of ``most`` and an even stride over the rest."""
+    scored = [e for e in entries if e.value is not None]
+    if len(scored) <= most:
+        return scored
+    if most <= 0:
+        return []
+    top = most // 10
+    ranked = sorted(scored, key=lambda e: -(e.value or 0.0) if maximize else (e.value or 0.0))
+    chosen = {id(e) for e in ranked[:top]}
+    rest = [e for e in scored if id(e) not in chosen]
+    room = most - top
+    stride = len(rest) / room
+    chosen.update(id(rest[int(i * stride)]) for i in range(room))
+    return [e for e in scored if id(e) in chosen]
+
+
+def pick_curves(entries: Sequence[TrialEntry], maximize: bool, cap: int) -> list[str]:
+    """Which trials' curves to send: up to half the cap for the best, then running trials,
+    then an even stride over the others (so a 10,000-trial sweep draws a readable sample)."""
+    logged = [e for e in entries if e.logged]
+    if len(logged) <= cap:
+        return [e.name for e in logged]
+    scored = [e for e in logged if e.value is not None]
+    scored.sort(key=lambda e: -(e.value or 0.0) if maximize else (e.value or 0.0))
+    chosen: list[str] = [e.name for e in scored[: cap // 2]]
+    taken = set(chosen)
+    for e in logged:
+        if len(chosen) >= cap - cap // 4:
+            break
+        if not e.terminal and e.name not in taken:
+            chosen.append(e.name)
+            taken.add(e.name)
+    rest = [e for e in logged if e.name not in taken]
+    room = cap - len(chosen)
+    if rest and room > 0:
+        stride = len(rest) / room
+        chosen += [rest[int(i * stride)].name for i in range(room)]
+    return chosen
+
+
+def downsample(values: list[float | None], most: int) -> list[list[Any]]:
+    """``[[logged index, value], ...]``: every value, or an even stride keeping the last."""
+    pairs = [[i, v] for i, v in enumerate(values)]
+    if len(pairs) <= most or most < 2:
+        return pairs[:most] if most < 2 else pairs
+    stride = (len(pairs) - 1) / (most - 1)
+    return [pairs[round(i * stride)] for i in range(most)]
+
+
+def finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _entry(row: TrialRow) -> TrialEntry:
+    extra = row.system_properties
+    user = row.properties
+    return TrialEntry(
+        name=row.name,
+        index=_index(extra.get(P.SWEEP_INDEX) or user.get(P.SWEEP_INDEX), row.name),
+        status=row.status,
+        params=_params(extra.get(P.HYPERPARAMETERS) or user.get(P.HYPERPARAMETERS)),
+        score=finite(extra.get(P.SCORE)),
+        early=str(extra.get(P.EARLY_TERMINATED, "")).lower() == "true",
+        reason=row.status_reason,
+        created_at=row.created_at,
+    )
+
+
+def _index(value: Any, name: str) -> int:
+    for candidate in (value, name.rsplit("_", 1)[-1]):
+        try:
+            return int(str(candidate))
+        except ValueError:
+            continue
+    return -1
+
+
+def _params(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, dict):
+        return raw
+    try:
+        parsed = json.loads(str(raw or "{}"))
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
