@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import threading
+import time
+import weakref
+from collections import Counter, OrderedDict
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -56,23 +59,64 @@ class SortOrder:
     descending: bool
 
 
+class _TrialCache:
+    """The trials of the last few sweeps read, as entries in index order, per store; each
+    kept while the store's ``sweep_trials_version`` of the sweep is unchanged (every write to
+    a trial's row changes it) and for at most ``ttl`` seconds. A finished sweep's page then
+    reads one aggregated row instead of decoding every trial again."""
+
+    def __init__(self, most: int = 8, ttl: float = 60.0) -> None:
+        self._most = most
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._held: weakref.WeakKeyDictionary[
+            Store, OrderedDict[tuple[str, str, int], tuple[Hashable, float, list[TrialEntry]]]
+        ] = weakref.WeakKeyDictionary()
+
+    def entries(self, store: Store, workspace_key: str, sweep: str, limit: int) -> list[TrialEntry]:
+        key = (workspace_key, sweep, limit)
+        version = store.sweep_trials_version(workspace_key, sweep)
+        now = time.monotonic()
+        with self._lock:
+            held = self._held.setdefault(store, OrderedDict()).get(key)
+        if held is not None and held[0] == version and now - held[1] < self._ttl:
+            return held[2]
+        entries = [_entry(row) for row in store.sweep_trials(workspace_key, sweep, limit)]
+        entries.sort(key=lambda e: (e.index, e.name))
+        for e in entries:  # a score is final: only the others' values are read each time
+            e.value, e.logged = e.score, e.score is not None
+        with self._lock:
+            kept = self._held.setdefault(store, OrderedDict())
+            kept[key] = (version, now, entries)
+            kept.move_to_end(key)
+            while len(kept) > self._most:
+                kept.popitem(last=False)
+        return entries
+
+
+_CACHE = _TrialCache()
+
+
 def read_trials(
     store: Store, workspace_key: str, sweep: str, metric: str, maximize: bool, limit: int
 ) -> tuple[list[TrialEntry], dict[str, MetricSummary]]:
     """At most ``limit`` trials of ``sweep`` in index order, each with its value; and the
     metric summaries read meanwhile (those of the trials without a score, or of all)."""
-    entries = [_entry(row) for row in store.sweep_trials(workspace_key, sweep, limit)]
-    entries.sort(key=lambda e: (e.index, e.name))
+    entries = _CACHE.entries(store, workspace_key, sweep, limit)
     unscored = [e.name for e in entries if e.score is None]
     summaries: dict[str, MetricSummary] = {}
     if metric and unscored:
         names = unscored if len(unscored) <= NAMED_SUMMARIES else None
         summaries = store.metric_summaries(workspace_key, sweep, metric, names=names)
-    for e in entries:
+    out: list[TrialEntry] = []
+    for e in entries:  # the cached entries are shared: an unscored one is copied
+        if e.score is not None:
+            out.append(e)
+            continue
         summary = summaries.get(e.name)
-        e.logged = e.score is not None or (summary is not None and summary.count > 0)
-        e.value = e.score if e.score is not None else best_of(summary, maximize)
-    return entries, summaries
+        logged = summary is not None and summary.count > 0
+        out.append(replace(e, value=best_of(summary, maximize), logged=logged))
+    return out, summaries
 
 
 def best_of(summary: MetricSummary | None, maximize: bool) -> float | None:

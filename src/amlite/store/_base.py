@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import abc
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -580,6 +580,12 @@ class Store(abc.ABC):
         """What ``list_jobs(parent_name=..., limit=...)`` lists (newest first), as
         ``TrialRow``s: the database hands over the spec's ``properties`` only, so a
         10,000-trial sweep is not 10,000 specs decoded."""
+
+    @abc.abstractmethod
+    def sweep_trials_version(self, workspace_key: str, parent_name: str) -> Hashable:
+        """What changes whenever a trial of sweep ``parent_name`` is added or written (their
+        count, newest seq and newest ``modified_at``, aggregated by the database in one
+        query): a copy of ``sweep_trials`` read under an equal version is still current."""
 
     @abc.abstractmethod
     def metric_summaries(

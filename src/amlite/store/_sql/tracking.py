@@ -203,6 +203,14 @@ class TrackingTables:
                 for name, status, reason, created, props, extra in conn.execute(query)
             ]
 
+    def sweep_trials_version(self, workspace_key: str, parent_name: str) -> Hashable:
+        query = select(func.count(), func.max(jobs.c.seq), func.max(jobs.c.modified_at)).where(
+            jobs.c.workspace_key == workspace_key, jobs.c.parent_name == parent_name
+        )
+        with read_tx(self._engine) as conn:
+            row = conn.execute(query).one()
+        return (int(row[0]), row[1], str(row[2]))
+
     def metric_summaries(
         self,
         workspace_key: str,

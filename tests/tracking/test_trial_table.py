@@ -1,0 +1,59 @@
+"""The studio's trial table reads a sweep's trials once and keeps them while the store's
+``sweep_trials_version`` of the sweep is unchanged: any write to a trial's row shows."""
+
+from __future__ import annotations
+
+import json
+
+from amlite.domain import run_properties as P
+from amlite.domain.arm_id import WorkspaceRef
+from amlite.domain.status import JobStatus
+from amlite.services import trial_table as T
+from amlite.store import MetricPoint, NewJob, Store
+
+WS = WorkspaceRef("00000000-sub", "rg", "ws")
+
+
+def trial(i: int) -> NewJob:
+    props = {P.HYPERPARAMETERS: json.dumps({"x": i}), P.SWEEP_INDEX: str(i)}
+    return NewJob(
+        WS, f"sw_{i}", "Command", {"command": "true", "properties": props}, parent_name="sw"
+    )
+
+
+def read(store: Store) -> dict[str, tuple[float | None, bool]]:
+    entries, _ = T.read_trials(store, WS.key, "sw", "acc", True, 1000)
+    return {e.name: (e.value, e.logged) for e in entries}
+
+
+def test_every_write_to_a_trial_changes_the_version(store: Store) -> None:
+    store.ensure_workspace(WS)
+    store.create_job(NewJob(WS, "sw", "Sweep", {"command": "true"}))
+    empty = store.sweep_trials_version(WS.key, "sw")
+    store.create_job(trial(0))
+    added = store.sweep_trials_version(WS.key, "sw")
+    assert added != empty and store.sweep_trials_version(WS.key, "sw") == added
+    store.log_metrics(WS.key, "sw_0", [MetricPoint("acc", 0.5)])  # not the trial's row
+    assert store.sweep_trials_version(WS.key, "sw") == added
+    store.set_system_properties(WS.key, "sw_0", {P.SCORE: "0.5"})
+    scored = store.sweep_trials_version(WS.key, "sw")
+    assert scored != added
+    store.transition(WS.key, "sw_0", [JobStatus.STARTING])
+    assert store.sweep_trials_version(WS.key, "sw") != scored
+
+
+def test_the_trials_read_are_current_after_each_write(store: Store) -> None:
+    store.ensure_workspace(WS)
+    store.create_job(NewJob(WS, "sw", "Sweep", {"command": "true"}))
+    store.create_job(trial(0))
+    store.create_job(trial(1))
+    assert read(store) == {"sw_0": (None, False), "sw_1": (None, False)}
+    store.log_metrics(WS.key, "sw_0", [MetricPoint("acc", 0.2), MetricPoint("acc", 0.7)])
+    assert read(store)["sw_0"] == (0.7, True)  # an unscored trial's values: read each time
+    store.set_system_properties(WS.key, "sw_0", {P.SCORE: "0.6"})
+    assert read(store)["sw_0"] == (0.6, True)  # its score, once it has one
+    store.create_job(trial(2))
+    assert sorted(read(store)) == ["sw_0", "sw_1", "sw_2"]
+    first, _ = T.read_trials(store, WS.key, "sw", "acc", True, 1000)
+    first[1].value = 99.0  # a caller's copy of an unscored trial is its own
+    assert read(store)["sw_1"] == (None, False)
