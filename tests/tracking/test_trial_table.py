@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from typing import Any
+
+import pytest
 
 from amlite.domain import run_properties as P
 from amlite.domain.arm_id import WorkspaceRef
@@ -37,12 +41,26 @@ def test_every_write_to_a_trial_changes_the_version(store: Store) -> None:
     assert store.sweep_trials_version(WS.key, "sw") == added
     store.set_system_properties(WS.key, "sw_0", {P.SCORE: "0.5"})
     scored = store.sweep_trials_version(WS.key, "sw")
-    assert scored != added
+    assert scored != added and scored.count == 1
+    since = [
+        r.name for r in store.sweep_trials(WS.key, "sw", 10, modified_since=scored.modified_at)
+    ]
+    assert since == ["sw_0"]
     store.transition(WS.key, "sw_0", [JobStatus.STARTING])
     assert store.sweep_trials_version(WS.key, "sw") != scored
 
 
-def test_the_trials_read_are_current_after_each_write(store: Store) -> None:
+def test_the_trials_read_are_current_after_each_write(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[datetime | None] = []
+    sweep_trials = store.sweep_trials
+
+    def spy(*args: Any, modified_since: datetime | None = None) -> Any:
+        reads.append(modified_since)
+        return sweep_trials(*args, modified_since=modified_since)
+
+    monkeypatch.setattr(store, "sweep_trials", spy)
     store.ensure_workspace(WS)
     store.create_job(NewJob(WS, "sw", "Sweep", {"command": "true"}))
     store.create_job(trial(0))
@@ -54,6 +72,9 @@ def test_the_trials_read_are_current_after_each_write(store: Store) -> None:
     assert read(store)["sw_0"] == (0.6, True)  # its score, once it has one
     store.create_job(trial(2))
     assert sorted(read(store)) == ["sw_0", "sw_1", "sw_2"]
+    # one full read, then only what changed (a score, a new trial); nothing when unchanged
+    assert reads[0] is None and len(reads) == 3 and all(r is not None for r in reads[1:])
     first, _ = T.read_trials(store, WS.key, "sw", "acc", True, 1000)
+    assert len(reads) == 3
     first[1].value = 99.0  # a caller's copy of an unscored trial is its own
     assert read(store)["sw_1"] == (None, False)

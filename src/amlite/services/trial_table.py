@@ -15,14 +15,14 @@ import threading
 import time
 import weakref
 from collections import Counter, OrderedDict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from amlite.domain import run_properties as P
 from amlite.domain.status import JobStatus
-from amlite.store import MetricSummary, Store, TrialRow
+from amlite.store import MetricSummary, Store, TrialRow, TrialsVersion
 
 TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED})
 SORT_KEYS = ("index", "name", "status", "value")
@@ -60,18 +60,21 @@ class SortOrder:
 
 
 class _TrialCache:
-    """The trials of the last few sweeps read, as entries in index order, per store; each
-    kept while the store's ``sweep_trials_version`` of the sweep is unchanged (every write to
-    a trial's row changes it) and for at most ``ttl`` seconds. A finished sweep's page then
-    reads one aggregated row instead of decoding every trial again."""
+    """The trials of the last few sweeps read, as entries in index order, per store, with the
+    store's ``sweep_trials_version`` of the sweep they were read under. Unchanged version:
+    reused. Changed: only the trials written since (with a margin for writes that committed
+    late) are read again and merged, unless trials went missing; at most ``ttl`` seconds after a
+    full read, everything is read again. A finished sweep's page then reads one aggregated row,
+    a running one's the few trials that changed, instead of decoding every trial."""
 
-    def __init__(self, most: int = 8, ttl: float = 60.0) -> None:
+    def __init__(self, most: int = 8, ttl: float = 60.0, margin: float = 10.0) -> None:
         self._most = most
         self._ttl = ttl
+        self._margin = timedelta(seconds=margin)
         self._lock = threading.Lock()
-        self._held: weakref.WeakKeyDictionary[
-            Store, OrderedDict[tuple[str, str, int], tuple[Hashable, float, list[TrialEntry]]]
-        ] = weakref.WeakKeyDictionary()
+        self._held: weakref.WeakKeyDictionary[Store, OrderedDict[tuple[str, str, int], _Held]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def entries(self, store: Store, workspace_key: str, sweep: str, limit: int) -> list[TrialEntry]:
         key = (workspace_key, sweep, limit)
@@ -79,19 +82,55 @@ class _TrialCache:
         now = time.monotonic()
         with self._lock:
             held = self._held.setdefault(store, OrderedDict()).get(key)
-        if held is not None and held[0] == version and now - held[1] < self._ttl:
-            return held[2]
-        entries = [_entry(row) for row in store.sweep_trials(workspace_key, sweep, limit)]
-        entries.sort(key=lambda e: (e.index, e.name))
-        for e in entries:  # a score is final: only the others' values are read each time
-            e.value, e.logged = e.score, e.score is not None
+        if held is not None and now - held.read_at < self._ttl:
+            if held.version == version:
+                return held.entries
+            merged = self._merged(store, key, held, version)
+            if merged is not None:
+                self._keep(store, key, _Held(version, held.read_at, merged))
+                return merged
+        entries = _in_order(
+            [_entry(row) for row in store.sweep_trials(workspace_key, sweep, limit)]
+        )
+        self._keep(store, key, _Held(version, now, entries))
+        return entries
+
+    def _merged(
+        self, store: Store, key: tuple[str, str, int], held: _Held, version: TrialsVersion
+    ) -> list[TrialEntry] | None:
+        since = held.version.modified_at
+        if since is None or version.count < held.version.count:
+            return None
+        workspace_key, sweep, limit = key
+        changed = store.sweep_trials(
+            workspace_key, sweep, limit, modified_since=since - self._margin
+        )
+        by_name = {e.name: e for e in held.entries}
+        by_name.update((row.name, _entry(row)) for row in changed)
+        if len(by_name) != min(version.count, limit):
+            return None  # trials went missing meanwhile: read them all
+        return _in_order(list(by_name.values()))
+
+    def _keep(self, store: Store, key: tuple[str, str, int], held: _Held) -> None:
         with self._lock:
             kept = self._held.setdefault(store, OrderedDict())
-            kept[key] = (version, now, entries)
+            kept[key] = held
             kept.move_to_end(key)
             while len(kept) > self._most:
                 kept.popitem(last=False)
-        return entries
+
+
+@dataclass(frozen=True)
+class _Held:
+    version: TrialsVersion
+    read_at: float
+    """``time.monotonic()`` of the last full read."""
+    entries: list[TrialEntry]
+
+
+def _in_order(entries: list[TrialEntry]) -> list[TrialEntry]:
+    entries.sort(key=lambda e: (e.index, e.name))
+    return entries
 
 
 _CACHE = _TrialCache()
@@ -273,17 +312,22 @@ def finite(value: Any) -> float | None:
 
 
 def _entry(row: TrialRow) -> TrialEntry:
+    """A trial as read; a score is final, so a scored trial's value is set here (the others'
+    values are read on each request)."""
     extra = row.system_properties
     user = row.properties
+    score = finite(extra.get(P.SCORE))
     return TrialEntry(
         name=row.name,
         index=_index(extra.get(P.SWEEP_INDEX) or user.get(P.SWEEP_INDEX), row.name),
         status=row.status,
         params=_params(extra.get(P.HYPERPARAMETERS) or user.get(P.HYPERPARAMETERS)),
-        score=finite(extra.get(P.SCORE)),
+        score=score,
         early=str(extra.get(P.EARLY_TERMINATED, "")).lower() == "true",
         reason=row.status_reason,
         created_at=row.created_at,
+        value=score,
+        logged=score is not None,
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import abc
 import threading
-from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -77,6 +77,17 @@ class JobRecord:
         """``spec`` typed (``amlite.domain.spec_codec``), decoded once per record; raises
         ``SpecError`` (a ValueError) naming the field when the stored form is malformed."""
         return decode_job(self.spec)
+
+
+@dataclass(frozen=True)
+class TrialsVersion:
+    """A sweep's trials as ``Store.sweep_trials_version`` sees them (every write to a job row
+    sets ``modified_at``)."""
+
+    count: int
+    last_seq: int | None
+    modified_at: datetime | None
+    """The newest ``modified_at`` of the trials (None when there are none)."""
 
 
 @dataclass(frozen=True)
@@ -576,13 +587,21 @@ class Store(abc.ABC):
         each tick, the studio for the curves it draws)."""
 
     @abc.abstractmethod
-    def sweep_trials(self, workspace_key: str, parent_name: str, limit: int) -> list[TrialRow]:
+    def sweep_trials(
+        self,
+        workspace_key: str,
+        parent_name: str,
+        limit: int,
+        *,
+        modified_since: datetime | None = None,
+    ) -> list[TrialRow]:
         """What ``list_jobs(parent_name=..., limit=...)`` lists (newest first), as
         ``TrialRow``s: the database hands over the spec's ``properties`` only, so a
-        10,000-trial sweep is not 10,000 specs decoded."""
+        10,000-trial sweep is not 10,000 specs decoded. With ``modified_since``: only the
+        trials whose row was written at or after it."""
 
     @abc.abstractmethod
-    def sweep_trials_version(self, workspace_key: str, parent_name: str) -> Hashable:
+    def sweep_trials_version(self, workspace_key: str, parent_name: str) -> TrialsVersion:
         """What changes whenever a trial of sweep ``parent_name`` is added or written (their
         count, newest seq and newest ``modified_at``, aggregated by the database in one
         query): a copy of ``sweep_trials`` read under an equal version is still current."""

@@ -12,13 +12,14 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, bindparam, case, func, select, union
 
 from amlite.domain.status import JobStatus
 from amlite.errors import Conflict, NotFound
-from amlite.store._base import JobRecord, MetricPoint, MetricSummary, TrialRow
+from amlite.store._base import JobRecord, MetricPoint, MetricSummary, TrialRow, TrialsVersion
 from amlite.store._sql.compiled import CompiledSelect
 from amlite.store._sql.engine import read_tx, write_tx
 from amlite.store._sql.records import insert_ignoring_conflict, job_record
@@ -176,7 +177,14 @@ class TrackingTables:
                 out.setdefault(name, []).append(_read_value(value))
         return out
 
-    def sweep_trials(self, workspace_key: str, parent_name: str, limit: int) -> list[TrialRow]:
+    def sweep_trials(
+        self,
+        workspace_key: str,
+        parent_name: str,
+        limit: int,
+        *,
+        modified_since: datetime | None = None,
+    ) -> list[TrialRow]:
         query = (
             select(
                 jobs.c.name,
@@ -190,6 +198,8 @@ class TrackingTables:
             .order_by(jobs.c.seq.desc())
             .limit(limit)
         )
+        if modified_since is not None:
+            query = query.where(jobs.c.modified_at >= modified_since)
         with read_tx(self._engine) as conn:
             return [
                 TrialRow(
@@ -203,13 +213,14 @@ class TrackingTables:
                 for name, status, reason, created, props, extra in conn.execute(query)
             ]
 
-    def sweep_trials_version(self, workspace_key: str, parent_name: str) -> Hashable:
+    def sweep_trials_version(self, workspace_key: str, parent_name: str) -> TrialsVersion:
         query = select(func.count(), func.max(jobs.c.seq), func.max(jobs.c.modified_at)).where(
             jobs.c.workspace_key == workspace_key, jobs.c.parent_name == parent_name
         )
         with read_tx(self._engine) as conn:
             row = conn.execute(query).one()
-        return (int(row[0]), row[1], str(row[2]))
+        count, last_seq, modified_at = row
+        return TrialsVersion(int(count), None if last_seq is None else int(last_seq), modified_at)
 
     def metric_summaries(
         self,
