@@ -108,11 +108,10 @@ export async function renderSweep(page, ws, job, box, { onError, isTerminal }) {
   const drawFilter = () => {
     const counts = state.data.counts || {};
     const chosen = state.status;
-    statusSelect.replaceChildren(
-      h("option", { value: "" }, `all (${state.data.total})`),
-      Object.keys(counts).sort().map((s) => h("option", { value: s }, `${s} (${counts[s]})`)),
-      chosen && !(chosen in counts) ? h("option", { value: chosen }, `${chosen} (0)`) : null,
-    );
+    const options = [h("option", { value: "" }, `all (${state.data.total})`)];
+    for (const s of Object.keys(counts).sort()) options.push(h("option", { value: s }, `${s} (${counts[s]})`));
+    if (chosen && !(chosen in counts)) options.push(h("option", { value: chosen }, `${chosen} (0)`));
+    statusSelect.replaceChildren(...options);
     statusSelect.value = chosen;
   };
   statusSelect.addEventListener("change", () => {
@@ -149,6 +148,7 @@ export async function renderSweep(page, ws, job, box, { onError, isTerminal }) {
     table.dataset.rows = String(total);
     table.dataset.shown = String(shown.length);
     table.dataset.page = String(state.pageNo);
+    table.dataset.status = state.status;
     const nav = (label, to, disabled) => {
       const b = h("button", { type: "button", disabled, dataset: { to: String(to) } }, label);
       b.addEventListener("click", () => {
