@@ -61,11 +61,13 @@ class SortOrder:
 
 class _TrialCache:
     """The trials of the last few sweeps read, as entries in index order, per store, with the
-    store's ``sweep_trials_version`` of the sweep they were read under. Unchanged version:
-    reused. Changed: only the trials written since (with a margin for writes that committed
-    late) are read again and merged, unless trials went missing; at most ``ttl`` seconds after a
-    full read, everything is read again. A finished sweep's page then reads one aggregated row,
-    a running one's the few trials that changed, instead of decoding every trial."""
+    store's ``sweep_trials_version`` of the sweep they were read under. Unchanged version, and
+    checked less than ``ttl`` seconds ago: reused. Otherwise only the trials written since the
+    newest write seen, less ``margin`` seconds (a write whose transaction took its time before
+    an already seen one but committed after it), are read again and merged; everything is read
+    again only when trials went missing (or none were kept). A finished sweep's page then reads
+    one aggregated row, a running one's the few trials that changed, instead of decoding every
+    trial, and an unchanged version is still checked against late commits every ``ttl``."""
 
     def __init__(self, most: int = 8, ttl: float = 60.0, margin: float = 10.0) -> None:
         self._most = most
@@ -82,12 +84,12 @@ class _TrialCache:
         now = time.monotonic()
         with self._lock:
             held = self._held.setdefault(store, OrderedDict()).get(key)
-        if held is not None and now - held.read_at < self._ttl:
-            if held.version == version:
+        if held is not None:
+            if held.version == version and now - held.checked_at < self._ttl:
                 return held.entries
             merged = self._merged(store, key, held, version)
             if merged is not None:
-                self._keep(store, key, _Held(version, held.read_at, merged))
+                self._keep(store, key, _Held(version, now, merged))
                 return merged
         entries = _in_order(
             [_entry(row) for row in store.sweep_trials(workspace_key, sweep, limit)]
@@ -123,8 +125,8 @@ class _TrialCache:
 @dataclass(frozen=True)
 class _Held:
     version: TrialsVersion
-    read_at: float
-    """``time.monotonic()`` of the last full read."""
+    checked_at: float
+    """``time.monotonic()`` of the last read (full or of the trials written since)."""
     entries: list[TrialEntry]
 
 
@@ -184,7 +186,8 @@ def parse_order(raw: str | None, maximize: bool) -> SortOrder | None:
 
 
 def ordered(entries: Sequence[TrialEntry], order: SortOrder) -> list[TrialEntry]:
-    """``entries`` sorted by ``order``: trials missing the key last, ties by index."""
+    """``entries`` (in index order, as ``read_trials`` returns them) sorted by ``order``:
+    trials missing the key last, ties in index order (the sort is stable)."""
     get = _getter(order.key)
     present: list[tuple[tuple[int, Any], TrialEntry]] = []
     missing: list[TrialEntry] = []
@@ -194,9 +197,7 @@ def ordered(entries: Sequence[TrialEntry], order: SortOrder) -> list[TrialEntry]
             missing.append(e)
         else:
             present.append((k, e))
-    present.sort(key=lambda p: (p[1].index, p[1].name))
     present.sort(key=lambda p: p[0], reverse=order.descending)  # stable: ties stay by index
-    missing.sort(key=lambda e: (e.index, e.name))
     return [e for _, e in present] + missing
 
 
