@@ -11,8 +11,10 @@ page URL, signed in through sessionStorage); the time is the page's readiness si
 ``#view[data-ready=true]`` with ``data-ready-at`` = ``performance.now()`` when the page's JS has
 drawn its tables and charts (ms since navigation start: HTML, Chart.js, API calls, drawing).
 Pages: the sweep page (trials table, best so far, parallel coordinates, overlaid curves), a
-trial's job page (history, log, metric chart, outputs), and the jobs list. Also the server time of
-``GET jobs/{sweep}/trialsummary`` alone (median of the same number of calls).
+trial's job page (history, log, metric chart, outputs), and the jobs list. Also the server time,
+CPU and answer size of the sweep page's data calls alone, ``GET jobs/{sweep}/trialsummary`` as the
+page asks it first and on a page flip (median of the same number of calls, and the first call
+after start-up apart).
 
 Or, with ``--seed``, the sweep (Completed, ``--trials`` Completed trials of ``--points`` values
 each) and ``--list-jobs`` Completed top-level jobs are written straight into the store before the
@@ -129,6 +131,11 @@ def load_once(page: Any, url: str, page_hash: str, kind: str) -> tuple[float, fl
     return ready, ready - float(data_end)
 
 
+# what the sweep page asks first (src/amlite/ui/static/js/sweep.js), and on a page flip; an
+# older server ignores the paging parameters and answers every trial
+SWEEP_QUERY = "curves=40&points=200&sample=2000&$top=50&$orderby=value%20desc"
+PAGE_QUERY = "curves=0&sample=0&$top=50&$skip=5000&$orderby=value%20desc"
+
 BENCH_WS = WorkspaceRef("00000000-0000-0000-0000-000000000000", "bench", "bench")
 
 
@@ -232,31 +239,36 @@ def api_calls(servers: dict[str, BenchServer], loads: int) -> dict[str, dict[str
     """The pages' data calls, ``loads`` times each (after one dropped), the servers in turn."""
     api_ms: dict[str, dict[str, list[float]]] = {name: {} for name in servers}
     calls = {
-        "trialsummary": f"{WS}/jobs/studio/trialsummary?{API}&curves=40&points=200",
+        "trialsummary": f"{WS}/jobs/studio/trialsummary?{API}&{SWEEP_QUERY}",
+        "trialsummary page": f"{WS}/jobs/studio/trialsummary?{API}&{PAGE_QUERY}",
         "jobs": f"{WS}/jobs?{API}&$top=100",
     }
     with contextlib.ExitStack() as stack:
         clients = {name: stack.enter_context(srv.client()) for name, srv in servers.items()}
-        for name in servers:  # warm-up, dropped (as the first page load is)
-            for path in calls.values():
-                clients[name].get(path).raise_for_status()
+        for name, server in servers.items():  # warm-up (as the first page load is): the
+            for call, path in calls.items():  # first call's figures are kept apart as "cold"
+                wall, cpu, _ = timed_call(clients[name], server, path)
+                api_ms[name][f"{call} cold"] = [wall, cpu]
         for _ in range(loads):
             for name, server in servers.items():
                 for call, path in calls.items():
-                    wall, cpu = timed_call(clients[name], server, path)
+                    wall, cpu, size = timed_call(clients[name], server, path)
                     api_ms[name].setdefault(call, []).append(wall)
                     api_ms[name].setdefault(f"{call} cpu", []).append(cpu)
+                    api_ms[name].setdefault(f"{call} bytes", []).append(size)
     return api_ms
 
 
-def timed_call(c: httpx.Client, server: BenchServer, path: str) -> tuple[float, float]:
+def timed_call(c: httpx.Client, server: BenchServer, path: str) -> tuple[float, float, float]:
     """One GET of ``path``: milliseconds of wall time (server + transfer) and of the server
-    process's CPU (user + system, 10 ms ticks; what a loaded machine does not inflate)."""
+    process's CPU (user + system, 10 ms ticks; what a loaded machine does not inflate), and
+    the answer's size in bytes."""
     cpu0 = server_cpu_ms(server)
     t0 = time.perf_counter()
-    c.get(path).raise_for_status()
+    resp = c.get(path)
+    resp.raise_for_status()
     wall = (time.perf_counter() - t0) * 1000
-    return wall, server_cpu_ms(server) - cpu0
+    return wall, server_cpu_ms(server) - cpu0, float(len(resp.content))
 
 
 def server_cpu_ms(server: BenchServer) -> float:
@@ -287,7 +299,9 @@ def browse(
             for round_no in range(args.loads + 1):
                 for name, srv in servers.items():
                     took, own = load_once(tabs[name], srv.url, page_hash, kind)
-                    if round_no:
+                    if not round_no:  # the dropped first load (HTTP cache cold), kept apart
+                        results[name][f"{label} cold"] = [took]
+                    else:
                         results[name].setdefault(label, []).append(took)
                         results[name].setdefault(f"{label} own", []).append(own)
             for name, tab in tabs.items():
@@ -335,22 +349,23 @@ def write(
         + (f"; set-up (not measured by the target) {setup_s:.1f} s." if setup_s else "."),
         "",
         "| page | server | first render, median (ms) | min | max | after the data, median "
-        "| loads | target |",
-        "|---|---|---|---|---|---|---|---|",
+        "| loads | target | first load (dropped: browser cache cold) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for label in (k for k in results["this tree"] if not k.endswith(" own")):
+    for label in (k for k in results["this tree"] if not k.endswith((" own", " cold"))):
         for name, pages in results.items():
             times = pages[label]
             ok = f"≤ {target} ms " + ("✓" if statistics.median(times) <= target else "✗")
             lines.append(
                 f"| {label} | {name} | {statistics.median(times):.0f} | {min(times):.0f} "
                 f"| {max(times):.0f} | {statistics.median(pages[f'{label} own']):.0f} "
-                f"| {len(times)} | {ok} |"
+                f"| {len(times)} | {ok} | {pages[f'{label} cold'][0]:.0f} |"
             )
     lines.append("")
     for name, calls in api_ms.items():
         for call, label in (
-            ("trialsummary", "`GET jobs/studio/trialsummary?curves=40&points=200`"),
+            ("trialsummary", f"`GET jobs/studio/trialsummary?{SWEEP_QUERY}` (the page's first)"),
+            ("trialsummary page", f"`GET jobs/studio/trialsummary?{PAGE_QUERY}` (a page flip)"),
             ("jobs", "`GET jobs?$top=100`"),
         ):
             times, cpu = calls[call], calls[f"{call} cpu"]
@@ -359,7 +374,9 @@ def write(
                 f"{statistics.median(times):.0f} ms (min {min(times):.0f}, max {max(times):.0f}); "
                 f"server CPU median {statistics.median(cpu):.0f} ms "
                 f"(min {min(cpu):.0f}, max {max(cpu):.0f}); "
-                f"{len(times)} calls."
+                f"{statistics.median(calls[f'{call} bytes']) / 1000:.0f} kB; "
+                f"{len(times)} calls; the first call after start-up (cold) "
+                f"{calls[f'{call} cold'][0]:.0f} ms wall, {calls[f'{call} cold'][1]:.0f} ms CPU."
             )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     if not RESULTS.exists():

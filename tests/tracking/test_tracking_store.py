@@ -143,6 +143,13 @@ def test_metric_summaries_aggregate_each_trial_in_one_query(store: Store) -> Non
     assert (s1.count, s1.low, s1.high) == (2, 0.4, 0.4) and math.isnan(s1.last)
     assert (s2.count, s2.low, s2.high, s2.last) == (1, None, None, inf)
     assert store.metric_summaries(WS.key, "sweep", "missing") == {}
+    # only the named trials (the studio's unscored trials and table page), still one query
+    named, selects = selects_during(
+        store, lambda: store.metric_summaries(WS.key, "sweep", "acc", names=["sweep_1", "nope"])
+    )
+    assert list(named) == ["sweep_1"] and named["sweep_1"].count == s1.count == 2
+    assert selects == 1
+    assert store.metric_summaries(WS.key, "sweep", "acc", names=[]) == {}
 
 
 def test_sweep_trials_are_the_listed_trials_with_their_properties_only(store: Store) -> None:

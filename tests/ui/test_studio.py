@@ -4,6 +4,7 @@ with live log, metric charts, outputs and cancel, a sweep page with its trials a
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -264,10 +265,13 @@ def test_sweep_page_trials_and_charts(
     assert "early terminated" in poor.inner_text()
     assert "best" in page.locator("#trials tr[data-name=ui_sweep_0]").inner_text()
     assert XSS in poor.inner_text()  # a parameter value, shown as text
+    # sorting asks the server for the page again: the header changes when the rows are in
     page.click("#trials th[data-sort=value]")
+    page.wait_for_selector("#trials th[data-sort=value][aria-sort=ascending]")
     order = page.eval_on_selector_all("#trials tbody tr", "rs => rs.map(r => r.dataset.name)")
     assert order == ["ui_sweep_1", "ui_sweep_0"]
     page.click("#trials th[data-sort=index]")
+    page.wait_for_selector("#trials th[data-sort=index][aria-sort=ascending]")
     order = page.eval_on_selector_all("#trials tbody tr", "rs => rs.map(r => r.dataset.name)")
     assert order == ["ui_sweep_0", "ui_sweep_1"]
 
@@ -287,6 +291,39 @@ def test_sweep_page_trials_and_charts(
     page.click("#trials a >> text=ui_sweep_1")
     wait_ready(page, "job")
     assert page.text_content("#parent-link") == "ui_sweep"
+    page.context.close()
+
+
+def test_sweep_trials_filter_by_status_and_sort_from_the_keyboard(
+    browser: Any, studio_server: LiveServer, jobs: httpx.Client
+) -> None:
+    trials = jobs.get(f"{WS}/jobs?{API}&parentJobName=ui_sweep").json()["value"]
+    statuses = Counter(t["properties"]["status"] for t in trials)
+    page = open_page(browser, studio_server, job_hash("ui_sweep"))
+    wait_ready(page, "sweep")
+    options = page.eval_on_selector_all(
+        "#trials-status option", "os => os.map(o => [o.value, o.textContent])"
+    )
+    assert options == [["", f"all ({len(trials)})"]] + [
+        [s, f"{s} ({n})"] for s, n in sorted(statuses.items())
+    ]
+    status, count = sorted(statuses.items())[-1]
+    page.select_option("#trials-status", status)  # the server filters: the rows come back
+    page.wait_for_selector(f"#trials[data-status={status}]")
+    assert attrs(page, "#trials")["rows"] == str(count)
+    rows = page.eval_on_selector_all("#trials tbody tr", "rs => rs.map(r => r.dataset.name)")
+    assert sorted(rows) == sorted(t["name"] for t in trials if t["properties"]["status"] == status)
+    page.select_option("#trials-status", "")
+    page.wait_for_selector("#trials[data-status='']")
+    # a header is focusable and sorts on Enter (descending on a second press)
+    page.focus("#trials th[data-sort=index]")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#trials th[data-sort=index][aria-sort=ascending]")
+    page.focus("#trials th[data-sort=index]")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#trials th[data-sort=index][aria-sort=descending]")
+    rows = page.eval_on_selector_all("#trials tbody tr", "rs => rs.map(r => r.dataset.name)")
+    assert rows == ["ui_sweep_1", "ui_sweep_0"]
     page.context.close()
 
 

@@ -37,7 +37,7 @@ from amlite.services.mlflow_wire import (
     MlflowError,
     metric_json,
 )
-from amlite.store import JobRecord, MetricPoint, MetricSummary, Store, TrialRow
+from amlite.store import JobRecord, MetricPoint, MetricSummary, Store
 
 DEFAULT_WORKSPACE = WorkspaceRef("00000000-0000-0000-0000-000000000000", "amlite", "default")
 """Where the admin token's experiment calls on plain ``/mlflow`` go: the CLI's default
@@ -290,14 +290,11 @@ def job_metrics(store: Store, workspace_key: str, name: str) -> JsonObject:
     }
 
 
-def trials_and_metric(
-    store: Store, workspace_key: str, sweep_name: str, metric: str, limit: int
-) -> tuple[list[TrialRow], dict[str, MetricSummary]]:
-    """At most ``limit`` trials of a sweep, and each trial's values of ``metric`` aggregated
-    (none when ``metric`` is empty)."""
-    trials = store.sweep_trials(workspace_key, sweep_name, limit)
-    summaries = store.metric_summaries(workspace_key, sweep_name, metric) if metric else {}
-    return trials, summaries
+def metric_summaries(
+    store: Store, workspace_key: str, sweep_name: str, metric: str, trials: Sequence[str]
+) -> dict[str, MetricSummary]:
+    """Each of ``trials`` (of a sweep) that logged ``metric``: its values aggregated."""
+    return store.metric_summaries(workspace_key, sweep_name, metric, names=trials)
 
 
 def metric_curves(

@@ -19,6 +19,7 @@ from amlite.store._base import (
     Store,
     TokenRecord,
     TrialRow,
+    TrialsVersion,
 )
 
 
@@ -44,5 +45,6 @@ __all__ = [
     "Store",
     "TokenRecord",
     "TrialRow",
+    "TrialsVersion",
     "open_store",
 ]

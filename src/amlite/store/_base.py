@@ -80,6 +80,17 @@ class JobRecord:
 
 
 @dataclass(frozen=True)
+class TrialsVersion:
+    """A sweep's trials as ``Store.sweep_trials_version`` sees them (every write to a job row
+    sets ``modified_at``)."""
+
+    count: int
+    last_seq: int | None
+    modified_at: datetime | None
+    """The newest ``modified_at`` of the trials (None when there are none)."""
+
+
+@dataclass(frozen=True)
 class JobVersion:
     """Which version of a job a listing saw: enough to tell whether a copy rendered earlier is
     still current (every write to a job row sets ``modified_at``)."""
@@ -576,18 +587,38 @@ class Store(abc.ABC):
         each tick, the studio for the curves it draws)."""
 
     @abc.abstractmethod
-    def sweep_trials(self, workspace_key: str, parent_name: str, limit: int) -> list[TrialRow]:
+    def sweep_trials(
+        self,
+        workspace_key: str,
+        parent_name: str,
+        limit: int,
+        *,
+        modified_since: datetime | None = None,
+    ) -> list[TrialRow]:
         """What ``list_jobs(parent_name=..., limit=...)`` lists (newest first), as
         ``TrialRow``s: the database hands over the spec's ``properties`` only, so a
-        10,000-trial sweep is not 10,000 specs decoded."""
+        10,000-trial sweep is not 10,000 specs decoded. With ``modified_since``: only the
+        trials whose row was written at or after it."""
+
+    @abc.abstractmethod
+    def sweep_trials_version(self, workspace_key: str, parent_name: str) -> TrialsVersion:
+        """What changes whenever a trial of sweep ``parent_name`` is added or written (their
+        count, newest seq and newest ``modified_at``, aggregated by the database in one
+        query): a copy of ``sweep_trials`` read under an equal version is still current."""
 
     @abc.abstractmethod
     def metric_summaries(
-        self, workspace_key: str, parent_name: str, key: str
+        self,
+        workspace_key: str,
+        parent_name: str,
+        key: str,
+        *,
+        names: Collection[str] | None = None,
     ) -> dict[str, MetricSummary]:
-        """For every trial of sweep ``parent_name`` that logged ``key``: how many values, the
-        smallest and largest finite one and the last one (one query, aggregated by the
-        database: the studio's sweep page reads it instead of every value)."""
+        """For every trial of sweep ``parent_name`` that logged ``key`` (only those in ``names``
+        when given): how many values, the smallest and largest finite one and the last one
+        (one query, aggregated by the database: the studio's sweep page reads it instead of
+        every value)."""
 
     @abc.abstractmethod
     def log_params(self, workspace_key: str, job_name: str, params: Mapping[str, str]) -> None:

@@ -1,12 +1,10 @@
 """amlite studio: the static web page at ``/`` and ``/static/...`` (no auth: the page holds no
 data, everything it shows comes from the API with the bearer token pasted on the page), and one
-amlite extension the sweep page needs, ``GET {ws}/jobs/{sweep}/trialsummary``: every trial of
-a sweep in one compact answer, with a capped, sampled set of primary-metric curves."""
+amlite extension the sweep page needs, ``GET {ws}/jobs/{sweep}/trialsummary``: one page of a
+sweep's trials in the order asked, with what needs every trial in compact, capped form."""
 
 from __future__ import annotations
 
-import json
-import math
 import mimetypes
 from functools import lru_cache
 from importlib import resources
@@ -16,20 +14,27 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from amlite.api.auth import Principal
-from amlite.api.deps import WS_PREFIX, api_version, principal, runtime, workspace
+from amlite.api.deps import WS_PREFIX, api_version, principal, query_ci, runtime, workspace
 from amlite.api.params import query_int
 from amlite.api.responses import json_response
 from amlite.domain import run_properties as P
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.specs import SweepJobSpec
 from amlite.domain.status import JobStatus
+from amlite.errors import ValidationFailed
+from amlite.services import trial_table as T
 from amlite.services.envelopes import iso
-from amlite.services.tracking import metric_curves, trials_and_metric
+from amlite.services.tracking import MetricSummary, metric_curves, metric_summaries
 
 router = APIRouter()
 
-TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED})
 MAX_TRIALS = 100_000
+DEFAULT_TOP = 100
+MAX_TOP = 1_000
+DEFAULT_SAMPLE = 2_000
+MAX_SAMPLE = 10_000
+MAX_PARAMETERS = 100
+MAX_ORDERBY = 300
 DEFAULT_CURVES = 40
 MAX_CURVES = 500
 DEFAULT_POINTS = 200
@@ -88,10 +93,12 @@ def trial_summary(
     ws: WorkspaceRef = Depends(workspace),
     who: Principal = Depends(principal),
 ) -> Response:
-    """amlite extension: a sweep's trials (index order) with parameters, status, score, the
-    best and last value of the primary metric and early-termination marks; plus the primary
-    metric's values (logged order) of at most ``curves`` trials, each cut to at most ``points``
-    values: the best trials first, then running ones, then an even sample of the rest."""
+    """amlite extension (docs/studio.md): one page of a sweep's trials (``$top``, ``$skip``,
+    ``$orderby``, ``status``) with parameters, status, score, the best and last value of the
+    primary metric and early-termination marks; what needs every trial in compact form (counts
+    by status, the best-so-far steps, columns of an even ``sample`` of the scored trials); and
+    the primary metric's values (logged order) of at most ``curves`` trials, each cut to at
+    most ``points`` values: the best trials first, then running ones, then an even sample."""
     who.require_admin()
     rt = runtime(request)
     sweep = rt.jobs.record(ws, name)  # 404 for an unknown job
@@ -104,48 +111,73 @@ def trial_summary(
     maximize = objective is not None and objective.goal == "Maximize"
     curves = _bounded(request, "curves", DEFAULT_CURVES, MAX_CURVES)
     points = _bounded(request, "points", DEFAULT_POINTS, MAX_POINTS)
+    top = _bounded(request, "$top", DEFAULT_TOP, MAX_TOP)
+    skip = query_int(request, "$skip") or 0
+    most = _bounded(request, "sample", DEFAULT_SAMPLE, MAX_SAMPLE)
+    order = _order(request, maximize)
+    status = _status(request)
 
-    records, summaries = trials_and_metric(rt.store, ws.key, name, metric, MAX_TRIALS)
-    trials: list[dict[str, Any]] = []
-    for record in records:
-        extra = record.system_properties
-        user = record.properties
-        summary = summaries.get(record.name)
-        trials.append(
-            {
-                "name": record.name,
-                "index": _index(extra.get(P.SWEEP_INDEX) or user.get(P.SWEEP_INDEX), record.name),
-                "status": record.status.value,
-                "hyperparameters": _params(
-                    extra.get(P.HYPERPARAMETERS) or user.get(P.HYPERPARAMETERS)
-                ),
-                "score": _finite(extra.get(P.SCORE)),
-                "best": (summary.high if maximize else summary.low) if summary else None,
-                "last": _finite(summary.last) if summary else None,
-                "points": summary.count if summary else 0,
-                "earlyTerminated": str(extra.get(P.EARLY_TERMINATED, "")).lower() == "true",
-                "reason": record.status_reason,
-                "createdAt": iso(record.created_at),
-                "terminal": record.status in TERMINAL,
-            }
-        )
-    trials.sort(key=lambda t: (t["index"], t["name"]))
-    chosen = _pick_curves(trials, maximize, curves)
+    entries, summaries = T.read_trials(rt.store, ws.key, name, metric, maximize, MAX_TRIALS)
+    shown = [e for e in entries if status is None or e.status == status]
+    page = T.ordered(shown, order)[skip : skip + top]
+    missing = [e.name for e in page if e.name not in summaries]
+    if metric and missing:
+        summaries = {**summaries, **metric_summaries(rt.store, ws.key, name, metric, missing)}
+    sample = T.scored_sample(entries, most, maximize)
+    keys = T.parameter_names(entries, MAX_PARAMETERS)
+    chosen = T.pick_curves(entries, maximize, curves)
     curves_of = metric_curves(rt.store, ws.key, name, metric, chosen) if metric else {}
+    early = {e.name for e in entries if e.early}
+    best_trial = sweep.system_properties.get(P.BEST_CHILD_RUN_ID)
     body = {
         "name": name,
         "status": sweep.status.value,
         "metric": metric,
         "goal": "Maximize" if maximize else "Minimize",
-        "bestTrial": sweep.system_properties.get(P.BEST_CHILD_RUN_ID),
-        "score": _finite(sweep.system_properties.get(P.SCORE)),
-        "value": trials,
-        "curves": {
-            n: _downsample([_finite(v) for v in curves_of.get(n, [])], points) for n in chosen
+        "bestTrial": best_trial,
+        "score": T.finite(sweep.system_properties.get(P.SCORE)),
+        "total": len(entries),
+        "counts": T.status_counts(entries),
+        "earlyTerminated": len(early),
+        "withPoints": sum(1 for e in entries if e.logged),
+        "parameters": keys,
+        "count": len(shown),
+        "skip": skip,
+        "top": top,
+        "orderby": f"{order.key} {'desc' if order.descending else 'asc'}",
+        "value": [_row(e, summaries.get(e.name), maximize) for e in page],
+        "bestSoFar": T.best_so_far(entries, maximize),
+        "sample": {
+            "count": sum(1 for e in entries if e.value is not None),
+            "index": [e.index for e in sample],
+            "value": [e.value for e in sample],
+            "hyperparameters": {k: [e.params.get(k) for e in sample] for k in keys},
+            "best": next((i for i, e in enumerate(sample) if e.name == best_trial), -1),
         },
-        "curvesCapped": len(chosen) < sum(1 for t in trials if t["points"]),
+        "curves": {
+            n: T.downsample([T.finite(v) for v in curves_of.get(n, [])], points) for n in chosen
+        },
+        "curvesEarly": [n for n in chosen if n in early],
+        "curvesCapped": len(chosen) < sum(1 for e in entries if e.logged),
     }
-    return json_response(body)  # rendered in one pass: a 10,000-trial answer is megabytes
+    return json_response(body)
+
+
+def _row(e: T.TrialEntry, summary: MetricSummary | None, maximize: bool) -> dict[str, Any]:
+    return {
+        "name": e.name,
+        "index": e.index,
+        "status": e.status.value,
+        "hyperparameters": e.params,
+        "score": e.score,
+        "best": T.best_of(summary, maximize),
+        "last": T.finite(summary.last) if summary else None,
+        "points": summary.count if summary else 0,
+        "earlyTerminated": e.early,
+        "reason": e.reason,
+        "createdAt": iso(e.created_at),
+        "terminal": e.terminal,
+    }
 
 
 def _bounded(request: Request, key: str, default: int, most: int) -> int:
@@ -153,66 +185,23 @@ def _bounded(request: Request, key: str, default: int, most: int) -> int:
     return default if value is None else min(value, most)
 
 
-def _finite(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
+def _order(request: Request, maximize: bool) -> T.SortOrder:
+    raw = query_ci(request, "$orderby")
+    order = T.parse_order(raw[:MAX_ORDERBY] if raw else None, maximize)
+    if order is None or (raw is not None and len(raw) > MAX_ORDERBY):
+        raise ValidationFailed.one(
+            "$orderby",
+            "must be index, name, status, value or hyperparameters/<name>, optionally "
+            f"followed by asc or desc (at most {MAX_ORDERBY} characters)",
+        )
+    return order
+
+
+def _status(request: Request) -> JobStatus | None:
+    raw = query_ci(request, "status")
+    if not raw:
         return None
-    return number if math.isfinite(number) else None
-
-
-def _index(value: Any, name: str) -> int:
-    for candidate in (value, name.rsplit("_", 1)[-1]):
-        try:
-            return int(str(candidate))
-        except ValueError:
-            continue
-    return -1
-
-
-def _params(raw: Any) -> dict[str, Any]:
-    if isinstance(raw, dict):
-        return raw
-    try:
-        parsed = json.loads(str(raw or "{}"))
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
-def _value_of(trial: dict[str, Any]) -> float | None:
-    value: float | None = trial["score"] if trial["score"] is not None else trial["best"]
-    return value
-
-
-def _pick_curves(trials: list[dict[str, Any]], maximize: bool, cap: int) -> list[str]:
-    """Which trials' curves to send: up to half the cap for the best, then running trials,
-    then an even stride over the others (so a 10,000-trial sweep draws a readable sample)."""
-    with_points = [t for t in trials if t["points"]]
-    if len(with_points) <= cap:
-        return [t["name"] for t in with_points]
-    scored = [t for t in with_points if _value_of(t) is not None]
-    scored.sort(key=lambda t: -(_value_of(t) or 0.0) if maximize else (_value_of(t) or 0.0))
-    chosen: list[str] = [t["name"] for t in scored[: cap // 2]]
-    taken = set(chosen)
-    for t in with_points:
-        if len(chosen) >= cap - cap // 4:
-            break
-        if not t["terminal"] and t["name"] not in taken:
-            chosen.append(t["name"])
-            taken.add(t["name"])
-    rest = [t for t in with_points if t["name"] not in taken]
-    room = cap - len(chosen)
-    if rest and room > 0:
-        stride = len(rest) / room
-        chosen += [rest[int(i * stride)]["name"] for i in range(room)]
-    return chosen
-
-
-def _downsample(values: list[float | None], most: int) -> list[list[Any]]:
-    """``[[logged index, value], ...]``: every value, or an even stride keeping the last."""
-    pairs = [[i, v] for i, v in enumerate(values)]
-    if len(pairs) <= most or most < 2:
-        return pairs[:most] if most < 2 else pairs
-    stride = (len(pairs) - 1) / (most - 1)
-    return [pairs[round(i * stride)] for i in range(most)]
+    for status in JobStatus:
+        if status.value.lower() == raw.lower():
+            return status
+    raise ValidationFailed.one("status", f"not a job status: {raw[:40]!r}")

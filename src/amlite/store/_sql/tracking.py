@@ -12,13 +12,14 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, bindparam, case, func, select, union
 
 from amlite.domain.status import JobStatus
 from amlite.errors import Conflict, NotFound
-from amlite.store._base import JobRecord, MetricPoint, MetricSummary, TrialRow
+from amlite.store._base import JobRecord, MetricPoint, MetricSummary, TrialRow, TrialsVersion
 from amlite.store._sql.compiled import CompiledSelect
 from amlite.store._sql.engine import read_tx, write_tx
 from amlite.store._sql.records import insert_ignoring_conflict, job_record
@@ -176,7 +177,14 @@ class TrackingTables:
                 out.setdefault(name, []).append(_read_value(value))
         return out
 
-    def sweep_trials(self, workspace_key: str, parent_name: str, limit: int) -> list[TrialRow]:
+    def sweep_trials(
+        self,
+        workspace_key: str,
+        parent_name: str,
+        limit: int,
+        *,
+        modified_since: datetime | None = None,
+    ) -> list[TrialRow]:
         query = (
             select(
                 jobs.c.name,
@@ -190,6 +198,8 @@ class TrackingTables:
             .order_by(jobs.c.seq.desc())
             .limit(limit)
         )
+        if modified_since is not None:
+            query = query.where(jobs.c.modified_at >= modified_since)
         with read_tx(self._engine) as conn:
             return [
                 TrialRow(
@@ -203,12 +213,28 @@ class TrackingTables:
                 for name, status, reason, created, props, extra in conn.execute(query)
             ]
 
+    def sweep_trials_version(self, workspace_key: str, parent_name: str) -> TrialsVersion:
+        query = select(func.count(), func.max(jobs.c.seq), func.max(jobs.c.modified_at)).where(
+            jobs.c.workspace_key == workspace_key, jobs.c.parent_name == parent_name
+        )
+        with read_tx(self._engine) as conn:
+            row = conn.execute(query).one()
+        count, last_seq, modified_at = row
+        return TrialsVersion(int(count), None if last_seq is None else int(last_seq), modified_at)
+
     def metric_summaries(
-        self, workspace_key: str, parent_name: str, key: str
+        self,
+        workspace_key: str,
+        parent_name: str,
+        key: str,
+        *,
+        names: Collection[str] | None = None,
     ) -> dict[str, MetricSummary]:
+        if names is not None and not names:
+            return {}
         value = metrics.c.value
         finite = case((func.abs(value) <= sys.float_info.max, value))  # NULL (NaN), inf: no
-        per_trial = (
+        grouped = (
             select(
                 metrics.c.job_seq,
                 func.count().label("n"),
@@ -223,8 +249,10 @@ class TrackingTables:
                 metrics.c.key == key,
             )
             .group_by(metrics.c.job_seq)
-            .subquery()
         )
+        if names is not None:
+            grouped = grouped.where(jobs.c.name.in_(list(names)))
+        per_trial = grouped.subquery()
         query = select(
             jobs.c.name, per_trial.c.n, per_trial.c.low, per_trial.c.high, metrics.c.value
         ).select_from(
