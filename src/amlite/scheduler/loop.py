@@ -293,7 +293,9 @@ class Scheduler:
         """The round of jobs just submitted on ``computes``. When all of them run on this
         machine and it has no free slot, nothing can start: neither the queue nor the started
         jobs are read (this pool's free slots are exact between rounds: only this thread
-        takes them, and a job that ends calls ``run_ended``). Else a dispatch round
+        takes them, and a job that ends calls ``run_ended``; a slot taken by a job that then
+        failed to start is counted free again at the next full round, within
+        ``RECONCILE_SECONDS``). Else a dispatch round
         (``tick(full=False)``: no report read but those of supervisors that ended), which
         also fails a job whose compute can no longer be placed, or can never fit."""
         local = self._backends.local
