@@ -236,3 +236,22 @@ def test_a_batch_is_written_on_the_loop_when_the_writer_is_free_else_on_a_thread
     other.join()
     assert len(writers) == 1 and writers[0] not in loop_thread
     assert committed_names(path) == {"free", "held"}
+
+
+def test_the_callers_are_answered_before_the_scheduler_is_woken(
+    db: tuple[SqlStore, Path],
+) -> None:
+    store, _ = db
+    events: list[str] = []
+    group = GroupCommit(store, ACCEPT_PATH, on_committed=lambda stored: events.append("woken"))
+
+    async def put(name: str) -> None:
+        await group.create(job(name))
+        events.append(f"answered {name}")  # (a response is written in this same step)
+
+    async def burst() -> None:
+        await asyncio.gather(put("a"), put("b"))
+        await asyncio.sleep(0)  # let the wake run
+
+    asyncio.run(burst())
+    assert events == ["answered a", "answered b", "woken"]

@@ -58,7 +58,7 @@ class GroupCommit:
         self._then = tuple(then)
         self.on_committed = on_committed
         """Called once per batch that stored a job, with the jobs it stored (to wake the
-        scheduler)."""
+        scheduler), on the event loop once the batch's callers have been answered."""
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = (
             weakref.WeakKeyDictionary()
         )
@@ -101,7 +101,10 @@ class GroupCommit:
                     else:
                         done.set_result(outcome)
                 if stored and self.on_committed is not None:
-                    self.on_committed(stored)
+                    # after the callers' answers: each caller's task, resumed before this
+                    # callback, writes its response in that step, before the scheduler
+                    # thread wakes to take the GIL for its round
+                    asyncio.get_running_loop().call_soon(self.on_committed, stored)
         finally:
             queue.writing = False
             queue.writer = None  # (the task refers to the loop, the weak key of ``queue``)
