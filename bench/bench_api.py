@@ -457,8 +457,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--put-only", action="store_true", help="only the PUT cells")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        action="append",
+        default=[],
+        help="measure at this concurrency only (repeatable; default 1, 8, 32 and 128)",
+    )
     args = parser.parse_args()
     concurrencies = (1, 32) if args.quick else CONCURRENCY
+    if args.concurrency:
+        concurrencies = tuple(args.concurrency)
     seconds = 1.5 if args.quick else args.seconds
     variants: dict[str, str | None] = {}
     for item in args.variant:

@@ -77,7 +77,11 @@ def test_a_burst_is_written_in_batches_in_submission_order(db: tuple[SqlStore, P
     store, path = db
     recording = Recording(store)
     wakes: list[int] = []
-    group = GroupCommit(recording, ACCEPT_PATH, on_committed=lambda: wakes.append(1))  # type: ignore[arg-type]
+    group = GroupCommit(
+        recording,  # type: ignore[arg-type]
+        ACCEPT_PATH,
+        on_committed=lambda stored: wakes.append(len(stored)),
+    )
 
     async def burst() -> list[JobRecord | None]:
         recording.hold.clear()  # the first batch (the first job) waits...
@@ -94,7 +98,7 @@ def test_a_burst_is_written_in_batches_in_submission_order(db: tuple[SqlStore, P
     seqs = [r.seq for r in records if r]
     assert seqs == sorted(seqs)
     assert all(r is not None and r.status is JobStatus.QUEUED for r in records)
-    assert len(wakes) == 2  # the scheduler is woken once per batch, not once per job
+    assert wakes == [1, 19]  # the scheduler is woken once per batch, with its jobs
     assert committed_names(path) == {f"j{i:02d}" for i in range(20)}
 
 
@@ -232,3 +236,22 @@ def test_a_batch_is_written_on_the_loop_when_the_writer_is_free_else_on_a_thread
     other.join()
     assert len(writers) == 1 and writers[0] not in loop_thread
     assert committed_names(path) == {"free", "held"}
+
+
+def test_the_callers_are_answered_before_the_scheduler_is_woken(
+    db: tuple[SqlStore, Path],
+) -> None:
+    store, _ = db
+    events: list[str] = []
+    group = GroupCommit(store, ACCEPT_PATH, on_committed=lambda stored: events.append("woken"))
+
+    async def put(name: str) -> None:
+        await group.create(job(name))
+        events.append(f"answered {name}")  # (a response is written in this same step)
+
+    async def burst() -> None:
+        await asyncio.gather(put("a"), put("b"))
+        await asyncio.sleep(0)  # let the wake run
+
+    asyncio.run(burst())
+    assert events == ["answered a", "answered b", "woken"]

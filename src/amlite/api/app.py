@@ -65,7 +65,7 @@ class Server:
             store=self.store,
             jobs=self.jobs,
             assets=self.assets,
-            authenticate=Authenticator(self.store.find_token),
+            authenticate=Authenticator.for_store(self.store),
             public_url=self.public_url,
             local_reads=not self.store.multi_server,
         )

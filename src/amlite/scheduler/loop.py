@@ -6,8 +6,11 @@ server picks up exactly where the last one stopped: running jobs are followed ag
 whose supervisor vanished are failed with that reason.
 
 A tick woken only by supervisors ending (``run_ended``) reads the reports of those runs
-alone; a full tick (woken by ``wake``: an API request; or once a second) reads every
-started job's report and lets the sweep controller re-read its sweeps' active trials.
+alone; a full tick (woken by ``wake``: an API request; or once a second, even while other
+wakes keep coming) reads every started job's report and lets the sweep controller re-read
+its sweeps' active trials. A round woken only by Command jobs submitted (``submitted``)
+dispatches and nothing more: nothing at all when they can only run on this machine and it
+has no free slot (the end of a running job starts the next, ``run_ended``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +34,7 @@ from amlite.executors.ray.cluster import RayUnavailable
 from amlite.executors.ray.executor import RayExecutor
 from amlite.executors.run_files import run_dir_in
 from amlite.scheduler.backends import Backend, Backends
-from amlite.scheduler.capacity import NeverFits
+from amlite.scheduler.capacity import LocalPool, NeverFits
 from amlite.scheduler.membership import (
     UNATTENDED,
     Membership,
@@ -91,8 +95,12 @@ class Scheduler:
         """Whether the next tick reads every started job (set by ``wake``)."""
         self._ended: set[str] = set()
         """Run directories whose supervisor ended since the last tick read them."""
+        self._submitted: set[tuple[str, str]] = set()
+        """The (workspace key, compute) of the Command jobs submitted since the last round."""
+        self._last_full = float("-inf")
+        """When the last full round began (``time.monotonic``)."""
         self._signals = threading.Lock()
-        """Guards ``_full`` and ``_ended``, set by other threads."""
+        """Guards ``_full``, ``_ended`` and ``_submitted``, set by other threads."""
         self._trial_ended = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -123,8 +131,18 @@ class Scheduler:
         self.membership.leave()
 
     def wake(self) -> None:
+        """A full round now (an API write that may change started jobs: a cancel, a delete,
+        a sweep submitted; another server asking)."""
         with self._signals:
             self._full = True
+        self._wakes += 1
+        self._wake.set()
+
+    def submitted(self, computes: Iterable[tuple[str, str]]) -> None:
+        """Command jobs were queued on ``computes`` (workspace key, compute name): a
+        dispatch round (``_dispatch_submitted``), not a full one."""
+        with self._signals:
+            self._submitted.update(computes)
         self._wakes += 1
         self._wake.set()
 
@@ -183,10 +201,8 @@ class Scheduler:
                 woken = False
             self._wake.clear()
             wakes, began = self._wakes, time.monotonic()
-            with self._signals:
-                full, self._full = self._full or not woken, False
             try:
-                self.tick(full=full)
+                self.round(woken=woken, began=began)
             except Exception as exc:  # keep scheduling whatever one tick hit
                 reason = unavailable_reason(exc)
                 if reason is None:
@@ -216,6 +232,23 @@ class Scheduler:
         if wakes_during_tick < BURST_WAKES:
             return 0.0
         return min(tick_seconds, MAX_COALESCE_SECONDS)
+
+    def round(self, *, woken: bool, began: float) -> None:
+        """One round of the loop, as the signals since the last one ask: full when ``wake``
+        was called, when no signal came (``woken`` False) or once ``RECONCILE_SECONDS`` have
+        passed since the last full round; a dispatch round when only submissions came; else
+        the round of the supervisors that ended. ``began``: ``time.monotonic()`` now."""
+        with self._signals:
+            full = self._full or not woken or began - self._last_full >= RECONCILE_SECONDS
+            self._full = False
+            submitted, self._submitted = self._submitted, set()
+            dispatch_only = bool(submitted) and not self._ended
+        if full:
+            self._last_full = began
+        if dispatch_only and not full:
+            self._dispatch_submitted(submitted)
+        else:
+            self.tick(full=full)
 
     def tick(self, full: bool = True) -> None:
         """One round: reconcile started jobs (all of them when ``full``, else those whose
@@ -255,6 +288,24 @@ class Scheduler:
             return backend.reason(job.job_spec.workload())
         except (ValueError, TypeError) as exc:
             return f"cannot be placed: {exc}"
+
+    def _dispatch_submitted(self, computes: set[tuple[str, str]]) -> None:
+        """The round of jobs just submitted on ``computes``. When all of them run on this
+        machine and it has no free slot, nothing can start: neither the queue nor the started
+        jobs are read (this pool's free slots are exact between rounds: only this thread
+        takes them, and a job that ends calls ``run_ended``; a slot taken by a job that then
+        failed to start is counted free again at the next full round, within
+        ``RECONCILE_SECONDS``). Else a dispatch round
+        (``tick(full=False)``: no report read but those of supervisors that ended), which
+        also fails a job whose compute can no longer be placed, or can never fit."""
+        local = self._backends.local
+        if isinstance(local.pool, LocalPool) and local.pool.free == 0:
+            try:
+                if all(self._backends.for_compute(*each) is local for each in computes):
+                    return
+            except ValueError:  # a compute that is gone, or an unusable Ray address
+                pass
+        self.tick(full=False)
 
     def _dispatch(self, started: list[JobRecord]) -> None:
         """Start queued jobs, pool by pool (this machine, each Ray cluster), in priority

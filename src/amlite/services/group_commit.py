@@ -52,12 +52,13 @@ class GroupCommit:
         self,
         store: Store,
         then: Sequence[JobStatus],
-        on_committed: Callable[[], None] | None = None,
+        on_committed: Callable[[list[JobRecord]], None] | None = None,
     ) -> None:
         self._store = store
         self._then = tuple(then)
         self.on_committed = on_committed
-        """Called once per batch that stored a job (the scheduler's wake)."""
+        """Called once per batch that stored a job, with the jobs it stored (to wake the
+        scheduler), on the event loop once the batch's callers have been answered."""
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = (
             weakref.WeakKeyDictionary()
         )
@@ -89,9 +90,10 @@ class GroupCommit:
                         if not done.done():
                             done.set_exception(exc if isinstance(exc, Exception) else Cancelled())
                     raise
-                stored = False
+                stored: list[JobRecord] = []
                 for (_, done), outcome in zip(batch, outcomes, strict=True):
-                    stored = stored or isinstance(outcome, JobRecord)
+                    if isinstance(outcome, JobRecord):
+                        stored.append(outcome)
                     if done.done():  # the client went away: its job stays stored
                         continue
                     if isinstance(outcome, Exception):
@@ -99,7 +101,10 @@ class GroupCommit:
                     else:
                         done.set_result(outcome)
                 if stored and self.on_committed is not None:
-                    self.on_committed()
+                    # after the callers' answers: each caller's task, resumed before this
+                    # callback, writes its response in that step, before the scheduler
+                    # thread wakes to take the GIL for its round
+                    asyncio.get_running_loop().call_soon(self.on_committed, stored)
         finally:
             queue.writing = False
             queue.writer = None  # (the task refers to the loop, the weak key of ``queue``)

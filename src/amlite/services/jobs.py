@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -46,6 +47,8 @@ class Dispatcher(Protocol):
 
     def wake(self) -> None: ...
 
+    def submitted(self, computes: Iterable[tuple[str, str]]) -> None: ...
+
     def cancel_running(self, job: JobRecord, reason: str) -> None: ...
 
     def queue_reason(self, job: JobRecord) -> str | None: ...
@@ -85,7 +88,7 @@ class Jobs:
         self._rendered = RenderedJobs(public_url)
         self._local_until: dict[tuple[str, str], float] = {}
         self._local_lock = threading.Lock()
-        self._group_commit = GroupCommit(store, ACCEPT_PATH, on_committed=self._wake)
+        self._group_commit = GroupCommit(store, ACCEPT_PATH, on_committed=self._submitted)
 
     # -- create / update -----------------------------------------------------------------
     def create_or_update(self, ws: WorkspaceRef, name: str, body: Any) -> tuple[JsonObject, bool]:
@@ -101,7 +104,7 @@ class Jobs:
             record = None
         if record is None:
             return self._update_existing(draft), False
-        self._wake()
+        self._submitted([record])
         return job_resource(record, ws, self.public_url), True
 
     async def submit(
@@ -157,8 +160,14 @@ class Jobs:
         ws = draft.job.workspace
         return self._update(ws, self._require(ws, draft.job.name), draft.job.spec)
 
-    def _wake(self) -> None:
-        if self.dispatcher is not None:
+    def _submitted(self, records: Sequence[JobRecord]) -> None:
+        """Wake the scheduler for jobs just stored: a dispatch round for Command jobs (a new
+        job changes no started one), a full one for a sweep."""
+        if self.dispatcher is None:
+            return
+        if all(record.job_type == "Command" for record in records):
+            self.dispatcher.submitted({(r.workspace_key, r.compute) for r in records})
+        else:
             self.dispatcher.wake()
 
     def _runs_here(self, workspace_key: str, compute: str) -> bool:

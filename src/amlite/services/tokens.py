@@ -5,14 +5,24 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from amlite.domain.tokens import JOB_TOKEN_PREFIX, hash_token, new_token
 from amlite.store import Store, TokenRecord
 
-__all__ = ["JOB_TOKEN_PREFIX", "TokenLookup", "hash_token", "new_token"]
+__all__ = ["JOB_TOKEN_PREFIX", "TokenLookup", "TokenStore", "hash_token", "new_token"]
 
 TokenLookup = Callable[[str], TokenRecord | None]
 """Finds the record of a token by its hash (``hash_token``): the store's ``find_token``."""
+
+
+class TokenStore(Protocol):
+    """What authenticating reads of the store (a ``Store`` fits)."""
+
+    @property
+    def job_deletes(self) -> int: ...
+
+    def find_token(self, token_hash: str) -> TokenRecord | None: ...
 
 
 def ensure_admin_token(store: Store, token_file: Path) -> str:

@@ -255,6 +255,10 @@ class Store(abc.ABC):
     """Changes at each asset write (``put_asset``, ``delete_asset``) through this store
     object, once committed: a cache of assets is valid while it stays the same
     (``amlite.services.asset_cache``)."""
+    job_deletes: int = 0
+    """Changes at each job deleted (``delete_job``) through this store object, once
+    committed (with the job go its tokens: ``amlite.api.auth`` remembers job tokens while
+    it stays the same)."""
 
     def probe_writable(self) -> None:  # noqa: B027 - a store that is always there
         """Raise when the store cannot be written now (``amlite.store.availability``)."""

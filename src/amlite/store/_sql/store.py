@@ -406,6 +406,8 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
             deleted = conn.execute(
                 delete(jobs).where(jobs.c.workspace_key == workspace_key, jobs.c.name == name)
             ).rowcount
+        if deleted:
+            self.job_deletes = next(_JOB_DELETES)  # committed: its tokens are gone
         return deleted > 0
 
     def transition(
@@ -615,6 +617,8 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
 # The scheduler's hot statements, built once: building a statement and its cache key costs
 # several times what SQLite takes to run it (bench/results/sweep.md). Values are bound at
 # execution (``b_*`` parameters); each variant compiles once per engine (its compiled cache).
+_JOB_DELETES = itertools.count(1)
+"""A fresh value for ``job_deletes`` at each job deleted (``next`` is atomic)."""
 _INSERT_EVENTS = status_events.insert()
 _INSERT_TOKENS = tokens.insert()
 _INSERT_JOB = jobs.insert()
