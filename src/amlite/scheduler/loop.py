@@ -221,7 +221,8 @@ class Scheduler:
 
     def tick(self, full: bool = True) -> None:
         """One round: reconcile started jobs (all of them when ``full``, else those whose
-        supervisor ended), then let the sweeps add trials, then fill free capacity."""
+        supervisor ended), then let the sweeps add trials, then fill free capacity, then let
+        the sweeps create the trials that wait ahead (``SweepController.look_ahead``)."""
         with self._signals:
             ended, self._ended = self._ended, set()
         self._clear_orphans()
