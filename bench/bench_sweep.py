@@ -15,10 +15,12 @@
    - overhead per trial = (C * wall - sum(cmd)) / N: slot time per trial not spent inside the
                 trial's command (target <= 5 ms).
 
-   Also a breakdown from each trial's history and supervisor log (means, ms): created ->
-   Running (dispatch: plan, token, supervisor Popen), Running -> command start (supervisor
-   start-up, prepare steps), command end -> Completed (finalize, result), and the rest
-   (scheduler/controller reaction between a trial's end and the next trial's creation).
+   Also a breakdown from each trial's history and supervisor log (means, ms): ready ->
+   Running (dispatch: plan, token, supervisor Popen; ready = created, or for a trial
+   created ahead of its turn the end of the trial whose slot it takes), Running -> command
+   start (supervisor start-up, prepare steps), command end -> Completed (finalize, result),
+   and the rest
+   (scheduler/controller reaction between a trial's end and the next trial being ready).
 
    Peer: the same command run by a Ray Tune function trainable through ``subprocess.run``,
    ``tune.Tuner(..., tune_config=TuneConfig(num_samples=N, max_concurrent_trials=2))``, 1 CPU
@@ -157,7 +159,12 @@ def overhead_run(args: argparse.Namespace) -> dict[str, Any]:
     spans = sorted((r[1], r[5]) for r in rows)
     peak = max(sum(1 for s, e in spans if s <= start < e) for start, _ in spans)
     mean = statistics.fmean
-    dispatch = mean(r[1] - r[0] for r in rows)
+    # a trial is ready to start once it exists and a slot is free: the i-th start (i >= C)
+    # needs the (i-C)-th end (trials created ahead of their turn wait for that, not dispatch)
+    ends = sorted(r[5] for r in rows)
+    starts = sorted(rows, key=lambda r: r[1])
+    ready = [max(r[0], ends[i - C]) if i >= C else r[0] for i, r in enumerate(starts)]
+    dispatch = mean(r[1] - at for r, at in zip(starts, ready, strict=True))
     sup_start = mean(r[2] - r[1] for r in rows)
     prep = mean(r[3] - r[2] for r in rows)
     post = mean(r[5] - r[4] for r in rows)
@@ -472,8 +479,8 @@ def report(args: argparse.Namespace, aml: dict | None, ray_res: Any, scale: dict
             "",
             "amlite's overhead per trial, broken down (means over trials, ms):",
             "",
-            "| created → Running (dispatch) | Running → supervisor up | supervisor → command "
-            "(prepare) | command end → Completed | rest (trial end → next trial created) |",
+            "| ready → Running (dispatch) | Running → supervisor up | supervisor → command "
+            "(prepare) | command end → Completed | rest (trial end → next trial ready) |",
             "|---|---|---|---|---|",
             f"| {aml['dispatch_ms']:.1f} | {aml['sup_ms']:.1f} | {aml['prep_ms']:.1f} | "
             f"{aml['post_ms']:.1f} | {aml['rest_ms']:.1f} |",

@@ -52,6 +52,30 @@ def test_success_logs_events_and_on_exit(tmp_path: Path) -> None:
     assert (Path(plan.artifacts_dir) / "system_logs" / "supervisor.log").exists()
 
 
+def test_a_start_within_deferring_is_followed_once_the_block_ends(tmp_path: Path) -> None:
+    """The scheduler records Running before the executor's threads wake (``deferring``)."""
+    seen: list[str] = []
+    done = threading.Event()
+
+    def on_exit(run_dir: str) -> None:
+        seen.append(run_dir)
+        done.set()
+
+    ex = LocalExecutor(on_exit=on_exit)
+    plan = make_plan(tmp_path, "true")
+    try:
+        with ex.deferring():
+            wait_done(ex, ex.start(plan))
+            assert not done.is_set()  # ended, and nothing followed it yet
+        assert done.wait(10) and seen == [plan.run_dir]
+        later = make_plan(tmp_path / "later", "true")  # outside a block: followed at once
+        done.clear()
+        wait_done(ex, ex.start(later))
+        assert done.wait(10) and seen == [plan.run_dir, later.run_dir]
+    finally:
+        ex.close()
+
+
 def test_nonzero_exit_fails(tmp_path: Path) -> None:
     ex = LocalExecutor()
     rep = wait_done(ex, ex.start(make_plan(tmp_path, "echo bad; exit 3")))

@@ -13,7 +13,8 @@ A plan runs one process (``bash -c COMMAND``, logging to ``user_logs/std_log.txt
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -183,6 +184,14 @@ class Executor(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release what the executor holds between jobs (e.g. a spare process)."""
+
+    @contextlib.contextmanager
+    def deferring(self) -> Iterator[None]:
+        """Within the block, ``start`` in this thread leaves the background work a start
+        sets off (threads woken to follow the process, to start a spare) until the block
+        ends: the scheduler records Running first, without those threads competing with it
+        for the interpreter. The default has none to defer."""
+        yield
 
     @abc.abstractmethod
     def report(self, runtime: dict[str, Any]) -> RunReport:

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,8 @@ class LocalExecutor(Executor):
         self._closed = False
         self._refiller: threading.Thread | None = None
         self._waiter = _Waiter(self._ended)
+        self._deferred = threading.local()
+        """``deferring``: the work each thread's starts left for the end of its block."""
 
     def start(self, plan: RunPlan, guard: Callable[[], bool] | None = None) -> dict[str, Any]:
         if plan.sandbox is None and self._sandbox is not None:
@@ -102,10 +104,26 @@ class LocalExecutor(Executor):
             "pidStart": process_start_time(proc.pid),
             "host": socket.gethostname(),
         }
-        self._waiter.add(proc, str(run_dir), lock)
-        if self._keep:
+        pending: list[Callable[[], None]] | None = getattr(self._deferred, "pending", None)
+        self._waiter.add(proc, str(run_dir), lock, wake=pending is None)
+        if pending is not None:  # ``deferring``: at the end of the block
+            pending.append(self._waiter.wake)
+            if self._keep:
+                pending.append(self._want_spares)
+        elif self._keep:
             self._want_spares()
         return runtime
+
+    @contextlib.contextmanager
+    def deferring(self) -> Iterator[None]:
+        pending: list[Callable[[], None]] = []
+        self._deferred.pending = pending
+        try:
+            yield
+        finally:
+            self._deferred.pending = None
+            for work in pending:
+                work()
 
     def close(self) -> None:
         """Let the spare supervisors go (each exits when its stdin closes)."""
@@ -236,7 +254,10 @@ class _Waiter:
         self._thread: threading.Thread | None = None
         self._wake_r, self._wake_w = -1, -1
 
-    def add(self, proc: subprocess.Popen[bytes], run_dir: str, lock: int) -> None:
+    def add(
+        self, proc: subprocess.Popen[bytes], run_dir: str, lock: int, *, wake: bool = True
+    ) -> None:
+        """Follow ``proc``; unless ``wake``, not before the next ``wake``."""
         if proc.stdout is None:  # no pipe to watch: a thread of its own waits for the exit
             threading.Thread(
                 target=self._exit_of, args=(proc, run_dir, lock), name="amlite-wait", daemon=True
@@ -249,8 +270,18 @@ class _Waiter:
                 os.set_blocking(self._wake_w, False)
                 self._thread = threading.Thread(target=self._run, name="amlite-wait", daemon=True)
                 self._thread.start()
-            with contextlib.suppress(BlockingIOError):  # a full pipe: a wake-up is pending
-                os.write(self._wake_w, b"\0")
+            if wake:
+                self._wake_locked()
+
+    def wake(self) -> None:
+        """Let the thread take up what was added."""
+        with self._lock:
+            if self._thread is not None:  # else nothing is left to take up
+                self._wake_locked()
+
+    def _wake_locked(self) -> None:
+        with contextlib.suppress(BlockingIOError):  # a full pipe: a wake-up is pending
+            os.write(self._wake_w, b"\0")
 
     def _exit_of(self, proc: subprocess.Popen[bytes], run_dir: str, lock: int) -> None:
         try:

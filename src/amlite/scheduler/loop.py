@@ -104,7 +104,9 @@ class Scheduler:
         self._trial_ended = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._sweeps = SweepController(store, self, fence=self.membership.fence)
+        self._sweeps = SweepController(
+            store, self, fence=self.membership.fence, look_ahead=not self.membership.multi
+        )
         self._workspaces: dict[str, WorkspaceRef] = {}
         self._orphans: list[tuple[Backend, dict[str, Any], str, str]] = []
         """Processes started for a job deleted while it was starting: stopped, and their run
@@ -252,7 +254,8 @@ class Scheduler:
 
     def tick(self, full: bool = True) -> None:
         """One round: reconcile started jobs (all of them when ``full``, else those whose
-        supervisor ended), then let the sweeps add trials, then fill free capacity."""
+        supervisor ended), then let the sweeps add trials, then fill free capacity, then let
+        the sweeps create the trials that wait ahead (``SweepController.look_ahead``)."""
         with self._signals:
             ended, self._ended = self._ended, set()
         self._clear_orphans()
@@ -268,6 +271,7 @@ class Scheduler:
             else:
                 self._sweeps.forget(sweep)
         self._dispatch(started)
+        self._sweeps.look_ahead()  # the trials to start when these end, off their path
         self._sweeps.score_finished()
         if self._trial_ended:
             self._wake.set()  # a trial ended after its sweep's turn: let it start the next
@@ -362,6 +366,8 @@ class Scheduler:
                 tried.add((job.workspace_key, job.name))
                 if not self.membership.holds(job):
                     continue  # another server claimed it
+                if job.parent_name and not self._sweeps.may_start(job):
+                    continue  # a trial created ahead: its sweep's trials fill their limit
                 try:
                     nodes = backend.pool.take(job.job_spec.workload())
                 except NeverFits as exc:
@@ -375,7 +381,9 @@ class Scheduler:
                 if nodes is None:
                     self.membership.release(job)  # a server with room may take it
                     return
-                if self._start(job, backend, nodes) is None:
+                with backend.executor.deferring():  # its threads wait for Running
+                    started = self._start(job, backend, nodes)
+                if started is None:
                     return
 
     def _start(self, job: JobRecord, backend: Backend, nodes: list[NodeSlot]) -> bool | None:
@@ -444,6 +452,8 @@ class Scheduler:
             if current is None:
                 self._orphans.append((backend, runtime, key, name))
             return False
+        if job.parent_name:
+            self._sweeps.trial_started(job)
         return True
 
     def _workspace(self, key: str) -> WorkspaceRef | None:

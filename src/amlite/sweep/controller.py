@@ -25,6 +25,7 @@ the only part of the sweep that touches the store. Starting and cancelling jobs 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -61,7 +62,11 @@ TRIAL_ACTIVE = (
     S.FINALIZING,
     S.CANCEL_REQUESTED,
 )
+TRIAL_WAITING = (S.NOT_STARTED, S.STARTING, S.PREPARING, S.QUEUED)
 DEFAULT_MAX_TOTAL = 1000
+LOOK_AHEAD = 1
+"""Trials a non-adaptive sweep keeps created and queued beyond ``maxConcurrentTrials``
+(``SweepController.look_ahead``), so a slot that frees starts the next trial at once."""
 EARLY_TERMINATION = "early termination"
 
 
@@ -119,6 +124,11 @@ class _Memory:
     """The job token of each trial created by this server and not yet started, by name: its
     hash was stored with the trial (``Store.add_trials``), so starting it writes no token.
     Lost on a restart: a trial started then gets a token of its own (``mint_job_token``)."""
+    waiting: set[str] = field(default_factory=set)
+    """Active trials not started yet (created, queued): they do not count against
+    ``maxConcurrentTrials`` until the scheduler starts them (``may_start``)."""
+    sweep: JobRecord | None = None
+    """The sweep as this round's ``tick`` left it running, for ``look_ahead``."""
     watching: set[str] = field(default_factory=set)
     """Trials last seen active. One that leaves the store's active set without
     ``trial_finished`` ended on another server (several servers on one database): it is
@@ -135,8 +145,14 @@ class SweepController:
         store: Store,
         ops: TrialOps,
         fence: Callable[[JobRecord], Fence | None] = _no_fence,
+        *,
+        look_ahead: bool = False,
     ) -> None:
         self._store = store
+        self._look_ahead = look_ahead
+        """Keep ``LOOK_AHEAD`` trials of non-adaptive sweeps queued ahead, their start held
+        back by ``may_start``: only with one server (several servers may each start trials
+        of one sweep, and only this one's memory would know what was started)."""
         self._ops = ops
         self._fence = fence
         """The fencing token of this server's writes to a sweep it holds
@@ -151,8 +167,11 @@ class SweepController:
         sampler out of memory) fails that sweep, its trials are canceled and the reason is in
         its status and history; the scheduler goes on with the other sweeps and jobs. Store
         errors are not the sweep's fault: they propagate (the scheduler's round retries)."""
+        self._isolated(sweep, self.tick)
+
+    def _isolated(self, sweep: JobRecord, step: Callable[[JobRecord], object]) -> None:
         try:
-            self.tick(sweep)
+            step(sweep)
         except SQLAlchemyError:
             raise
         except Fenced as exc:  # another server holds it now: what this one knew is stale
@@ -203,13 +222,13 @@ class SweepController:
             return
         if sweep.status is not S.RUNNING:
             return
-        if memory.plan.policy is not None:
+        plan = memory.plan
+        if plan.policy is not None:
             self._early_terminate(sweep, memory, self._load_active(sweep, memory))
         elif memory.active is None:
             self._load_active(sweep, memory)
         assert memory.active is not None
-        running = sum(1 for cancelling in memory.active.values() if not cancelling)
-        created = self._add_trials(sweep, memory, running)
+        created = self._add_trials(sweep, memory, _running(memory), plan.max_concurrent)
         # memory may lag behind the store in one direction only: look before ending
         if (
             created == 0
@@ -218,6 +237,50 @@ class SweepController:
             and not self._load_active(sweep, memory)
         ):
             self._end(sweep, S.COMPLETED, None)
+        elif self._look_ahead and not plan.sampler.needs_history:
+            memory.sweep = sweep
+
+    def look_ahead(self) -> None:
+        """Create the next trial of each non-adaptive sweep ticked this round ahead of its
+        turn (``LOOK_AHEAD`` beyond ``maxConcurrentTrials``), queued: when one of its trials
+        ends, the scheduler starts it at once (``may_start``), and the one after it is
+        created off that path (the scheduler calls this after starting trials). Created
+        like any trial, with ``nextIndex`` in one transaction: a restart neither loses nor
+        repeats it. Adaptive samplers (Bayesian) propose from the trials that ended, so they
+        are left to ``tick``."""
+        for memory in list(self._memory.values()):
+            sweep, memory.sweep = memory.sweep, None
+            if sweep is not None and memory.active is not None:
+                self._isolated(sweep, functools.partial(self._add_ahead, memory=memory))
+
+    def _add_ahead(self, sweep: JobRecord, memory: _Memory) -> int:
+        limit = memory.plan.max_concurrent + LOOK_AHEAD
+        return self._add_trials(sweep, memory, _running(memory), limit)
+
+    def may_start(self, trial: JobRecord) -> bool:
+        """Whether the scheduler may start the queued ``trial`` now: its sweep's started
+        trials (active, not yet cancelled, not waiting) are fewer than its
+        ``maxConcurrentTrials``. Memory lags the store in one direction only (a trial it
+        counts may have ended), so it errs towards waiting; ``refresh`` catches up."""
+        if not self._look_ahead:
+            return True
+        memory = self._memory.get((trial.workspace_key, trial.parent_name or ""))
+        if memory is None:
+            return True  # not a live sweep of this controller's: nothing was created ahead
+        if memory.active is None:
+            return False  # its sweep's next tick reads them (``refresh``)
+        started = sum(
+            1
+            for name, cancelling in memory.active.items()
+            if not cancelling and name not in memory.waiting
+        )
+        return started < memory.plan.max_concurrent
+
+    def trial_started(self, trial: JobRecord) -> None:
+        """The scheduler marked ``trial`` Running: it counts against the concurrency now."""
+        memory = self._memory.get((trial.workspace_key, trial.parent_name or ""))
+        if memory is not None:
+            memory.waiting.discard(trial.name)
 
     def trial_finished(self, trial: JobRecord) -> None:
         """Score a trial that reached a terminal status and update its sweep's best."""
@@ -227,6 +290,7 @@ class SweepController:
         if memory.active is not None:
             memory.active.pop(trial.name, None)
         memory.watching.discard(trial.name)
+        memory.waiting.discard(trial.name)
         memory.tokens.pop(trial.name, None)
         if memory.scored:
             memory.unscored.append(trial)
@@ -326,6 +390,7 @@ class SweepController:
             sweep.workspace_key, parent_name=sweep.name, statuses=TRIAL_ACTIVE, limit=100_000
         )
         memory.active = {t.name: t.status is S.CANCEL_REQUESTED for t in active}
+        memory.waiting = {t.name for t in active if t.status in TRIAL_WAITING}
         gone, memory.watching = memory.watching - memory.active.keys(), set(memory.active)
         for name in sorted(gone):  # ended on another server
             trial = self._store.get_job(sweep.workspace_key, name)
@@ -364,8 +429,9 @@ class SweepController:
     def _exhausted(self, sweep: JobRecord, memory: _Memory) -> bool:
         return self._next_index(sweep, memory) >= memory.plan.max_total
 
-    def _add_trials(self, sweep: JobRecord, memory: _Memory, running: int) -> int:
-        """Create trials up to the concurrency and total limits; return how many.
+    def _add_trials(self, sweep: JobRecord, memory: _Memory, running: int, limit: int) -> int:
+        """Create trials while fewer than ``limit`` are active and the total allows; return
+        how many.
 
         The trials and the sweep's new ``nextIndex`` are written in one transaction, so a
         crash leaves both or neither: no trial is ever created twice or skipped.
@@ -374,7 +440,7 @@ class SweepController:
         start = index = self._next_index(sweep, memory)
         history: list[TrialOutcome] | None = None
         batch: list[NewJob] = []
-        while running + len(batch) < plan.max_concurrent and index < plan.max_total:
+        while running + len(batch) < limit and index < plan.max_total:
             if history is None and plan.sampler.needs_history:
                 history = self._history(sweep, plan)
             params = plan.sampler.propose(index, history or [])
@@ -400,6 +466,7 @@ class SweepController:
         memory.tokens.update((trial.name, tokens[trial.name]) for trial in created)
         memory.next_index = index
         memory.watching.update(trial.name for trial in created)
+        memory.waiting.update(trial.name for trial in created)
         if memory.active is not None:
             memory.active.update((trial.name, False) for trial in created)
         return len(created)
@@ -549,6 +616,12 @@ class SweepController:
                 {P.BEST_CHILD_RUN_ID: trial.name, P.SCORE: format_value(score)},
             )
             memory.best = score
+
+
+def _running(memory: _Memory) -> int:
+    """Active trials not being cancelled (started or waiting to start)."""
+    assert memory.active is not None
+    return sum(1 for cancelling in memory.active.values() if not cancelling)
 
 
 def _float(value: str | None) -> float | None:
