@@ -26,8 +26,29 @@ from amlite.client import AmliteClient, ApiError
 from amlite.domain.arm_id import parse_resource_id
 from amlite.domain.json_value import JsonObject, member
 
-__all__ = ["TERMINAL", "artifacts_location", "follow_job", "follow_sweep"]
+__all__ = ["TERMINAL", "PollDelay", "artifacts_location", "follow_job", "follow_sweep"]
 LOG_FILE = "user_logs/std_log.txt"
+FIRST_POLL = 0.05
+"""Seconds before the first look again, and again after anything changed: a trivial job is
+seen ending within tens of milliseconds instead of after a whole ``poll``."""
+
+
+class PollDelay:
+    """The wait between two looks at a job: ``FIRST_POLL`` at first and after a change,
+    doubling while nothing changes, up to ``longest`` (the ``poll`` the caller asked for)."""
+
+    def __init__(self, longest: float) -> None:
+        self.longest = longest
+        self.next = min(FIRST_POLL, longest)
+
+    def changed(self) -> None:
+        self.next = min(FIRST_POLL, self.longest)
+
+    def wait(self) -> None:
+        time.sleep(self.next)
+        self.next = min(self.next * 2, self.longest)
+
+
 RANK0_LOG_FILE = "user_logs/std_log_process_0.txt"
 
 
@@ -85,6 +106,7 @@ def follow_job(
     last = None
     live = con.is_terminal and not quiet
     spinner = con.status(f"{name}: waiting") if live else nullcontext()
+    delay = PollDelay(poll)
     with spinner as status:
         while True:
             current = str(member(job, "properties", "status") or "Unknown")
@@ -92,6 +114,8 @@ def follow_job(
             if current in TERMINAL and text:  # the last lines come before the final status
                 con.print(text, end="", markup=False, highlight=False)
                 text = ""
+            if current != last or text:
+                delay.changed()
             if current != last:
                 if not quiet:
                     con.print(f"{name}: {current}", markup=False)
@@ -102,7 +126,7 @@ def follow_job(
                 con.print(text, end="", markup=False, highlight=False)
             if current in TERMINAL:
                 break
-            time.sleep(poll)
+            delay.wait()
             job = client.get_job(name)
     sys.stdout.flush()
     return current
@@ -124,17 +148,18 @@ def follow_sweep(
         return sweep_view(client, client.get_job(name), with_metrics=True, cache=cache)
 
     view = snapshot()
+    delay = PollDelay(poll)  # a sweep's view is many requests: never reset, only grows
     if con.is_terminal and not quiet:
         with Live(trial_table(view), console=con, refresh_per_second=4) as live:
             while not view.done:
-                time.sleep(poll)
+                delay.wait()
                 view = snapshot()
                 live.update(trial_table(view))
     else:
         printer = _PlainPrinter(con, quiet)
         printer.show(view)
         while not view.done:
-            time.sleep(poll)
+            delay.wait()
             view = snapshot()
             printer.show(view)
     if not quiet:
