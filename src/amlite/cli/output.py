@@ -1,4 +1,4 @@
-"""Printing: JSON for machines (``-o json``), Rich tables and lines for people."""
+"""Printing: JSON for machines (``-o json``), plain aligned tables and Rich lines for people."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -70,12 +71,34 @@ JOB_COLUMNS = ["Name", "Type", "Status", "Experiment", "Compute", "Created"]
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    t = Table(title=title, show_lines=False)
-    for column in columns:
-        t.add_column(column, overflow="fold")
-    for row in rows:
-        t.add_row(*[_escape(str(c)) for c in row])
-    console.print(t)
+    """Columns padded to their widest cell under a header and a rule, as plain text: a Rich
+    table measured and rendered each of 1,000 jobs' cells (1.8 s for ``job list --max
+    1000``); this costs milliseconds. Control characters in values are shown as ``?``."""
+    body = [[_printable(str(cell)) for cell in row] for row in rows]
+    head = [_printable(str(column)) for column in columns]
+    widths = [cell_len(column) for column in head]
+    for row in body:
+        for i, cell in enumerate(row[: len(widths)]):
+            widths[i] = max(widths[i], cell_len(cell))
+    lines = [_printable(title)] if title else []
+    lines.append(_padded(head, widths))
+    lines.append("  ".join("─" * width for width in widths))
+    lines.extend(_padded(row, widths) for row in body)
+    console.file.write("\n".join(lines) + "\n")
+    console.file.flush()
+
+
+def _padded(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(
+        cell + " " * (width - cell_len(cell)) for cell, width in zip(cells, widths, strict=False)
+    ).rstrip()
+
+
+def _printable(text: str) -> str:
+    return text.translate(_CONTROL)
+
+
+_CONTROL = {c: "?" for c in [*range(0x20), *range(0x7F, 0xA0)]}
 
 
 def details(title: str, pairs: Sequence[tuple[str, Any]]) -> None:
