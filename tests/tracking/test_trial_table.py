@@ -32,6 +32,25 @@ def read(store: Store) -> dict[str, tuple[float | None, bool]]:
     return {e.name: (e.value, e.logged) for e in entries}
 
 
+@pytest.fixture
+def reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[datetime | None]:
+    """A sweep "sw" with trials 0 and 1; the ``modified_since`` of each ``sweep_trials``
+    read from then on (None: a full read)."""
+    seen: list[datetime | None] = []
+    sweep_trials = store.sweep_trials
+
+    def spy(*args: Any, modified_since: datetime | None = None) -> Any:
+        seen.append(modified_since)
+        return sweep_trials(*args, modified_since=modified_since)
+
+    monkeypatch.setattr(store, "sweep_trials", spy)
+    store.ensure_workspace(WS)
+    store.create_job(NewJob(WS, "sw", "Sweep", {"command": "true"}))
+    store.create_job(trial(0))
+    store.create_job(trial(1))
+    return seen
+
+
 def test_every_write_to_a_trial_changes_the_version(store: Store) -> None:
     store.ensure_workspace(WS)
     store.create_job(NewJob(WS, "sw", "Sweep", {"command": "true"}))
@@ -53,20 +72,8 @@ def test_every_write_to_a_trial_changes_the_version(store: Store) -> None:
 
 
 def test_the_trials_read_are_current_after_each_write(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    store: Store, reads: list[datetime | None]
 ) -> None:
-    reads: list[datetime | None] = []
-    sweep_trials = store.sweep_trials
-
-    def spy(*args: Any, modified_since: datetime | None = None) -> Any:
-        reads.append(modified_since)
-        return sweep_trials(*args, modified_since=modified_since)
-
-    monkeypatch.setattr(store, "sweep_trials", spy)
-    store.ensure_workspace(WS)
-    store.create_job(NewJob(WS, "sw", "Sweep", {"command": "true"}))
-    store.create_job(trial(0))
-    store.create_job(trial(1))
     assert read(store) == {"sw_0": (None, False), "sw_1": (None, False)}
     store.log_metrics(WS.key, "sw_0", [MetricPoint("acc", 0.2), MetricPoint("acc", 0.7)])
     assert read(store)["sw_0"] == (0.7, True)  # an unscored trial's values: read each time
@@ -83,20 +90,8 @@ def test_the_trials_read_are_current_after_each_write(
 
 
 def test_a_write_that_committed_late_is_seen_at_the_next_check(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    store: Store, reads: list[datetime | None]
 ) -> None:
-    reads: list[datetime | None] = []
-    sweep_trials = store.sweep_trials
-
-    def spy(*args: Any, modified_since: datetime | None = None) -> Any:
-        reads.append(modified_since)
-        return sweep_trials(*args, modified_since=modified_since)
-
-    monkeypatch.setattr(store, "sweep_trials", spy)
-    store.ensure_workspace(WS)
-    store.create_job(NewJob(WS, "sw", "Sweep", {"command": "true"}))
-    store.create_job(trial(0))
-    store.create_job(trial(1))
     store.set_system_properties(WS.key, "sw_0", {"note": "newest"})  # the newest write
     cache = T._TrialCache(ttl=0.0)  # every call checks
     assert [e.score for e in cache.entries(store, WS.key, "sw", 100)] == [None, None]
