@@ -262,12 +262,9 @@ def scored_sample(entries: Sequence[TrialEntry], most: int, maximize: bool) -> l
     if most <= 0:
         return []
     top = most // 10
-    ranked = sorted(scored, key=lambda e: -(e.value or 0.0) if maximize else (e.value or 0.0))
-    chosen = {id(e) for e in ranked[:top]}
+    chosen = {id(e) for e in _best_first(scored, maximize)[:top]}
     rest = [e for e in scored if id(e) not in chosen]
-    room = most - top
-    stride = len(rest) / room
-    chosen.update(id(rest[int(i * stride)]) for i in range(room))
+    chosen.update(id(e) for e in _spread(rest, most - top))
     return [e for e in scored if id(e) in chosen]
 
 
@@ -277,8 +274,7 @@ def pick_curves(entries: Sequence[TrialEntry], maximize: bool, cap: int) -> list
     logged = [e for e in entries if e.logged]
     if len(logged) <= cap:
         return [e.name for e in logged]
-    scored = [e for e in logged if e.value is not None]
-    scored.sort(key=lambda e: -(e.value or 0.0) if maximize else (e.value or 0.0))
+    scored = _best_first([e for e in logged if e.value is not None], maximize)
     chosen: list[str] = [e.name for e in scored[: cap // 2]]
     taken = set(chosen)
     for e in logged:
@@ -288,11 +284,21 @@ def pick_curves(entries: Sequence[TrialEntry], maximize: bool, cap: int) -> list
             chosen.append(e.name)
             taken.add(e.name)
     rest = [e for e in logged if e.name not in taken]
-    room = cap - len(chosen)
-    if rest and room > 0:
-        stride = len(rest) / room
-        chosen += [rest[int(i * stride)].name for i in range(room)]
+    chosen += [e.name for e in _spread(rest, cap - len(chosen))]
     return chosen
+
+
+def _best_first(entries: Iterable[TrialEntry], maximize: bool) -> list[TrialEntry]:
+    """``entries`` with a value, best value first."""
+    return sorted(entries, key=lambda e: -(e.value or 0.0) if maximize else (e.value or 0.0))
+
+
+def _spread(items: Sequence[TrialEntry], room: int) -> list[TrialEntry]:
+    """At most ``room`` of ``items``, at an even stride from the first."""
+    if not items or room <= 0:
+        return []
+    stride = len(items) / room
+    return [items[int(i * stride)] for i in range(room)]
 
 
 def downsample(values: list[float | None], most: int) -> list[list[Any]]:
