@@ -244,7 +244,6 @@ def uploads_report(
         "the code package (`amlite_code`)": [m for m in modules if m != node_pkg],
         "job descriptors (`working_dir`)": sorted(descriptors),
     }
-    load = os.getloadavg()
     lines = [
         f"## {datetime.now().strftime('%Y-%m-%d %H:%M')} Package uploads for {n} jobs with one "
         f"code, no shared filesystem (`bench/bench_ray_nofs.py --uploads {n}`, 2 cores)",
@@ -255,13 +254,7 @@ def uploads_report(
         f"once: {dict(statuses)} in {wall:.0f} s; {len(jobs)} Ray jobs. Uploads are the "
         f"`PUT /api/packages/gcs/...` the proxy forwarded, classified by the Ray jobs' "
         f"`runtime_env`. The machine was loaded by other work (other helpers' tests and "
-        f"builds); load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}"
-        + (
-            f"; other work seen at {len(failures.others)} of {failures.checks} checks: "
-            f"{'; '.join(sorted(set(failures.others)))}."
-            if failures.others
-            else "."
-        ),
+        f"builds); load average at the end: " + machine_note(failures),
         "",
         "| package | distinct in the jobs' runtime_env | uploads (PUT) | bytes uploaded | "
         "existence checks (GET) |",
@@ -342,11 +335,22 @@ def main() -> None:
         sys.exit(1)
 
 
+def machine_note(failures: Failures) -> str:
+    """The load average now, and the other work the checks saw, ending the sentence."""
+    load = os.getloadavg()
+    others = (
+        f"; other work seen at {len(failures.others)} of {failures.checks} checks: "
+        f"{'; '.join(sorted(set(failures.others)))}."
+        if failures.others
+        else "."
+    )
+    return f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}{others}"
+
+
 def report(n: int, out: dict[str, list[Sample]], failures: Failures) -> str:
     def values(kind: str, attr: str) -> list[float]:
         return [getattr(s, attr) for s in out[kind] if getattr(s, attr) == getattr(s, attr)]
 
-    load = os.getloadavg()
     lines = [
         f"## {datetime.now().strftime('%Y-%m-%d %H:%M')} Ray without a shared filesystem "
         f"(`bench/bench_ray_nofs.py`, 2 cores)",
@@ -356,13 +360,7 @@ def report(n: int, out: dict[str, list[Sample]], failures: Failures) -> str:
         "through Ray's package store, the 1 MiB `Download` input fetched and logs and the "
         "output pushed through the file API, status read from the Ray job's log). "
         f"{n} jobs of each kind, interleaved, after one warm-up round. Load average at the "
-        f"end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}"
-        + (
-            f"; other work seen at {len(failures.others)} of {failures.checks} checks: "
-            f"{'; '.join(sorted(set(failures.others)))}."
-            if failures.others
-            else "."
-        ),
+        f"end: " + machine_note(failures),
         "",
     ]
     if failures.items:
