@@ -16,6 +16,7 @@ import abc
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from amlite.domain.file_steps import FileStep
@@ -132,6 +133,10 @@ class RunPlan:
     again under the same name): a cluster backend names the job's submission after it,
     so that the cluster itself refuses a second copy. Empty: a plan not built for a
     stored job."""
+    slot_group: str = ""
+    """Jobs whose runs may pass their slot on to each other (``Executor.stage``): the
+    trials of one sweep, which ask for the same resources and share one concurrency limit.
+    Empty: none."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -148,6 +153,17 @@ class RunPlan:
         box = data.get("sandbox")
         data["sandbox"] = SandboxSpec(**box) if box else None
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A staged plan that started (``Executor.stage``)."""
+
+    run_dir: str
+    runtime: dict[str, Any]
+    """As ``Executor.start`` returns it."""
+    at: datetime
+    """When it was told to go."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +208,37 @@ class Executor(abc.ABC):
         ends: the scheduler records Running first, without those threads competing with it
         for the interpreter. The default has none to defer."""
         yield
+
+    # -- staged starts (optional) ----------------------------------------------------------
+    # A staged plan's supervisor is made ready ahead (its run directory written, a process
+    # waiting) and starts the moment a run of its ``slot_group`` ends on this executor,
+    # without a round of the scheduler in between: the end of a sweep's trial starts the
+    # next one within a millisecond. Until it goes, nothing of it runs and its job stays
+    # Queued; the scheduler records it Running afterwards (``launched``). The default
+    # executor cannot stage: ``stage`` answers None, and every job starts with ``start``.
+
+    def stage(self, plan: RunPlan, guard: Callable[[], bool] | None = None) -> bool:
+        """Make ``plan`` ready to start when a run of ``plan.slot_group`` that this executor
+        started ends (or when ``go`` is called). False: not staged (the executor cannot
+        stage, or has no process ready for it); start it with ``start`` when its turn comes.
+        Raises as ``start`` does."""
+        return False
+
+    def go(self, run_dir: str) -> Launch | None:
+        """Start the plan staged in ``run_dir`` now (its turn came in a scheduler round);
+        its ``Launch`` also if it had started already. None if nothing is staged there."""
+        return None
+
+    def withdraw(self, run_dir: str) -> Launch | None:
+        """Let go of the plan staged in ``run_dir``: None once nothing of it runs (also when
+        nothing was staged there); its ``Launch`` if it started before this call (it runs:
+        the caller records or stops it)."""
+        return None
+
+    def launched(self) -> list[Launch]:
+        """The staged plans that started since the last call, as a run of their group
+        ended; each is returned once (by this, ``go`` or ``withdraw``)."""
+        return []
 
     @abc.abstractmethod
     def report(self, runtime: dict[str, Any]) -> RunReport:

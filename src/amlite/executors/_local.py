@@ -17,12 +17,15 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from amlite.executors._base import (
     AlreadyStarted,
     Executor,
+    Launch,
     RunPlan,
     RunReport,
     SandboxSpec,
@@ -40,6 +43,7 @@ from amlite.executors.run_files import (
 from amlite.executors.supervisor import ENTRY_POINT as SUPERVISOR
 from amlite.executors.supervisor import contract
 from amlite.executors.supervisor.jobenv import job_environ, supervisor_settings
+from amlite.executors.supervisor.main import GO
 from amlite.executors.supervisor.procs import pid_alive, process_start_time
 
 SPARES = 2
@@ -59,6 +63,11 @@ class LocalExecutor(Executor):
     executor started has written its result (it closes its standard output, a pipe, before
     syncing the result to disk and exiting) or has died, so the scheduler can react
     without polling.
+
+    A staged plan (``stage``) takes a spare at once: the spare is told its run directory and
+    waits for ``go``, which ``_ended`` writes as soon as a run of the same ``slot_group``
+    ends, in the waiter thread, before the scheduler hears of that end. The job is recorded
+    Running afterwards (``launched``).
 
     ``sandbox`` confines every job this executor starts (``amlite.executors.sandbox``); the
     supervisors never inherit the server's settings (``job_environ``).
@@ -83,27 +92,27 @@ class LocalExecutor(Executor):
         self._waiter = _Waiter(self._ended)
         self._deferred = threading.local()
         """``deferring``: the work each thread's starts left for the end of its block."""
+        self._staged: dict[str, _Staged] = {}
+        """Staged plans by run directory, until returned by ``launched``, ``go`` or
+        ``withdraw`` (guarded by ``_lock``)."""
+        self._went: list[str] = []
+        """Run directories of staged plans started by ``_ended``, not yet returned."""
+        self._groups: dict[str, str] = {}
+        """The ``slot_group`` of each run this executor started that has one, by run dir."""
 
     def start(self, plan: RunPlan, guard: Callable[[], bool] | None = None) -> dict[str, Any]:
-        if plan.sandbox is None and self._sandbox is not None:
-            plan = dataclasses.replace(plan, sandbox=self._sandbox)
-        lock = lock_run_dir(plan.run_dir)  # held until the supervisor exits
+        plan = self._confined(plan)
+        lock, run_dir = self._prepare(plan)
         try:
-            running = contract.read_pid(plan.run_dir)
-            if running and pid_alive(*running) and not contract.read_result(plan.run_dir):
-                raise AlreadyStarted(f"a supervisor (pid {running[0]}) already runs {plan.run_dir}")
-            run_dir = prepare_run_dir(plan)
             check_guard(guard)
             proc = self._assign_spare(run_dir) or self._spawn(run_dir)
         except BaseException:
             os.close(lock)
             raise
-        runtime = {
-            RUN_DIR: str(run_dir),
-            "pid": proc.pid,
-            "pidStart": process_start_time(proc.pid),
-            "host": socket.gethostname(),
-        }
+        runtime = _runtime_of(run_dir, proc)
+        if plan.slot_group:
+            with self._lock:
+                self._groups[str(run_dir)] = plan.slot_group
         pending: list[Callable[[], None]] | None = getattr(self._deferred, "pending", None)
         self._waiter.add(proc, str(run_dir), lock, wake=pending is None)
         if pending is not None:  # ``deferring``: at the end of the block
@@ -113,6 +122,105 @@ class LocalExecutor(Executor):
         elif self._keep:
             self._want_spares()
         return runtime
+
+    def _confined(self, plan: RunPlan) -> RunPlan:
+        if plan.sandbox is None and self._sandbox is not None:
+            return dataclasses.replace(plan, sandbox=self._sandbox)
+        return plan
+
+    def _prepare(self, plan: RunPlan) -> tuple[int, Path]:
+        """Lock the plan's run directory (held until the supervisor exits) and write it."""
+        lock = lock_run_dir(plan.run_dir)
+        try:
+            running = contract.read_pid(plan.run_dir)
+            if running and pid_alive(*running) and not contract.read_result(plan.run_dir):
+                raise AlreadyStarted(f"a supervisor (pid {running[0]}) already runs {plan.run_dir}")
+            return lock, prepare_run_dir(plan)
+        except BaseException:
+            os.close(lock)
+            raise
+
+    # -- staged starts ---------------------------------------------------------------------
+    def stage(self, plan: RunPlan, guard: Callable[[], bool] | None = None) -> bool:
+        if not plan.slot_group or not self._keep:
+            return False
+        with self._lock:
+            if not self._spares or self._closed:
+                return False  # no spare ready: the plan starts cold when its turn comes
+        plan = self._confined(plan)
+        lock, run_dir = self._prepare(plan)
+        try:
+            check_guard(guard)
+            proc = self._assign_spare(run_dir, go=False)
+        except BaseException:
+            os.close(lock)
+            raise
+        if proc is None:
+            os.close(lock)
+            return False
+        staged = _Staged(str(run_dir), proc, lock, plan.slot_group, _runtime_of(run_dir, proc))
+        with self._lock:
+            self._staged[staged.run_dir] = staged
+        self._want_spares()
+        return True
+
+    def go(self, run_dir: str) -> Launch | None:
+        with self._lock:
+            staged = self._staged.pop(run_dir, None)
+            if staged is None:
+                return None
+            if staged.launch is not None:
+                self._went.remove(run_dir)
+                return staged.launch
+            launch = self._go_locked(staged)
+        self._follow(staged, launch)
+        return launch
+
+    def withdraw(self, run_dir: str) -> Launch | None:
+        with self._lock:
+            staged = self._staged.pop(run_dir, None)
+            if staged is None:
+                return None
+            if staged.launch is not None:
+                self._went.remove(run_dir)
+                return staged.launch
+        self._let_go(staged)
+        return None
+
+    def launched(self) -> list[Launch]:
+        with self._lock:
+            went, self._went = self._went, []
+            return [launch for rd in went if (launch := self._staged.pop(rd).launch)]
+
+    def _go_locked(self, staged: _Staged) -> Launch | None:
+        """Tell a staged spare to start (``_lock`` held); None if it is gone (it then starts
+        cold when the scheduler gets to it)."""
+        stdin = staged.proc.stdin
+        try:
+            assert stdin is not None
+            stdin.write(f"{GO}\n".encode())
+            stdin.close()
+        except (OSError, ValueError):
+            return None
+        if staged.group:
+            self._groups[staged.run_dir] = staged.group
+        staged.launch = Launch(staged.run_dir, staged.runtime, datetime.now(UTC))
+        return staged.launch
+
+    def _follow(self, staged: _Staged, launch: Launch | None) -> None:
+        """After ``_go_locked``: follow the started supervisor, or let go of a dead spare."""
+        if launch is None:
+            self._let_go(staged)
+        else:
+            self._waiter.add(staged.proc, staged.run_dir, staged.lock)
+
+    def _let_go(self, staged: _Staged) -> None:
+        """A staged spare that will not start: closing its stdin makes it exit untouched; its
+        run directory's lock is released once it is gone."""
+        with contextlib.suppress(OSError, ValueError):
+            if staged.proc.stdin is not None:
+                staged.proc.stdin.close()
+        self._waiter.add(staged.proc, "", staged.lock)
 
     @contextlib.contextmanager
     def deferring(self) -> Iterator[None]:
@@ -131,11 +239,17 @@ class LocalExecutor(Executor):
             self._closed = True
             spares, self._spares = self._spares, []
             refiller = self._refiller
+            staged = [s for s in self._staged.values() if s.launch is None]
+            for each in staged:
+                del self._staged[each.run_dir]
         self._want.set()
         if refiller is not None:
             refiller.join(10)
         for spare in spares:
             _release(spare)
+        for each in staged:
+            _release(each.proc)
+            os.close(each.lock)
 
     def _spawn(self, run_dir: Path | None) -> subprocess.Popen[bytes]:
         args = [sys.executable, "-S", "-E", SUPERVISOR, "--notify"]
@@ -153,7 +267,9 @@ class LocalExecutor(Executor):
                 close_fds=True,
             )
 
-    def _assign_spare(self, run_dir: Path) -> subprocess.Popen[bytes] | None:
+    def _assign_spare(self, run_dir: Path, *, go: bool = True) -> subprocess.Popen[bytes] | None:
+        """Tell a spare its run directory, and ``go`` unless staged (its stdin then stays
+        open for ``_go_locked``); None if no spare is ready."""
         while True:
             with self._lock:
                 if not self._spares:
@@ -162,8 +278,11 @@ class LocalExecutor(Executor):
             if spare.poll() is not None or spare.stdin is None:
                 continue
             try:
-                spare.stdin.write(f"{run_dir}\n".encode())
-                spare.stdin.close()
+                spare.stdin.write(f"{run_dir}\n{GO}\n".encode() if go else f"{run_dir}\n".encode())
+                if go:
+                    spare.stdin.close()
+                else:
+                    spare.stdin.flush()
             except OSError:
                 continue
             return spare
@@ -202,6 +321,25 @@ class LocalExecutor(Executor):
                 return
 
     def _ended(self, run_dir: str) -> None:
+        """A supervisor ended (the waiter thread): a plan staged in its group starts now,
+        then the scheduler hears of the end."""
+        with self._lock:
+            group = self._groups.pop(run_dir, None)
+            staged = next(
+                (
+                    s
+                    for s in self._staged.values()
+                    if group is not None and s.group == group and s.launch is None
+                ),
+                None,
+            )
+            launch = self._go_locked(staged) if staged is not None else None
+            if launch is not None:
+                self._went.append(launch.run_dir)
+            elif staged is not None:  # its spare is gone: it starts cold in its turn
+                del self._staged[staged.run_dir]
+        if staged is not None:
+            self._follow(staged, launch)
         if self._on_exit is not None:
             with contextlib.suppress(Exception):
                 self._on_exit(run_dir)
@@ -327,9 +465,33 @@ class _Waiter:
                 with contextlib.suppress(OSError):
                     stdout.close()
                 os.close(lock)  # the run directory may be started again
-                self._ended(run_dir)
+                if run_dir:  # else a staged spare let go of: nothing ran
+                    self._ended(run_dir)
                 exiting.append(proc)
             exiting = [proc for proc in exiting if proc.poll() is None]
+
+
+@dataclass
+class _Staged:
+    """A spare told the run directory of a staged plan, waiting for ``go``."""
+
+    run_dir: str
+    proc: subprocess.Popen[bytes]
+    lock: int
+    """The run directory's start lock (``lock_run_dir``), held from ``stage`` on."""
+    group: str
+    runtime: dict[str, Any]
+    launch: Launch | None = None
+    """Set when it was told to go."""
+
+
+def _runtime_of(run_dir: Path, proc: subprocess.Popen[bytes]) -> dict[str, Any]:
+    return {
+        RUN_DIR: str(run_dir),
+        "pid": proc.pid,
+        "pidStart": process_start_time(proc.pid),
+        "host": socket.gethostname(),
+    }
 
 
 def _release(spare: subprocess.Popen[bytes]) -> None:

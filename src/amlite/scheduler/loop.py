@@ -11,11 +11,18 @@ wakes keep coming) reads every started job's report and lets the sweep controlle
 its sweeps' active trials. A round woken only by Command jobs submitted (``submitted``)
 dispatches and nothing more: nothing at all when they can only run on this machine and it
 has no free slot (the end of a running job starts the next, ``run_ended``).
+
+A sweep's trial created ahead of its turn is staged on this machine (``Executor.stage``):
+its supervisor waits, ready, and starts the moment another trial of its sweep ends, in the
+executor's thread; the next round records it Running (``_record_launched``). It is staged
+only while no other job waits ahead of it for this machine's slots, and withdrawn when one
+does, when it is cancelled or deleted, or when the server stops.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import shutil
 import threading
@@ -29,7 +36,7 @@ from amlite.data.paths import run_dir
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import ACCEPT_PATH, JobStatus
 from amlite.errors import AmliteError, Fenced, InvalidTransition, NotFound
-from amlite.executors._base import AlreadyStarted, Executor, NodeSlot, RunReport
+from amlite.executors._base import AlreadyStarted, Executor, NodeSlot, RunPlan, RunReport
 from amlite.executors.ray.cluster import RayUnavailable
 from amlite.executors.ray.executor import RayExecutor
 from amlite.executors.run_files import run_dir_in
@@ -108,6 +115,12 @@ class Scheduler:
             store, self, fence=self.membership.fence, look_ahead=not self.membership.multi
         )
         self._workspaces: dict[str, WorkspaceRef] = {}
+        self._staged: dict[tuple[str, str], tuple[JobRecord, str]] = {}
+        """Trials staged on the local executor (the job as queued, its run directory), by
+        (workspace key, name)."""
+        self._local_blocked = False
+        """Whether the last dispatch round of this machine's pool stopped at a job that did
+        not fit (a trial created after it must not be staged ahead of it)."""
         self._orphans: list[tuple[Backend, dict[str, Any], str, str]] = []
         """Processes started for a job deleted while it was starting: stopped, and their run
         directory removed once they are gone."""
@@ -180,6 +193,10 @@ class Scheduler:
 
     def cancel_job(self, job: JobRecord, reason: str) -> None:
         """Cancel a trial from inside the scheduler thread."""
+        current = self._unstage(job)
+        if current is None:
+            return
+        job = current
         was_started = job.status in (S.RUNNING, S.FINALIZING)
         try:
             job = self._store.transition(
@@ -260,9 +277,11 @@ class Scheduler:
             ended, self._ended = self._ended, set()
         self._clear_orphans()
         self.membership.look()
+        self._record_launched()
         if full:
             self._assets.clear()
             self._sweeps.refresh()
+            self._check_staged()
         started = self._reconcile(None if full else ended)
         self._trial_ended = False  # trials ended above are seen by the sweeps below
         for sweep in self._store.jobs_in_status(LIVE_SWEEPS, job_type="Sweep"):
@@ -271,7 +290,8 @@ class Scheduler:
             else:
                 self._sweeps.forget(sweep)
         self._dispatch(started)
-        self._sweeps.look_ahead()  # the trials to start when these end, off their path
+        # the trials to start when these end, off their path, ready to go at their end
+        self._stage(self._sweeps.look_ahead())
         self._sweeps.score_finished()
         if self._trial_ended:
             self._wake.set()  # a trial ended after its sweep's turn: let it start the next
@@ -303,7 +323,8 @@ class Scheduler:
         (``tick(full=False)``: no report read but those of supervisors that ended), which
         also fails a job whose compute can no longer be placed, or can never fit."""
         local = self._backends.local
-        if isinstance(local.pool, LocalPool) and local.pool.free == 0:
+        # a staged trial is withdrawn if one of these goes first (``_fill``): not skipped
+        if isinstance(local.pool, LocalPool) and local.pool.free == 0 and not self._staged:
             try:
                 if all(self._backends.for_compute(*each) is local for each in computes):
                     return
@@ -327,6 +348,7 @@ class Scheduler:
                         self._finish(job, S.FAILED, f"compute '{compute}': {exc}")
                 continue
             by_pool.setdefault(backend.pool.key, (backend, set()))[1].add((key, compute))
+        self._local_blocked = False
         for pool_key, (backend, computes) in by_pool.items():
             try:
                 backend.refresh()
@@ -380,6 +402,9 @@ class Scheduler:
                     continue
                 if nodes is None:
                     self.membership.release(job)  # a server with room may take it
+                    if backend is self._backends.local:
+                        self._local_blocked = True
+                        self._withdraw_behind(tried)
                     return
                 with backend.executor.deferring():  # its threads wait for Running
                     started = self._start(job, backend, nodes)
@@ -396,20 +421,19 @@ class Scheduler:
         answer yet): the job stays queued and the pool's round ends.
         """
         key, name = job.workspace_key, job.name
-        runtime = self._recover(job, backend.executor)
+        at: datetime | None = None
+        staged = self._staged.pop((key, name), None)
+        launch = backend.executor.go(staged[1]) if staged is not None else None
+        runtime: dict[str, Any] | None
+        if launch is not None:  # staged, and its turn came in this round
+            runtime, at = launch.runtime, launch.at
+        else:
+            runtime = self._recover(job, backend.executor)
         if runtime is None:
             try:
                 # a trial's token was registered with the trial (``SweepController``)
                 token = self._sweeps.take_token(job) or mint_job_token(self._store, key, name)
-                plan = build_plan(
-                    self._store,
-                    job,
-                    token=token,
-                    ctx=self._ctx,
-                    nodes=nodes,
-                    workspace=self._workspace(key),
-                    assets=self._assets,
-                )
+                plan = self._plan(job, token, nodes)
                 # asked just before the spawn or submission: a server that stalled past its
                 # lease starts nothing (another server may have started the job)
                 runtime = backend.executor.start(plan, lambda: self.membership.still_holds(job))
@@ -428,10 +452,37 @@ class Scheduler:
                 self._finish(job, S.FAILED, f"amlite could not start the job: {exc}")
                 return False
         backend.clear_trouble("submit")
+        return self._mark_running(job, backend, runtime, at=at)
+
+    def _plan(self, job: JobRecord, token: str, nodes: list[NodeSlot]) -> RunPlan:
+        return build_plan(
+            self._store,
+            job,
+            token=token,
+            ctx=self._ctx,
+            nodes=nodes,
+            workspace=self._workspace(job.workspace_key),
+            assets=self._assets,
+        )
+
+    def _mark_running(
+        self,
+        job: JobRecord,
+        backend: Backend,
+        runtime: dict[str, Any],
+        *,
+        at: datetime | None = None,
+    ) -> bool:
+        """Record the queued ``job`` Running with the ``runtime`` of the supervisor started
+        for it (at ``at``: when it was told to go, for a staged one). True if it holds a
+        slot; else the process is stopped (the job was cancelled, deleted or taken over
+        meanwhile)."""
+        key, name = job.workspace_key, job.name
         try:
             self._store.move_job(
                 job,
                 S.RUNNING,
+                at=at,
                 runtime={**job.runtime, **runtime},
                 fence=self.membership.fence(job),
             )
@@ -455,6 +506,65 @@ class Scheduler:
         if job.parent_name:
             self._sweeps.trial_started(job)
         return True
+
+    # -- staged starts -------------------------------------------------------------------
+    def _stage(self, trials: list[JobRecord]) -> None:
+        """Stage the trials just created ahead of their turn on this machine (``stage``):
+        unless another job already waits for its slots (it goes first), or several servers
+        share the store. A trial not staged starts as any job does."""
+        local = self._backends.local
+        if self._local_blocked or self.membership.multi:
+            return
+        for trial in trials:
+            key = (trial.workspace_key, trial.name)
+            try:
+                if self._backends.for_compute(trial.workspace_key, trial.compute) is not local:
+                    continue
+                token = self._sweeps.take_token(trial) or mint_job_token(self._store, *key)
+                plan = self._plan(trial, token, [])
+                if local.executor.stage(
+                    plan, functools.partial(self.membership.still_holds, trial)
+                ):
+                    self._staged[key] = (trial, plan.run_dir)
+            except (AmliteError, ValueError, OSError, AlreadyStarted) as exc:
+                log.debug("trial %s not staged: %s", trial.name, exc)  # it starts in its turn
+
+    def _record_launched(self) -> None:
+        """Record Running the staged trials that started as a trial of their sweep ended."""
+        local = self._backends.local
+        for launch in local.executor.launched():
+            key = next((k for k, (_, rd) in self._staged.items() if rd == launch.run_dir), None)
+            if key is not None:
+                job, _ = self._staged.pop(key)
+                self._mark_running(job, local, launch.runtime, at=launch.at)
+
+    def _unstage(self, job: JobRecord) -> JobRecord | None:
+        """Withdraw ``job`` if it is staged: as it is now (Running if it had started; None
+        if it was gone or stopped meanwhile)."""
+        staged = self._staged.pop((job.workspace_key, job.name), None)
+        if staged is None:
+            return job
+        local = self._backends.local
+        launch = local.executor.withdraw(staged[1])
+        if launch is None:
+            return job
+        if not self._mark_running(staged[0], local, launch.runtime, at=launch.at):
+            return None
+        return self._store.get_job(job.workspace_key, job.name)
+
+    def _withdraw_behind(self, tried: set[tuple[str, str]]) -> None:
+        """This machine's round stopped at a job that does not fit: the staged trials behind
+        it (not ``tried`` this round) must not take a slot before it."""
+        for key in [k for k in self._staged if k not in tried]:
+            self._unstage(self._staged[key][0])
+
+    def _check_staged(self) -> None:
+        """Withdraw the staged trials that are no longer queued (cancelled or deleted
+        through the API)."""
+        for key, (job, _) in list(self._staged.items()):
+            current = self._store.get_job(*key)
+            if current is None or current.status is not S.QUEUED:
+                self._unstage(job)
 
     def _workspace(self, key: str) -> WorkspaceRef | None:
         """The workspace ``key`` (workspaces are never deleted: read once); None if unknown."""
@@ -601,6 +711,11 @@ class Scheduler:
         decision was taken on a stale record, and the next round decides again."""
         key, name = job.workspace_key, job.name
         self._told.discard((key, name))
+        staged = self._staged.pop((key, name), None)
+        if staged is not None:  # failed before its turn: nothing of it may run
+            launch = self._backends.local.executor.withdraw(staged[1])
+            if launch is not None:
+                self._backends.local.executor.cancel(launch.runtime, reason or "")
         end = at or datetime.now(UTC)
         path, times = [target], [end]
         if target is S.CANCELED and job.status is not S.CANCEL_REQUESTED:

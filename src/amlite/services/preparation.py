@@ -435,4 +435,5 @@ def build_plan(
         processes=launched.processes,
         nodes=list(nodes),
         start_id=f"{job.workspace_key}/jobs/{job.name}/{job.seq}/{job.created_at.isoformat()}",
+        slot_group=f"{job.workspace_key}/jobs/{job.parent_name}" if job.parent_name else "",
     )

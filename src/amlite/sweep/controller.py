@@ -231,7 +231,7 @@ class SweepController:
         created = self._add_trials(sweep, memory, _running(memory), plan.max_concurrent)
         # memory may lag behind the store in one direction only: look before ending
         if (
-            created == 0
+            not created
             and not memory.active
             and self._exhausted(sweep, memory)
             and not self._load_active(sweep, memory)
@@ -240,22 +240,25 @@ class SweepController:
         elif self._look_ahead and not plan.sampler.needs_history:
             memory.sweep = sweep
 
-    def look_ahead(self) -> None:
+    def look_ahead(self) -> list[JobRecord]:
         """Create the next trial of each non-adaptive sweep ticked this round ahead of its
         turn (``LOOK_AHEAD`` beyond ``maxConcurrentTrials``), queued: when one of its trials
         ends, the scheduler starts it at once (``may_start``), and the one after it is
         created off that path (the scheduler calls this after starting trials). Created
         like any trial, with ``nextIndex`` in one transaction: a restart neither loses nor
         repeats it. Adaptive samplers (Bayesian) propose from the trials that ended, so they
-        are left to ``tick``."""
+        are left to ``tick``. Returns the trials created."""
+        created: list[JobRecord] = []
         for memory in list(self._memory.values()):
             sweep, memory.sweep = memory.sweep, None
             if sweep is not None and memory.active is not None:
-                self._isolated(sweep, functools.partial(self._add_ahead, memory=memory))
+                add = functools.partial(self._add_ahead, memory=memory, into=created)
+                self._isolated(sweep, add)
+        return created
 
-    def _add_ahead(self, sweep: JobRecord, memory: _Memory) -> int:
+    def _add_ahead(self, sweep: JobRecord, memory: _Memory, into: list[JobRecord]) -> None:
         limit = memory.plan.max_concurrent + LOOK_AHEAD
-        return self._add_trials(sweep, memory, _running(memory), limit)
+        into.extend(self._add_trials(sweep, memory, _running(memory), limit))
 
     def may_start(self, trial: JobRecord) -> bool:
         """Whether the scheduler may start the queued ``trial`` now: its sweep's started
@@ -429,9 +432,11 @@ class SweepController:
     def _exhausted(self, sweep: JobRecord, memory: _Memory) -> bool:
         return self._next_index(sweep, memory) >= memory.plan.max_total
 
-    def _add_trials(self, sweep: JobRecord, memory: _Memory, running: int, limit: int) -> int:
+    def _add_trials(
+        self, sweep: JobRecord, memory: _Memory, running: int, limit: int
+    ) -> list[JobRecord]:
         """Create trials while fewer than ``limit`` are active and the total allows; return
-        how many.
+        them.
 
         The trials and the sweep's new ``nextIndex`` are written in one transaction, so a
         crash leaves both or neither: no trial is ever created twice or skipped.
@@ -452,7 +457,7 @@ class SweepController:
             if history is not None:
                 history.append(TrialOutcome(index - 1, params, "running", None))
         if index == start:
-            return 0
+            return []
         tokens = {job.name: new_token(JOB_TOKEN_PREFIX) for job in batch}
         created = self._store.add_trials(
             sweep.workspace_key,
@@ -469,7 +474,7 @@ class SweepController:
         memory.waiting.update(trial.name for trial in created)
         if memory.active is not None:
             memory.active.update((trial.name, False) for trial in created)
-        return len(created)
+        return created
 
     def _trial_job(
         self, sweep: JobRecord, plan: _SweepPlan, index: int, params: Mapping[str, JsonValue]

@@ -20,6 +20,8 @@ from .procs import process_start_time
 from .steps import run_step, step_text
 from .sync import output_sync
 
+GO = "go"
+"""The line that starts a spare told its run directory (``wait_for_run_dir``)."""
 USAGE = "usage: python -S -E .../executors/supervisor [--notify] RUN_DIR | --wait\n"
 
 
@@ -131,16 +133,22 @@ def sync_file(path: str) -> None:
 
 def wait_for_run_dir() -> str | None:
     """A spare supervisor, started ahead of time with ``--wait``, is told its run directory
-    on stdin; EOF (the server stopped or no longer needs it) means exit."""
+    on stdin, then ``go``: at once for a job that starts now; later for a staged one
+    (``Executor.stage``: it waits, ready, for a run of its group to end). EOF before ``go``
+    (the server stopped, or withdrew the staged job) means exit without touching the run
+    directory's state: the job was not started."""
     line = sys.stdin.readline().strip()
     if not line:
+        return None
+    err = os.open(
+        os.path.join(line, contract.STDERR), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644
+    )
+    if sys.stdin.readline().strip() != GO:
+        os.close(err)
         return None
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    err = os.open(
-        os.path.join(line, contract.STDERR), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644
-    )
     os.dup2(err, 2)
     os.close(err)
     return line
