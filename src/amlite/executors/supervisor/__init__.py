@@ -1,7 +1,8 @@
 """The job supervisor: a self-contained, stdlib-only package that runs one ``RunPlan``.
 
 Started by path, as ``python -S -E .../executors/supervisor [--notify] RUN_DIR`` (the folder:
-``ENTRY_POINT``; ``--wait`` for a spare that reads its run directory from stdin) in its own
+``ENTRY_POINT``; ``--wait`` for a spare that reads its run directory, then ``go``, from
+stdin) in its own
 session, so it starts fast and keeps running when the server stops. It imports no amlite
 module, only its own modules, relatively, so the folder runs wherever it is copied (a Ray
 node without amlite) under any package name; the server imports the same modules as
