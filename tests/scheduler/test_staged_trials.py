@@ -30,7 +30,8 @@ class StagingExecutor(Executor):
     """Starts nothing; a started job runs until ``end``, which also starts the plan staged
     in the ended run's group (as ``LocalExecutor._ended`` does)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, can_stage: bool = True) -> None:
+        self.can_stage = can_stage
         self.started: list[str] = []
         self.launches: list[str] = []
         self.withdrawn: list[str] = []
@@ -48,8 +49,9 @@ class StagingExecutor(Executor):
 
     def stage(self, plan: RunPlan, guard: Callable[[], bool] | None = None) -> bool:
         assert plan.slot_group == f"{WS.key}/jobs/sw"
-        self.staged[plan.run_dir] = plan.slot_group
-        return True
+        if self.can_stage:
+            self.staged[plan.run_dir] = plan.slot_group
+        return self.can_stage
 
     def _launch(self, run_dir: str) -> Launch:
         self.launches.append(Path(run_dir).name)
@@ -242,3 +244,18 @@ def test_a_staged_trial_that_went_as_it_was_cancelled_is_stopped(
     sched.tick(full=False)  # ...and the round that records it finds it cancelled
     assert executor.cancelled == ["sw_1"]
     assert statuses(store)["sw_1"] is S.CANCELED
+
+
+@pytest.mark.parametrize("can_stage", [True, False])
+def test_a_trial_held_back_by_its_sweep_says_why(
+    store: Store, tmp_path: Path, can_stage: bool
+) -> None:
+    submit_sweep(store)
+    sched = scheduler(store, tmp_path, StagingExecutor(can_stage=can_stage))
+    sched.tick()
+    waiting = store.get_job(WS.key, "sw_1")
+    assert waiting is not None and waiting.status is S.QUEUED
+    how = "starts the moment" if can_stage else "waits until"
+    assert sched.queue_reason(waiting) == (
+        f"{how} a running trial of its sweep ends (maxConcurrentTrials 1 reached)"
+    )

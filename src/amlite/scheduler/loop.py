@@ -307,6 +307,10 @@ class Scheduler:
             return None
         if job.job_type != "Command":
             return "sweeps run their trials as jobs; this one has not started yet"
+        if job.parent_name and (limit := self._sweeps.held_back(job)) is not None:
+            staged = (job.workspace_key, job.name) in self._staged
+            how = "starts the moment" if staged else "waits until"
+            return f"{how} a running trial of its sweep ends (maxConcurrentTrials {limit} reached)"
         try:
             backend = self._backends.for_compute(job.workspace_key, job.compute)
             return backend.reason(job.job_spec.workload())

@@ -29,7 +29,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -272,12 +272,21 @@ class SweepController:
             return True  # not a live sweep of this controller's: nothing was created ahead
         if memory.active is None:
             return False  # its sweep's next tick reads them (``refresh``)
-        started = sum(
-            1
-            for name, cancelling in memory.active.items()
-            if not cancelling and name not in memory.waiting
-        )
-        return started < memory.plan.max_concurrent
+        return _started(memory.active, memory.waiting) < memory.plan.max_concurrent
+
+    def held_back(self, trial: JobRecord) -> int | None:
+        """The ``maxConcurrentTrials`` that holds the queued ``trial`` back (its sweep runs
+        that many), else None. Safe from another thread (an API request's ``queueReason``):
+        it reads copies of this controller's memory."""
+        memory = self._memory.get((trial.workspace_key, trial.parent_name or ""))
+        if not self._look_ahead or memory is None:
+            return None
+        active, waiting = memory.active, memory.waiting
+        if active is None:
+            return None
+        limit = memory.plan.max_concurrent
+        # copies: another thread's dict may change while counting (each copy is atomic)
+        return limit if _started(dict(active), set(waiting)) >= limit else None
 
     def trial_started(self, trial: JobRecord) -> None:
         """The scheduler marked ``trial`` Running: it counts against the concurrency now."""
@@ -621,6 +630,11 @@ class SweepController:
                 {P.BEST_CHILD_RUN_ID: trial.name, P.SCORE: format_value(score)},
             )
             memory.best = score
+
+
+def _started(active: Mapping[str, bool], waiting: Collection[str]) -> int:
+    """Active trials started (not waiting to start) and not being cancelled."""
+    return sum(1 for name, cancelling in active.items() if not cancelling and name not in waiting)
 
 
 def _running(memory: _Memory) -> int:
