@@ -15,6 +15,7 @@ import pytest
 from amlite.config import Settings
 from amlite.data.paths import run_dir
 from amlite.domain.status import ACCEPT_PATH, JobStatus
+from amlite.errors import AmliteError
 from amlite.executors._base import Executor, RunPlan, RunReport, check_guard
 from amlite.executors.supervisor.contract import RunResult
 from amlite.scheduler.loop import Scheduler
@@ -197,3 +198,21 @@ def test_a_supervisor_a_stopped_server_started_is_adopted_not_started_again(
     assert executor.started == []
     adopted = job(store, "a")
     assert adopted.status is S.RUNNING and adopted.runtime["runDir"] == left
+
+
+def test_the_slot_of_a_job_that_failed_to_start_goes_to_the_next_in_the_same_round(
+    store: Store, settings: Settings
+) -> None:
+    class FailsFirst(FakeExecutor):
+        def start(self, plan: RunPlan, guard: Callable[[], bool] | None = None) -> dict[str, Any]:
+            if Path(plan.run_dir).name == "broken":
+                raise AmliteError("cannot start this one")
+            return super().start(plan, guard)
+
+    executor = FailsFirst()
+    scheduler = scheduler_for(store, settings, executor, slots=1)
+    submit(store, "broken", priority=5)
+    submit(store, "next")
+    scheduler.tick()
+    assert job(store, "broken").status is S.FAILED
+    assert executor.started == ["next"]  # not left for the next round

@@ -25,6 +25,9 @@ class Resources:
     def minus(self, other: Resources) -> Resources:
         return Resources(self.cpus - other.cpus, self.memory - other.memory, self.gpus - other.gpus)
 
+    def plus(self, other: Resources) -> Resources:
+        return Resources(self.cpus + other.cpus, self.memory + other.memory, self.gpus + other.gpus)
+
     def describe(self) -> str:
         parts = [_count(self.cpus, "CPU")]
         if self.memory:

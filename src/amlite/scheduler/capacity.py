@@ -60,10 +60,7 @@ def held_by(runtimes: Iterable[Mapping[str, Any]]) -> dict[str, Resources]:
                 int(node.get("memory") or 0),
                 float(node.get("gpus") or 0),
             )
-            before = held.get(nid, Resources())
-            held[nid] = Resources(
-                before.cpus + used.cpus, before.memory + used.memory, before.gpus + used.gpus
-            )
+            held[nid] = held.get(nid, Resources()).plus(used)
     return held
 
 
@@ -80,6 +77,10 @@ class Pool(abc.ABC):
     def take(self, work: Workload) -> list[NodeSlot] | None:
         """Reserve room for a job: its nodes (empty for the local pool), or None when it
         does not fit now (the pool is then closed for this round). Raises ``NeverFits``."""
+
+    @abc.abstractmethod
+    def give_back(self, work: Workload, nodes: Sequence[NodeSlot]) -> None:
+        """Return what ``take`` reserved (``nodes``) for a job that did not start after all."""
 
     @abc.abstractmethod
     def reason(self, work: Workload) -> str:
@@ -122,6 +123,9 @@ class LocalPool(Pool):
         self.free -= need
         return []
 
+    def give_back(self, work: Workload, nodes: Sequence[NodeSlot]) -> None:
+        self.free = min(self.slots, self.free + self.need(work))
+
     def reason(self, work: Workload) -> str:
         need = self.need(work)
         if need > self.free:
@@ -163,6 +167,12 @@ class ClusterPool(Pool):
             r = demand.per_node
             slots.append(NodeSlot(nid, by_id[nid].address, r.cpus, r.memory, r.gpus))
         return slots
+
+    def give_back(self, work: Workload, nodes: Sequence[NodeSlot]) -> None:
+        for slot in nodes:
+            room = self.free.get(slot.id)
+            if room is not None:
+                self.free[slot.id] = room.plus(Resources(slot.cpus, slot.memory, slot.gpus))
 
     def reason(self, work: Workload) -> str:
         demand = _demand(work)

@@ -321,9 +321,8 @@ class Scheduler:
         """The round of jobs just submitted on ``computes``. When all of them run on this
         machine and it has no free slot, nothing can start: neither the queue nor the started
         jobs are read (this pool's free slots are exact between rounds: only this thread
-        takes them, and a job that ends calls ``run_ended``; a slot taken by a job that then
-        failed to start is counted free again at the next full round, within
-        ``RECONCILE_SECONDS``). Else a dispatch round
+        takes them, gives back those of a job that then did not start, and a job that ends
+        calls ``run_ended``). Else a dispatch round
         (``tick(full=False)``: no report read but those of supervisors that ended), which
         also fails a job whose compute can no longer be placed, or can never fit."""
         local = self._backends.local
@@ -395,7 +394,8 @@ class Scheduler:
                 if job.parent_name and not self._sweeps.may_start(job):
                     continue  # a trial created ahead: its sweep's trials fill their limit
                 try:
-                    nodes = backend.pool.take(job.job_spec.workload())
+                    work = job.job_spec.workload()
+                    nodes = backend.pool.take(work)
                 except NeverFits as exc:
                     self._finish(
                         job, S.FAILED, f"compute '{job.compute}' cannot run the job: {exc}"
@@ -414,6 +414,8 @@ class Scheduler:
                     started = self._start(job, backend, nodes)
                 if started is None:
                     return
+                if not started:  # failed, cancelled or taken over: it holds nothing
+                    backend.pool.give_back(work, nodes)
 
     def _start(self, job: JobRecord, backend: Backend, nodes: list[NodeSlot]) -> bool | None:
         """Start a queued job's supervisor, then mark it Running. True if it now holds a slot.
