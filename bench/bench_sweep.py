@@ -16,11 +16,12 @@
                 trial's command (target <= 5 ms).
 
    Also a breakdown from each trial's history and supervisor log (means, ms): ready ->
-   Running (dispatch: plan, token, supervisor Popen; ready = created, or for a trial
-   created ahead of its turn the end of the trial whose slot it takes), Running -> command
-   start (supervisor start-up, prepare steps), command end -> Completed (finalize, result),
-   and the rest
-   (scheduler/controller reaction between a trial's end and the next trial being ready).
+   Running (dispatch; ready = created, or for a trial created ahead of its turn the end of
+   the trial whose slot it takes; a staged trial's Running is when the executor told it to
+   go, a trial started by a scheduler round's is when that round recorded it), Running ->
+   command start (supervisor start-up, prepare steps), command end -> Completed (finalize,
+   result), and the rest (what the means above do not cover: the first and last trials,
+   a trial's end seen late).
 
    Peer: the same command run by a Ray Tune function trainable through ``subprocess.run``,
    ``tune.Tuner(..., tune_config=TuneConfig(num_samples=N, max_concurrent_trials=2))``, 1 CPU
