@@ -5,7 +5,7 @@
 - ``amlite job list`` of 1,000 jobs (``--max 1000``): wall time of the CLI process;
 - a job that calls ``mlflow.log_metric`` 1,000 times (the plain ``mlflow`` client inside
   the job, against amlite's tracking API): calls/s as the job measured it;
-- the CLI's start-up: wall time of ``amlite --help``, ``amlite job show NAME`` and
+- the CLI's start-up: wall and CPU time of ``amlite --help``, ``amlite job show NAME`` and
   ``amlite job list --max 10`` (median of ``--startup-runs``, every variant's CLI against one
   server, the variants' runs interleaved), beside ``python -c pass``.
   ``--startup-only`` measures only this (seconds, not minutes).
@@ -26,12 +26,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -108,43 +110,91 @@ STARTUP = {
     "`amlite job list --max 10`": ("job", "list", "--max", "10"),
 }
 """The short commands whose wall time is mostly the CLI's Python start-up and imports."""
+FLOORS = {
+    "python": "pass",
+    "typer": (
+        "import typer\n"
+        "app = typer.Typer(add_completion=False)\n"
+        "@app.command()\n"
+        "def show(name: str, output: str = 'table', workspace: str | None = None) -> None:\n"
+        "    print(name)\n"
+        "app(['x'])\n"
+    ),
+}
+"""What no amlite command can beat: the interpreter, and a one-command typer app (which
+imports typer and builds its parameters' pydantic adapters, as every amlite command does)."""
 
 
-def startup_runs(variants: dict[str, str | None], runs: int, tmp: Path) -> dict[str, list[float]]:
-    """Per variant, the median wall ms of each STARTUP command (and of ``python -c pass`` as
-    "python"): all against one server of this checkout, each round running every variant."""
-    times: dict[tuple[str, str], list[float]] = {}
+Timing = tuple[float, float]
+"""Wall ms and CPU ms (user + system) of one process."""
+
+
+def timed(run: Callable[..., object], *args: object) -> Timing:
+    """``run(*args)`` starts one child process and waits for it: its wall and CPU ms."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    run(*args)
+    wall = (time.perf_counter() - t0) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu * 1000
+
+
+def startup_runs(variants: dict[str, str | None], runs: int, tmp: Path) -> dict[str, list[Timing]]:
+    """Per variant, the median wall and CPU ms of each STARTUP command (and of each of FLOORS):
+    all against one server of this checkout, each round running every variant."""
+    times: dict[tuple[str, str], list[Timing]] = {}
     with BenchServer(tmp / "startup") as srv:
         seed_jobs(srv, 10)
         for _ in range(runs):
             for name, src in variants.items():
                 for label, args in STARTUP.items():
-                    ms, out = cli(srv, src, *args)
-                    if not out.strip():
-                        raise RuntimeError(f"{label} of {name} printed nothing")
-                    times.setdefault((name, label), []).append(ms)
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-c", "pass"], check=True)
-            times.setdefault(("python", ""), []).append((time.perf_counter() - t0) * 1000)
-    result: dict[str, list[float]] = {}
-    for name in [*variants, "python"]:
-        labels = list(STARTUP) if name != "python" else [""]
-        result[name] = [statistics.median(times[name, label]) for label in labels]
+                    times.setdefault((name, label), []).append(timed(_printing, srv, src, args))
+            for name, code in FLOORS.items():
+                times.setdefault((name, ""), []).append(timed(_python, code))
+    result: dict[str, list[Timing]] = {}
+    for name in [*variants, *FLOORS]:
+        labels = list(STARTUP) if name in variants else [""]
+        result[name] = [
+            (
+                statistics.median(t[0] for t in times[name, label]),
+                statistics.median(t[1] for t in times[name, label]),
+            )
+            for label in labels
+        ]
     return result
 
 
-def startup_lines(found: dict[str, list[float]], runs: int) -> list[str]:
-    names = [n for n in found if n != "python"]
+def _printing(srv: BenchServer, src: str | None, args: tuple[str, ...]) -> None:
+    if not cli(srv, src, *args)[1].strip():
+        raise RuntimeError(f"amlite {' '.join(args)} ({src or 'this'}) printed nothing")
+
+
+def _python(code: str) -> None:
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def startup_lines(found: dict[str, list[Timing]], runs: int) -> list[str]:
+    names = [n for n in found if n not in FLOORS]
     lines = [
-        "| CLI start-up, wall ms | " + " | ".join(names) + " |",
-        "|---|" + "---|" * len(names),
+        "| CLI start-up, ms | "
+        + " | ".join(f"{n} wall" for n in names)
+        + " | "
+        + " | ".join(f"{n} CPU" for n in names)
+        + " |",
+        "|---|" + "---|" * 2 * len(names),
     ]
     for i, label in enumerate(STARTUP):
-        lines.append(f"| {label} | " + " | ".join(f"{found[n][i]:.0f}" for n in names) + " |")
+        walls = [f"{found[n][i][0]:.0f}" for n in names]
+        cpus = [f"{found[n][i][1]:.0f}" for n in names]
+        lines.append(f"| {label} | " + " | ".join(walls + cpus) + " |")
+    python, typer = found["python"][0], found["typer"][0]
     lines += [
         "",
-        f"Medians of {runs} interleaved runs against one server; `python -c pass` (the "
-        f"interpreter alone): {found['python'][0]:.0f} ms.",
+        f"Medians of {runs} interleaved runs against one server (CPU: user + system of the "
+        f"process, steadier than wall on a loaded machine). Floors in the same rounds: "
+        f"`python -c pass` {python[0]:.0f} ms wall / {python[1]:.0f} ms CPU; a one-command "
+        f"typer app {typer[0]:.0f} / {typer[1]:.0f} ms.",
     ]
     return lines
 
