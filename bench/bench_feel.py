@@ -4,7 +4,11 @@
   time of the CLI process, from start to its final status line (median of N);
 - ``amlite job list`` of 1,000 jobs (``--max 1000``): wall time of the CLI process;
 - a job that calls ``mlflow.log_metric`` 1,000 times (the plain ``mlflow`` client inside
-  the job, against amlite's tracking API): calls/s as the job measured it.
+  the job, against amlite's tracking API): calls/s as the job measured it;
+- the CLI's start-up: wall and CPU time of ``amlite --help``, ``amlite job show NAME`` and
+  ``amlite job list --max 10`` (median of ``--startup-runs``, every variant's CLI against one
+  server, the variants' runs interleaved), beside ``python -c pass``.
+  ``--startup-only`` measures only this (seconds, not minutes).
 
 ``--variant NAME=SRC`` also runs the amlite package in SRC (e.g. another commit's ``src``,
 from ``git archive``) as NAME, server and CLI, in the same run: read the ratios, the
@@ -22,12 +26,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -98,6 +104,101 @@ def list_runs(srv: BenchServer, src: str | None, runs: int, n: int) -> list[floa
     return times
 
 
+STARTUP = {
+    "`amlite --help`": ("--help",),
+    "`amlite job show NAME`": ("job", "show", "feel-list-00000"),
+    "`amlite job list --max 10`": ("job", "list", "--max", "10"),
+}
+"""The short commands whose wall time is mostly the CLI's Python start-up and imports."""
+FLOORS = {
+    "python": "pass",
+    "typer": (
+        "import typer\n"
+        "app = typer.Typer(add_completion=False)\n"
+        "@app.command()\n"
+        "def show(name: str, output: str = 'table', workspace: str | None = None) -> None:\n"
+        "    print(name)\n"
+        "app(['x'])\n"
+    ),
+}
+"""What no amlite command can beat: the interpreter, and a one-command typer app (which
+imports typer and builds its parameters' pydantic adapters, as every amlite command does)."""
+
+
+Timing = tuple[float, float]
+"""Wall ms and CPU ms (user + system) of one process."""
+
+
+def timed(run: Callable[..., object], *args: object) -> Timing:
+    """``run(*args)`` starts one child process and waits for it: its wall and CPU ms."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    run(*args)
+    wall = (time.perf_counter() - t0) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu * 1000
+
+
+def startup_runs(variants: dict[str, str | None], runs: int, tmp: Path) -> dict[str, list[Timing]]:
+    """Per variant, the median wall and CPU ms of each STARTUP command (and of each of FLOORS):
+    all against one server of this checkout, each round running every variant."""
+    times: dict[tuple[str, str], list[Timing]] = {}
+    with BenchServer(tmp / "startup") as srv:
+        seed_jobs(srv, 10)
+        for _ in range(runs):
+            for name, src in variants.items():
+                for label, args in STARTUP.items():
+                    times.setdefault((name, label), []).append(timed(_printing, srv, src, args))
+            for name, code in FLOORS.items():
+                times.setdefault((name, ""), []).append(timed(_python, code))
+    result: dict[str, list[Timing]] = {}
+    for name in [*variants, *FLOORS]:
+        labels = list(STARTUP) if name in variants else [""]
+        result[name] = [
+            (
+                statistics.median(t[0] for t in times[name, label]),
+                statistics.median(t[1] for t in times[name, label]),
+            )
+            for label in labels
+        ]
+    return result
+
+
+def _printing(srv: BenchServer, src: str | None, args: tuple[str, ...]) -> None:
+    if not cli(srv, src, *args)[1].strip():
+        raise RuntimeError(f"amlite {' '.join(args)} ({src or 'this'}) printed nothing")
+
+
+def _python(code: str) -> None:
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def startup_lines(found: dict[str, list[Timing]], runs: int) -> list[str]:
+    names = [n for n in found if n not in FLOORS]
+    lines = [
+        "| CLI start-up, ms | "
+        + " | ".join(f"{n} wall" for n in names)
+        + " | "
+        + " | ".join(f"{n} CPU" for n in names)
+        + " |",
+        "|---|" + "---|" * 2 * len(names),
+    ]
+    for i, label in enumerate(STARTUP):
+        walls = [f"{found[n][i][0]:.0f}" for n in names]
+        cpus = [f"{found[n][i][1]:.0f}" for n in names]
+        lines.append(f"| {label} | " + " | ".join(walls + cpus) + " |")
+    python, typer = found["python"][0], found["typer"][0]
+    lines += [
+        "",
+        f"Medians of {runs} interleaved runs against one server (CPU: user + system of the "
+        f"process, steadier than wall on a loaded machine). Floors in the same rounds: "
+        f"`python -c pass` {python[0]:.0f} ms wall / {python[1]:.0f} ms CPU; a one-command "
+        f"typer app {typer[0]:.0f} / {typer[1]:.0f} ms.",
+    ]
+    return lines
+
+
 def metric_loop(srv: BenchServer, calls: int) -> float:
     name = f"feel-metrics-{calls}"
     body = {
@@ -150,6 +251,8 @@ def main() -> None:
     parser.add_argument("--metric-calls", type=int, default=1000)
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=SRC")
     parser.add_argument("--mlflow", metavar="EXE", help="mlflow executable: the server peer")
+    parser.add_argument("--startup-runs", type=int, default=15)
+    parser.add_argument("--startup-only", action="store_true", help="only the CLI's start-up")
     args = parser.parse_args()
     variants: dict[str, str | None] = {}
     for item in args.variant:
@@ -157,9 +260,12 @@ def main() -> None:
         variants[name] = str(Path(src).resolve())
     variants["this"] = None
     results: dict[str, dict[str, float]] = {}
+    peer = None
     tmp = Path(tempfile.mkdtemp(prefix="amlite-bench-feel-"))
     try:
-        for name, src in variants.items():
+        startup = startup_runs(variants, args.startup_runs, tmp)
+        print("startup", startup, flush=True)
+        for name, src in variants.items() if not args.startup_only else []:
             env = {"PYTHONPATH": src} if src else None
             with BenchServer(tmp / name, env) as srv:
                 seed_jobs(srv, args.list_jobs)
@@ -172,29 +278,32 @@ def main() -> None:
                 "calls": calls,
             }
             print(name, results[name], flush=True)
-        peer = (
-            metric_loop_on_mlflow(args.mlflow, tmp / "mlflow", args.metric_calls)
-            if args.mlflow
-            else None
-        )
+        if args.mlflow and not args.startup_only:
+            peer = metric_loop_on_mlflow(args.mlflow, tmp / "mlflow", args.metric_calls)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     lines = [
         f"## {datetime.now().strftime('%Y-%m-%d %H:%M')} ({os.cpu_count()} cores, load "
-        f"average {os.getloadavg()[0]:.1f} at the end; medians of {args.runs} CLI runs)",
+        f"average {os.getloadavg()[0]:.1f} at the end; "
+        + (f"medians of {args.runs} CLI runs)" if results else "the CLI's start-up only)"),
         "",
-        "| measure | " + " | ".join(results) + " |",
-        "|---|" + "---|" * len(results),
-        "| `amlite job create --stream` of a `true` job, wall ms | "
-        + " | ".join(f"{r['stream']:.0f}" for r in results.values())
-        + " |",
-        f"| `amlite job list --max {args.list_jobs}`, wall ms | "
-        + " | ".join(f"{r['list']:.0f}" for r in results.values())
-        + " |",
-        f"| `mlflow.log_metric` x {args.metric_calls} inside a job, calls/s | "
-        + " | ".join(f"{r['calls']:.0f}" for r in results.values())
-        + " |",
     ]
+    if results:
+        lines += [
+            "| measure | " + " | ".join(results) + " |",
+            "|---|" + "---|" * len(results),
+            "| `amlite job create --stream` of a `true` job, wall ms | "
+            + " | ".join(f"{r['stream']:.0f}" for r in results.values())
+            + " |",
+            f"| `amlite job list --max {args.list_jobs}`, wall ms | "
+            + " | ".join(f"{r['list']:.0f}" for r in results.values())
+            + " |",
+            f"| `mlflow.log_metric` x {args.metric_calls} inside a job, calls/s | "
+            + " | ".join(f"{r['calls']:.0f}" for r in results.values())
+            + " |",
+            "",
+        ]
+    lines += startup_lines(startup, args.startup_runs)
     if peer is not None:
         lines += [
             "",

@@ -15,10 +15,8 @@ import tarfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import httpx
 
 from amlite import API_VERSION
 from amlite.config import Settings
@@ -27,6 +25,9 @@ from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.json_value import JsonObject, JsonValue, objects
 from amlite.errors import AmliteError
 from amlite.executors.supervisor.procs import pid_alive
+
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 DEFAULT_RESOURCE_GROUP = "amlite"
@@ -138,12 +139,19 @@ class AmliteClient:
         timeout: float = 30,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        import httpx  # lazy: the CLI's start-up (amlite.cli)
+
+        from amlite.http_transport import for_client
+
         self.url = url.rstrip("/")
         self.token = token
         self.workspace = workspace
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(
-            base_url=self.url, headers=headers, timeout=timeout, transport=transport
+            base_url=self.url,
+            headers=headers,
+            timeout=timeout,
+            transport=transport if transport is not None else for_client(),
         )
 
     @classmethod
@@ -178,6 +186,8 @@ class AmliteClient:
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """One call; ``path`` is a workspace-absolute path or a full URL (nextLink)."""
+        import httpx  # lazy: the CLI's start-up (amlite.cli); loaded by __init__ already
+
         query: dict[str, QueryValue] = dict(params or {})
         if "?" in path:  # a nextLink/Location carries its own query; add to it, never replace it
             url = httpx.URL(path)

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from amlite.cli import output
 from amlite.cli.common import (
@@ -36,6 +35,8 @@ def read_spec(file: Path | None) -> tuple[dict[str, Any], Path]:
     """An asset YAML as a dict plus the folder its relative paths are relative to."""
     if file is None:
         return {}, Path.cwd()
+    import yaml  # lazy: amlite.cli
+
     try:
         spec = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
@@ -239,7 +240,7 @@ def create_environment(
     with reporting():
         spec, base = read_spec(file)
         name, version = _identity(spec, name, version)
-        from amlite.schemas.yaml import InlineEnvironment  # lazy: CLI start-up
+        from amlite.schemas.yaml import InlineEnvironment  # lazy: amlite.cli
 
         env = InlineEnvironment(("environmentId",), "environment")
         env.image = image or spec.get("image") or (spec.get("docker") or {}).get("image")

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
-import yaml
 
 from amlite.cli import output
 from amlite.client import (
@@ -23,6 +21,9 @@ from amlite.client import (
 from amlite.config import Settings
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.errors import AmliteError, JobDocumentError
+
+if TYPE_CHECKING:
+    import httpx
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -87,8 +88,12 @@ class Cli:
 
 def parse_sets(values: list[str] | None) -> dict[str, Any]:
     """``["a.b=3", "c=x"]`` -> ``{"a.b": 3, "c": "x"}`` (values read as YAML scalars)."""
+    if not values:
+        return {}
+    import yaml  # lazy: amlite.cli
+
     result: dict[str, Any] = {}
-    for item in values or []:
+    for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise typer.BadParameter(f"{item!r}: expected key=value", param_hint="--set")

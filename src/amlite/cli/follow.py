@@ -7,10 +7,7 @@ import codecs
 import sys
 import time
 from contextlib import nullcontext
-from typing import Any
-
-from rich.console import Console
-from rich.live import Live
+from typing import TYPE_CHECKING, Any
 
 from amlite.cli.sweeps import (
     TERMINAL,
@@ -25,6 +22,9 @@ from amlite.cli.sweeps import (
 from amlite.client import AmliteClient, ApiError
 from amlite.domain.arm_id import parse_resource_id
 from amlite.domain.json_value import JsonObject, member
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["TERMINAL", "PollDelay", "artifacts_location", "follow_job", "follow_sweep"]
 LOG_FILE = "user_logs/std_log.txt"
@@ -98,7 +98,7 @@ def follow_job(
 
     On a terminal, a Rich spinner shows the current status; otherwise plain lines.
     """
-    con = console or Console(highlight=False, soft_wrap=True)
+    con = console or _console()
     job = client.get_job(name)
     if is_sweep(job):
         return follow_sweep(client, name, con, poll=poll, quiet=quiet)
@@ -141,7 +141,7 @@ def follow_sweep(
 ) -> str:
     """Show a sweep's trials (status, parameters, latest and best primary metric, early
     termination) until the sweep ends, then its best trial; returns the sweep's status."""
-    con = console or Console(highlight=False, soft_wrap=True)
+    con = console or _console()
     cache: dict[str, tuple[float | None, float | None, int]] = {}
 
     def snapshot() -> SweepView:
@@ -150,6 +150,8 @@ def follow_sweep(
     view = snapshot()
     delay = PollDelay(poll)  # a sweep's view is many requests: never reset, only grows
     if con.is_terminal and not quiet:
+        from rich.live import Live  # lazy: amlite.cli
+
         with Live(trial_table(view), console=con, refresh_per_second=4) as live:
             while not view.done:
                 delay.wait()
@@ -167,6 +169,12 @@ def follow_sweep(
             con.print(line, markup=False)
     sys.stdout.flush()
     return view.status
+
+
+def _console() -> Console:
+    from rich.console import Console  # lazy: amlite.cli
+
+    return Console(highlight=False, soft_wrap=True)
 
 
 class _PlainPrinter:

@@ -35,7 +35,7 @@ def create_from_file(
     client: AmliteClient, file: Path, name: str | None, sets: JsonObject, quiet: bool = False
 ) -> JsonObject:
     """Load, prepare and PUT a job document; the shared path of ``job create`` and ``run``."""
-    from amlite.schemas.yaml import load_job_document  # lazy: a third of the CLI's start-up
+    from amlite.schemas.yaml import load_job_document  # lazy: amlite.cli
 
     doc = load_job_document(file, sets)
 

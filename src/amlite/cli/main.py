@@ -3,15 +3,55 @@
 
 from __future__ import annotations
 
-import typer
+import importlib
+from typing import TYPE_CHECKING
 
-from amlite.cli import metrics as _metrics  # noqa: F401  (registers `job metrics`)
-from amlite.cli.assets import code_app, data_app, environment_app
-from amlite.cli.deployments import app as deployment_app
-from amlite.cli.infra import compute_app, datastore_app
-from amlite.cli.jobs import app as job_app
+import typer
+import typer.main
+from typer.core import TyperGroup
+
 from amlite.cli.run import run
 from amlite.cli.server import server
+
+if TYPE_CHECKING:
+    from typer.core import _click
+
+GROUPS = {
+    # `job metrics` is registered on the job group by amlite.cli.metrics
+    "job": ("amlite.cli.metrics", "job_app"),
+    "code": ("amlite.cli.assets", "code_app"),
+    "data": ("amlite.cli.assets", "data_app"),
+    "environment": ("amlite.cli.assets", "environment_app"),
+    "datastore": ("amlite.cli.infra", "datastore_app"),
+    "compute": ("amlite.cli.infra", "compute_app"),
+    "deployment": ("amlite.cli.deployments", "app"),
+}
+"""The command groups: name -> (module, its typer app), in the order ``--help`` lists them."""
+
+
+class LazyGroups(TyperGroup):
+    """The root command: a group's module is imported and its click group built when that group
+    is asked for (click's lazy subcommands), so ``amlite job show`` neither imports nor builds
+    the deployment, asset and infra groups (the start-up rule of :mod:`amlite.cli`)."""
+
+    def list_commands(self, ctx: _click.Context) -> list[str]:
+        return [*(n for n in super().list_commands(ctx) if n not in GROUPS), *GROUPS]
+
+    def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
+        if cmd_name in GROUPS:
+            self._load(cmd_name)
+        elif cmd_name not in self.commands:  # a typo: "Did you mean ...?" looks at them all
+            for name in GROUPS:
+                self._load(name)
+        return super().get_command(ctx, cmd_name)
+
+    def _load(self, name: str) -> None:
+        if name not in self.commands:
+            module, attribute = GROUPS[name]
+            group = typer.main.get_group(getattr(importlib.import_module(module), attribute))
+            group.name = name
+            self.add_command(group, name)
+
 
 app = typer.Typer(
     name="amlite",
@@ -19,14 +59,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=LazyGroups,
 )
-app.add_typer(job_app, name="job")
-app.add_typer(code_app, name="code")
-app.add_typer(data_app, name="data")
-app.add_typer(environment_app, name="environment")
-app.add_typer(datastore_app, name="datastore")
-app.add_typer(compute_app, name="compute")
-app.add_typer(deployment_app, name="deployment")
 app.command("server")(server)
 app.command("run")(run)
 

@@ -5,18 +5,39 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from amlite.client import ApiError
 from amlite.domain.arm_id import parse_resource_id
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from amlite.client import ApiError
+
+    console: Console
+    """Rich lines for people on stdout (made on first use: ``__getattr__``)."""
+    err_console: Console
+    """The same on stderr."""
+
+
+def __getattr__(name: str) -> Console:
+    """``output.console`` and ``output.err_console`` (PEP 562)."""
+    if name in ("console", "err_console"):
+        return _made(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _made(name: str) -> Console:
+    """``console`` or ``err_console``, made on first use (lazy: amlite.cli)."""
+    found: Console | None = globals().get(name)
+    if found is None:
+        from rich.console import Console
+
+        found = Console(stderr=name == "err_console", highlight=False, soft_wrap=True)
+        globals()[name] = found
+    return found
 
 
 def print_json(data: Any) -> None:
@@ -26,21 +47,22 @@ def print_json(data: Any) -> None:
 
 
 def error(message: str) -> None:
-    err_console.print(f"[red]error:[/red] {_escape(message)}")
+    _made("err_console").print(f"[red]error:[/red] {_escape(message)}")
 
 
 def print_api_error(exc: ApiError) -> None:
     """``error: <code>: <message>`` then one ``  <target>: <message>`` line per detail."""
     error(f"{exc.code}: {exc.message}")
+    err = _made("err_console")
     for detail in exc.details:
         target = detail.get("target") or exc.target or "-"
-        err_console.print(f"  {_escape(str(target))}: {_escape(str(detail.get('message', '')))}")
+        err.print(f"  {_escape(str(target))}: {_escape(str(detail.get('message', '')))}")
 
 
 def print_problems(problems: Sequence[str], header: str) -> None:
     error(header)
     for problem in problems:
-        err_console.print(f"  {_escape(problem)}")
+        _made("err_console").print(f"  {_escape(problem)}")
 
 
 def short_id(value: Any) -> str:
@@ -84,8 +106,8 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[str
     lines.append(_padded(head, widths))
     lines.append("  ".join("─" * width for width in widths))
     lines.extend(_padded(row, widths) for row in body)
-    console.file.write("\n".join(lines) + "\n")
-    console.file.flush()
+    sys.stdout.write("\n".join(lines) + "\n")  # what ``console.file`` is, without Rich
+    sys.stdout.flush()
 
 
 def _padded(cells: Sequence[str], widths: Sequence[int]) -> str:
@@ -103,6 +125,8 @@ _CONTROL = {c: "?" for c in [*range(0x20), *range(0x7F, 0xA0)]}
 
 def details(title: str, pairs: Sequence[tuple[str, Any]]) -> None:
     """A two-column key/value table, skipping empty values."""
+    from rich.table import Table  # lazy: amlite.cli
+
     t = Table(title=title, show_header=False)
     t.add_column("field", style="bold")
     t.add_column("value", overflow="fold")
@@ -111,7 +135,7 @@ def details(title: str, pairs: Sequence[tuple[str, Any]]) -> None:
             continue
         text = value if isinstance(value, str) else json.dumps(value)
         t.add_row(key, _escape(text))
-    console.print(t)
+    _made("console").print(t)
 
 
 def show_job(job: dict[str, Any]) -> None:
@@ -136,4 +160,6 @@ def show_job(job: dict[str, Any]) -> None:
 
 
 def _escape(text: str) -> str:
+    from rich.markup import escape  # lazy: amlite.cli
+
     return escape(text)

@@ -26,7 +26,6 @@ from amlite.cli.follow import TERMINAL, follow_job
 from amlite.cli.jobs import create_from_file
 from amlite.client import AmliteClient
 from amlite.config import Settings
-from amlite.data.paths import DEFAULT_DATASTORE, artifacts_path, datastore_root
 from amlite.domain.json_value import member
 
 EXIT_BY_STATUS = {"Completed": 0, "Failed": EXIT_FAILED, "Canceled": EXIT_CANCELED}
@@ -45,7 +44,7 @@ def run(
     """Run a job to completion on an embedded server and stream its logs."""
     cli = Cli("table", workspace, resource_group, subscription)
     sets = parse_sets(set_)
-    from amlite.schemas.yaml import load_job_document  # lazy: a third of the CLI's start-up
+    from amlite.schemas.yaml import load_job_document  # lazy: amlite.cli
 
     with reporting():
         load_job_document(file, sets)  # bad documents fail before a server starts
@@ -78,6 +77,9 @@ def run(
 
 def _show_where(settings: Settings, client: AmliteClient, job: dict[str, Any]) -> None:
     """Say where the job's logs and outputs are on this machine (no server is left running)."""
+    # lazy: amlite.cli
+    from amlite.data.paths import DEFAULT_DATASTORE, artifacts_path, datastore_root
+
     key = client.workspace.key
     store = datastore_root(settings, key, DEFAULT_DATASTORE)
     output.console.print(

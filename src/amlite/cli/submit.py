@@ -17,14 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from amlite.cli.common import BadInput
 from amlite.client import DEFAULT_DATASTORE, AmliteClient
 from amlite.domain.arm_id import parse_reference
 from amlite.domain.json_value import JsonObject
 
-if TYPE_CHECKING:  # the schemas load only when a document is submitted (CLI start-up)
+if TYPE_CHECKING:  # the schemas load only when a document is submitted (amlite.cli)
     from amlite.schemas.yaml import InlineEnvironment, JobDocument
 
 ANONYMOUS_ENVIRONMENT = "CliV2AnonymousEnvironment"
@@ -178,6 +176,8 @@ def environment_body(env: InlineEnvironment) -> dict[str, Any]:
     """The environment version body of an inline environment (files read now)."""
     image, conda, dockerfile = env.image, env.conda_text, None
     if env.definition_file is not None:
+        import yaml  # lazy: amlite.cli
+
         spec = yaml.safe_load(env.definition_file.read_text(encoding="utf-8")) or {}
         if not isinstance(spec, dict):
             raise BadInput(f"{env.source}: {env.definition_file} is not an environment definition")

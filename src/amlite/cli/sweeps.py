@@ -15,14 +15,14 @@ import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from rich.markup import escape
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from amlite.client import AmliteClient, ApiError
 from amlite.domain import run_properties as P
 from amlite.domain.json_value import JsonObject, JsonValue, member, objects, text
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 TERMINAL = frozenset({"Completed", "Failed", "Canceled"})
 
@@ -224,6 +224,9 @@ def params_text(params: Mapping[str, JsonValue]) -> str:
 
 def trial_table(view: SweepView, ranked: bool = False) -> Table:
     """The trial table: one row per trial, the best marked with ``*``."""
+    from rich.markup import escape  # lazy: amlite.cli
+    from rich.table import Table
+
     leader = view.leader()
     counts = _counts(view)
     title = f"sweep {view.name}: {view.status}  ({counts})"
