@@ -7,10 +7,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from amlite_runhelp import make_plan
 
-from amlite.executors.supervisor import command
+from amlite.executors.supervisor import ENTRY_POINT, command, contract, main
+from amlite.executors.supervisor.contract import RunResult
+from amlite.executors.supervisor.control import SystemLog
 
 
 def _spy_on_stops(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
@@ -52,3 +56,35 @@ def test_a_group_with_a_live_leftover_is_stopped(monkeypatch: pytest.MonkeyPatch
     finally:
         left.kill()
         left.wait()
+
+
+def test_the_runs_tmp_is_set_aside_before_the_result(tmp_path: Path) -> None:
+    """Removing a tree is a system call per entry; renaming it is one: the run's ``tmp`` is
+    renamed before the result is written, and removed once the server has been told
+    (``main``, the next test)."""
+    plan = make_plan(tmp_path, "true").to_json()
+    run_dir = plan["run_dir"]
+    os.makedirs(os.path.join(run_dir, "tmp", "left", "by", "the-job"))
+    system_logs = os.path.join(plan["artifacts_dir"], "system_logs")
+    log = SystemLog(os.path.join(system_logs, "supervisor.log"))
+    try:
+        result = main._supervise(plan, run_dir, system_logs, log)
+    finally:
+        log.close()
+    assert result.outcome == contract.COMPLETED
+    aside = main.set_aside_path(run_dir)
+    assert not os.path.exists(os.path.join(run_dir, "tmp"))
+    assert os.path.isdir(os.path.join(aside, "left", "by", "the-job"))  # not removed yet
+
+
+def test_the_supervisor_leaves_neither_tmp_nor_its_set_aside_copy(tmp_path: Path) -> None:
+    plan = make_plan(tmp_path, "mkdir -p ../tmp/made/by/the-job")
+    run_dir = Path(plan.run_dir)
+    run_dir.mkdir(parents=True)
+    contract.write_plan(str(run_dir), plan.to_json())
+    done = subprocess.run(
+        [sys.executable, "-S", "-E", ENTRY_POINT, str(run_dir)], capture_output=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert RunResult.from_json(contract.read_result(str(run_dir)) or {}).outcome == "Completed"
+    assert sorted(p.name for p in run_dir.iterdir() if "tmp" in p.name) == []
