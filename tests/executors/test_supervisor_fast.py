@@ -88,3 +88,17 @@ def test_the_supervisor_leaves_neither_tmp_nor_its_set_aside_copy(tmp_path: Path
     assert done.returncode == 0, done.stderr
     assert RunResult.from_json(contract.read_result(str(run_dir)) or {}).outcome == "Completed"
     assert sorted(p.name for p in run_dir.iterdir() if "tmp" in p.name) == []
+
+
+def test_the_run_directory_files_written_and_read_with_os_level_calls(tmp_path: Path) -> None:
+    path = str(tmp_path / "f")
+    contract.write_file(path, "é\n", os.O_APPEND)
+    contract.write_file(path, "x" * 200_000, os.O_APPEND)
+    assert contract.read_bytes(path) == "é\n".encode() + b"x" * 200_000
+    contract.write_file(path, "{}", os.O_TRUNC)
+    assert contract.read_json(path) == {}
+    contract.write_file(path, '{"a": "\xff', os.O_TRUNC)  # partial
+    assert contract.read_json(path) is None
+    (tmp_path / "f").write_bytes(b'{"a": "\xff"}')  # not UTF-8
+    assert contract.read_json(path) is None
+    assert contract.read_json(str(tmp_path / "missing")) is None
