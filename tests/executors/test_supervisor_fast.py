@@ -102,3 +102,15 @@ def test_the_run_directory_files_written_and_read_with_os_level_calls(tmp_path: 
     (tmp_path / "f").write_bytes(b'{"a": "\xff"}')  # not UTF-8
     assert contract.read_json(path) is None
     assert contract.read_json(str(tmp_path / "missing")) is None
+
+
+def test_the_system_log_appends_whole_lines(tmp_path: Path) -> None:
+    path = tmp_path / "logs" / "supervisor.log"
+    for message in ("one", "two \udcff"):  # a name that is not UTF-8 is logged, replaced
+        log = SystemLog(str(path))
+        log.write(message)
+        log.close()
+        log.close()  # closing twice is harmless
+    lines = path.read_text().splitlines()
+    assert [line.split(" ", 1)[1] for line in lines] == ["one", "two ?"]
+    assert all(line.split(" ", 1)[0].endswith("+00:00") for line in lines)
