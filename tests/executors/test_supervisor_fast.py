@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from amlite_runhelp import make_plan
 
-from amlite.executors.supervisor import ENTRY_POINT, command, contract, main
+from amlite.executors.supervisor import ENTRY_POINT, command, contract, main, procs
 from amlite.executors.supervisor.contract import RunResult
 from amlite.executors.supervisor.control import SystemLog
 
@@ -114,3 +114,18 @@ def test_the_system_log_appends_whole_lines(tmp_path: Path) -> None:
     lines = path.read_text().splitlines()
     assert [line.split(" ", 1)[1] for line in lines] == ["one", "two ?"]
     assert all(line.split(" ", 1)[0].endswith("+00:00") for line in lines)
+
+
+def test_stopping_a_group_looks_again_soon_then_less_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group that is already exiting (a sandbox's init after bwrap ended) is seen gone
+    after a millisecond, not after a whole 20 ms pause; a group that takes its time is
+    looked at every 20 ms."""
+    pauses: list[float] = []
+    looks = iter([True] * 7 + [False])
+    monkeypatch.setattr(procs.time, "sleep", pauses.append)
+    monkeypatch.setattr(procs, "any_alive", lambda groups: next(looks))
+    monkeypatch.setattr(procs, "tree_groups", lambda roots: set())
+    done = subprocess.Popen(["true"])
+    done.wait()
+    procs.terminate_groups([done], 60.0)
+    assert pauses == [0.001, 0.002, 0.004, 0.008, 0.016, 0.02, 0.02]

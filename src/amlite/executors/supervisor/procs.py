@@ -125,10 +125,12 @@ def terminate_groups(procs: list[subprocess.Popen[bytes]], grace: float) -> None
     for pgid in groups:
         signal_group(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
+    pause = 0.001  # most groups are gone within a millisecond or two (a sandbox's init
+    while time.monotonic() < deadline:  # still exiting after bwrap did): look again soon
         if all(p.poll() is not None for p in procs) and not any_alive(groups):
             return
-        time.sleep(0.02)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.02)
     groups |= tree_groups(roots)
     for pgid in groups:
         signal_group(pgid, signal.SIGKILL)
