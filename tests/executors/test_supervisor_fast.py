@@ -4,6 +4,7 @@ result is handed over."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from amlite_runhelp import make_plan
 
-from amlite.executors.supervisor import ENTRY_POINT, command, contract, main, procs
+from amlite.executors.supervisor import ENTRY_POINT, bwrap, command, contract, main, procs
 from amlite.executors.supervisor.contract import RunResult
 from amlite.executors.supervisor.control import SystemLog
 
@@ -129,3 +130,14 @@ def test_stopping_a_group_looks_again_soon_then_less_often(monkeypatch: pytest.M
     done.wait()
     procs.terminate_groups([done], 60.0)
     assert pauses == [0.001, 0.002, 0.004, 0.008, 0.016, 0.02, 0.02]
+
+
+def test_a_spare_finds_its_pythons_prefixes_before_its_job() -> None:
+    """What a sandbox keeps visible of this Python (``bwrap``) is looked up when the
+    supervisor's modules load, while a spare waits, not on the job's path."""
+    bwrap.own_python_prefixes.cache_clear()
+    importlib.reload(main)
+    assert bwrap.own_python_prefixes.cache_info().currsize == 1
+    assert sys.prefix in bwrap.own_python_prefixes()
+    venv = {"environment": {"python": sys.executable}}
+    assert bwrap._python_prefixes(venv) == set(bwrap.own_python_prefixes())

@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from . import contract
-from .bwrap import sandboxed
+from .bwrap import own_python_prefixes, sandboxed
 from .command import Outcome, process_specs, run_command
 from .contract import CANCELED, COMPLETED, FAILED, RunResult
 from .control import Canceled, StartError, State, SystemLog, check_cancel, on_sigterm
@@ -21,6 +21,8 @@ from .steps import run_step, step_text
 from .sync import output_sync
 
 USAGE = "usage: python -S -E .../executors/supervisor [--notify] RUN_DIR | --wait\n"
+
+own_python_prefixes()  # what a sandbox keeps visible of this Python: found before the job
 
 
 def supervise(run_dir: str) -> RunResult:
