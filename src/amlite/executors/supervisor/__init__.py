@@ -26,7 +26,9 @@ Order of work: ``Running`` event, ``prepare`` steps, environment build, ``bash -
 its own process group (stdout and stderr to ``ARTIFACTS/user_logs/std_log.txt``), timeout /
 cancel handling (SIGTERM to the group, SIGKILL after a grace period; meanwhile blob outputs
 uploaded every ``AMLITE_OUTPUT_SYNC_SECONDS``), ``Finalizing`` event,
-``finalize`` steps, result. System events go to ``ARTIFACTS/system_logs/supervisor.log``.
+``finalize`` steps, result; then, the server told, the run's ``tmp`` is removed (renamed
+aside before the result: ``main.set_aside``). System events go to
+``ARTIFACTS/system_logs/supervisor.log``.
 
 A distributed plan lists its ``processes`` (name, log, extra env, argv): they all start, each
 in its own process group; the first one to fail fails the job and the others are stopped, as

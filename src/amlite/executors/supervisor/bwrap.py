@@ -3,6 +3,7 @@ environment build) run under (docs/security.md)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -27,12 +28,29 @@ def _depth(path: str) -> int:
 def _python_prefixes(plan: dict[str, Any]) -> set[str]:
     """The installation directories of this Python (and of its venv, if any) and of the
     interpreter an environment is built from."""
-    exes = [sys.executable] + ([plan["environment"]["python"]] if plan.get("environment") else [])
-    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    for exe in exes:
-        real = os.path.realpath(shutil.which(exe) or exe)
-        prefixes.add(os.path.dirname(os.path.dirname(real)))
-        prefixes.add(os.path.dirname(os.path.dirname(os.path.abspath(exe))))
+    prefixes = set(own_python_prefixes())
+    if plan.get("environment"):
+        prefixes |= _prefixes_of(plan["environment"]["python"])
+    return prefixes
+
+
+@functools.cache
+def own_python_prefixes() -> frozenset[str]:
+    """This Python's installation directories (and its venv's): the same for every job a
+    supervisor runs, so a spare finds them while it waits for its job (``main``)."""
+    return frozenset(
+        _prefixes_of(
+            sys.executable, {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+        )
+    )
+
+
+def _prefixes_of(exe: str, also: set[str] | None = None) -> set[str]:
+    """The installation directories of interpreter ``exe`` (followed through links, and as
+    named), with ``also``, those that are directories other than ``/``."""
+    real = os.path.realpath(shutil.which(exe) or exe)
+    prefixes = {*(also or ()), os.path.dirname(os.path.dirname(real))}
+    prefixes.add(os.path.dirname(os.path.dirname(os.path.abspath(exe))))
     return {p for p in prefixes if p and os.path.isdir(p) and p != os.sep}
 
 

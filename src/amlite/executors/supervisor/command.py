@@ -18,7 +18,7 @@ from .control import (
     cancel_seen,
     wait_any,
 )
-from .procs import group_alive, terminate_groups
+from .procs import any_alive, group_alive, terminate_groups
 
 
 class Outcome:
@@ -119,7 +119,10 @@ def run_command(plan: dict[str, Any], env: dict[str, str], log: SystemLog) -> Ou
 
 
 def reap_leftovers(procs: list[subprocess.Popen[bytes]]) -> None:
-    """Background processes the command left in its groups end with it."""
+    """Background processes the command left in its groups end with it. A group that holds
+    only zombies has nothing left to stop (a sandbox's own init stays one, in the command's
+    group, until the machine's init reaps it): ``group_alive`` counts them, so the process
+    table is read once before stopping anything."""
     left = [p for p in procs if group_alive(p.pid)]
-    if left:
+    if left and any_alive({p.pid for p in left}):
         terminate_groups(left, min(KILL_GRACE_SECONDS, 1.0))

@@ -84,15 +84,21 @@ def wait_any(procs: list[subprocess.Popen[bytes]], timeout: float | None) -> Non
 
 
 class SystemLog:
+    """``supervisor.log``: a line per event, each one ``write`` (appended whole, at once)."""
+
     def __init__(self, path: str) -> None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        self._file = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o666)
 
     def write(self, message: str) -> None:
-        self._file.write(f"{contract.now_iso()} {message}\n")
+        data = memoryview(f"{contract.now_iso()} {message}\n".encode("utf-8", "replace"))
+        while data:
+            data = data[os.write(self._fd, data) :]
 
     def close(self) -> None:
-        self._file.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 def run_logged(argv: list[str], log_path: str, log: SystemLog) -> None:

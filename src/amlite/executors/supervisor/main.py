@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from . import contract
-from .bwrap import sandboxed
+from .bwrap import own_python_prefixes, sandboxed
 from .command import Outcome, process_specs, run_command
 from .contract import CANCELED, COMPLETED, FAILED, RunResult
 from .control import Canceled, StartError, State, SystemLog, check_cancel, on_sigterm
@@ -23,6 +23,8 @@ from .sync import output_sync
 GO = "go"
 """The line that starts a spare told its run directory (``wait_for_run_dir``)."""
 USAGE = "usage: python -S -E .../executors/supervisor [--notify] RUN_DIR | --wait\n"
+
+own_python_prefixes()  # what a sandbox keeps visible of this Python: found before the job
 
 
 def supervise(run_dir: str) -> RunResult:
@@ -61,7 +63,7 @@ def _supervise(plan: dict[str, Any], run_dir: str, system_logs: str, log: System
         return RunResult.failed(f"preparation failed: {exc}")
     outcome, reason = _decide(ended, run_dir, several=len(process_specs(plan)) > 1)
     contract.append_event(run_dir, contract.FINALIZING)
-    shutil.rmtree(os.path.join(run_dir, "tmp"), ignore_errors=True)
+    set_aside(os.path.join(run_dir, "tmp"), set_aside_path(run_dir))
     for step in plan.get("finalize") or []:
         try:
             run_step(step, job_run_dir, boxed, confine=job_run_dir)
@@ -108,6 +110,26 @@ def _decide(ended: Outcome, run_dir: str, *, several: bool) -> tuple[str, str | 
     if code is not None and code < 0:
         return FAILED, f"{who} killed by signal {-code}{others}"
     return FAILED, f"{who} exited with code {code}{others}"
+
+
+def set_aside_path(run_dir: str) -> str:
+    """Where this supervisor moves the run's ``tmp`` (the job's ``/tmp`` in a sandbox) when
+    the command has ended; it is removed once the result is handed over (``main``). A
+    supervisor killed in between leaves it in the run directory, removed with it."""
+    return os.path.join(run_dir, f".tmp.{os.getpid()}.old")
+
+
+def set_aside(path: str, aside: str) -> None:
+    """Rename ``path`` to ``aside``: one system call, where removing a tree takes a few per
+    entry; under a name of this process's, so that removing it later cannot touch the
+    ``tmp`` of a next attempt in the same run directory. Removed at once if it cannot be
+    renamed (``aside`` a full directory a process of the same pid left)."""
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def take_notify_fd() -> int:
@@ -190,4 +212,5 @@ def main(argv: list[str]) -> int:
     if notify_fd is not None:
         os.close(notify_fd)  # the server reads the result now
         sync_file(result_path)
+    shutil.rmtree(set_aside_path(run_dir), ignore_errors=True)  # the run's tmp (``_supervise``)
     return 0
