@@ -27,8 +27,10 @@ USAGE = "usage: python -S -E .../executors/supervisor [--notify] RUN_DIR | --wai
 own_python_prefixes()  # what a sandbox keeps visible of this Python: found before the job
 
 
-def supervise(run_dir: str) -> RunResult:
-    plan = contract.read_plan(run_dir)
+def supervise(run_dir: str, plan: dict[str, Any] | None = None) -> RunResult:
+    """Run ``plan`` (read from ``run_dir`` if not given) and return how it ended."""
+    if plan is None:
+        plan = contract.read_plan(run_dir)
     if plan is None:
         raise RuntimeError(f"no readable {contract.PLAN} in {run_dir}")
     artifacts = plan["artifacts_dir"]
@@ -153,27 +155,33 @@ def sync_file(path: str) -> None:
                 os.close(fd)
 
 
-def wait_for_run_dir() -> str | None:
+def wait_for_run_dir() -> tuple[str, int] | None:
     """A spare supervisor, started ahead of time with ``--wait``, is told its run directory
-    on stdin, then ``go``: at once for a job that starts now; later for a staged one
-    (``Executor.stage``: it waits, ready, for a run of its group to end). EOF before ``go``
-    (the server stopped, or withdrew the staged job) means exit without touching the run
-    directory's state: the job was not started."""
+    on stdin (None: EOF, the server stopped), then ``go`` (``wait_for_go``): at once for a
+    job that starts now; later for a staged one (``Executor.stage``: it waits, ready, for a
+    run of its group to end). Also returns its ``stderr`` file, opened."""
     line = sys.stdin.readline().strip()
     if not line:
         return None
     err = os.open(
         os.path.join(line, contract.STDERR), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644
     )
+    return line, err
+
+
+def wait_for_go(err: int) -> bool:
+    """Wait for ``go``; then standard error goes to ``err`` and standard input is closed.
+    EOF first (the server stopped, or withdrew the staged job): False, and nothing of the
+    run's state was touched: the job was not started."""
     if sys.stdin.readline().strip() != GO:
         os.close(err)
-        return None
+        return False
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
     os.dup2(err, 2)
     os.close(err)
-    return line
+    return True
 
 
 def _handle_signals() -> None:
@@ -197,15 +205,24 @@ def main(argv: list[str]) -> int:
         sys.stderr.write(USAGE)
         return 2
     notify_fd = take_notify_fd() if notify else None
-    given = wait_for_run_dir() if args[0] == "--wait" else args[0]
-    if given is None:
-        return 0
-    run_dir = os.path.abspath(given)
+    started_at = process_start_time(os.getpid())
+    if args[0] == "--wait":
+        told = wait_for_run_dir()
+        if told is None:
+            return 0
+        run_dir, err = os.path.abspath(told[0]), told[1]
+    else:
+        run_dir, err = os.path.abspath(args[0]), -1
+    # what can be done before ``go`` without touching the run's state (a staged spare
+    # does it while it waits): the signals, the plan read
     State.run_dir = run_dir
     _handle_signals()
-    contract.write_pid(run_dir, os.getpid(), process_start_time(os.getpid()))
+    plan = contract.read_plan(run_dir)  # None: ``supervise`` fails the job with the reason
+    if err >= 0 and not wait_for_go(err):
+        return 0
+    contract.write_pid(run_dir, os.getpid(), started_at)
     try:
-        res = supervise(run_dir)
+        res = supervise(run_dir, plan)
     except BaseException as exc:  # the result must always be written
         res = RunResult.failed(f"supervisor error: {exc!r}")
     result_path = contract.write_result(run_dir, res, sync=notify_fd is None)
