@@ -238,8 +238,8 @@ def test_cancelling_a_sweep_cancels_its_running_trials(server: LiveServer) -> No
         trials = trials_of(c, "stopme")
         ran = [t for t in trials if "Running" in statuses_of(c, t["name"])]
         assert len(ran) == 2
-        # and the trial created ahead of its turn (``LOOK_AHEAD``), which never ran
-        assert [t["name"] for t in trials] == [f"stopme_{i}" for i in range(3)]
+        # and the two trials created ahead of their turn (``LOOK_AHEAD``), which never ran
+        assert [t["name"] for t in trials] == [f"stopme_{i}" for i in range(4)]
         assert all(t["properties"]["status"] == "Canceled" for t in trials)
 
 

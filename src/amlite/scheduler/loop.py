@@ -443,6 +443,7 @@ class Scheduler:
                 # asked just before the spawn or submission: a server that stalled past its
                 # lease starts nothing (another server may have started the job)
                 runtime = backend.executor.start(plan, lambda: self.membership.still_holds(job))
+                at = datetime.now(UTC)  # Running from the start, not from when it is written
             except AlreadyStarted:  # by the server that took the job over while this one stalled
                 return False
             except RayUnavailable as exc:

@@ -64,9 +64,12 @@ TRIAL_ACTIVE = (
 )
 TRIAL_WAITING = (S.NOT_STARTED, S.STARTING, S.PREPARING, S.QUEUED)
 DEFAULT_MAX_TOTAL = 1000
-LOOK_AHEAD = 1
+LOOK_AHEAD = 2
 """Trials a non-adaptive sweep keeps created and queued beyond ``maxConcurrentTrials``
-(``SweepController.look_ahead``), so a slot that frees starts the next trial at once."""
+(``SweepController.look_ahead``; at most ``maxConcurrentTrials`` of them), so a slot that
+frees starts the next trial at once: two, so that two trials ending within one scheduler
+round (the round that records the first end and stages the trial after it) both find one
+staged."""
 EARLY_TERMINATION = "early termination"
 
 
@@ -257,7 +260,7 @@ class SweepController:
         return created
 
     def _add_ahead(self, sweep: JobRecord, memory: _Memory, into: list[JobRecord]) -> None:
-        limit = memory.plan.max_concurrent + LOOK_AHEAD
+        limit = memory.plan.max_concurrent + min(LOOK_AHEAD, memory.plan.max_concurrent)
         into.extend(self._add_trials(sweep, memory, _running(memory), limit))
 
     def may_start(self, trial: JobRecord) -> bool:
