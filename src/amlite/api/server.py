@@ -14,6 +14,7 @@ from types import TracebackType
 import uvicorn
 
 from amlite.api.app import Server
+from amlite.api.serving_gc import settle_heap
 from amlite.config import Settings, checked_public_url
 
 
@@ -68,7 +69,9 @@ def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8642) ->
     info.write_text(json.dumps({"url": url, "pid": os.getpid()}))
     print(f"amlite server listening on {url} (home {settings.home})", flush=True)
     try:
-        uvicorn.Server(_config(server.app(), "warning")).run(sockets=[sock])
+        app = server.app()
+        settle_heap()  # start-up is done: its objects need no more collecting
+        uvicorn.Server(_config(app, "warning")).run(sockets=[sock])
     finally:
         with contextlib.suppress(OSError, ValueError):
             if json.loads(info.read_text()).get("pid") == os.getpid():
