@@ -11,6 +11,12 @@ per concurrent client) on loopback, at concurrency 1/8/32/128 (p50, p99, req/s, 
 amlite and the bare stack run in the same run, cell by cell in alternation, on the same
 (loaded, 2-core) machine: read the ratios, not the absolute figures.
 
+``--postgres`` also runs each amlite variant on PostgreSQL (``[<variant>, PostgreSQL]``),
+beside the same variant on SQLite: one throwaway cluster (``tests/support/postgres.py``'s,
+on loopback, with PostgreSQL's own durability defaults: ``fsync`` and
+``synchronous_commit`` on), a fresh database per amlite server. The bare stack stays on
+SQLite.
+
 Run: ``.venv/bin/python bench/bench_api.py`` (about 3 minutes; ``--quick`` for a smoke
 run). Results are appended to ``bench/results/api.md``.
 """
@@ -37,6 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from _server import API, WS, BenchServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from support.postgres import PostgresServer
 
 RESULTS = Path(__file__).parent / "results" / "api.md"
 CONCURRENCY = (1, 8, 32, 128)
@@ -249,12 +258,49 @@ def command_body() -> bytes:
     ).encode()
 
 
-def terminal_jobs(home: Path) -> int:
-    with sqlite3.connect(f"file:{home / 'amlite.db'}?mode=ro", uri=True) as db:
-        row = db.execute(
-            "SELECT count(*) FROM jobs WHERE status IN ('Completed', 'Failed', 'Canceled')"
-        ).fetchone()
-    return int(row[0])
+TERMINAL_COUNT = "SELECT count(*) FROM jobs WHERE status IN ('Completed', 'Failed', 'Canceled')"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An amlite to measure: the package in ``src`` (None: this checkout's), on SQLite or on
+    PostgreSQL."""
+
+    src: str | None
+    postgres: bool = False
+
+
+class Stores:
+    """Where each amlite server of the run keeps its jobs: its own SQLite file in its home,
+    or its own database in one throwaway PostgreSQL cluster (started on first use)."""
+
+    def __init__(self) -> None:
+        self.pg: PostgresServer | None = None
+        self.urls: dict[Path, str] = {}
+
+    def env(self, home: Path, variant: Variant) -> dict[str, str]:
+        if not variant.postgres:
+            return {}
+        if self.pg is None:
+            self.pg = PostgresServer(durable=True).start()
+        self.urls[home] = self.pg.create_database("amlite_bench")
+        return {"AMLITE_DATABASE_URL": self.urls[home]}
+
+    def terminal_jobs(self, home: Path) -> int:
+        url = self.urls.get(home)
+        if url is None:
+            with sqlite3.connect(f"file:{home / 'amlite.db'}?mode=ro", uri=True) as db:
+                return int(db.execute(TERMINAL_COUNT).fetchone()[0])
+        import psycopg
+
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+            row = conn.execute(TERMINAL_COUNT).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def close(self) -> None:
+        if self.pg is not None:
+            self.pg.stop()
 
 
 def pid_of(srv: BenchServer) -> int:
@@ -269,21 +315,25 @@ def port_of(url: str) -> int:
 @dataclass
 class Run:
     variants: list[str]
+    postgres: bool = False
     cells: dict[tuple[str, int], Cell] = field(default_factory=dict)
     drained: dict[tuple[str, int], float] = field(default_factory=dict)
 
 
-def amlite_server(home: Path, src: str | None, slots: int | None = None) -> BenchServer:
-    """An amlite server; ``src``: run the amlite package found there (another commit)."""
-    env = {"PYTHONPATH": src} if src else {}
+def amlite_server(
+    home: Path, variant: Variant, stores: Stores, slots: int | None = None
+) -> BenchServer:
+    """An amlite server of ``variant``, with its store from ``stores``."""
+    env = {"PYTHONPATH": variant.src} if variant.src else {}
     if slots is not None:
         env["AMLITE_LOCAL_SLOTS"] = str(slots)
+    env.update(stores.env(home, variant))
     return BenchServer(home, env)
 
 
-def wait_drained(srv: BenchServer, jobs: int, timeout: float = 300) -> None:
+def wait_drained(srv: BenchServer, stores: Stores, jobs: int, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
-    while terminal_jobs(srv.home) < jobs and time.monotonic() < deadline:
+    while stores.terminal_jobs(srv.home) < jobs and time.monotonic() < deadline:
         time.sleep(0.5)
 
 
@@ -295,11 +345,15 @@ def read_cells(
     seconds: float,
     concurrencies: tuple[int, ...],
     list_jobs: int,
-    variants: dict[str, str | None],
+    variants: dict[str, Variant],
+    stores: Stores,
 ) -> None:
     """The GET and LIST cells: one server per variant, stopped at the end."""
     body = command_body()
-    pending = {name: amlite_server(home / f"read-{name}", src) for name, src in variants.items()}
+    pending = {
+        name: amlite_server(home / f"read-{name}", variant, stores)
+        for name, variant in variants.items()
+    }
     with concurrent.futures.ThreadPoolExecutor(len(pending)) as pool:  # start together
         started = {name: pool.submit(srv.__enter__) for name, srv in pending.items()}
         servers = {}
@@ -311,7 +365,7 @@ def read_cells(
             for i in range(list_jobs):  # the LIST pages and the job GET reads
                 c.put(f"{WS}/jobs/seed-{i:05d}?{API}", content=body).raise_for_status()
     for srv in servers.values():
-        wait_drained(srv, list_jobs)
+        wait_drained(srv, stores, list_jobs)
     get_bare = request_bytes("GET", "/item", None)
     for conc in concurrencies:
         out.cells["GET bare", conc] = load(
@@ -343,18 +397,21 @@ def run(
     seconds: float,
     concurrencies: tuple[int, ...],
     list_jobs: int,
-    variants: dict[str, str | None],
+    variants: dict[str, Variant],
     reads: bool = True,
 ) -> Run:
     """GET and LIST on one server per variant (unless not ``reads``), then each PUT cell on
     a fresh server; the variants' cells in alternation."""
-    out = Run(list(variants))
+    out = Run(list(variants), postgres=any(v.postgres for v in variants.values()))
     home = Path(tempfile.mkdtemp(prefix="amlite-bench-api-"))
     body = command_body()
+    stores = Stores()
     try:
         with BareServer(home / "bare") as bare, contextlib.ExitStack() as stack:
             if reads:
-                read_cells(out, bare, stack, home, seconds, concurrencies, list_jobs, variants)
+                read_cells(
+                    out, bare, stack, home, seconds, concurrencies, list_jobs, variants, stores
+                )
             put_bare_body = json.dumps(ITEM).encode()
             # each PUT cell on a fresh server of its own (one local slot: the jobs it queues
             # drain in the background while it is measured), started and stopped around the
@@ -375,8 +432,8 @@ def run(
                 )
                 for name in names if round_no % 2 == 0 else names[::-1]:
                     cell_home = home / f"put-{name}-{tag}"
-                    with amlite_server(cell_home, variants[name], slots=1) as srv:
-                        before = terminal_jobs(srv.home)
+                    with amlite_server(cell_home, variants[name], stores, slots=1) as srv:
+                        before = stores.terminal_jobs(srv.home)
                         t0 = time.perf_counter()
                         out.cells[f"PUT job [{name}]", conc] = load(
                             port_of(srv.url),
@@ -388,13 +445,20 @@ def run(
                             ok=(201,),
                             pid=pid_of(srv),
                         )
-                        out.drained[name, conc] = (terminal_jobs(srv.home) - before) / (
+                        out.drained[name, conc] = (stores.terminal_jobs(srv.home) - before) / (
                             time.perf_counter() - t0
                         )
                 print(f"writes at concurrency {conc} done", flush=True)
     finally:
+        stores.close()
         shutil.rmtree(home, ignore_errors=True)
     return out
+
+
+POSTGRES_NOTE = (
+    "; [..., PostgreSQL]: amlite on PostgreSQL 15 (throwaway cluster on loopback, fsync and "
+    "synchronous_commit on), the bare stack on SQLite"
+)
 
 
 def report(result: Run, concurrencies: tuple[int, ...], seconds: float, note: str) -> str:
@@ -402,7 +466,8 @@ def report(result: Run, concurrencies: tuple[int, ...], seconds: float, note: st
     lines = [
         f"## {datetime.now().strftime('%Y-%m-%d %H:%M')} ({cpu} cores, load average "
         f"{os.getloadavg()[0]:.1f} at the end; {seconds:g} s per cell"
-        f"{'; ' + note if note else ''})",
+        f"{'; ' + note if note else ''}"
+        f"{POSTGRES_NOTE if result.postgres else ''})",
         "",
         "| request | concurrency | req/s | p50 ms | p99 ms | errors | ratio to bare (req/s) "
         "| server CPU ms/request | ratio to bare (CPU/request) |",
@@ -454,6 +519,12 @@ def main() -> None:
         help="also run the amlite package in SRC (e.g. another commit's src/, from git "
         "archive) as NAME, in the same run; the checkout's own is 'this'",
     )
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="also run each variant on PostgreSQL (a throwaway local cluster), as "
+        "'[<variant>, PostgreSQL]'; the bare stack stays on SQLite",
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--put-only", action="store_true", help="only the PUT cells")
     parser.add_argument("--no-write", action="store_true", help="print only")
@@ -469,11 +540,14 @@ def main() -> None:
     if args.concurrency:
         concurrencies = tuple(args.concurrency)
     seconds = 1.5 if args.quick else args.seconds
-    variants: dict[str, str | None] = {}
+    variants: dict[str, Variant] = {}
     for item in args.variant:
         name, _, src = item.partition("=")
-        variants[name] = str(Path(src).resolve())
-    variants["this"] = None
+        variants[name] = Variant(str(Path(src).resolve()))
+    variants["this"] = Variant(None)
+    if args.postgres:
+        for name, variant in list(variants.items()):
+            variants[f"{name}, PostgreSQL"] = Variant(variant.src, postgres=True)
     result = run(
         seconds,
         concurrencies,

@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL cluster for tests: initdb + pg_ctl, loopback only, fsync off.
+"""A throwaway PostgreSQL cluster for tests: initdb + pg_ctl, loopback only, fsync off
+(``durable=True``, for benchmarks: PostgreSQL's own defaults, every commit synced).
 
 Run as root, the cluster belongs to the ``postgres`` user (initdb refuses to run as root);
 run as anyone else, it belongs to that user. It listens on 127.0.0.1 on a free port and on a
@@ -54,8 +55,9 @@ def _free_port() -> int:
 class PostgresServer:
     """One running cluster. Use ``start()`` / ``stop()`` or a ``with`` block."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
         self.bindir = find_bindir()
+        self.durable = durable
         self.port = 0
         self.pid: int | None = None
         self.root = Path(tempfile.mkdtemp(prefix="amlite-pg-"))
@@ -111,10 +113,10 @@ class PostgresServer:
         raise last
 
     def _launch(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
-        )
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+        if not self.durable:
+            options += "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+        options += "-c max_connections=300"
         self._run(
             str(self.bindir / "pg_ctl"), "-D", str(self.data_dir),
             "-l", str(self.root / "server.log"), "-w", "-t", "30", "-o", options, "start",

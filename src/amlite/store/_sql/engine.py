@@ -10,6 +10,7 @@ instead of failing half-way when another writer committed after its first read.
 from __future__ import annotations
 
 import contextlib
+import gc
 import sqlite3
 import threading
 import time
@@ -142,6 +143,13 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
         if engine in _STALE:
             _STALE.discard(engine)
             engine.dispose()
+            # a connection still held by a reference cycle (an error's traceback) closes
+            # only when the cycle is collected: now, not at the collector's next pass (which
+            # may be long in coming: api/serving_gc.py). The first pass hands such a
+            # connection back to the disposed pool, the next collects the pool.
+            for _ in range(3):
+                if not gc.collect():
+                    break
         with engine.connect() as conn:
             conn.execution_options(**{_WRITE_OPTION: True})
             with conn.begin():
