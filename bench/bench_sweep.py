@@ -54,6 +54,10 @@ from typing import Any
 
 from _server import API, WS, BenchServer
 
+# the Ray peer as the machine runs Ray (no token authentication; bench_ray.py does the same)
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
 RESULTS = Path(__file__).parent / "results" / "sweep.md"
 C = 2
 """maxConcurrentTrials and AMLITE_LOCAL_SLOTS of the overhead run (``--concurrency``)."""
