@@ -138,6 +138,17 @@ def statuses(store: Store) -> dict[str, S]:
     return {t.name: t.status for t in store.list_jobs(WS.key, parent_name="sw")}
 
 
+def started_sweep(
+    store: Store, tmp_path: Path, slots: int = 2
+) -> tuple[StagingExecutor, Scheduler]:
+    """A sweep submitted and a first round run: its first trial started, the next staged."""
+    submit_sweep(store)
+    executor = StagingExecutor()
+    sched = scheduler(store, tmp_path, executor, slots)
+    sched.tick()
+    return executor, sched
+
+
 def end(store: Store, sched: Scheduler, executor: StagingExecutor, name: str) -> None:
     job = store.get_job(WS.key, name)
     assert job is not None
@@ -148,10 +159,7 @@ def end(store: Store, sched: Scheduler, executor: StagingExecutor, name: str) ->
 def test_each_trial_after_the_first_goes_at_the_end_of_the_one_before(
     store: Store, tmp_path: Path
 ) -> None:
-    submit_sweep(store)
-    executor = StagingExecutor()
-    sched = scheduler(store, tmp_path, executor)
-    sched.tick()
+    executor, sched = started_sweep(store, tmp_path)
     assert statuses(store) == {"sw_0": S.RUNNING, "sw_1": S.QUEUED}
     assert [Path(rd).name for rd in executor.staged] == ["sw_1"]
     for n in range(1, 4):
@@ -177,10 +185,7 @@ def test_each_trial_after_the_first_goes_at_the_end_of_the_one_before(
 def test_a_job_queued_ahead_of_the_staged_trial_takes_the_slot_first(
     store: Store, tmp_path: Path
 ) -> None:
-    submit_sweep(store)
-    executor = StagingExecutor()
-    sched = scheduler(store, tmp_path, executor, slots=1)
-    sched.tick()
+    executor, sched = started_sweep(store, tmp_path, slots=1)
     assert [Path(rd).name for rd in executor.staged] == ["sw_1"]
     submit_command(store, "later")  # same priority, after sw_1: sw_1 keeps its turn
     sched.submitted([(WS.key, "local")])
@@ -198,10 +203,7 @@ def test_a_job_queued_ahead_of_the_staged_trial_takes_the_slot_first(
 
 
 def test_cancelling_the_sweep_withdraws_its_staged_trial(store: Store, tmp_path: Path) -> None:
-    submit_sweep(store)
-    executor = StagingExecutor()
-    sched = scheduler(store, tmp_path, executor)
-    sched.tick()
+    executor, sched = started_sweep(store, tmp_path)
     store.transition(WS.key, "sw", S.CANCEL_REQUESTED, reason="enough")
     sched.wake()
     sched.tick()
@@ -214,10 +216,7 @@ def test_cancelling_the_sweep_withdraws_its_staged_trial(store: Store, tmp_path:
 def test_a_trial_cancelled_through_the_api_while_staged_is_withdrawn(
     store: Store, tmp_path: Path
 ) -> None:
-    submit_sweep(store)
-    executor = StagingExecutor()
-    sched = scheduler(store, tmp_path, executor)
-    sched.tick()
+    executor, sched = started_sweep(store, tmp_path)
     store.transition(WS.key, "sw_1", [S.CANCEL_REQUESTED, S.CANCELED], expect=S.QUEUED)
     sched.tick()  # a full round, as the API's wake asks
     assert executor.withdrawn == ["sw_1"]
@@ -235,10 +234,7 @@ def test_a_trial_cancelled_through_the_api_while_staged_is_withdrawn(
 def test_a_staged_trial_that_went_as_it_was_cancelled_is_stopped(
     store: Store, tmp_path: Path
 ) -> None:
-    submit_sweep(store)
-    executor = StagingExecutor()
-    sched = scheduler(store, tmp_path, executor)
-    sched.tick()
+    executor, sched = started_sweep(store, tmp_path)
     end(store, sched, executor, "sw_0")  # sw_1 goes...
     store.transition(WS.key, "sw_1", [S.CANCEL_REQUESTED, S.CANCELED], expect=S.QUEUED)
     sched.tick(full=False)  # ...and the round that records it finds it cancelled

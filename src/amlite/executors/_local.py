@@ -166,26 +166,28 @@ class LocalExecutor(Executor):
 
     def go(self, run_dir: str) -> Launch | None:
         with self._lock:
-            staged = self._staged.pop(run_dir, None)
-            if staged is None:
-                return None
-            if staged.launch is not None:
-                self._went.remove(run_dir)
-                return staged.launch
+            staged, launch = self._take_locked(run_dir)
+            if staged is None or launch is not None:
+                return launch
             launch = self._go_locked(staged)
         self._follow(staged, launch)
         return launch
 
     def withdraw(self, run_dir: str) -> Launch | None:
         with self._lock:
-            staged = self._staged.pop(run_dir, None)
-            if staged is None:
-                return None
-            if staged.launch is not None:
-                self._went.remove(run_dir)
-                return staged.launch
-        self._let_go(staged)
-        return None
+            staged, launch = self._take_locked(run_dir)
+        if staged is not None and launch is None:
+            self._let_go(staged)
+        return launch
+
+    def _take_locked(self, run_dir: str) -> tuple[_Staged | None, Launch | None]:
+        """Remove the plan staged in ``run_dir`` (``_lock`` held): it, and its ``Launch`` if
+        it went already (then returned here, not by ``launched``)."""
+        staged = self._staged.pop(run_dir, None)
+        if staged is None or staged.launch is None:
+            return staged, None
+        self._went.remove(run_dir)
+        return staged, staged.launch
 
     def launched(self) -> list[Launch]:
         with self._lock:
