@@ -327,14 +327,8 @@ class LocalExecutor(Executor):
         then the scheduler hears of the end."""
         with self._lock:
             group = self._groups.pop(run_dir, None)
-            staged = next(
-                (
-                    s
-                    for s in self._staged.values()
-                    if group is not None and s.group == group and s.launch is None
-                ),
-                None,
-            )
+            waiting = [s for s in self._staged.values() if s.launch is None]
+            staged = next((s for s in waiting if group and s.group == group), None)
             launch = self._go_locked(staged) if staged is not None else None
             if launch is not None:
                 self._went.append(launch.run_dir)

@@ -36,7 +36,14 @@ from amlite.data.paths import run_dir
 from amlite.domain.arm_id import WorkspaceRef
 from amlite.domain.status import ACCEPT_PATH, JobStatus
 from amlite.errors import AmliteError, Fenced, InvalidTransition, NotFound
-from amlite.executors._base import AlreadyStarted, Executor, NodeSlot, RunPlan, RunReport
+from amlite.executors._base import (
+    AlreadyStarted,
+    Executor,
+    Launch,
+    NodeSlot,
+    RunPlan,
+    RunReport,
+)
 from amlite.executors.ray.cluster import RayUnavailable
 from amlite.executors.ray.executor import RayExecutor
 from amlite.executors.run_files import run_dir_in
@@ -545,17 +552,21 @@ class Scheduler:
                 job, _ = self._staged.pop(key)
                 self._mark_running(job, local, launch.runtime, at=launch.at)
 
+    def _withdraw(self, job: JobRecord) -> tuple[JobRecord, Launch] | None:
+        """Withdraw ``job`` if it is staged; if it had gone already, the job as staged and its
+        ``Launch`` (its process runs: the caller records or stops it)."""
+        staged = self._staged.pop((job.workspace_key, job.name), None)
+        launch = self._backends.local.executor.withdraw(staged[1]) if staged else None
+        return (staged[0], launch) if staged is not None and launch is not None else None
+
     def _unstage(self, job: JobRecord) -> JobRecord | None:
         """Withdraw ``job`` if it is staged: as it is now (Running if it had started; None
         if it was gone or stopped meanwhile)."""
-        staged = self._staged.pop((job.workspace_key, job.name), None)
-        if staged is None:
+        went = self._withdraw(job)
+        if went is None:
             return job
-        local = self._backends.local
-        launch = local.executor.withdraw(staged[1])
-        if launch is None:
-            return job
-        if not self._mark_running(staged[0], local, launch.runtime, at=launch.at):
+        staged, launch = went
+        if not self._mark_running(staged, self._backends.local, launch.runtime, at=launch.at):
             return None
         return self._store.get_job(job.workspace_key, job.name)
 
@@ -718,11 +729,9 @@ class Scheduler:
         decision was taken on a stale record, and the next round decides again."""
         key, name = job.workspace_key, job.name
         self._told.discard((key, name))
-        staged = self._staged.pop((key, name), None)
-        if staged is not None:  # failed before its turn: nothing of it may run
-            launch = self._backends.local.executor.withdraw(staged[1])
-            if launch is not None:
-                self._backends.local.executor.cancel(launch.runtime, reason or "")
+        went = self._withdraw(job)
+        if went is not None:  # it ends before its turn: nothing of it may run
+            self._backends.local.executor.cancel(went[1].runtime, reason or "")
         end = at or datetime.now(UTC)
         path, times = [target], [end]
         if target is S.CANCELED and job.status is not S.CANCEL_REQUESTED:
