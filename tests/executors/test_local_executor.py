@@ -331,8 +331,12 @@ def test_steps_may_not_write_outside_the_run_dir(tmp_path: Path) -> None:
         assert not (Path(plan.working_dir) / "ran").exists()
 
 
-def _cmdline(pid: int) -> list[str]:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+def _parent(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None  # gone (the job ended)
+    return int(stat.rsplit(")", 1)[1].split()[1])
 
 
 def test_jobs_started_back_to_back_each_get_a_spare_supervisor(tmp_path: Path) -> None:
@@ -344,7 +348,9 @@ def test_jobs_started_back_to_back_each_get_a_spare_supervisor(tmp_path: Path) -
         plans = [make_plan(tmp_path / name, "echo ran") for name in ("b", "c")]
         runtimes = [ex.start(plan) for plan in plans]
         assert {rt["pid"] for rt in runtimes} == spares  # both handed to a waiting spare
-        assert all(_cmdline(pid)[-2] == "--wait" for pid in spares if Path(f"/proc/{pid}").exists())
+        assert ex._fork_server is not None  # the spares were forked by the fork server
+        fork_server = ex._fork_server._proc.pid
+        assert all(_parent(pid) in (fork_server, None) for pid in spares)
         for plan, rt in zip(plans, runtimes, strict=True):
             rep = wait_done(ex, rt, timeout=60)
             assert rep.result is not None and rep.result.outcome == "Completed"

@@ -17,7 +17,8 @@ signal. It writes ``supervisor.pid``, appends events to ``events.jsonl`` and fin
 ``result.json`` atomically.
 
 Modules: ``contract`` (the run directory's files), ``main`` (the run), ``steps`` and
-``blobs`` (file steps), ``sync`` (blob outputs uploaded while the job runs),
+``blobs`` (file steps), ``sync`` (blob outputs uploaded while the job runs), ``forkserver``
+(one process, its imports done, that forks supervisors for the local executor),
 ``environments`` (the cached venv), ``command`` (the processes), ``control`` (cancel,
 signals, waits, the system log), ``procs`` (process liveness and groups), ``bwrap`` (the
 sandbox), ``jobenv`` (what the job inherits).

@@ -22,7 +22,7 @@ from .sync import output_sync
 
 GO = "go"
 """The line that starts a spare told its run directory (``wait_for_run_dir``)."""
-USAGE = "usage: python -S -E .../executors/supervisor [--notify] RUN_DIR | --wait\n"
+USAGE = "usage: python -S -E .../executors/supervisor [--notify] RUN_DIR | --wait | --fork-server\n"
 
 own_python_prefixes()  # what a sandbox keeps visible of this Python: found before the job
 
@@ -198,6 +198,10 @@ def _handle_signals() -> None:
 
 def main(argv: list[str]) -> int:
     args = argv[1:]
+    if args == ["--fork-server"]:
+        from .forkserver import serve  # imports this module: not at the top
+
+        return serve()
     notify = bool(args) and args[0] == "--notify"
     if notify:
         args = args[1:]
