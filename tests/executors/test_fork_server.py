@@ -148,3 +148,19 @@ def test_a_forked_supervisor_sees_its_command_exit_code(tmp_path: Path) -> None:
         ex.close()
     assert rep.result is not None and rep.result.outcome == "Failed"
     assert "exited with code 3" in (rep.result.reason or "")
+
+
+def test_without_pidfds_supervisors_are_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kernel before 5.3 (or a platform without ``pidfd_open``): no fork server."""
+    monkeypatch.delattr(os, "pidfd_open")
+    ex = LocalExecutor(spares=0)
+    try:
+        runtime = ex.start(make_plan(tmp_path, "true"))
+        assert _parent(runtime["pid"]) == os.getpid()
+        rep = wait_done(ex, runtime, timeout=30)
+        assert rep.result is not None and rep.result.outcome == "Completed"
+        assert ex._fork_server is None
+    finally:
+        ex.close()

@@ -80,6 +80,7 @@ class ForkServer:
     every supervisor it forks inherits), until ``close``."""
 
     def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        _check_pidfd()
         self.env = env
         self._lock = threading.Lock()
         self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -158,3 +159,11 @@ class ForkServer:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
+
+
+def _check_pidfd() -> None:
+    """Forked supervisors are followed through pidfds (Linux 5.3 and later): OSError where
+    there are none, and supervisors are then started with ``Popen``."""
+    if not hasattr(os, "pidfd_open"):
+        raise OSError("no pidfd_open on this platform")
+    os.close(os.pidfd_open(os.getpid()))
