@@ -124,8 +124,15 @@ def test_a_changed_supervisor_setting_starts_a_new_fork_server(
         ex.close()
 
 
-def test_without_a_fork_server_supervisors_are_started(tmp_path: Path) -> None:
-    ex = LocalExecutor(spares=0, fork_server=False)
+@pytest.mark.parametrize("why", ["fork_server=False", "no pidfds"])
+def test_without_a_fork_server_supervisors_are_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, why: str
+) -> None:
+    """Asked for (``fork_server=False``), or on a kernel before 5.3 (a platform without
+    ``pidfd_open``): the server starts each supervisor itself."""
+    if why == "no pidfds":
+        monkeypatch.delattr(os, "pidfd_open")
+    ex = LocalExecutor(spares=0, fork_server=why != "fork_server=False")
     try:
         runtime = ex.start(make_plan(tmp_path, "true"))
         assert _parent(runtime["pid"]) == os.getpid()
@@ -148,19 +155,3 @@ def test_a_forked_supervisor_sees_its_command_exit_code(tmp_path: Path) -> None:
         ex.close()
     assert rep.result is not None and rep.result.outcome == "Failed"
     assert "exited with code 3" in (rep.result.reason or "")
-
-
-def test_without_pidfds_supervisors_are_started(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A kernel before 5.3 (or a platform without ``pidfd_open``): no fork server."""
-    monkeypatch.delattr(os, "pidfd_open")
-    ex = LocalExecutor(spares=0)
-    try:
-        runtime = ex.start(make_plan(tmp_path, "true"))
-        assert _parent(runtime["pid"]) == os.getpid()
-        rep = wait_done(ex, runtime, timeout=30)
-        assert rep.result is not None and rep.result.outcome == "Completed"
-        assert ex._fork_server is None
-    finally:
-        ex.close()
