@@ -57,7 +57,7 @@ def _values(name: str) -> dict[str, Any]:
         "parent_name": None,
         "compute": "local",
         "spec": {"command": "echo 'ü' \"x\"", "nested": [1, 2.5, None, {"k": True}]},
-        "runtime": {},
+        "runtime": None,  # JSON null (an execute binds None through the JSON type too)
         "system_properties": {"a": "b"},
         "status_reason": None,
         "exit_code": None,

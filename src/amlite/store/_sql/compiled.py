@@ -115,7 +115,7 @@ class CompiledInsert:
         out = []
         for name, process in self._binds:
             value = values[name]
-            if process is not None and value is not None:
+            if process is not None:  # None too: JSON's makes it 'null', as an execute does
                 key = (id(process), id(value))
                 if key in memo:
                     value = memo[key]
