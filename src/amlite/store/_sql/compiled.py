@@ -18,7 +18,7 @@ Values come back raw (what the driver returns); callers convert them (``UtcDateT
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Connection, Engine, Select, Table
 from sqlalchemy import exc as sa_exc
@@ -137,7 +137,7 @@ class CompiledInsert:
             row = cursor.fetchone() if self._returning else None
             return row[0] if row is not None else None
         except Exception as exc:
-            conn._handle_dbapi_exception(exc, self._sql, args, cursor, None)
+            _raise_as_sqlalchemy(conn, exc, self._sql, args, cursor)
         finally:
             cursor.close()
 
@@ -151,6 +151,17 @@ class CompiledInsert:
         try:
             cursor.executemany(self._sql, args)
         except Exception as exc:
-            conn._handle_dbapi_exception(exc, self._sql, args, cursor, None)
+            _raise_as_sqlalchemy(conn, exc, self._sql, args, cursor)
         finally:
             cursor.close()
+
+
+def _raise_as_sqlalchemy(
+    conn: Connection, exc: Exception, sql: str, args: Any, cursor: Any
+) -> NoReturn:
+    """What ``Connection.execute`` does with a driver error: the engine's ``handle_error``
+    events, a disconnect invalidating the connection and the pool, the error raised as
+    SQLAlchemy's (``IntegrityError``, ``OperationalError``...). A private method of
+    SQLAlchemy's (the same in 2.0 and 2.1); ``tests/store/test_store_compiled_insert.py``
+    checks what it does."""
+    conn._handle_dbapi_exception(exc, sql, args, cursor, None)
