@@ -327,7 +327,8 @@ def substitute_group(command: str, group: str, values: Mapping[str, str]) -> str
 def context_problems(command: str) -> list[str]:
     """Why ``command``'s placeholders cannot all be substituted safely (for validation)."""
     problems = []
-    for site in sites(command):
+    found, left_open = _scan(command)  # one scan for both (a PUT validates every command)
+    for site in found:
         if site.refused and site.context != "comment":
             group, name = _parts(site.match)
             problems.append(
@@ -335,7 +336,6 @@ def context_problems(command: str) -> list[str]:
                 f"its value; assign it to a variable first (X={site.match.group(0)}) and use "
                 '"$X" there'
             )
-    left_open = unterminated(command)
     if left_open:
         problems.append(f"the command leaves {left_open} open")
     return problems

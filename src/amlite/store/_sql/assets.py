@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, exists, select, update
+from sqlalchemy import Engine, and_, bindparam, delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from amlite.errors import Conflict, NotFound
@@ -18,6 +18,17 @@ from amlite.store._sql.tables import NO_VERSION, assets, jobs, tokens, utcnow
 _WRITES = itertools.count(1)
 """A fresh value for ``asset_writes`` at each asset write (``next`` of a count is atomic,
 where ``+= 1`` from two threads may count two writes as one)."""
+
+
+# A job's token is added at each job start (the scheduler's): its statements are built once
+# (building one and its cache key cost more than SQLite runs it)
+_JOB_SEQ = select(jobs.c.seq).where(
+    jobs.c.workspace_key == bindparam("b_key"), jobs.c.name == bindparam("b_name")
+)
+_TOKEN_SCOPE = select(tokens.c.workspace_key, tokens.c.job_name).where(
+    tokens.c.token_hash == bindparam("b_hash")
+)
+_INSERT_TOKEN = tokens.insert()
 
 
 class AssetsAndTokens:
@@ -141,29 +152,24 @@ class AssetsAndTokens:
             job_seq = None
             if job_name is not None:
                 job_seq = conn.execute(
-                    select(jobs.c.seq).where(
-                        jobs.c.workspace_key == workspace_key, jobs.c.name == job_name
-                    )
+                    _JOB_SEQ, {"b_key": workspace_key, "b_name": job_name}
                 ).scalar()
                 if job_seq is None:
                     raise NotFound(f"job {job_name!r} not found", target=job_name)
-            existing = conn.execute(
-                select(tokens.c.workspace_key, tokens.c.job_name).where(
-                    tokens.c.token_hash == token_hash
-                )
-            ).first()
+            existing = conn.execute(_TOKEN_SCOPE, {"b_hash": token_hash}).first()
             if existing is not None:
                 if tuple(existing) != (workspace_key, job_name):
                     raise Conflict("this token is already registered with another scope")
                 return
             conn.execute(
-                tokens.insert().values(
-                    token_hash=token_hash,
-                    workspace_key=workspace_key,
-                    job_name=job_name,
-                    job_seq=job_seq,
-                    created_at=utcnow(),
-                )
+                _INSERT_TOKEN,
+                {
+                    "token_hash": token_hash,
+                    "workspace_key": workspace_key,
+                    "job_name": job_name,
+                    "job_seq": job_seq,
+                    "created_at": utcnow(),
+                },
             )
 
     def find_token(self, token_hash: str) -> TokenRecord | None:

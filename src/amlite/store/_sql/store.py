@@ -39,7 +39,7 @@ from amlite.store._base import (
     Store,
 )
 from amlite.store._sql.assets import AssetsAndTokens
-from amlite.store._sql.compiled import CompiledSelect
+from amlite.store._sql.compiled import CompiledInsert, CompiledSelect
 from amlite.store._sql.deployments import DeploymentTables
 from amlite.store._sql.engine import make_engine, read_tx, write_tx, write_tx_if_free
 from amlite.store._sql.leases import ServerLeases, fence_condition
@@ -64,6 +64,11 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
         self._compiled: dict[Hashable, CompiledSelect] = {}
         """The hot reads' statements, compiled once per shape (``compiled.py``)."""
         self._raw_jobs = RawJobs(engine.dialect)
+        # a submission's inserts, on the driver's cursor (``compiled.py``)
+        self._insert_job_row = CompiledInsert(engine, jobs, _NEW_JOB_COLUMNS, key="seq")
+        self._insert_job_rows = CompiledInsert(engine, jobs, _NEW_JOB_COLUMNS)
+        self._insert_events = CompiledInsert(engine, status_events, _NEW_EVENT_COLUMNS)
+        self._insert_tags = CompiledInsert(engine, job_tags, _TAG_COLUMNS)
         self._workspaces_stored: set[str] = set()
         """Workspace keys known to have their row (rows are never deleted): a submission
         skips the insert-if-missing of its workspace, one statement of four."""
@@ -134,13 +139,9 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
         values = _new_job_values(job, path, now)
         if job.workspace.key not in self._workspaces_stored:
             _ensure_workspace(conn, job.workspace)
-        inserted = conn.execute(_INSERT_JOB, values).inserted_primary_key
-        assert inserted is not None
-        seq = int(inserted[0])
-        tags = tag_rows(seq, job.spec.get("tags"))
-        if tags:
-            conn.execute(job_tags.insert(), tags)
-        conn.execute(_INSERT_EVENTS, _new_job_events(seq, path, now))
+        seq = int(self._insert_job_row.one(conn, values))
+        self._insert_tags.many(conn, tag_rows(seq, job.spec.get("tags")))
+        self._insert_events.many(conn, _new_job_events(seq, path, now))
         return _new_job_record(job, seq, values)
 
     def create_jobs(
@@ -175,8 +176,8 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
                 _ensure_workspace(conn, job.workspace)
         fresh = _untaken(conn, batch)
         rows = [_new_job_values(batch[i], path, now) for i in fresh]
-        if rows:  # one executemany, then the seqs by name (RETURNING would go row by row)
-            conn.execute(_INSERT_JOB, rows)
+        # one executemany, then the seqs by name (RETURNING would go row by row)
+        self._insert_job_rows.many(conn, rows)
         seq_of = _seqs_by_name(conn, [batch[i] for i in fresh])
         seqs = [seq_of[batch[i].workspace.key, batch[i].name] for i in fresh]
         tags: list[dict[str, Any]] = []
@@ -184,10 +185,8 @@ class SqlStore(AssetsAndTokens, TrackingTables, DeploymentTables, ServerLeases, 
         for seq, i in zip(seqs, fresh, strict=True):
             tags += tag_rows(seq, batch[i].spec.get("tags"))
             events += _new_job_events(seq, path, now)
-        if tags:
-            conn.execute(job_tags.insert(), tags)
-        if events:
-            conn.execute(_INSERT_EVENTS, events)
+        self._insert_tags.many(conn, tags)
+        self._insert_events.many(conn, events)
         out: list[JobRecord | None] = [None] * len(batch)
         for seq, i, values in zip(seqs, fresh, rows, strict=True):
             out[i] = _new_job_record(batch[i], seq, values)
@@ -711,6 +710,28 @@ def _submission_path(then: Sequence[JobStatus]) -> list[JobStatus]:
     for step, status in itertools.pairwise(path):
         check_transition(step, status)
     return path
+
+
+_NEW_JOB_COLUMNS = (
+    "workspace_key",
+    "name",
+    "job_type",
+    "status",
+    "priority",
+    "experiment_name",
+    "parent_name",
+    "compute",
+    "spec",
+    "runtime",
+    "system_properties",
+    "status_reason",
+    "exit_code",
+    "created_at",
+    "modified_at",
+)
+"""The columns a new job's row sets (``_new_job_values``); the others take their defaults."""
+_NEW_EVENT_COLUMNS = ("job_seq", "status", "at", "reason")
+_TAG_COLUMNS = ("job_seq", "key", "value")
 
 
 def _new_job_values(job: NewJob, path: Sequence[JobStatus], now: datetime) -> dict[str, Any]:
