@@ -155,3 +155,28 @@ def test_a_forked_supervisor_sees_its_command_exit_code(tmp_path: Path) -> None:
         ex.close()
     assert rep.result is not None and rep.result.outcome == "Failed"
     assert "exited with code 3" in (rep.result.reason or "")
+
+
+def _shared_dirty_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Shared_Dirty:"):
+            return int(line.split()[1])
+    raise AssertionError("no Shared_Dirty line")
+
+
+@pytest.mark.skipif(
+    tuple(int(p) for p in os.uname().release.split(".")[:2]) < (5, 14),
+    reason="MADV_POPULATE_WRITE is Linux 5.14+",
+)
+def test_a_spare_owns_its_pages_before_it_is_told_to_go(tmp_path: Path) -> None:
+    """A forked spare copies the pages it shares with the fork server while it waits
+    (``own_pages``), not one copy-on-write fault at a time on its job's path: what it
+    still shares dirty is a few pages, not the fork server's megabytes."""
+    ex = LocalExecutor(spares=1)
+    try:
+        ex.start(make_plan(tmp_path, "true"))
+        wait_until(lambda: len(ex._spares) == 1, timeout=30)
+        spare = ex._spares[0].pid
+        wait_until(lambda: _shared_dirty_kb(spare) < 512, timeout=10)
+    finally:
+        ex.close()

@@ -22,6 +22,8 @@ EOF (the server closed it or died); the supervisors it forked keep running.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import os
 import signal
 import socket
@@ -36,6 +38,10 @@ MAX_REQUEST = 4096
 """The longest request (a run directory's path in bytes)."""
 PID = struct.Struct("=i")
 """The reply: the child's pid."""
+MADV_POPULATE_WRITE = 23
+"""Linux 5.14+: fault a range in as if each page were written (its own copy of a page it
+shares copy-on-write with its parent)."""
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 def serve() -> int:
@@ -85,6 +91,8 @@ def _child(sock: socket.socket, request: bytes, fds: list[int], ready: int) -> N
                 os.close(fd)
         os.close(ready)
         arg = "--wait" if request == SPARE else os.fsdecode(request)
+        if request == SPARE:
+            own_pages()  # while it waits, off the job's path
         status = supervisor_main([sys.argv[0], "--notify", arg])
     except SystemExit as exc:
         status = exc.code if isinstance(exc.code, int) else 1
@@ -95,3 +103,26 @@ def _child(sock: socket.socket, request: bytes, fds: list[int], ready: int) -> N
             with contextlib.suppress(Exception):  # exiting either way
                 stream.flush()
         os._exit(status)
+
+
+def own_pages() -> None:
+    """Take this process's own copy of every page it still shares, copy-on-write, with the
+    fork server (its writable private mappings, ``MADV_POPULATE_WRITE``). A forked spare
+    that skipped this would copy them one fault at a time once told to go (≈ 240 faults,
+    1-3 ms, on the job's path). Where the kernel lacks it (before 5.14), nothing happens."""
+    try:
+        with open("/proc/self/maps", "rb") as maps:
+            lines = maps.read().splitlines()
+    except OSError:
+        return
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 2 or not fields[1].startswith(b"rw") or fields[1][3:4] != b"p":
+            continue
+        if len(fields) > 5 and fields[5] in (b"[vvar]", b"[vsyscall]", b"[vdso]"):
+            continue
+        start, _, end = fields[0].partition(b"-")
+        first, size = int(start, 16), int(end, 16) - int(start, 16)
+        failed = _LIBC.madvise(ctypes.c_void_p(first), ctypes.c_size_t(size), MADV_POPULATE_WRITE)
+        if failed and ctypes.get_errno() == errno.EINVAL:  # not this kernel
+            return
