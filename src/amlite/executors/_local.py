@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import os
 import selectors
 import signal
@@ -21,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from amlite.executors._base import (
     AlreadyStarted,
@@ -370,11 +369,9 @@ class LocalExecutor(Executor):
                 _release(spare)
                 return
 
-    def _ended(self, run_dir: str, release: Callable[[], None]) -> None:
-        """A supervisor ended (the waiter thread): a plan staged in its group starts now;
-        then ``release`` lets go of the ended run (its pipe, its run directory's lock: after
-        the ``go``, whose path then holds as few system calls, each a wait for the
-        interpreter lock, as it can), then the scheduler hears of the end."""
+    def _ended(self, run_dir: str) -> None:
+        """A supervisor ended (the waiter thread): a plan staged in its group starts now,
+        then the scheduler hears of the end."""
         with self._lock:
             group = self._groups.pop(run_dir, None)
             waiting = [s for s in self._staged.values() if s.launch is None]
@@ -384,7 +381,6 @@ class LocalExecutor(Executor):
                 self._went.append(launch.run_dir)
             elif staged is not None:  # its spare is gone: it starts cold in its turn
                 del self._staged[staged.run_dir]
-        release()
         if staged is not None:
             self._follow(staged, launch)
         if self._on_exit is not None:
@@ -432,7 +428,7 @@ class _Waiter:
     once it has exited. One thread for all of them, so starting a job starts no thread (a
     thread's start waits for it to be scheduled, on the starting job's path)."""
 
-    def __init__(self, ended: Callable[[str, Callable[[], None]], None]) -> None:
+    def __init__(self, ended: Callable[[str], None]) -> None:
         self._ended = ended
         self._lock = threading.Lock()
         self._added: list[tuple[SupervisorProcess, str, int]] = []
@@ -469,10 +465,9 @@ class _Waiter:
     def _exit_of(self, proc: SupervisorProcess, run_dir: str, lock: int) -> None:
         try:
             proc.wait()
-        except BaseException:
-            os.close(lock)
-            raise
-        self._ended(run_dir, functools.partial(os.close, lock))
+        finally:
+            os.close(lock)  # the run directory may be started again
+        self._ended(run_dir)
 
     def _run(self) -> None:
         """Until nothing is left to follow (then the thread ends; the next ``add`` starts
@@ -507,22 +502,14 @@ class _Waiter:
                     more = b""
                 if more:
                     continue
-                release = functools.partial(_let_go_of, sel, stdout, lock)
+                sel.unregister(stdout)
+                with contextlib.suppress(OSError):
+                    stdout.close()
+                os.close(lock)  # the run directory may be started again
                 if run_dir:  # else a staged spare let go of: nothing ran
-                    self._ended(run_dir, release)
-                else:
-                    release()
+                    self._ended(run_dir)
                 exiting.append(proc)
             exiting = [proc for proc in exiting if proc.poll() is None]
-
-
-def _let_go_of(sel: selectors.BaseSelector, stdout: IO[bytes], lock: int) -> None:
-    """An ended supervisor's pipe, no longer watched, and its run directory's lock (the run
-    directory may be started again)."""
-    sel.unregister(stdout)
-    with contextlib.suppress(OSError):
-        stdout.close()
-    os.close(lock)
 
 
 @dataclass
