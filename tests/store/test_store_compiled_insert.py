@@ -16,27 +16,11 @@ from amlite.domain.arm_id import WorkspaceRef
 from amlite.store import Store
 from amlite.store._sql.compiled import CompiledInsert
 from amlite.store._sql.engine import write_tx
-from amlite.store._sql.store import SqlStore
+from amlite.store._sql.store import _NEW_JOB_COLUMNS, SqlStore
 from amlite.store._sql.tables import jobs, status_events
 
 WS = WorkspaceRef("sub", "rg", "ws")
-COLUMNS = (
-    "workspace_key",
-    "name",
-    "job_type",
-    "status",
-    "priority",
-    "experiment_name",
-    "parent_name",
-    "compute",
-    "spec",
-    "runtime",
-    "system_properties",
-    "status_reason",
-    "exit_code",
-    "created_at",
-    "modified_at",
-)
+COLUMNS = _NEW_JOB_COLUMNS
 
 
 def _sql(store: Store) -> SqlStore:
